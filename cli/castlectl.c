@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* castlectl: the operator's command line. Each command lives in its own file; this one only
+ * dispatches and prints the overall help. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/log.h"
+
+static const Command commands[] = {
+        { "inventory", "List this node's block devices and whether each is safe to use", cmd_inventory },
+};
+
+static void help(FILE *f) {
+        fprintf(f,
+                "Usage: castlectl [--version] [--help] COMMAND [ARGS...]\n"
+                "\n"
+                "castle's command line: disks on this node, and whether each is safe to use for Ceph.\n"
+                "\n"
+                "Commands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f,
+                "\n"
+                "Run 'castlectl COMMAND --help' for the options of a command.\n"
+                "\n"
+                "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n"
+                "Environment: CASTLE_LOG_LEVEL=debug|info|notice|warning|err sets the log level.\n");
+}
+
+int main(int argc, char *argv[]) {
+        log_parse_environment();
+
+        if (argc < 2) {
+                help(stderr);
+                return EXIT_USAGE;
+        }
+        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+                help(stdout);
+                return 0;
+        }
+        if (streq(argv[1], "--version") || streq(argv[1], "-V")) {
+                printf("castlectl %s\n", PACKAGE_VERSION);
+                return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(argv[1], commands[i].name))
+                        return commands[i].run(argc - 1, argv + 1);
+        log_error("Unknown command '%s'. Run 'castlectl --help' for the list.", argv[1]);
+        return EXIT_USAGE;
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Small-file reading helpers with explicit bounds. */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "common/strv.h"
+
+int read_full_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0, alloc = 4096;
+
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                ssize_t k;
+                char *b;
+
+                if (n + 1 >= alloc || !buf) {
+                        if (buf)
+                                alloc *= 2;
+                        b = realloc(buf, alloc);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                k = read(fd, buf + n, alloc - n - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > max)
+                        return -EFBIG;
+        }
+        buf[n] = 0;
+        if (ret_size)
+                *ret_size = n;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+char *strip_trailing(char *s) {
+        size_t l = strlen(s);
+
+        while (l > 0 && isspace((unsigned char) s[l - 1]))
+                s[--l] = 0;
+        return s;
+}
+
+int read_one_line_at(int dirfd, const char *path, char **ret) {
+        char *buf, *nl;
+        int r;
+
+        r = read_full_file_at(dirfd, path, 64 * 1024, &buf, NULL);
+        if (r < 0)
+                return r;
+        nl = strchr(buf, '\n');
+        if (nl)
+                *nl = 0;
+        *ret = strip_trailing(buf);
+        return 0;
+}
+
+int safe_atou64(const char *s, uint64_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (isempty(s) || *s == '-' || isspace((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno)
+                return -errno;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int safe_atoi(const char *s, int *ret) {
+        long v;
+        char *end;
+
+        if (isempty(s) || isspace((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno)
+                return -errno;
+        if (*end || v < INT32_MIN || v > INT32_MAX)
+                return -ERANGE;
+        *ret = (int) v;
+        return 0;
+}
+
+int read_u64_at(int dirfd, const char *path, uint64_t *ret) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = read_one_line_at(dirfd, path, &s);
+        if (r < 0)
+                return r;
+        return safe_atou64(s, ret);
+}
+
+int list_dir_at(int dirfd, const char *path, char ***ret) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        struct dirent *de;
+        DIR *d;
+        int fd, r = 0;
+
+        if (!l)
+                return -ENOMEM;
+        fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                r = strv_extend(&l, de->d_name);
+                if (r < 0)
+                        break;
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        strv_sort(l);
+        *ret = TAKE_PTR(l);
+        return 0;
+}

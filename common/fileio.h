@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Bounded reads of small files (sysfs attributes, /proc tables) relative to a directory fd,
+ * so that the same code reads the live system and a captured tree (--sysroot). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads at most max bytes; fails with -EFBIG if the file is longer. */
+int read_full_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_size);
+/* Reads the first line, without the newline and trailing blanks. */
+int read_one_line_at(int dirfd, const char *path, char **ret);
+int read_u64_at(int dirfd, const char *path, uint64_t *ret);
+/* Lists the entry names of a directory, sorted, without "." and "..". */
+int list_dir_at(int dirfd, const char *path, char ***ret);
+
+int safe_atou64(const char *s, uint64_t *ret);
+int safe_atoi(const char *s, int *ret);
+/* Trailing whitespace is removed in place. */
+char *strip_trailing(char *s);

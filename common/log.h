@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Logging for programs. Library code logs at debug level only and returns -errno; the
+ * program that called it logs once. "%m" prints the error passed to *_errno(). */
+#pragma once
+
+#include <syslog.h>
+
+#include "common/macro.h"
+
+void log_set_max_level(int level);
+int log_get_max_level(void);
+/* Reads CASTLE_LOG_LEVEL (debug, info, notice, warning, err) if set. */
+void log_parse_environment(void);
+int log_level_from_string(const char *s);
+
+int log_internal(int level, int error, const char *file, int line, const char *func,
+                 const char *format, ...) _printf_(6, 7);
+
+#define log_full_errno(level, error, ...)                                                  \
+        ({                                                                                 \
+                int _l_ = (level), _e_ = (error);                                          \
+                log_get_max_level() >= _l_                                                 \
+                        ? log_internal(_l_, _e_, __FILE__, __LINE__, __func__, __VA_ARGS__) \
+                        : -abs(_e_);                                                       \
+        })
+
+#define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...) log_full_errno(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...) log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...) log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...) log_full_errno(LOG_ERR, 0, __VA_ARGS__)
+
+#define log_debug_errno(e, ...) log_full_errno(LOG_DEBUG, e, __VA_ARGS__)
+#define log_info_errno(e, ...) log_full_errno(LOG_INFO, e, __VA_ARGS__)
+#define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, e, __VA_ARGS__)
+#define log_error_errno(e, ...) log_full_errno(LOG_ERR, e, __VA_ARGS__)

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* NULL-terminated string vectors: the list type of every module. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/macro.h"
+
+char **strv_free(char **l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+
+size_t strv_length(char *const *l);
+/* Takes ownership of value, also on failure. */
+int strv_consume(char ***l, char *value);
+int strv_extend(char ***l, const char *value);
+/* Adds value unless it is already present. */
+int strv_extend_unique(char ***l, const char *value);
+bool strv_contains(char *const *l, const char *value);
+char **strv_copy(char *const *l);
+void strv_sort(char **l);
+char *strv_join(char *const *l, const char *sep);
+
+#define STRV_FOREACH(s, l) for (char *const *s = (l); s && *s; s++)
+
+static inline bool strv_isempty(char *const *l) {
+        return !l || !*l;
+}

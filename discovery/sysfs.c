@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sysfs reader. Attributes that are missing stay at their zero value: virtual devices lack
+ * many of them. A missing device directory is an error (the device went away). */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/fileio.h"
+#include "common/strv.h"
+#include "discovery/sysfs.h"
+
+static int attr_path(const Device *d, const char *attr, char **ret) {
+        return asprintf(ret, "%s/%s", d->syspath, attr) < 0 ? -ENOMEM : 0;
+}
+
+static int read_attr(int root_fd, const Device *d, const char *attr, char **ret) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = attr_path(d, attr, &p);
+        if (r < 0)
+                return r;
+        return read_one_line_at(root_fd, p, ret);
+}
+
+static uint64_t read_attr_u64(int root_fd, const Device *d, const char *attr) {
+        _cleanup_free_ char *p = NULL;
+        uint64_t v = 0;
+
+        if (attr_path(d, attr, &p) < 0 || read_u64_at(root_fd, p, &v) < 0)
+                return 0;
+        return v;
+}
+
+static bool attr_exists(int root_fd, const Device *d, const char *attr) {
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+
+        return attr_path(d, attr, &p) >= 0 && fstatat(root_fd, p, &st, 0) >= 0;
+}
+
+static int list_attr_dir(int root_fd, const Device *d, const char *attr, char ***ret) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = attr_path(d, attr, &p);
+        if (r < 0)
+                return r;
+        r = list_dir_at(root_fd, p, ret);
+        return r == -ENOENT ? 0 : r;
+}
+
+/* Keeps the string attribute if it has content: vendor/model strings are space-padded. */
+static void take_attr(int root_fd, const Device *d, const char *attr, char **field) {
+        char *v = NULL;
+
+        if (read_attr(root_fd, d, attr, &v) < 0)
+                return;
+        if (isempty(v)) {
+                free(v);
+                return;
+        }
+        free(*field);
+        *field = v;
+}
+
+/* The scheduler file lists all with the active one in brackets: "mq-deadline [none]". */
+static char *active_scheduler(const char *line) {
+        const char *a = strchr(line, '['), *b;
+
+        if (!a)
+                return strdup(line);
+        b = strchr(a, ']');
+        return b ? strndup(a + 1, (size_t) (b - a - 1)) : NULL;
+}
+
+/* The parent of a partition is the directory above it in the resolved sysfs path. */
+static int read_parent(int root_fd, Device *d) {
+        char target[PATH_MAX];
+        char *slash;
+        ssize_t n;
+
+        n = readlinkat(root_fd, d->syspath, target, sizeof target - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = 0;
+        slash = strrchr(target, '/');
+        if (!slash)
+                return -EINVAL;
+        *slash = 0;
+        slash = strrchr(target, '/');
+        d->parent = strdup(slash ? slash + 1 : target);
+        return d->parent ? 0 : -ENOMEM;
+}
+
+int sysfs_fill(int root_fd, Device *d) {
+        _cleanup_strv_free_ char **entries = NULL;
+        _cleanup_free_ char *sched = NULL;
+        struct stat st;
+        int r;
+
+        if (fstatat(root_fd, d->syspath, &st, 0) < 0)
+                return -errno;
+
+        d->size = read_attr_u64(root_fd, d, "size") * 512; /* always 512-byte units */
+        d->logical_sector_size = (unsigned) read_attr_u64(root_fd, d, "queue/logical_block_size");
+        d->physical_sector_size = (unsigned) read_attr_u64(root_fd, d, "queue/physical_block_size");
+        d->rotational = read_attr_u64(root_fd, d, "queue/rotational") == 1;
+        d->read_only = read_attr_u64(root_fd, d, "ro") == 1;
+        d->removable = read_attr_u64(root_fd, d, "removable") == 1;
+        d->nr_requests = (unsigned) read_attr_u64(root_fd, d, "queue/nr_requests");
+        d->discard_granularity = read_attr_u64(root_fd, d, "queue/discard_granularity");
+        d->optimal_io_size = read_attr_u64(root_fd, d, "queue/optimal_io_size");
+        if (read_attr(root_fd, d, "queue/scheduler", &sched) >= 0)
+                d->scheduler = active_scheduler(sched);
+
+        if (attr_exists(root_fd, d, "partition")) {
+                d->partition_number = (unsigned) read_attr_u64(root_fd, d, "partition");
+                r = read_parent(root_fd, d);
+                if (r < 0)
+                        return r;
+                /* Partitions inherit the rotation flag; their own queue dir is the parent's. */
+        }
+
+        /* Partitions are the subdirectories that carry a "partition" attribute. */
+        r = list_attr_dir(root_fd, d, ".", &entries);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(e, entries) {
+                _cleanup_free_ char *p = NULL;
+
+                if (!startswith(*e, d->kname))
+                        continue;
+                if (asprintf(&p, "%s/partition", *e) < 0)
+                        return -ENOMEM;
+                if (!attr_exists(root_fd, d, p))
+                        continue;
+                r = strv_extend(&d->partitions, *e);
+                if (r < 0)
+                        return r;
+        }
+
+        r = list_attr_dir(root_fd, d, "holders", &d->holders);
+        if (r < 0)
+                return r;
+        r = list_attr_dir(root_fd, d, "slaves", &d->slaves);
+        if (r < 0)
+                return r;
+
+        take_attr(root_fd, d, "dm/name", &d->dm_name);
+        take_attr(root_fd, d, "dm/uuid", &d->dm_uuid);
+        take_attr(root_fd, d, "loop/backing_file", &d->loop_backing_file);
+        d->is_md = attr_exists(root_fd, d, "md");
+
+        /* Hardware strings come from udev (the full ATA model, not sysfs' 16 characters);
+         * sysfs stands in when udev has nothing, e.g. when udevd is not running. */
+        if (!d->vendor)
+                take_attr(root_fd, d, "device/vendor", &d->vendor);
+        if (!d->model)
+                take_attr(root_fd, d, "device/model", &d->model);
+        if (!d->serial)
+                take_attr(root_fd, d, "device/serial", &d->serial);
+        if (!d->wwn)
+                take_attr(root_fd, d, "device/wwid", &d->wwn);
+        take_attr(root_fd, d, "device/rev", &d->revision);
+        if (!d->revision)
+                take_attr(root_fd, d, "device/firmware_rev", &d->revision); /* NVMe */
+        take_attr(root_fd, d, "device/sas_address", &d->sas_address);
+        return 0;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The availability verdict: a device is available only when no reason speaks against it.
+ * ceph-volume's generic, LVM and raw checks (util/device.py), then castle's stricter ones.
+ * Anything castle could not establish counts against the device (fail-safe). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "discovery/device.h"
+
+#define VERDICT_MIN_SIZE UINT64_C(5368709120) /* ceph-volume: 5 GB, counted in GiB */
+#define VERDICT_MIN_VG_FREE_EXTENTS 10
+
+typedef struct VerdictOptions {
+        bool allow_loop; /* like CEPH_VOLUME_ALLOW_LOOP_DEVICES, for tests and demos */
+} VerdictOptions;
+
+/* Sets d->reasons and d->available. parent: the whole disk of a partition, else NULL.
+ * all: every device of the scan, to look up holders and partitions. */
+void verdict_evaluate(Device *d, const Device *parent, const DeviceList *all, const VerdictOptions *o);
+
+bool verdict_is_ceph_disk_partition(const Device *part);
