@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared helpers of the integration tier: prerequisites (skip with 77 only when a thing is
+# truly missing), udevd, loop devices this test made and nothing else, and cleanup that
+# runs even when a test fails.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CASTLECTL=${CASTLECTL:-$TOP/castlectl}
+WORK=""
+LOOPS=()
+PIDS=()
+MOUNTS=()
+SWAPS=()
+FAILED=0
+
+skip() {
+        echo "SKIP: $*"
+        exit 77
+}
+
+fail() {
+        echo "FAIL: $*"
+        FAILED=$((FAILED + 1))
+}
+
+pass() {
+        echo "ok: $*"
+}
+
+require_root() {
+        [ "$(id -u)" -eq 0 ] || skip "needs root (loop devices, mounts)"
+}
+
+require_cmd() {
+        local c
+        for c in "$@"; do
+                command -v "$c" >/dev/null 2>&1 || skip "$c is not installed (scripts/install-deps installs it)"
+        done
+}
+
+# udevd is not running on a fresh machine: start it, as TEST-ENVIRONMENT.md measured.
+ensure_udevd() {
+        if ! pgrep -x systemd-udevd >/dev/null 2>&1; then
+                [ -x /lib/systemd/systemd-udevd ] || skip "systemd-udevd is not installed"
+                /lib/systemd/systemd-udevd --daemon
+                udevadm trigger --action=add --subsystem-match=block
+        fi
+        udevadm settle --timeout=30
+}
+
+cleanup() {
+        local rc=$? m s p l
+        set +e
+        for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
+        for s in "${SWAPS[@]}"; do swapoff "$s" 2>/dev/null; done
+        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+        for l in "${LOOPS[@]}"; do
+                partx -d "$l" 2>/dev/null
+                losetup -d "$l" 2>/dev/null
+        done
+        [ -n "$WORK" ] && rm -rf "$WORK"
+        if [ "$rc" -eq 0 ] && [ "$FAILED" -gt 0 ]; then rc=1; fi
+        exit "$rc"
+}
+
+setup_work() {
+        WORK=$(mktemp -d /var/tmp/castle-test.XXXXXX)
+        trap cleanup EXIT
+        trap 'exit 130' INT TERM
+}
+
+# new_image NAME SIZE: a sparse backing file.
+new_image() {
+        truncate -s "$2" "$WORK/$1.img"
+        echo "$WORK/$1.img"
+}
+
+# attach IMAGE [losetup options...]: sets ATTACHED to the new loop device and remembers it
+# for cleanup (not in a subshell, so the cleanup list keeps it).
+attach() {
+        local img=$1
+        shift
+        ATTACHED=$(losetup -f --show "$@" "$img")
+        LOOPS+=("$ATTACHED")
+}
+
+# fingerprint IMAGE: a hash of every data extent and its offset. Holes read as zeros, so this
+# covers every byte of a sparse image without reading gigabytes of zeros.
+fingerprint() {
+        sync
+        python3 - "$1" <<'PY'
+import hashlib, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+size = os.fstat(fd).st_size
+h = hashlib.sha256(str(size).encode())
+off = 0
+while off < size:
+    try:
+        start = os.lseek(fd, off, os.SEEK_DATA)
+    except OSError:
+        break
+    end = os.lseek(fd, start, os.SEEK_HOLE)
+    pos = start
+    while pos < end:
+        chunk = os.pread(fd, min(1 << 20, end - pos), pos)
+        if not chunk:
+            break
+        if chunk.count(0) != len(chunk):
+            h.update(str(pos).encode())
+            h.update(chunk)
+        pos += len(chunk)
+    off = end
+print(h.hexdigest())
+PY
+}
