@@ -3,6 +3,7 @@
  * child inherits only the three we set up; nothing loops over the fd table. */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -14,6 +15,40 @@
 #include "common/timeutil.h"
 
 extern char **environ;
+
+/* Children whose output was complete before they exited. */
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t pending[16];
+
+unsigned spawn_reap_finished(void) {
+        unsigned left = 0;
+
+        pthread_mutex_lock(&pending_lock);
+        for (size_t i = 0; i < ELEMENTSOF(pending); i++) {
+                if (pending[i] <= 0)
+                        continue;
+                if (waitpid(pending[i], NULL, WNOHANG) != 0)
+                        pending[i] = 0; /* reaped, or not our child any more */
+                else
+                        left++;
+        }
+        pthread_mutex_unlock(&pending_lock);
+        return left;
+}
+
+/* Returns false when there is no room: the caller then waits for the child itself. */
+static bool reap_later(pid_t pid) {
+        bool ok = false;
+
+        pthread_mutex_lock(&pending_lock);
+        for (size_t i = 0; i < ELEMENTSOF(pending) && !ok; i++)
+                if (pending[i] <= 0) {
+                        pending[i] = pid;
+                        ok = true;
+                }
+        pthread_mutex_unlock(&pending_lock);
+        return ok;
+}
 
 void spawn_result_done(SpawnResult *r) {
         free(r->out);
@@ -54,14 +89,13 @@ static int sink_read(Sink *s) {
         return 1;
 }
 
-int spawn_capture(char *const argv[], char *const envp[], uint64_t timeout_usec, size_t out_max,
-                  SpawnResult *ret) {
+int spawn_capture(char *const argv[], char *const envp[], const SpawnOptions *o, SpawnResult *ret) {
         _cleanup_close_ int out_r = -EBADF, out_w = -EBADF, err_r = -EBADF, err_w = -EBADF,
                            null_fd = -EBADF;
         posix_spawn_file_actions_t fa;
         Sink sinks[2] = {};
-        uint64_t deadline = now_usec() + timeout_usec;
-        bool timed_out = false;
+        uint64_t deadline = now_usec() + o->timeout_usec;
+        bool timed_out = false, complete = false, exited = true;
         int pipe_out[2], pipe_err[2], status, r;
         pid_t pid;
 
@@ -75,6 +109,7 @@ int spawn_capture(char *const argv[], char *const envp[], uint64_t timeout_usec,
         if (null_fd < 0)
                 return -errno;
 
+        (void) spawn_reap_finished();
         r = posix_spawn_file_actions_init(&fa);
         if (r != 0)
                 return -r;
@@ -88,7 +123,7 @@ int spawn_capture(char *const argv[], char *const envp[], uint64_t timeout_usec,
         out_w = safe_close(out_w);
         err_w = safe_close(err_w);
 
-        sinks[0] = (Sink) { .fd = TAKE_FD(out_r), .max = out_max };
+        sinks[0] = (Sink) { .fd = TAKE_FD(out_r), .max = o->out_max };
         sinks[1] = (Sink) { .fd = TAKE_FD(err_r), .max = 4096 };
         r = 0;
         while (sinks[0].fd >= 0 || sinks[1].fd >= 0) {
@@ -122,16 +157,24 @@ int spawn_capture(char *const argv[], char *const envp[], uint64_t timeout_usec,
                         }
                 if (r < 0 || sinks[0].overflow)
                         break;
+                if (o->out_complete && sinks[0].buf && o->out_complete(sinks[0].buf, sinks[0].n)) {
+                        complete = true;
+                        break;
+                }
         }
         if (timed_out || r < 0 || sinks[0].overflow)
                 kill(pid, SIGKILL);
         for (size_t i = 0; i < 2; i++)
                 safe_close(sinks[i].fd);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR) {
-                        status = 0;
-                        break;
-                }
+        status = 0;
+        if (complete && waitpid(pid, &status, WNOHANG) == 0 && reap_later(pid))
+                exited = false;
+        else
+                while (exited && waitpid(pid, &status, 0) < 0)
+                        if (errno != EINTR) {
+                                status = 0;
+                                break;
+                        }
 
         if (timed_out)
                 r = -ETIMEDOUT;
@@ -143,7 +186,8 @@ int spawn_capture(char *const argv[], char *const envp[], uint64_t timeout_usec,
                 return r;
         }
         *ret = (SpawnResult) {
-                .status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+                .exited = exited,
+                .status = !exited ? 0 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
                 .out = sinks[0].buf ?: strdup(""),
                 .out_size = sinks[0].n,
                 .err = sinks[1].buf ?: strdup(""),

@@ -3,11 +3,22 @@
  * shell, a deadline, and bounded captured output for parsing and error messages. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+typedef struct SpawnOptions {
+        uint64_t timeout_usec;
+        size_t out_max;         /* more stdout than this is an error */
+        /* Optional: true once stdout holds everything the caller needs. The child is then
+         * left to finish on its own and reaped by a later call, so that a program's slow
+         * exit does not cost the caller (lvm spends ~30 ms in io_destroy() at exit). */
+        bool (*out_complete)(const char *out, size_t n);
+} SpawnOptions;
+
 typedef struct SpawnResult {
-        int status;      /* exit code, or 128 + signal number */
+        bool exited;     /* false: output was complete and the child was left to exit */
+        int status;      /* exit code, or 128 + signal number; 0 when !exited */
         char *out;       /* captured stdout, NUL-terminated */
         size_t out_size;
         char *err;       /* captured stderr, NUL-terminated, truncated at err_max */
@@ -16,7 +27,11 @@ typedef struct SpawnResult {
 void spawn_result_done(SpawnResult *r);
 
 /* Runs argv[0] (searched in PATH) with envp (NULL: our environment). Returns 0 when the
- * program ran to completion (whatever its exit status), -ENOENT if it is not installed,
- * -ETIMEDOUT if it was killed at the deadline, -EFBIG if stdout exceeded out_max. */
-int spawn_capture(char *const argv[], char *const envp[], uint64_t timeout_usec, size_t out_max,
-                  SpawnResult *ret);
+ * program ran to completion (whatever its exit status) or its output was complete, -ENOENT if
+ * it is not installed, -ETIMEDOUT if it was killed at the deadline, -EFBIG if stdout
+ * exceeded out_max. */
+int spawn_capture(char *const argv[], char *const envp[], const SpawnOptions *o, SpawnResult *ret);
+
+/* Reaps children left to exit on their own that have exited by now; returns how many are
+ * still running. Called by spawn_capture() too. */
+unsigned spawn_reap_finished(void);

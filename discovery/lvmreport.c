@@ -223,6 +223,33 @@ int lvm_report_parse(const char *json, LvmReport **ret) {
         return 0;
 }
 
+/* True once the report's outer JSON object is closed: lvm has printed everything. */
+static bool report_complete(const char *s, size_t n) {
+        bool in_string = false, escape = false, started = false;
+        int depth = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                if (in_string) {
+                        if (escape)
+                                escape = false;
+                        else if (c == '\\')
+                                escape = true;
+                        else if (c == '"')
+                                in_string = false;
+                } else if (c == '"')
+                        in_string = true;
+                else if (c == '{' || c == '[') {
+                        depth++;
+                        started = true;
+                } else if (c == '}' || c == ']') {
+                        if (--depth == 0 && started)
+                                return true;
+                }
+        }
+        return false;
+}
+
 int lvm_report_run(char *const *devices, uint64_t timeout_usec, LvmReport **ret, char **ret_error) {
         _cleanup_strv_free_ char **argv = strv_copy((char *const *) lvm_report_argv);
         char *const envp[] = { "LVM_SUPPRESS_FD_WARNINGS=1", "LC_ALL=C",
@@ -236,10 +263,13 @@ int lvm_report_run(char *const *devices, uint64_t timeout_usec, LvmReport **ret,
                 if (strv_extend(&argv, "--devices") < 0 || strv_extend(&argv, *dev) < 0)
                         return -ENOMEM;
         }
-        r = spawn_capture(argv, envp, timeout_usec, LVM_OUTPUT_MAX, &res);
+        r = spawn_capture(argv, envp,
+                          &(SpawnOptions) { .timeout_usec = timeout_usec, .out_max = LVM_OUTPUT_MAX,
+                                            .out_complete = report_complete },
+                          &res);
         if (r < 0)
                 return r;
-        if (res.status != 0) {
+        if (res.exited && res.status != 0) {
                 if (ret_error)
                         *ret_error = strdup(strip_trailing(res.err));
                 spawn_result_done(&res);

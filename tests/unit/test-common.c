@@ -55,24 +55,36 @@ static void test_strv(void **state) {
         assert_false(strv_contains(l, "c"));
 }
 
+static bool has_done(const char *out, size_t n) {
+        return n >= 5 && memcmp(out, "done\n", 5) == 0;
+}
+
 static void test_spawn(void **state) {
         char *ok[] = { (char *) "sh", (char *) "-c", (char *) "echo out; echo err >&2; exit 3", NULL };
         char *slow[] = { (char *) "sleep", (char *) "10", NULL };
         char *big[] = { (char *) "sh", (char *) "-c", (char *) "head -c 100000 /dev/zero", NULL };
         char *missing[] = { (char *) "castle-no-such-program", NULL };
+        char *early[] = { (char *) "sh", (char *) "-c", (char *) "echo done; exec sleep 2", NULL };
         SpawnResult r = {};
 
-        assert_int_equal(spawn_capture(ok, NULL, 5 * USEC_PER_SEC, 4096, &r), 0);
+        assert_int_equal(spawn_capture(ok, NULL, &(SpawnOptions) { 5 * USEC_PER_SEC, 4096 }, &r), 0);
         assert_int_equal(r.status, 3);
         assert_string_equal(r.out, "out\n");
         assert_string_equal(r.err, "err\n");
         spawn_result_done(&r);
 
         /* Killed at the deadline: returns only once the child is gone. */
-        assert_int_equal(spawn_capture(slow, NULL, 200 * USEC_PER_MSEC, 4096, &r), -ETIMEDOUT);
+        assert_int_equal(spawn_capture(slow, NULL, &(SpawnOptions) { 200 * USEC_PER_MSEC, 4096 }, &r), -ETIMEDOUT);
 
-        assert_int_equal(spawn_capture(big, NULL, 5 * USEC_PER_SEC, 1000, &r), -EFBIG);
-        assert_int_equal(spawn_capture(missing, NULL, 5 * USEC_PER_SEC, 1000, &r), -ENOENT);
+        assert_int_equal(spawn_capture(big, NULL, &(SpawnOptions) { 5 * USEC_PER_SEC, 1000 }, &r), -EFBIG);
+        /* Output complete before the child exits: it is left to finish, and reaped later. */
+        assert_int_equal(spawn_capture(early, NULL, &(SpawnOptions) { 5 * USEC_PER_SEC, 4096, has_done }, &r), 0);
+        assert_false(r.exited);
+        assert_string_equal(r.out, "done\n");
+        spawn_result_done(&r);
+        assert_int_equal(spawn_reap_finished(), 1); /* still sleeping */
+
+        assert_int_equal(spawn_capture(missing, NULL, &(SpawnOptions) { 5 * USEC_PER_SEC, 1000 }, &r), -ENOENT);
 }
 
 int main(void) {
