@@ -39,6 +39,16 @@ static void print_row(FILE *f, const char *const *row, const size_t *width) {
         fprintf(f, "%s\n", row[_COL_MAX - 1]);
 }
 
+static void free_cells(char ***cells, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (cells[i]) {
+                        for (int c = 0; c < _COL_MAX; c++)
+                                free(cells[i][c]);
+                        free(cells[i]);
+                }
+        free(cells);
+}
+
 int format_table(FILE *f, const ScanResult *scan, Device *const *devices, size_t n, bool headings) {
         static const char *const header[_COL_MAX] = { "PATH", "TYPE", "TRANSPORT", "SIZE", "ROT",
                                                       "AVAILABLE", "STABLE ID", "REJECT REASONS" };
@@ -53,7 +63,7 @@ int format_table(FILE *f, const ScanResult *scan, Device *const *devices, size_t
                 const Device *d = devices[i];
                 char size[FORMAT_SIZE_MAX];
 
-                cells[i] = calloc(_COL_MAX, sizeof(char *));
+                cells[i] = calloc(_COL_MAX, sizeof(char *)); /* fixed width: not a strv */
                 if (!cells[i])
                         goto oom;
                 cells[i][COL_PATH] = strdup(strempty(d->path));
@@ -74,18 +84,10 @@ int format_table(FILE *f, const ScanResult *scan, Device *const *devices, size_t
                 print_row(f, header, width);
         for (size_t i = 0; i < n; i++)
                 print_row(f, (const char *const *) cells[i], width);
-        for (size_t i = 0; i < n; i++)
-                strv_free(cells[i]);
-        free(cells);
+        free_cells(cells, n);
         return 0;
 oom:
-        for (size_t i = 0; i < n; i++)
-                if (cells[i]) {
-                        for (int c = 0; c < _COL_MAX; c++)
-                                free(cells[i][c]);
-                        free(cells[i]);
-                }
-        free(cells);
+        free_cells(cells, n);
         return -ENOMEM;
 }
 

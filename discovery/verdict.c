@@ -125,8 +125,11 @@ void verdict_evaluate(Device *d, const Device *parent, const DeviceList *all, co
         if (d->n_signatures > 0)
                 set |= REASON_BIT(REASON_HAS_FILESYSTEM);
 
-        /* ceph-volume's LVM and raw checks */
+        /* ceph-volume's LVM and raw checks; an LV that carries ceph.* tags belongs to an OSD */
         lvm_reasons(d, all, &set);
+        for (size_t i = 0; d->type == DEVICE_TYPE_LVM && i < d->n_ceph; i++)
+                if (streq_ptr(d->ceph[i].source, "lvm-tags"))
+                        set |= REASON_BIT(REASON_LVM_DETECTED);
 
         /* castle's own */
         if (has_label_at(d, false))

@@ -197,6 +197,15 @@ static void test_lvm(void **state) {
                          ONLY(REASON_HAS_FILESYSTEM) | ONLY(REASON_LVM_DETECTED) | ONLY(REASON_INSUFFICIENT_VG_SPACE));
 }
 
+static void test_ceph_lv(void **state) {
+        _cleanup_(device_freep) Device *d = clean_disk("dm-0");
+
+        d->type = DEVICE_TYPE_LVM;
+        assert_int_equal(evaluate(d, NULL, NULL, false), 0);
+        assert_int_equal(device_add_ceph(d, &(CephFacts) { .source = (char *) "lvm-tags", .osd_id = 1 }), 0);
+        assert_int_equal(evaluate(d, NULL, NULL, false), ONLY(REASON_LVM_DETECTED));
+}
+
 static void test_host_state(void **state) {
         _cleanup_(device_freep) Device *d = clean_disk("sde");
 
@@ -268,6 +277,7 @@ int main(void) {
                 cmocka_unit_test(test_partition_of_labelled_disk),
                 cmocka_unit_test(test_ceph_disk_partitions),
                 cmocka_unit_test(test_lvm),
+                cmocka_unit_test(test_ceph_lv),
                 cmocka_unit_test(test_host_state),
                 cmocka_unit_test(test_multipath_member),
                 cmocka_unit_test(test_fail_safe),
