@@ -118,7 +118,8 @@ static void content_from_udev(Device *d) {
                 if (streq(d->fs_type_udev, "ceph_bluestore"))
                         d->label_offsets[d->n_label_offsets++] = 0;
         }
-        if (d->pttype_udev)
+        /* udev gives a partition its disk's ID_PART_TABLE_TYPE: only a disk's own counts. */
+        if (d->pttype_udev && d->partition_number == 0)
                 d->pttype = strdup(d->pttype_udev);
         d->probed = true;
 }

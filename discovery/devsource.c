@@ -138,9 +138,7 @@ static int take_property(Device *d, const char *key, const char *value) {
                 size_t offset;
         } map[] = {
                 { "DEVTYPE", offsetof(Device, devtype) },
-                { "ID_SERIAL_SHORT", offsetof(Device, serial) },
                 { "ID_SERIAL", offsetof(Device, id_serial) },
-                { "ID_SCSI_SERIAL", offsetof(Device, scsi_serial) },
                 { "ID_BUS", offsetof(Device, id_bus) },
                 { "ID_PATH", offsetof(Device, id_path) },
                 { "ID_FS_TYPE", offsetof(Device, fs_type_udev) },
@@ -154,6 +152,13 @@ static int take_property(Device *d, const char *key, const char *value) {
         /* WWN: the form with the vendor extension identifies a LUN, the short one a target. */
         if (streq(key, "ID_WWN_WITH_EXTENSION") || (streq(key, "ID_WWN") && !d->wwn))
                 field = &d->wwn;
+        /* Serial: for SCSI/SAS disks udev's ID_SERIAL_SHORT is the NAA id from VPD page 0x83,
+         * the WWN again; the unit serial is ID_SCSI_SERIAL (lsblk prefers it too). */
+        else if (streq(key, "ID_SCSI_SERIAL")) {
+                int r = take_encoded(&d->scsi_serial, value);
+                return r < 0 ? r : take_encoded(&d->serial, value);
+        } else if (streq(key, "ID_SERIAL_SHORT") && !d->scsi_serial)
+                return take_encoded(&d->serial, value);
         /* Vendor and model: the _ENC forms keep the device's own blanks; the plain forms
          * (blanks as '_') only stand in when there is no _ENC form. */
         else if (streq(key, "ID_VENDOR_ENC") || (streq(key, "ID_VENDOR") && !d->vendor))

@@ -119,6 +119,8 @@ char *identity_stable_id(const Device *d, const Device *parent) {
         if (!isempty(d->serial) && !isempty(d->model))
                 return isempty(d->vendor) ? join(d->model, d->serial, NULL)
                                           : join(d->vendor, d->model, d->serial);
+        if (!isempty(d->serial) && d->transport == TRANSPORT_VIRTIO)
+                return id_printf("virtio-%s", d->serial); /* udev's by-id name for it */
         if (d->type == DEVICE_TYPE_LOOP && !isempty(d->loop_backing_file))
                 return id_printf("loop-%s", d->loop_backing_file + (d->loop_backing_file[0] == '/'));
         if (!isempty(d->id_path))

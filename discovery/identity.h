@@ -12,6 +12,7 @@ Transport identity_transport(const Device *d, const Device *parent);
  *   wwn-<WWN>_<serial>   WWN and serial (a WWN alone can be shared by an array's LUNs)
  *   wwn-<WWN>            WWN only
  *   <vendor>_<model>_<serial>   no WWN (the vendor is left out when unknown)
+ *   virtio-<serial>      virtio disks, which report a serial but no model
  *   dm-uuid-<DM UUID>    device-mapper devices
  *   path-<ID_PATH>       the physical slot (udev by-path)
  *   loop-<backing file>  loop devices

@@ -66,6 +66,20 @@ static void take_attr(int root_fd, const Device *d, const char *attr, char **fie
         *field = v;
 }
 
+/* sysfs wwid holds the best SCSI/NVMe designator; only NAA and EUI-64 ones are world-wide
+ * names. A "t10." vendor id is just vendor, model and serial again. */
+static void take_wwid(int root_fd, Device *d) {
+        _cleanup_free_ char *v = NULL;
+        const char *naa;
+
+        if (read_attr(root_fd, d, "device/wwid", &v) < 0)
+                return;
+        if ((naa = startswith(v, "naa.")))
+                (void) asprintf(&d->wwn, "0x%s", naa);
+        else if (startswith(v, "eui."))
+                d->wwn = TAKE_PTR(v);
+}
+
 /* The scheduler file lists all with the active one in brackets: "mq-deadline [none]". */
 static char *active_scheduler(const char *line) {
         const char *a = strchr(line, '['), *b;
@@ -156,14 +170,17 @@ int sysfs_fill(int root_fd, Device *d) {
 
         /* Hardware strings come from udev (the full ATA model, not sysfs' 16 characters);
          * sysfs stands in when udev has nothing, e.g. when udevd is not running. */
-        if (!d->vendor)
+        if (!d->vendor && attr_exists(root_fd, d, "device/type"))
+                /* only SCSI devices have a vendor string here; virtio's is a PCI id (0x1af4) */
                 take_attr(root_fd, d, "device/vendor", &d->vendor);
         if (!d->model)
                 take_attr(root_fd, d, "device/model", &d->model);
+        if (!d->serial) /* virtio-blk keeps its serial in the block directory */
+                take_attr(root_fd, d, "serial", &d->serial);
         if (!d->serial)
                 take_attr(root_fd, d, "device/serial", &d->serial);
         if (!d->wwn)
-                take_attr(root_fd, d, "device/wwid", &d->wwn);
+                take_wwid(root_fd, d);
         take_attr(root_fd, d, "device/rev", &d->revision);
         if (!d->revision)
                 take_attr(root_fd, d, "device/firmware_rev", &d->revision); /* NVMe */
