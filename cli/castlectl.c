@@ -10,6 +10,8 @@
 
 static const Command commands[] = {
         { "inventory", "List this node's block devices and whether each is safe to use", cmd_inventory },
+        { "cluster", "Ask the coordinator about every node's devices (nodes, devices, watch)", cmd_cluster },
+        { "keygen", "Write a CURVE key pair for the coordinator, an agent or a client", cmd_keygen },
 };
 
 static void help(FILE *f) {

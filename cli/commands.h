@@ -11,3 +11,5 @@ typedef struct Command {
 } Command;
 
 int cmd_inventory(int argc, char *argv[]);
+int cmd_keygen(int argc, char *argv[]);
+int cmd_cluster(int argc, char *argv[]);

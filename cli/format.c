@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/format.h"
+#include "cli/table.h"
 #include "common/size.h"
 #include "common/strv.h"
 #include "proto/codec.h"
@@ -30,65 +31,32 @@ static char *reasons_text(const Device *d) {
         return l ? strv_join(l, ", ") : strdup("");
 }
 
-enum { COL_PATH, COL_TYPE, COL_TRANSPORT, COL_SIZE, COL_ROT, COL_AVAIL, COL_ID, COL_REASONS, _COL_MAX };
-
-/* Columns padded to their width; the last one (reasons) is not padded. */
-static void print_row(FILE *f, const char *const *row, const size_t *width) {
-        for (int c = 0; c < _COL_MAX - 1; c++)
-                fprintf(f, "%-*s  ", (int) width[c], row[c]);
-        fprintf(f, "%s\n", row[_COL_MAX - 1]);
-}
-
-static void free_cells(char ***cells, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (cells[i]) {
-                        for (int c = 0; c < _COL_MAX; c++)
-                                free(cells[i][c]);
-                        free(cells[i]);
-                }
-        free(cells);
-}
-
 int format_table(FILE *f, const ScanResult *scan, Device *const *devices, size_t n, bool headings) {
-        static const char *const header[_COL_MAX] = { "PATH", "TYPE", "TRANSPORT", "SIZE", "ROT",
-                                                      "AVAILABLE", "STABLE ID", "REJECT REASONS" };
-        char ***cells = calloc(n ?: 1, sizeof(char **));
-        size_t width[_COL_MAX];
+        static const char *const header[] = { "PATH", "TYPE", "TRANSPORT", "SIZE", "ROT",
+                                              "AVAILABLE", "STABLE ID", "REJECT REASONS" };
+        Table *t = table_new(header, ELEMENTSOF(header));
+        int r = 0;
 
-        if (!cells)
+        if (!t)
                 return -ENOMEM;
-        for (int c = 0; c < _COL_MAX; c++)
-                width[c] = headings ? strlen(header[c]) : 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && r >= 0; i++) {
                 const Device *d = devices[i];
+                _cleanup_free_ char *reasons = reasons_text(d);
                 char size[FORMAT_SIZE_MAX];
 
-                cells[i] = calloc(_COL_MAX, sizeof(char *)); /* fixed width: not a strv */
-                if (!cells[i])
-                        goto oom;
-                cells[i][COL_PATH] = strdup(strempty(d->path));
-                cells[i][COL_TYPE] = strdup(device_type_to_string(d->type));
-                cells[i][COL_TRANSPORT] = strdup(transport_to_string(d->transport));
-                cells[i][COL_SIZE] = strdup(format_size(d->size, size, sizeof size));
-                cells[i][COL_ROT] = strdup(d->rotational ? "yes" : "no");
-                cells[i][COL_AVAIL] = strdup(d->available ? "yes" : "no");
-                cells[i][COL_ID] = strdup(isempty(d->stable_id) ? "-" : d->stable_id);
-                cells[i][COL_REASONS] = reasons_text(d);
-                for (int c = 0; c < _COL_MAX; c++) {
-                        if (!cells[i][c])
-                                goto oom;
-                        width[c] = MAX(width[c], strlen(cells[i][c]));
+                if (!reasons) {
+                        r = -ENOMEM;
+                        break;
                 }
+                r = table_add_row(t, (const char *[]) {
+                        d->path, device_type_to_string(d->type), transport_to_string(d->transport),
+                        format_size(d->size, size, sizeof size), d->rotational ? "yes" : "no",
+                        d->available ? "yes" : "no", isempty(d->stable_id) ? NULL : d->stable_id, reasons });
         }
-        if (headings)
-                print_row(f, header, width);
-        for (size_t i = 0; i < n; i++)
-                print_row(f, (const char *const *) cells[i], width);
-        free_cells(cells, n);
-        return 0;
-oom:
-        free_cells(cells, n);
-        return -ENOMEM;
+        if (r >= 0)
+                table_print(t, f, headings);
+        table_free(t);
+        return r;
 }
 
 static int print_json(FILE *f, json_object *o) {

@@ -249,20 +249,6 @@ static Device *resolve(const ScanResult *scan, const char *arg, bool live, int *
         return NULL;
 }
 
-static bool listed_by_default(const Device *d, const Args *a) {
-        if (a->all)
-                return true;
-        switch (d->type) {
-        case DEVICE_TYPE_DISK:
-        case DEVICE_TYPE_MPATH:
-                return true;
-        case DEVICE_TYPE_LOOP:
-                return a->scan.allow_loop;
-        default:
-                return false;
-        }
-}
-
 static int select_devices(const ScanResult *scan, const Args *a, Device ***ret, size_t *ret_n) {
         const DeviceList *l = scan->devices;
         _cleanup_free_ Device **sel = calloc(MAX(l->n, strv_length(a->devices)) + 1, sizeof(Device *));
@@ -293,7 +279,7 @@ static int select_devices(const ScanResult *scan, const Args *a, Device ***ret, 
         } else
                 for (size_t i = 0; i < l->n; i++) {
                         Device *d = l->items[i];
-                        if (listed_by_default(d, a) && filter_match(&a->filter, d) &&
+                        if (filter_listed_by_default(d, a->all, a->scan.allow_loop) && filter_match(&a->filter, d) &&
                             (!a->available_only || d->available))
                                 sel[n++] = d;
                 }

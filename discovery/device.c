@@ -209,6 +209,31 @@ int device_add_ceph(Device *d, const CephFacts *f) {
         return 0;
 }
 
+int device_copy_content(Device *d, const Device *src) {
+        int r;
+
+        for (size_t i = 0; i < src->n_signatures; i++) {
+                const Signature *g = &src->signatures[i];
+                r = device_add_signature(d, g->type, g->usage, g->uuid, g->label, g->version);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < src->n_ceph; i++)
+                if (streq_ptr(src->ceph[i].source, "bluestore-label")) {
+                        r = device_add_ceph(d, &src->ceph[i]);
+                        if (r < 0)
+                                return r;
+                }
+        if (src->pttype && !(d->pttype = strdup(src->pttype)))
+                return -ENOMEM;
+        memcpy(d->label_offsets, src->label_offsets, sizeof d->label_offsets);
+        d->n_label_offsets = src->n_label_offsets;
+        d->label_error = src->label_error;
+        d->locked = src->locked;
+        d->probed = src->probed;
+        return 0;
+}
+
 DeviceList *device_list_new(void) {
         return calloc(1, sizeof(DeviceList));
 }

@@ -149,6 +149,9 @@ const char *device_fs_type(const Device *d);
 int device_add_signature(Device *d, const char *type, const char *usage, const char *uuid,
                          const char *label, const char *version);
 int device_add_ceph(Device *d, const CephFacts *f);
+/* Copies what a content probe learns (signatures, partition table, labels, lock state, Ceph
+ * facts from the label) from src into d, which has none yet. */
+int device_copy_content(Device *d, const Device *src);
 
 /* The set of devices one scan found, in enumeration order (disks before their partitions). */
 typedef struct DeviceList {

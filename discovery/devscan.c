@@ -124,7 +124,19 @@ static void content_from_udev(Device *d) {
         d->probed = true;
 }
 
-static int probe_all(DevSource *src, DeviceList *l, const ScanOptions *o) {
+/* A device nothing happened to keeps the content facts of the previous scan. */
+static bool reuse_content(Device *d, const ScanOptions *o) {
+        const Device *p;
+
+        if (!o->previous || strv_contains(o->dirty, d->kname))
+                return false;
+        p = device_list_find(o->previous, d->kname);
+        if (!p || !p->probed || p->devnum != d->devnum || p->size != d->size)
+                return false;
+        return device_copy_content(d, p) >= 0;
+}
+
+static int probe_all(DevSource *src, DeviceList *l, const ScanOptions *o, unsigned *reused) {
         _cleanup_free_ ProbeRequest *reqs = calloc(l->n ?: 1, sizeof(ProbeRequest));
         size_t n = 0;
         int r;
@@ -138,6 +150,10 @@ static int probe_all(DevSource *src, DeviceList *l, const ScanOptions *o) {
 
                 if (d->probe_error < 0)
                         continue;
+                if (reuse_content(d, o)) {
+                        (*reused)++;
+                        continue;
+                }
                 if (devsource_is_live(src)) {
                         node = strdup(d->path);
                 } else {
@@ -300,9 +316,13 @@ int devscan_run(const ScanOptions *o, ScanResult **ret) {
                         return r;
         }
 
-        r = probe_all(src, l, o);
-        if (r < 0)
-                return r;
+        {
+                unsigned reused = 0;
+                r = probe_all(src, l, o, &reused);
+                if (r < 0)
+                        return r;
+                res->n_probed = (unsigned) l->n - reused;
+        }
 
         r = run_lvm(src, l, o, &res->lvm_status);
         if (r < 0)

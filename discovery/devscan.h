@@ -16,6 +16,11 @@ typedef struct ScanOptions {
         uint64_t probe_timeout_usec;    /* per device; 0: default */
         uint64_t udev_timeout_usec;     /* wait for udev to initialise new devices; 0: default */
         uint64_t lvm_timeout_usec;      /* 0: default */
+        /* Re-probe only what changed: content facts of a device that is in previous (same
+         * kernel name, device number and size) and not in dirty are taken from previous.
+         * Everything else (udev, sysfs, mounts, LVM, verdicts) is always read afresh. */
+        const DeviceList *previous;
+        char *const *dirty;
 } ScanOptions;
 
 #define SCAN_DEFAULT_WORKERS 4
@@ -26,6 +31,7 @@ typedef struct ScanOptions {
 typedef struct ScanResult {
         DeviceList *devices;
         uint64_t duration_usec;
+        unsigned n_probed;      /* content probes run (the rest came from previous) */
         unsigned n_failed;      /* devices that could not be probed */
         char *lvm_status;       /* "ok", "not needed", "not installed", or what went wrong */
         char *warning;          /* something the user should know about the whole scan */

@@ -111,3 +111,17 @@ bool filter_match(const Filter *f, const Device *d) {
                 return false;
         return true;
 }
+
+bool filter_listed_by_default(const Device *d, bool all, bool allow_loop) {
+        if (all)
+                return true;
+        switch (d->type) {
+        case DEVICE_TYPE_DISK:
+        case DEVICE_TYPE_MPATH:
+                return true;
+        case DEVICE_TYPE_LOOP:
+                return allow_loop;
+        default:
+                return false;
+        }
+}

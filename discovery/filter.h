@@ -30,5 +30,8 @@ int filter_set_model(Filter *f, const char *pattern);
 int filter_set_vendor(Filter *f, const char *pattern);
 
 bool filter_match(const Filter *f, const Device *d);
+/* What an inventory lists without naming devices: whole disks and multipath devices, loop
+ * devices when allowed, everything with all. */
+bool filter_listed_by_default(const Device *d, bool all, bool allow_loop);
 bool filter_pattern_match(const char *pattern, const char *value);
 Transport transport_from_string(const char *s);

@@ -412,3 +412,110 @@ json_object *codec_message_to_json(const ProtobufCMessage *m) {
         }
         return o;
 }
+
+int codec_pack(const ProtobufCMessage *m, uint8_t **ret, size_t *ret_size) {
+        size_t n = protobuf_c_message_get_packed_size(m);
+        uint8_t *buf = malloc(n ?: 1);
+
+        if (!buf)
+                return -ENOMEM;
+        if (protobuf_c_message_pack(m, buf) != n) {
+                free(buf);
+                return -EIO;
+        }
+        *ret = buf;
+        *ret_size = n;
+        return 0;
+}
+
+bool codec_valid_id(const char *s) {
+        size_t n = 0;
+
+        if (!s)
+                return false;
+        for (; s[n]; n++)
+                if (n >= CODEC_MAX_ID_LEN || s[n] <= ' ' || s[n] > '~')
+                        return false;
+        return n > 0;
+}
+
+/* Device fields that become keys and paths must be sane; the rest is data. */
+static int validate_devices(Castle__Device *const *d, size_t n) {
+        if (n > CODEC_MAX_DEVICES)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++) {
+                if (!d[i])
+                        return -EBADMSG;
+                if (!codec_valid_id(d[i]->kname) ||
+                    (!isempty(d[i]->stable_id) && !codec_valid_id(d[i]->stable_id)))
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+static int validate_envelope(const Castle__Envelope *e) {
+        switch (e->body_case) {
+        case CASTLE__ENVELOPE__BODY_HELLO:
+                if (!codec_valid_id(e->hello->node_id))
+                        return -EINVAL;
+                return 0;
+        case CASTLE__ENVELOPE__BODY_SNAPSHOT:
+                return validate_devices(e->snapshot->devices, e->snapshot->n_devices);
+        case CASTLE__ENVELOPE__BODY_DELTA:
+                if (e->delta->n_removed > CODEC_MAX_DEVICES)
+                        return -E2BIG;
+                for (size_t i = 0; i < e->delta->n_removed; i++)
+                        if (!codec_valid_id(e->delta->removed[i]))
+                                return -EINVAL;
+                return validate_devices(e->delta->changed, e->delta->n_changed);
+        case CASTLE__ENVELOPE__BODY_HEARTBEAT:
+        case CASTLE__ENVELOPE__BODY_ACK:
+        case CASTLE__ENVELOPE__BODY_RESYNC:
+        case CASTLE__ENVELOPE__BODY_COMMAND:
+        case CASTLE__ENVELOPE__BODY_JOB_UPDATE:
+                return 0;
+        default:
+                return -EBADMSG;
+        }
+}
+
+int codec_envelope_unpack(const uint8_t *data, size_t size, Castle__Envelope **ret) {
+        Castle__Envelope *e = castle__envelope__unpack(NULL, size, data);
+        int r;
+
+        if (!e)
+                return -EBADMSG;
+        if (e->protocol_version != CASTLE_PROTOCOL_VERSION)
+                r = -EPROTO;
+        else
+                r = validate_envelope(e);
+        if (r < 0) {
+                castle__envelope__free_unpacked(e, NULL);
+                return r;
+        }
+        *ret = e;
+        return 0;
+}
+
+int codec_query_request_unpack(const uint8_t *data, size_t size, Castle__QueryRequest **ret) {
+        Castle__QueryRequest *q = castle__query_request__unpack(NULL, size, data);
+
+        if (!q)
+                return -EBADMSG;
+        if (q->protocol_version != CASTLE_PROTOCOL_VERSION || q->kind_case == CASTLE__QUERY_REQUEST__KIND__NOT_SET) {
+                int r = q->protocol_version != CASTLE_PROTOCOL_VERSION ? -EPROTO : -EBADMSG;
+                castle__query_request__free_unpacked(q, NULL);
+                return r;
+        }
+        *ret = q;
+        return 0;
+}
+
+int codec_query_reply_unpack(const uint8_t *data, size_t size, Castle__QueryReply **ret) {
+        Castle__QueryReply *q = castle__query_reply__unpack(NULL, size, data);
+
+        if (!q)
+                return -EBADMSG;
+        *ret = q;
+        return 0;
+}

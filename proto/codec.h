@@ -18,6 +18,22 @@ int codec_inventory_to_proto(const ScanResult *scan, Device *const *devices, siz
                              const char *hostname, const char *sysroot, Castle__Inventory **ret);
 void codec_inventory_free(Castle__Inventory *m);
 
+#define CASTLE_PROTOCOL_VERSION 1
+/* Bounds on what a peer may send; the transport's ZMQ_MAXMSGSIZE caps the bytes. */
+#define CODEC_MAX_DEVICES 4096
+#define CODEC_MAX_ID_LEN 255
+
+/* Packs a message into a malloc'd buffer. */
+int codec_pack(const ProtobufCMessage *m, uint8_t **ret, size_t *ret_size);
+/* Unpacks and validates an Envelope from an untrusted peer: -EBADMSG if it does not decode
+ * or has no body, -EPROTO for another protocol version, -E2BIG for too many devices, -EINVAL
+ * for ids that are empty, too long or not printable. */
+int codec_envelope_unpack(const uint8_t *data, size_t size, Castle__Envelope **ret);
+int codec_query_request_unpack(const uint8_t *data, size_t size, Castle__QueryRequest **ret);
+int codec_query_reply_unpack(const uint8_t *data, size_t size, Castle__QueryReply **ret);
+/* True for 1..CODEC_MAX_ID_LEN printable ASCII characters, no blanks. */
+bool codec_valid_id(const char *s);
+
 /* Every field of m, defaults included, under its proto name. Enums print in lower case
  * without their own prefix. Returns NULL on allocation failure. */
 json_object *codec_message_to_json(const ProtobufCMessage *m);

@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* castle-agent: follows this node's block devices and reports them to the coordinator.
+ *
+ * One CZMQ zloop on the main thread drives everything: signals (signalfd), the udev monitor
+ * fd, the host's mount table (POLLPRI), the coordinator's DEALER socket, the scan worker's
+ * pipe, and timers (debounce, periodic rescan, heartbeat). zloop because it polls ZeroMQ
+ * sockets next to plain fds without re-deriving ZMQ_FD's edge-triggered rules, and CZMQ's
+ * actors give the worker thread a socket to answer on. The loop never does device I/O: scans
+ * run on the worker, whose probes have per-device deadlines, so a hung disk cannot delay a
+ * heartbeat. Start-up order: udev monitor, then the first full scan (coldplug), then the
+ * coordinator connection, then READY=1. */
+#include <fcntl.h>
+#include <libudev.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/debounce.h"
+#include "agent/scanner.h"
+#include "common/conf.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "common/strv.h"
+#include "common/timeutil.h"
+#include "proto/codec.h"
+#include "proto/keys.h"
+#include "proto/link.h"
+
+#define DEFAULT_CONFIG "/etc/castle/agent.conf"
+
+typedef struct AgentConfig {
+        char *coordinator;
+        char *key;
+        char *coordinator_key;
+        char *node_id;
+        bool insecure;
+        bool allow_loop;
+        bool all;
+        char *filter;
+        char *path_filter;
+        uint64_t debounce_quiet;
+        uint64_t debounce_max;
+        uint64_t rescan_interval;
+        uint64_t heartbeat_interval;
+        uint64_t probe_timeout;
+        char *sysroot;
+} AgentConfig;
+
+#define OPT(name, type, def, min, max, field, help) \
+        { "agent", name, type, def, min, max, offsetof(AgentConfig, field), help }
+
+static const ConfOption options[] = {
+        OPT("coordinator", CONF_STRING, "tcp://127.0.0.1:7100", 0, 0, coordinator,
+            "the coordinator's agent endpoint (ZeroMQ)"),
+        OPT("key", CONF_STRING, "/etc/castle/keys/agent.key", 0, 0, key,
+            "this agent's CURVE key pair (castlectl keygen); the _secret file is read"),
+        OPT("coordinator-key", CONF_STRING, "/etc/castle/keys/coordinator.key", 0, 0, coordinator_key,
+            "the coordinator's public key file"),
+        OPT("node-id", CONF_STRING, "", 0, 0, node_id,
+            "this node's name at the coordinator (default: /etc/machine-id, else the hostname)"),
+        OPT("insecure", CONF_BOOL, "no", 0, 0, insecure, "connect without CURVE (testing only)"),
+        OPT("allow-loop", CONF_BOOL, "no", 0, 0, allow_loop,
+            "report loop devices and accept them as available (tests and demos)"),
+        OPT("all", CONF_BOOL, "no", 0, 0, all, "report partitions, LVs and dm devices too, not only disks"),
+        OPT("filter", CONF_STRING, "", 0, 0, filter, "report only devices whose kernel name matches (regex)"),
+        OPT("path-filter", CONF_STRING, "", 0, 0, path_filter,
+            "report only devices with a /dev path or link matching (regex)"),
+        OPT("debounce-quiet", CONF_DURATION, "20ms", 1000, 10000000, debounce_quiet,
+            "scan after this long without further device events"),
+        OPT("debounce-max", CONF_DURATION, "200ms", 1000, 60000000, debounce_max,
+            "scan at the latest this long after the first event of a burst"),
+        OPT("rescan-interval", CONF_DURATION, "10min", 10000000, 86400000000, rescan_interval,
+            "full rescan this often (with +-10% jitter), to catch anything missed"),
+        OPT("heartbeat-interval", CONF_DURATION, "5s", 100000, 600000000, heartbeat_interval,
+            "heartbeat to the coordinator this often"),
+        OPT("probe-timeout", CONF_DURATION, "10s", 100000, 600000000, probe_timeout,
+            "a device that does not answer within this is reported as \"Could not be probed\""),
+        OPT("sysroot", CONF_STRING, "", 0, 0, sysroot, "read a captured tree instead of this machine (tests)"),
+};
+
+typedef struct Agent {
+        AgentConfig cfg;
+        char *config_path;
+        bool explicit_config;
+        char **overrides;       /* name, value pairs from the command line */
+        zloop_t *loop;
+        zactor_t *scanner;
+        zsock_t *link;
+        zcert_t *cert;
+        struct udev *udev;
+        struct udev_monitor *monitor;
+        int mountinfo_fd;
+        Debounce debounce;
+        int debounce_timer, heartbeat_timer, rescan_timer;
+        bool scanning, ready, snapshot_wanted;
+        Report *report;
+        uint64_t generation, message_id;
+        uint64_t last_ack, scans, events;
+        char *node_id;
+        char hostname[256];
+        uint64_t watchdog_usec;
+} Agent;
+
+static void help(void) {
+        printf("Usage: castle-agent [OPTIONS]\n"
+               "\n"
+               "Follows this node's block devices (udev hotplug, mounts, periodic rescans),\n"
+               "decides which are safe to use for Ceph, and reports them to castle-coordinator.\n"
+               "\n"
+               "  -c, --config=FILE     configuration file (default %s; missing is fine)\n"
+               "      --check-config    parse the configuration, print it, and exit\n"
+               "      --OPTION=VALUE    any option below, overriding the file\n"
+               "  -v, --verbose         debug messages\n"
+               "  -h, --help            this text\n"
+               "\n"
+               "Options ([agent] section of the file):\n",
+               DEFAULT_CONFIG);
+        conf_print_help(options, ELEMENTSOF(options), stdout);
+        printf("\nSignals: SIGTERM/SIGINT stop; SIGHUP re-reads the configuration.\n");
+}
+
+/* ---- configuration ---- */
+
+static int load_config(Agent *a, AgentConfig *cfg) {
+        int r;
+
+        r = conf_set_defaults(options, ELEMENTSOF(options), cfg);
+        if (r < 0)
+                return r;
+        r = conf_parse_file(options, ELEMENTSOF(options), a->config_path, cfg, stderr);
+        if (r == -ENOENT && !a->explicit_config)
+                r = 0;
+        else if (r == -ENOENT)
+                return log_error_errno(r, "%s: No such file.", a->config_path);
+        for (size_t i = 0; r >= 0 && a->overrides && a->overrides[i]; i += 2) {
+                _cleanup_free_ char *err = NULL;
+                r = conf_set(options, ELEMENTSOF(options), a->overrides[i], a->overrides[i + 1], cfg, &err);
+                if (r < 0)
+                        log_error("--%s: %s", a->overrides[i], err ?: "invalid value");
+        }
+        return r;
+}
+
+static int parse_args(Agent *a, int argc, char *argv[], bool *check_only) {
+        a->config_path = strdup(DEFAULT_CONFIG);
+        for (int i = 1; i < argc; i++) {
+                const char *arg = argv[i], *eq;
+                _cleanup_free_ char *name = NULL;
+                const ConfOption *o;
+
+                if (streq(arg, "-h") || streq(arg, "--help")) {
+                        help();
+                        return 0;
+                }
+                if (streq(arg, "-v") || streq(arg, "--verbose")) {
+                        log_set_max_level(LOG_DEBUG);
+                        continue;
+                }
+                if (streq(arg, "--check-config")) {
+                        *check_only = true;
+                        continue;
+                }
+                if (streq(arg, "-c") || streq(arg, "--config") || startswith(arg, "--config=")) {
+                        const char *v = startswith(arg, "--config=") ?: (i + 1 < argc ? argv[++i] : NULL);
+                        if (!v)
+                                return log_error_errno(EINVAL, "--config needs a file name.");
+                        free(a->config_path);
+                        a->config_path = strdup(v);
+                        a->explicit_config = true;
+                        continue;
+                }
+                if (!startswith(arg, "--"))
+                        return log_error_errno(EINVAL, "Unexpected argument '%s'. Run with --help.", arg);
+                eq = strchr(arg, '=');
+                name = eq ? strndup(arg + 2, (size_t) (eq - arg - 2)) : strdup(arg + 2);
+                if (!name)
+                        return log_error_errno(ENOMEM, "Out of memory.");
+                o = conf_find(options, ELEMENTSOF(options), name);
+                if (!o)
+                        return log_error_errno(EINVAL, "Unknown option '%s'. Run with --help.", arg);
+                if (strv_extend(&a->overrides, name) < 0 ||
+                    strv_extend(&a->overrides, eq ? eq + 1 : o->type == CONF_BOOL ? "yes"
+                                                    : i + 1 < argc ? argv[++i] : "") < 0)
+                        return log_error_errno(ENOMEM, "Out of memory.");
+        }
+        return 1;
+}
+
+static char *default_node_id(const char *hostname) {
+        char *id = NULL;
+
+        if (read_one_line_at(AT_FDCWD, "/etc/machine-id", &id) >= 0 && codec_valid_id(id))
+                return id;
+        free(id);
+        return strdup(hostname);
+}
+
+/* ---- talking to the coordinator ---- */
+
+static void send_envelope(Agent *a, Castle__Envelope *e) {
+        int r;
+
+        if (!a->link)
+                return;
+        e->protocol_version = CASTLE_PROTOCOL_VERSION;
+        e->message_id = ++a->message_id;
+        r = link_send(a->link, NULL, &e->base);
+        if (r < 0)
+                log_debug_errno(r, "Message to the coordinator not sent (%s): %m",
+                                r == -EAGAIN ? "not connected" : "error");
+}
+
+static void send_hello(Agent *a) {
+        Castle__Envelope e = CASTLE__ENVELOPE__INIT;
+        Castle__Hello h = CASTLE__HELLO__INIT;
+
+        h.node_id = a->node_id;
+        h.hostname = a->hostname;
+        h.agent_version = (char *) PACKAGE_VERSION;
+        h.protocol_version = CASTLE_PROTOCOL_VERSION;
+        h.generation = a->generation;
+        e.body_case = CASTLE__ENVELOPE__BODY_HELLO;
+        e.hello = &h;
+        send_envelope(a, &e);
+}
+
+static void send_snapshot(Agent *a) {
+        Castle__Envelope e = CASTLE__ENVELOPE__INIT;
+        Castle__Snapshot s = CASTLE__SNAPSHOT__INIT;
+        Castle__Device **devs = NULL;
+        size_t n = 0;
+
+        if (!a->report) {
+                a->snapshot_wanted = true; /* after the first scan */
+                return;
+        }
+        if (report_devices(a->report, &devs, &n) < 0)
+                return;
+        s.generation = a->generation;
+        s.devices = devs;
+        s.n_devices = n;
+        e.body_case = CASTLE__ENVELOPE__BODY_SNAPSHOT;
+        e.snapshot = &s;
+        send_envelope(a, &e);
+        a->snapshot_wanted = false;
+        free(devs);
+        log_debug("Sent a snapshot of %zu devices, generation %" PRIu64 ".", n, a->generation);
+}
+
+static void send_delta(Agent *a, Castle__Device **changed, size_t n_changed, char **removed, size_t n_removed) {
+        Castle__Envelope e = CASTLE__ENVELOPE__INIT;
+        Castle__Delta d = CASTLE__DELTA__INIT;
+
+        d.generation = ++a->generation;
+        d.changed = changed;
+        d.n_changed = n_changed;
+        d.removed = removed;
+        d.n_removed = n_removed;
+        e.body_case = CASTLE__ENVELOPE__BODY_DELTA;
+        e.delta = &d;
+        send_envelope(a, &e);
+        log_debug("Sent a delta: %zu changed, %zu removed, generation %" PRIu64 ".", n_changed, n_removed,
+                  a->generation);
+}
+
+static int on_link(zloop_t *loop, zsock_t *s, void *arg) {
+        Agent *a = arg;
+        zframe_t *f = zframe_recv(s);
+        Castle__Envelope *e = NULL;
+        int r;
+
+        if (!f)
+                return 0;
+        r = codec_envelope_unpack(zframe_data(f), zframe_size(f), &e);
+        zframe_destroy(&f);
+        if (r < 0) {
+                log_warning_errno(r, "Dropped a malformed message from the coordinator: %m");
+                return 0;
+        }
+        a->last_ack = now_usec();
+        switch (e->body_case) {
+        case CASTLE__ENVELOPE__BODY_ACK:
+                break;
+        case CASTLE__ENVELOPE__BODY_RESYNC:
+                log_debug("The coordinator asks for a snapshot (%s).", e->resync->reason);
+                send_snapshot(a);
+                break;
+        case CASTLE__ENVELOPE__BODY_COMMAND:
+                if (e->command->kind_case == CASTLE__COMMAND__KIND_RESCAN) {
+                        log_info("The coordinator asks for a rescan.");
+                        debounce_full(&a->debounce, now_usec());
+                }
+                break;
+        default:
+                log_debug("Ignored an unexpected message from the coordinator.");
+        }
+        castle__envelope__free_unpacked(e, NULL);
+        return 0;
+}
+
+/* ---- scans ---- */
+
+static void schedule(Agent *a);
+
+static int on_debounce(zloop_t *loop, int timer_id, void *arg) {
+        Agent *a = arg;
+
+        a->debounce_timer = -1;
+        schedule(a);
+        return 0;
+}
+
+/* Starts a scan if one is due and none is running, or arms the timer for when one is due. */
+static void schedule(Agent *a) {
+        uint64_t now = now_usec(), due;
+        char **dirty = NULL;
+        bool full = false;
+
+        if (a->scanning)
+                return; /* the scan's completion calls us again */
+        if (debounce_take(&a->debounce, now, &dirty, &full)) {
+                if (a->debounce_timer >= 0) {
+                        zloop_timer_end(a->loop, a->debounce_timer);
+                        a->debounce_timer = -1;
+                }
+                if (scanner_request(a->scanner, full, dirty) >= 0)
+                        a->scanning = true;
+                strv_free(dirty);
+                return;
+        }
+        due = debounce_due(&a->debounce);
+        if (due != UINT64_MAX && a->debounce_timer < 0)
+                a->debounce_timer = zloop_timer(a->loop, (size_t) ((due - now) / 1000) + 1, 1, on_debounce, a);
+}
+
+static int on_scanner(zloop_t *loop, zsock_t *s, void *arg) {
+        Agent *a = arg;
+        ScanOutcome *o = scanner_receive(a->scanner);
+        Castle__Device **changed = NULL;
+        char **removed = NULL;
+        size_t nc = 0, nr = 0;
+
+        a->scanning = false;
+        if (!o)
+                return 0;
+        a->scans++;
+        if (o->error < 0)
+                log_error_errno(o->error, "Scan failed: %m");
+        else {
+                log_debug("Scan %" PRIu64 ": %u devices, %u probed, %u not probeable, %.1f ms, lvm %s.", a->scans,
+                          o->n_devices, o->n_probed, o->n_failed, (double) o->duration_usec / 1000.0,
+                          strempty(o->lvm_status));
+                if (o->warning && a->scans == 1)
+                        log_warning("%s", o->warning);
+                if (!a->report) {
+                        a->report = TAKE_PTR(o->report);
+                        if (a->snapshot_wanted)
+                                send_snapshot(a);
+                } else if (report_diff(a->report, o->report, &changed, &nc, &removed, &nr) >= 0) {
+                        if (nc + nr > 0)
+                                send_delta(a, changed, nc, removed, nr);
+                        free(changed);
+                        free(removed); /* points into the old report: free it after sending */
+                        report_free(a->report);
+                        a->report = TAKE_PTR(o->report);
+                }
+        }
+        scan_outcome_free(o);
+        if (!a->ready) {
+                a->ready = true;
+                notify_send("READY=1\nSTATUS=Following block devices");
+        }
+        schedule(a);
+        return 0;
+}
+
+/* ---- event sources ---- */
+
+static int on_udev(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+        Agent *a = arg;
+        uint64_t now = now_usec();
+
+        /* Drain what is there, with a bound so that a storm cannot starve the loop. */
+        for (int i = 0; i < 1024; i++) {
+                struct udev_device *d;
+
+                errno = 0;
+                d = udev_monitor_receive_device(a->monitor);
+                if (!d) {
+                        if (errno == ENOBUFS) {
+                                log_warning("udev events were lost (receive buffer overflow): rescanning everything.");
+                                debounce_full(&a->debounce, now);
+                        }
+                        break;
+                }
+                a->events++;
+                if (udev_device_get_sysname(d))
+                        debounce_touch(&a->debounce, udev_device_get_sysname(d), now);
+                udev_device_unref(d);
+        }
+        schedule(a);
+        return 0;
+}
+
+static int on_mounts(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+        Agent *a = arg;
+        char buf[65536];
+
+        /* Reading the table to its end re-arms the notification. */
+        if (lseek(a->mountinfo_fd, 0, SEEK_SET) >= 0)
+                while (read(a->mountinfo_fd, buf, sizeof buf) > 0)
+                        ;
+        debounce_rescan(&a->debounce, now_usec());
+        schedule(a);
+        return 0;
+}
+
+static int on_heartbeat(zloop_t *loop, int timer_id, void *arg) {
+        Agent *a = arg;
+        Castle__Envelope e = CASTLE__ENVELOPE__INIT;
+        Castle__Heartbeat h = CASTLE__HEARTBEAT__INIT;
+
+        if (a->watchdog_usec)
+                notify_send("WATCHDOG=1");
+        if (!a->report)
+                return 0;
+        h.generation = a->generation;
+        h.devices = (uint32_t) a->report->n;
+        e.body_case = CASTLE__ENVELOPE__BODY_HEARTBEAT;
+        e.heartbeat = &h;
+        send_envelope(a, &e);
+        return 0;
+}
+
+static uint64_t jittered(uint64_t v) {
+        /* +-10%, so that a fleet started together does not rescan together */
+        return v - v / 10 + (uint64_t) ((double) (v / 5) * ((double) random() / RAND_MAX));
+}
+
+static int on_rescan(zloop_t *loop, int timer_id, void *arg) {
+        Agent *a = arg;
+
+        debounce_full(&a->debounce, now_usec());
+        schedule(a);
+        zloop_timer_end(loop, timer_id);
+        a->rescan_timer = zloop_timer(loop, jittered(a->cfg.rescan_interval) / 1000, 1, on_rescan, a);
+        return 0;
+}
+
+/* ---- set-up, reload, tear-down ---- */
+
+static int start_scanner(Agent *a) {
+        ScannerConfig sc = {
+                .scan = {
+                        .sysroot = isempty(a->cfg.sysroot) ? NULL : a->cfg.sysroot,
+                        .allow_loop = a->cfg.allow_loop,
+                        .probe_timeout_usec = a->cfg.probe_timeout,
+                },
+                .all = a->cfg.all,
+        };
+        _cleanup_free_ char *err = NULL;
+
+        filter_init(&sc.filter);
+        if ((!isempty(a->cfg.filter) && filter_set_name_regex(&sc.filter, a->cfg.filter, &err) < 0) ||
+            (!isempty(a->cfg.path_filter) && filter_set_path_regex(&sc.filter, a->cfg.path_filter, &err) < 0)) {
+                filter_done(&sc.filter);
+                return log_error_errno(EINVAL, "%s", err ?: "invalid filter");
+        }
+        a->scanner = scanner_new(&sc);
+        if (!a->scanner)
+                return log_error_errno(ENOMEM, "Failed to start the scan worker.");
+        zloop_reader(a->loop, zactor_sock(a->scanner), on_scanner, a);
+        return 0;
+}
+
+static int start_link(Agent *a) {
+        char server_key[KEY_TEXT_LEN + 1];
+        int r;
+
+        if (a->cfg.insecure)
+                log_warning("insecure: talking to the coordinator without CURVE.");
+        else {
+                r = keys_load_pair(a->cfg.key, &a->cert);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to load the key pair %s_secret: %m", a->cfg.key);
+                r = keys_load_public(a->cfg.coordinator_key, server_key);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to load the coordinator's key %s: %m", a->cfg.coordinator_key);
+        }
+        r = link_connect(a->cfg.coordinator,
+                         &(LinkOptions) { .cert = a->cert, .server_public = a->cfg.insecure ? NULL : server_key,
+                                          .identity = a->node_id, .insecure = a->cfg.insecure },
+                         &a->link);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the connection to %s: %m", a->cfg.coordinator);
+        zsock_set_immediate(a->link, 1); /* no queue for a coordinator that is not there */
+        zloop_reader(a->loop, a->link, on_link, a);
+        log_info("Node %s reporting to %s.", a->node_id, a->cfg.coordinator);
+        send_hello(a);
+        return 0;
+}
+
+static void stop_link(Agent *a) {
+        if (a->link)
+                zloop_reader_end(a->loop, a->link);
+        zsock_destroy(&a->link);
+        zcert_destroy(&a->cert);
+}
+
+static void stop_scanner(Agent *a) {
+        if (!a->scanner)
+                return;
+        zloop_reader_end(a->loop, zactor_sock(a->scanner));
+        if (a->scanning)
+                scan_outcome_free(scanner_receive(a->scanner)); /* let it finish; it owns a config copy */
+        a->scanning = false;
+        zactor_destroy(&a->scanner);
+}
+
+static void reload(Agent *a) {
+        AgentConfig n = {};
+
+        log_info("SIGHUP: re-reading %s.", a->config_path);
+        if (load_config(a, &n) < 0) {
+                log_error("The new configuration has errors; keeping the old one.");
+                conf_free_values(options, ELEMENTSOF(options), &n);
+                return;
+        }
+        stop_scanner(a);
+        stop_link(a);
+        conf_free_values(options, ELEMENTSOF(options), &a->cfg);
+        a->cfg = n;
+        a->debounce.quiet_usec = a->cfg.debounce_quiet;
+        a->debounce.max_delay_usec = MAX(a->cfg.debounce_max, a->cfg.debounce_quiet);
+        if (start_scanner(a) < 0 || start_link(a) < 0) {
+                zloop_set_verbose(a->loop, false);
+                log_error("Could not apply the new configuration: stopping.");
+                kill(getpid(), SIGTERM);
+                return;
+        }
+        a->report = report_free(a->report); /* the filters may differ: start over */
+        a->snapshot_wanted = true;
+        debounce_full(&a->debounce, now_usec());
+        schedule(a);
+}
+
+static int on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+        Agent *a = arg;
+        struct signalfd_siginfo si;
+
+        if (read(item->fd, &si, sizeof si) != sizeof si)
+                return 0;
+        if (si.ssi_signo == SIGHUP) {
+                reload(a);
+                return 0;
+        }
+        log_info("Signal %u: stopping.", si.ssi_signo);
+        notify_send("STOPPING=1");
+        return -1;
+}
+
+static int open_mountinfo(void) {
+        /* The host's table where we can read it (a container with the host's PID namespace),
+         * else our own. */
+        int fd = open("/proc/1/mountinfo", O_RDONLY | O_CLOEXEC);
+
+        return fd >= 0 ? fd : open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+}
+
+static int run(Agent *a) {
+        sigset_t mask;
+        int sfd, r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL); /* before any thread starts: all inherit it */
+        sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0)
+                return log_error_errno(errno, "signalfd: %m");
+        zsys_handler_set(NULL);
+        zsys_set_io_threads(1);
+        srandom((unsigned) (now_usec() ^ (uint64_t) getpid()));
+
+        gethostname(a->hostname, sizeof a->hostname - 1);
+        a->node_id = isempty(a->cfg.node_id) ? default_node_id(a->hostname) : strdup(a->cfg.node_id);
+        if (!codec_valid_id(a->node_id))
+                return log_error_errno(EINVAL, "Node id '%s' is not valid: 1-255 printable characters, no blanks.",
+                                       strempty(a->node_id));
+        /* A new run's generations never repeat an old run's: the coordinator then always
+         * asks for a snapshot after a restart. */
+        a->generation = (uint64_t) time(NULL) << 20;
+
+        a->loop = zloop_new();
+        if (!a->loop)
+                return log_error_errno(ENOMEM, "Out of memory.");
+        debounce_init(&a->debounce, a->cfg.debounce_quiet, a->cfg.debounce_max);
+        a->debounce_timer = -1;
+
+        /* 1. the udev monitor, before anything is enumerated */
+        if (isempty(a->cfg.sysroot)) {
+                a->udev = udev_new();
+                a->monitor = a->udev ? udev_monitor_new_from_netlink(a->udev, "udev") : NULL;
+                if (!a->monitor || udev_monitor_filter_add_match_subsystem_devtype(a->monitor, "block", NULL) < 0 ||
+                    udev_monitor_enable_receiving(a->monitor) < 0)
+                        return log_error_errno(errno ?: EIO, "Failed to listen for udev events: %m");
+                (void) udev_monitor_set_receive_buffer_size(a->monitor, 128 * 1024 * 1024);
+                zloop_poller(a->loop, &(zmq_pollitem_t) { .fd = udev_monitor_get_fd(a->monitor), .events = ZMQ_POLLIN },
+                             on_udev, a);
+                a->mountinfo_fd = open_mountinfo();
+                if (a->mountinfo_fd >= 0)
+                        zloop_poller(a->loop, &(zmq_pollitem_t) { .fd = a->mountinfo_fd, .events = ZMQ_POLLPRI },
+                                     on_mounts, a);
+        } else
+                a->mountinfo_fd = -1;
+        zloop_poller(a->loop, &(zmq_pollitem_t) { .fd = sfd, .events = ZMQ_POLLIN }, on_signal, a);
+
+        /* 2. the first full scan (coldplug) */
+        r = start_scanner(a);
+        if (r < 0)
+                return r;
+        debounce_full(&a->debounce, 0);
+        schedule(a);
+
+        /* 3. the coordinator: connecting is asynchronous, libzmq retries with backoff */
+        r = start_link(a);
+        if (r < 0)
+                return r;
+
+        a->watchdog_usec = notify_watchdog_usec();
+        a->heartbeat_timer = zloop_timer(a->loop,
+                                         MIN(a->cfg.heartbeat_interval, a->watchdog_usec ? a->watchdog_usec / 2 : UINT64_MAX) /
+                                                 1000,
+                                         0, on_heartbeat, a);
+        a->rescan_timer = zloop_timer(a->loop, jittered(a->cfg.rescan_interval) / 1000, 1, on_rescan, a);
+
+        /* 4. READY=1 once the first scan is done (on_scanner) */
+        zloop_start(a->loop);
+
+        stop_scanner(a);
+        stop_link(a);
+        close(sfd);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        Agent a = { .mountinfo_fd = -1 };
+        bool check_only = false;
+        int r;
+
+        log_set_max_level(LOG_INFO);
+        log_parse_environment();
+        r = parse_args(&a, argc, argv, &check_only);
+        if (r > 0) {
+                r = load_config(&a, &a.cfg);
+                if (r < 0)
+                        r = -EINVAL;
+                else if (check_only) {
+                        conf_print_values(options, ELEMENTSOF(options), &a.cfg, stdout);
+                        r = 0;
+                } else
+                        r = run(&a) < 0 ? -EIO : 0;
+                if (r == -EINVAL)
+                        r = 2;
+                else
+                        r = r < 0 ? 1 : 0;
+        } else
+                r = r < 0 ? 2 : 0;
+
+        zloop_destroy(&a.loop);
+        report_free(a.report);
+        debounce_done(&a.debounce);
+        if (a.monitor)
+                udev_monitor_unref(a.monitor);
+        if (a.udev)
+                udev_unref(a.udev);
+        safe_close(a.mountinfo_fd);
+        conf_free_values(options, ELEMENTSOF(options), &a.cfg);
+        strv_free(a.overrides);
+        free(a.config_path);
+        free(a.node_id);
+        return r;
+}

@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* castlectl cluster: the coordinator's view of every node. Talks to the query endpoint over
+ * CURVE with this client's key pair. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/table.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/size.h"
+#include "common/strv.h"
+#include "common/timeutil.h"
+#include "proto/codec.h"
+#include "proto/keys.h"
+#include "proto/link.h"
+
+typedef struct ClusterArgs {
+        const char *endpoint, *server_key, *key;
+        bool insecure, json, headings;
+        uint64_t timeout_usec;
+        Castle__DeviceFilter filter;
+} ClusterArgs;
+
+static void help(FILE *f) {
+        fprintf(f,
+"Usage: castlectl cluster [OPTIONS] COMMAND\n"
+"\n"
+"Asks castle-coordinator about the nodes it knows and their devices.\n"
+"\n"
+"Commands:\n"
+"  nodes                 every node: state (online, stale, offline), when last seen, devices\n"
+"  devices               every node's devices, like `ceph orch device ls`\n"
+"  device ID             one device by stable id (on every node that has it)\n"
+"  watch                 print changes as they happen, until interrupted\n"
+"\n"
+"Options:\n"
+"  -f, --format=FORMAT   table (default) or json\n"
+"  -n, --no-headings     table without the heading line\n"
+"      --node=NODE       devices: only this node's\n"
+"      --available       devices: only available ones\n"
+"      --rotational=yes|no, --transport=NAME, --model=TEXT, --min-size=SIZE,\n"
+"      --max-size=SIZE, --limit=N   devices: further filters\n"
+"      --coordinator=EP  query endpoint (default $CASTLE_COORDINATOR, else tcp://127.0.0.1:7101)\n"
+"      --server-key=FILE the coordinator's public key (default /etc/castle/keys/coordinator.key)\n"
+"      --key=FILE        this client's key pair, FILE_secret is read\n"
+"                        (default /etc/castle/keys/castlectl.key)\n"
+"      --insecure        no CURVE (only against a coordinator started with --insecure)\n"
+"      --timeout=SEC     give up after SEC seconds without an answer (default 5)\n"
+"  -h, --help            this text\n");
+}
+
+enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL, ARG_MIN_SIZE, ARG_MAX_SIZE,
+       ARG_LIMIT, ARG_COORDINATOR, ARG_SERVER_KEY, ARG_KEY, ARG_INSECURE, ARG_TIMEOUT };
+
+static int parse_args(int argc, char *argv[], ClusterArgs *a) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "format", required_argument, NULL, 'f' },
+                { "no-headings", no_argument, NULL, 'n' },
+                { "node", required_argument, NULL, ARG_NODE },
+                { "available", no_argument, NULL, ARG_AVAILABLE },
+                { "rotational", required_argument, NULL, ARG_ROTATIONAL },
+                { "transport", required_argument, NULL, ARG_TRANSPORT },
+                { "model", required_argument, NULL, ARG_MODEL },
+                { "min-size", required_argument, NULL, ARG_MIN_SIZE },
+                { "max-size", required_argument, NULL, ARG_MAX_SIZE },
+                { "limit", required_argument, NULL, ARG_LIMIT },
+                { "coordinator", required_argument, NULL, ARG_COORDINATOR },
+                { "server-key", required_argument, NULL, ARG_SERVER_KEY },
+                { "key", required_argument, NULL, ARG_KEY },
+                { "insecure", no_argument, NULL, ARG_INSECURE },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                {}
+        };
+        uint64_t v;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "+hf:n", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help(stdout);
+                        return 0;
+                case 'f':
+                        if (!streq(optarg, "json") && !streq(optarg, "table"))
+                                return log_error_errno(EINVAL, "Unknown --format '%s': use table or json.", optarg);
+                        a->json = streq(optarg, "json");
+                        break;
+                case 'n':
+                        a->headings = false;
+                        break;
+                case ARG_NODE:
+                        a->filter.node_id = optarg;
+                        break;
+                case ARG_AVAILABLE:
+                        a->filter.available = CASTLE__DEVICE_FILTER__TRI__YES;
+                        break;
+                case ARG_ROTATIONAL:
+                        if (!streq(optarg, "yes") && !streq(optarg, "no"))
+                                return log_error_errno(EINVAL, "--rotational takes yes or no.");
+                        a->filter.rotational = streq(optarg, "yes") ? CASTLE__DEVICE_FILTER__TRI__YES
+                                                                    : CASTLE__DEVICE_FILTER__TRI__NO;
+                        break;
+                case ARG_TRANSPORT:
+                        a->filter.transport = optarg;
+                        break;
+                case ARG_MODEL:
+                        a->filter.model = optarg;
+                        break;
+                case ARG_MIN_SIZE:
+                case ARG_MAX_SIZE:
+                        if (parse_size(optarg, &v) < 0)
+                                return log_error_errno(EINVAL, "Invalid size '%s'.", optarg);
+                        if (c == ARG_MIN_SIZE)
+                                a->filter.min_size = v;
+                        else
+                                a->filter.max_size = v;
+                        break;
+                case ARG_LIMIT:
+                        if (safe_atou64(optarg, &v) < 0 || v == 0 || v > UINT32_MAX)
+                                return log_error_errno(EINVAL, "--limit takes a positive number.");
+                        a->filter.limit = (uint32_t) v;
+                        break;
+                case ARG_COORDINATOR:
+                        a->endpoint = optarg;
+                        break;
+                case ARG_SERVER_KEY:
+                        a->server_key = optarg;
+                        break;
+                case ARG_KEY:
+                        a->key = optarg;
+                        break;
+                case ARG_INSECURE:
+                        a->insecure = true;
+                        break;
+                case ARG_TIMEOUT:
+                        if (safe_atou64(optarg, &v) < 0 || v == 0 || v > 3600)
+                                return log_error_errno(EINVAL, "--timeout takes seconds, 1 to 3600.");
+                        a->timeout_usec = v * USEC_PER_SEC;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        return 1;
+}
+
+static int connect_coordinator(const ClusterArgs *a, zsock_t **ret) {
+        char server[KEY_TEXT_LEN + 1];
+        zcert_t *cert = NULL;
+        int r;
+
+        if (!a->insecure) {
+                r = keys_load_pair(a->key, &cert);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot use the client key %s_secret: %m%s", a->key,
+                                               r == -ENOENT ? " (make one with castlectl keygen, or pass --key)" : "");
+                r = keys_load_public(a->server_key, server);
+                if (r < 0) {
+                        zcert_destroy(&cert);
+                        return log_error_errno(r, "Cannot read the coordinator's key %s: %m", a->server_key);
+                }
+        }
+        r = link_connect(a->endpoint, &(LinkOptions) { .cert = cert, .server_public = server, .insecure = a->insecure,
+                                                       .max_message_size = 256 * 1024 * 1024 },
+                         ret);
+        zcert_destroy(&cert);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to %s: %m", a->endpoint);
+        zsock_set_sndtimeo(*ret, -1);
+        return 0;
+}
+
+/* Receives one reply, or fails after the timeout (0: wait forever, for watch). */
+static int receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Castle__QueryReply **ret) {
+        zpoller_t *p = zpoller_new(s, NULL);
+        zframe_t *f;
+        void *which;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        which = zpoller_wait(p, timeout_usec ? (int) (timeout_usec / 1000) : -1);
+        zpoller_destroy(&p);
+        if (!which) {
+                if (zsys_interrupted || errno == EINTR)
+                        return -EINTR;
+                return log_error_errno(ETIMEDOUT,
+                                       "No answer from the coordinator at %s within %" PRIu64 " s. Is it running, "
+                                       "and is this client's public key in its query allowlist (query-keys)?",
+                                       a->endpoint, timeout_usec / USEC_PER_SEC);
+        }
+        f = zframe_recv(s);
+        if (!f)
+                return -EIO;
+        r = codec_query_reply_unpack(zframe_data(f), zframe_size(f), ret);
+        zframe_destroy(&f);
+        if (r < 0)
+                return log_error_errno(r, "The coordinator sent something unreadable: %m");
+        if (!isempty((*ret)->error)) {
+                log_error("The coordinator says: %s", (*ret)->error);
+                castle__query_reply__free_unpacked(*ret, NULL);
+                return -EREMOTEIO;
+        }
+        return 0;
+}
+
+static char *format_ago(int64_t then_usec, char *buf, size_t n) {
+        int64_t s = then_usec > 0 ? ((int64_t) time(NULL) * 1000000 - then_usec) / 1000000 : -1;
+
+        if (s < 0)
+                snprintf(buf, n, "-");
+        else if (s < 120)
+                snprintf(buf, n, "%" PRId64 "s ago", s);
+        else if (s < 7200)
+                snprintf(buf, n, "%" PRId64 "min ago", s / 60);
+        else
+                snprintf(buf, n, "%" PRId64 "h ago", s / 3600);
+        return buf;
+}
+
+static void print_json(json_object *o) {
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static int cmd_nodes(zsock_t *s, const ClusterArgs *a) {
+        static const char *const header[] = { "NODE", "HOSTNAME", "STATE", "SINCE", "LAST SEEN", "DEVICES", "AGENT" };
+        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
+        Castle__ListNodes ln = CASTLE__LIST_NODES__INIT;
+        Castle__QueryReply *rep = NULL;
+        int r;
+
+        q.protocol_version = CASTLE_PROTOCOL_VERSION;
+        q.request_id = 1;
+        q.kind_case = CASTLE__QUERY_REQUEST__KIND_NODES;
+        q.nodes = &ln;
+        r = link_send(s, NULL, &q.base);
+        if (r < 0)
+                return r;
+        r = receive(s, a, a->timeout_usec, &rep);
+        if (r < 0)
+                return r;
+        if (a->json) {
+                json_object *arr = json_object_new_array();
+                for (size_t i = 0; i < rep->n_nodes; i++)
+                        json_object_array_add(arr, codec_message_to_json(&rep->nodes[i]->base));
+                print_json(arr);
+                json_object_put(arr);
+        } else {
+                Table *t = table_new(header, ELEMENTSOF(header));
+                for (size_t i = 0; t && i < rep->n_nodes; i++) {
+                        const Castle__NodeInfo *n = rep->nodes[i];
+                        char since[32], seen[32], devs[16];
+                        snprintf(devs, sizeof devs, "%u", n->devices);
+                        table_add_row(t, (const char *[]) { n->node_id, n->hostname, n->state,
+                                                            format_ago(n->state_since_usec, since, sizeof since),
+                                                            format_ago(n->last_seen_usec, seen, sizeof seen), devs,
+                                                            n->agent_version });
+                }
+                if (t)
+                        table_print(t, stdout, a->headings);
+                table_free(t);
+        }
+        castle__query_reply__free_unpacked(rep, NULL);
+        return 0;
+}
+
+static char *reasons_of(const Castle__Device *d) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        for (size_t i = 0; i < d->n_reasons; i++)
+                if (strv_extend(&l, d->reasons[i]->message) < 0)
+                        return NULL;
+        return l ? strv_join(l, ", ") : strdup("");
+}
+
+static const char *enum_name(const ProtobufCEnumDescriptor *e, int v, char *buf, size_t n) {
+        _cleanup_free_ char *s = codec_enum_json_name(e, v);
+
+        snprintf(buf, n, "%s", strempty(s));
+        return buf;
+}
+
+static int add_device_row(Table *t, const Castle__ClusterDevice *cd) {
+        const Castle__Device *d = cd->device;
+        _cleanup_free_ char *reasons = NULL;
+        char size[FORMAT_SIZE_MAX], type[16], transport[16];
+
+        if (!d)
+                return 0;
+        reasons = reasons_of(d);
+        return table_add_row(t, (const char *[]) {
+                cd->node_id, d->path, enum_name(&castle__device__type__descriptor, d->type, type, sizeof type),
+                enum_name(&castle__device__transport__descriptor, d->transport, transport, sizeof transport),
+                format_size(d->size, size, sizeof size), d->available ? "yes" : "no",
+                isempty(d->stable_id) ? NULL : d->stable_id, reasons });
+}
+
+static int cmd_devices(zsock_t *s, const ClusterArgs *a) {
+        static const char *const header[] = { "NODE", "PATH", "TYPE", "TRANSPORT", "SIZE", "AVAILABLE", "STABLE ID",
+                                              "REJECT REASONS" };
+        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
+        Castle__DeviceFilter filter = a->filter;
+        Table *t = table_new(header, ELEMENTSOF(header));
+        json_object *arr = json_object_new_array();
+        size_t total = 0;
+        bool last = false;
+        int r;
+
+        if (!t || !arr)
+                return -ENOMEM;
+        q.protocol_version = CASTLE_PROTOCOL_VERSION;
+        q.request_id = 1;
+        q.kind_case = CASTLE__QUERY_REQUEST__KIND_DEVICES;
+        q.devices = &filter;
+        r = link_send(s, NULL, &q.base);
+        while (r >= 0 && !last) {
+                Castle__QueryReply *rep = NULL;
+                r = receive(s, a, a->timeout_usec, &rep);
+                if (r < 0)
+                        break;
+                last = rep->last;
+                for (size_t i = 0; i < rep->n_devices; i++) {
+                        total++;
+                        if (a->json)
+                                json_object_array_add(arr, codec_message_to_json(&rep->devices[i]->base));
+                        else
+                                (void) add_device_row(t, rep->devices[i]);
+                }
+                castle__query_reply__free_unpacked(rep, NULL);
+        }
+        if (r >= 0) {
+                if (a->json)
+                        print_json(arr);
+                else
+                        table_print(t, stdout, a->headings);
+                if (total == 0 && !isempty(a->filter.stable_id))
+                        r = log_error_errno(ENODEV, "No device with stable id %s.", a->filter.stable_id);
+        }
+        json_object_put(arr);
+        table_free(t);
+        return r;
+}
+
+static int cmd_watch(zsock_t *s, const ClusterArgs *a) {
+        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
+        Castle__Watch w = CASTLE__WATCH__INIT;
+        int r;
+
+        q.protocol_version = CASTLE_PROTOCOL_VERSION;
+        q.request_id = 1;
+        q.kind_case = CASTLE__QUERY_REQUEST__KIND_WATCH;
+        q.watch = &w;
+        r = link_send(s, NULL, &q.base);
+        if (r < 0)
+                return r;
+        if (!a->json)
+                printf("Watching %s (Ctrl-C to stop).\n", a->endpoint);
+        fflush(stdout);
+        for (;;) {
+                Castle__QueryReply *rep = NULL;
+                const Castle__WatchEvent *e;
+
+                r = receive(s, a, 0, &rep);
+                if (r == -EINTR)
+                        return 0;
+                if (r < 0)
+                        return r;
+                e = rep->event;
+                if (e && a->json) {
+                        json_object *o = codec_message_to_json(&e->base);
+                        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+                        json_object_put(o);
+                } else if (e && e->node)
+                        printf("node %s: %s\n", e->node_id, e->node->state);
+                else if (e && e->changed) {
+                        _cleanup_free_ char *reasons = reasons_of(e->changed);
+                        printf("device %s %s %s: %s%s%s\n", e->node_id, e->changed->path,
+                               strempty(e->changed->stable_id), e->changed->available ? "available" : "not available",
+                               isempty(reasons) ? "" : " - ", strempty(reasons));
+                } else if (e && !isempty(e->removed))
+                        printf("removed %s %s\n", e->node_id, e->removed);
+                fflush(stdout);
+                castle__query_reply__free_unpacked(rep, NULL);
+        }
+}
+
+int cmd_cluster(int argc, char *argv[]) {
+        ClusterArgs a = {
+                .endpoint = getenv("CASTLE_COORDINATOR") ?: "tcp://127.0.0.1:7101",
+                .server_key = "/etc/castle/keys/coordinator.key",
+                .key = "/etc/castle/keys/castlectl.key",
+                .headings = true,
+                .timeout_usec = 5 * USEC_PER_SEC,
+        };
+        const char *cmd;
+        zsock_t *s = NULL;
+        int r;
+
+        castle__device_filter__init(&a.filter);
+        r = parse_args(argc, argv, &a);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : 0;
+        if (optind >= argc) {
+                log_error("Which command? nodes, devices, device ID or watch. Run 'castlectl cluster --help'.");
+                return EXIT_USAGE;
+        }
+        cmd = argv[optind];
+        if (streq(cmd, "device")) {
+                if (optind + 2 != argc) {
+                        log_error("'cluster device' takes one stable id.");
+                        return EXIT_USAGE;
+                }
+                a.filter.stable_id = argv[optind + 1];
+        } else if (!streq(cmd, "nodes") && !streq(cmd, "devices") && !streq(cmd, "watch")) {
+                log_error("Unknown cluster command '%s'. Run 'castlectl cluster --help'.", cmd);
+                return EXIT_USAGE;
+        } else if (optind + 1 != argc) {
+                log_error("Unexpected argument '%s'.", argv[optind + 1]);
+                return EXIT_USAGE;
+        }
+        if (!streq(cmd, "watch"))
+                zsys_handler_set(NULL);
+        r = connect_coordinator(&a, &s);
+        if (r < 0)
+                return 1;
+        if (streq(cmd, "nodes"))
+                r = cmd_nodes(s, &a);
+        else if (streq(cmd, "watch"))
+                r = cmd_watch(s, &a);
+        else
+                r = cmd_devices(s, &a);
+        zsock_destroy(&s);
+        return r < 0 ? 1 : 0;
+}

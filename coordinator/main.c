@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* castle-coordinator: keeps every node's inventory. One CZMQ zloop drives the agents' ROUTER,
+ * the query ROUTER, signals (signalfd), the liveness timer and the systemd watchdog; zloop is
+ * used because it already knows how to poll ZeroMQ sockets next to plain fds and timers, which
+ * sd-event does not, and a hand-written epoll loop would have to re-derive ZMQ_FD's
+ * edge-triggered rules. The ZAP handler runs on its own thread and starts first. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "common/timeutil.h"
+#include "coordinator/coordinator.h"
+#include "proto/keys.h"
+#include "proto/link.h"
+
+#define DEFAULT_CONFIG "/etc/castle/coordinator.conf"
+
+#define OPT(section, name, type, def, min, max, field, help) \\
+        { section, name, type, def, min, max, offsetof(CoordinatorConfig, field), help }
+
+static const ConfOption options[] = {
+        OPT("coordinator", "agent-endpoint", CONF_STRING, "tcp://0.0.0.0:7100", 0, 0, agent_endpoint,
+            "where agents connect (ZeroMQ endpoint)"),
+        OPT("coordinator", "query-endpoint", CONF_STRING, "tcp://127.0.0.1:7101", 0, 0, query_endpoint,
+            "where castlectl cluster and other clients connect"),
+        OPT("coordinator", "key", CONF_STRING, "/etc/castle/keys/coordinator.key", 0, 0, key,
+            "the coordinator's CURVE key pair (castlectl keygen); the _secret file is read"),
+        OPT("coordinator", "agent-keys", CONF_STRING, "/etc/castle/agents.d", 0, 0, agent_keys,
+            "directory of agent public keys allowed to connect (re-read when it changes)"),
+        OPT("coordinator", "query-keys", CONF_STRING, "/etc/castle/clients.d", 0, 0, query_keys,
+            "directory of client public keys allowed to query"),
+        OPT("coordinator", "database", CONF_STRING, "/var/lib/castle/coordinator.db", 0, 0, database,
+            "SQLite database file (WAL mode)"),
+        OPT("coordinator", "stale-after", CONF_DURATION, "15s", 1000000, 0, stale_after,
+            "a node silent this long is stale (agents send heartbeats every 5 s)"),
+        OPT("coordinator", "offline-after", CONF_DURATION, "2min", 1000000, 0, offline_after,
+            "a node silent this long is offline"),
+        OPT("coordinator", "max-message-size", CONF_SIZE, "16M", 65536, 1073741824, max_message_size,
+            "larger messages from an agent drop its connection"),
+        OPT("coordinator", "insecure", CONF_BOOL, "no", 0, 0, insecure,
+            "accept plain-text connections without CURVE (testing only; logs a warning)"),
+};
+
+static void help(void) {
+        printf("Usage: castle-coordinator [OPTIONS]\n"
+               "\n"
+               "Keeps the inventory of every castle-agent's node and answers queries\n"
+               "(castlectl cluster ...). Agents and clients authenticate with CURVE keys; only keys\n"
+               "in the allowlist directories may connect.\n"
+               "\n"
+               "  -c, --config=FILE     configuration file (default %s; missing is fine)\n"
+               "      --check-config    parse the configuration, print it, and exit\n"
+               "      --OPTION=VALUE    any option below, overriding the file\n"
+               "  -v, --verbose         debug messages\n"
+               "  -h, --help            this text\n"
+               "\n"
+               "Options ([coordinator] section of the file):\n",
+               DEFAULT_CONFIG);
+        conf_print_help(options, ELEMENTSOF(options), stdout);
+        printf("\nSignals: SIGTERM/SIGINT stop; SIGHUP re-reads the key allowlists.\n");
+}
+
+static int on_agents(zloop_t *loop, zsock_t *s, void *arg) {
+        zmsg_t *m = zmsg_recv(s);
+
+        if (m) {
+                ingest_message(arg, m);
+                zmsg_destroy(&m);
+        }
+        return 0;
+}
+
+static int on_query(zloop_t *loop, zsock_t *s, void *arg) {
+        zmsg_t *m = zmsg_recv(s);
+
+        if (m) {
+                query_message(arg, m);
+                zmsg_destroy(&m);
+        }
+        return 0;
+}
+
+static int on_tick(zloop_t *loop, int timer_id, void *arg) {
+        Coordinator *c = arg;
+
+        liveness_tick(c);
+        if (c->watchdog_usec)
+                notify_send("WATCHDOG=1");
+        return 0;
+}
+
+static int on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+        Coordinator *c = arg;
+        struct signalfd_siginfo si;
+
+        if (read(item->fd, &si, sizeof si) != sizeof si)
+                return 0;
+        if (si.ssi_signo == SIGHUP) {
+                log_info("SIGHUP: re-reading the key allowlists.");
+                zap_reload(c->zap);
+                return 0;
+        }
+        log_info("Signal %u: stopping.", si.ssi_signo);
+        notify_send("STOPPING=1");
+        return -1; /* ends zloop_start() */
+}
+
+static int parse_args(int argc, char *argv[], CoordinatorConfig *cfg, bool *check_only) {
+        const char *config = DEFAULT_CONFIG;
+        bool explicit_config = false;
+        char **overrides = NULL;
+        size_t n_overrides = 0;
+        int r;
+
+        /* First pass: find --config, so that the file is read before command-line overrides. */
+        for (int i = 1; i < argc; i++) {
+                if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
+                        help();
+                        return 0;
+                }
+                if (streq(argv[i], "-v") || streq(argv[i], "--verbose"))
+                        log_set_max_level(LOG_DEBUG);
+                else if (streq(argv[i], "--check-config"))
+                        *check_only = true;
+                else if ((streq(argv[i], "-c") || streq(argv[i], "--config")) && i + 1 < argc) {
+                        config = argv[++i];
+                        explicit_config = true;
+                } else if (startswith(argv[i], "--config=")) {
+                        config = argv[i] + 9;
+                        explicit_config = true;
+                } else if (startswith(argv[i], "--")) {
+                        char **o = realloc(overrides, (n_overrides + 2) * sizeof(char *));
+                        if (!o)
+                                return log_error_errno(ENOMEM, "Out of memory.");
+                        overrides = o;
+                        overrides[n_overrides++] = argv[i] + 2;
+                        /* "--name value" as well as "--name=value" */
+                        if (!strchr(argv[i], '=') && i + 1 < argc && !startswith(argv[i + 1], "--") &&
+                            conf_find(options, ELEMENTSOF(options), argv[i] + 2) &&
+                            conf_find(options, ELEMENTSOF(options), argv[i] + 2)->type != CONF_BOOL)
+                                overrides[n_overrides++] = argv[++i];
+                        else
+                                overrides[n_overrides++] = NULL;
+                } else {
+                        free(overrides);
+                        return log_error_errno(EINVAL, "Unexpected argument '%s'. Run with --help.", argv[i]);
+                }
+        }
+        r = conf_set_defaults(options, ELEMENTSOF(options), cfg);
+        if (r >= 0) {
+                r = conf_parse_file(options, ELEMENTSOF(options), config, cfg, stderr);
+                if (r == -ENOENT && !explicit_config)
+                        r = 0;
+                else if (r == -ENOENT)
+                        log_error("%s: No such file.", config);
+        }
+        for (size_t i = 0; r >= 0 && i < n_overrides; i += 2) {
+                _cleanup_free_ char *name = NULL, *err = NULL;
+                const char *eq = strchr(overrides[i], '='), *value = overrides[i + 1];
+                name = eq ? strndup(overrides[i], (size_t) (eq - overrides[i])) : strdup(overrides[i]);
+                if (eq)
+                        value = eq + 1;
+                const ConfOption *o = name ? conf_find(options, ELEMENTSOF(options), name) : NULL;
+                if (!value && o && o->type == CONF_BOOL)
+                        value = "yes";
+                r = conf_set(options, ELEMENTSOF(options), name ?: "", value ?: "", cfg, &err);
+                if (r < 0)
+                        log_error("--%s: %s", overrides[i], err ?: "invalid");
+        }
+        free(overrides);
+        return r < 0 ? r : 1;
+}
+
+static int run(Coordinator *c) {
+        sigset_t mask;
+        int sfd, r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL); /* before CZMQ starts threads: they inherit it */
+        sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0)
+                return log_error_errno(errno, "signalfd: %m");
+        zsys_handler_set(NULL);
+        zsys_set_io_threads(2);
+        zsys_set_max_sockets(0); /* no CZMQ-side cap; the fd limit is what matters */
+
+        r = store_open_sqlite(c->cfg.database, &c->store);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the database %s: %m", c->cfg.database);
+        r = nodes_load(c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load nodes from %s: %m", c->cfg.database);
+        log_info("Serving the stored inventory of %d node(s); each is stale until it speaks.", r);
+
+        if (c->cfg.insecure)
+                log_warning("--insecure: accepting plain-text connections without authentication.");
+        else {
+                r = keys_load_pair(c->cfg.key, &c->cert);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to load the key pair %s_secret: %m%s", c->cfg.key,
+                                               r == -EPERM ? " (the file must not be readable by others)" : "");
+        }
+
+        /* The ZAP handler first: a CURVE socket without one admits everybody. */
+        r = zap_start((ZapDomain[]) { { "agents", c->cfg.agent_keys }, { "query", c->cfg.query_keys } }, 2,
+                      c->cfg.insecure, &c->zap);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the ZAP handler: %m");
+
+        r = link_bind(c->cfg.agent_endpoint,
+                      &(LinkOptions) { .cert = c->cert, .zap_domain = "agents", .insecure = c->cfg.insecure,
+                                       .max_message_size = (int) c->cfg.max_message_size },
+                      &c->agents);
+        if (r < 0)
+                return log_error_errno(r, "Failed to listen on %s: %m", c->cfg.agent_endpoint);
+        r = link_bind(c->cfg.query_endpoint,
+                      &(LinkOptions) { .cert = c->cert, .zap_domain = "query", .insecure = c->cfg.insecure,
+                                       .max_message_size = 1024 * 1024 },
+                      &c->query);
+        if (r < 0)
+                return log_error_errno(r, "Failed to listen on %s: %m", c->cfg.query_endpoint);
+
+        c->loop = zloop_new();
+        c->nodes = zhashx_new();
+        c->watchers = zlistx_new();
+        if (!c->loop || !c->nodes || !c->watchers)
+                return log_error_errno(ENOMEM, "Out of memory.");
+        zlistx_set_destructor(c->watchers, (zlistx_destructor_fn *) zframe_destroy);
+        zloop_reader(c->loop, c->agents, on_agents, c);
+        zloop_reader(c->loop, c->query, on_query, c);
+        zloop_poller(c->loop, &(zmq_pollitem_t) { .fd = sfd, .events = ZMQ_POLLIN }, on_signal, c);
+        c->watchdog_usec = notify_watchdog_usec();
+        zloop_timer(c->loop, c->watchdog_usec ? MIN(1000, c->watchdog_usec / 2000) : 1000, 0, on_tick, c);
+
+        log_info("Listening for agents on %s and for queries on %s.", c->cfg.agent_endpoint, c->cfg.query_endpoint);
+        notify_send("READY=1\nSTATUS=Serving the inventory");
+        zloop_start(c->loop);
+        close(sfd);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        Coordinator c = {};
+        bool check_only = false;
+        int r;
+
+        log_set_max_level(LOG_INFO);
+        log_parse_environment();
+        r = parse_args(argc, argv, &c.cfg, &check_only);
+        if (r <= 0) {
+                conf_free_values(options, ELEMENTSOF(options), &c.cfg);
+                return r < 0 ? 2 : 0;
+        }
+        if (check_only) {
+                conf_print_values(options, ELEMENTSOF(options), &c.cfg, stdout);
+                conf_free_values(options, ELEMENTSOF(options), &c.cfg);
+                return 0;
+        }
+        r = run(&c);
+
+        zloop_destroy(&c.loop);
+        zsock_destroy(&c.agents);
+        zsock_destroy(&c.query);
+        c.zap = zap_stop(c.zap);
+        zlistx_destroy(&c.watchers);
+        zhashx_destroy(&c.nodes);
+        zcert_destroy(&c.cert);
+        c.store = store_close(c.store);
+        conf_free_values(options, ELEMENTSOF(options), &c.cfg);
+        return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libzmq/CZMQ adapter for castle's sockets. The listen backlog is raised to the kernel's
+ * somaxconn: with libzmq's default of 100, 1,000 agents reconnecting at once took 7.9 s
+ * instead of 0.17 s on loopback (ARCHITECTURE.md). */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "proto/codec.h"
+#include "proto/link.h"
+
+#define HEARTBEAT_IVL_MS 2000
+#define HEARTBEAT_TIMEOUT_MS 6000
+
+static int somaxconn(void) {
+        uint64_t v = 0;
+
+        if (read_u64_at(AT_FDCWD, "/proc/sys/net/core/somaxconn", &v) < 0 || v == 0 || v > 65535)
+                return 1024;
+        return (int) v;
+}
+
+static void common_options(zsock_t *s, const LinkOptions *o) {
+        zsock_set_maxmsgsize(s, o->max_message_size > 0 ? o->max_message_size : 16 * 1024 * 1024);
+        zsock_set_heartbeat_ivl(s, HEARTBEAT_IVL_MS);
+        zsock_set_heartbeat_timeout(s, HEARTBEAT_TIMEOUT_MS);
+        zsock_set_heartbeat_ttl(s, HEARTBEAT_TIMEOUT_MS);
+        zsock_set_linger(s, 0);
+        zsock_set_sndtimeo(s, 0);
+}
+
+int link_bind(const char *endpoint, const LinkOptions *o, zsock_t **ret) {
+        zsock_t *s = zsock_new(ZMQ_ROUTER);
+
+        if (!s)
+                return -ENOMEM;
+        common_options(s, o);
+        zsock_set_backlog(s, somaxconn());
+        zsock_set_router_handover(s, 1); /* a restarted agent takes over its node id */
+        if (o->zap_domain)
+                zsock_set_zap_domain(s, o->zap_domain);
+        if (!o->insecure) {
+                if (!o->cert) {
+                        zsock_destroy(&s);
+                        return -ENOKEY;
+                }
+                zcert_apply(o->cert, s);
+                zsock_set_curve_server(s, 1);
+        }
+        if (zsock_bind(s, "%s", endpoint) < 0) {
+                int r = errno > 0 ? -errno : -EADDRNOTAVAIL;
+                zsock_destroy(&s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+int link_connect(const char *endpoint, const LinkOptions *o, zsock_t **ret) {
+        zsock_t *s = zsock_new(ZMQ_DEALER);
+
+        if (!s)
+                return -ENOMEM;
+        common_options(s, o);
+        if (o->identity)
+                zsock_set_identity(s, o->identity);
+        /* Reconnect with backoff up to 10 s; libzmq adds no jitter, the agent's own
+         * timers do. */
+        zsock_set_reconnect_ivl(s, 100);
+        zsock_set_reconnect_ivl_max(s, 10000);
+        if (!o->insecure) {
+                if (!o->cert || !o->server_public) {
+                        zsock_destroy(&s);
+                        return -ENOKEY;
+                }
+                zcert_apply(o->cert, s);
+                zsock_set_curve_serverkey(s, o->server_public);
+        }
+        if (zsock_connect(s, "%s", endpoint) < 0) {
+                int r = errno > 0 ? -errno : -EINVAL;
+                zsock_destroy(&s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+int link_send(zsock_t *s, zframe_t *routing_id, const ProtobufCMessage *m) {
+        uint8_t *buf = NULL;
+        size_t n = 0;
+        zmsg_t *msg;
+        int r;
+
+        r = codec_pack(m, &buf, &n);
+        if (r < 0)
+                return r;
+        msg = zmsg_new();
+        if (!msg) {
+                free(buf);
+                return -ENOMEM;
+        }
+        if (routing_id)
+                zmsg_append(msg, &(zframe_t *) { zframe_dup(routing_id) });
+        zmsg_addmem(msg, buf, n);
+        free(buf);
+        if (zmsg_send(&msg, s) < 0) {
+                r = errno > 0 ? -errno : -EIO;
+                zmsg_destroy(&msg);
+                return r;
+        }
+        return 0;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Sockets that speak castle's protocol: ROUTER servers and DEALER clients with CURVE, a ZAP
+ * domain, message size limits and ZMTP heartbeats set as the design requires, and sending and
+ * receiving one protobuf message per ZeroMQ message. */
+#pragma once
+
+#include <czmq.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+
+typedef struct LinkOptions {
+        zcert_t *cert;                  /* our key pair; NULL only when insecure */
+        const char *server_public;      /* clients: the server's public key (Z85) */
+        const char *zap_domain;         /* servers: which allowlist the ZAP handler uses */
+        const char *identity;           /* clients: routing id (the node id) */
+        bool insecure;                  /* no CURVE: only with --insecure */
+        int max_message_size;           /* bytes; larger inbound messages drop the peer */
+} LinkOptions;
+
+/* A ROUTER bound to endpoint (e.g. "tcp://0.0.0.0:7100"). */
+int link_bind(const char *endpoint, const LinkOptions *o, zsock_t **ret);
+/* A DEALER connected to endpoint. */
+int link_connect(const char *endpoint, const LinkOptions *o, zsock_t **ret);
+
+/* Sends m, preceded by routing_id on a ROUTER (NULL on a DEALER). Never blocks: returns
+ * -EAGAIN when the peer's queue is full. */
+int link_send(zsock_t *s, zframe_t *routing_id, const ProtobufCMessage *m);
