@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/report.h"
+#include "common/macro.h"
 #include "proto/codec.h"
 
 Report *report_free(Report *r) {

@@ -80,7 +80,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
         uint64_t v;
         int c;
 
-        while ((c = getopt_long(argc, argv, "+hf:n", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hf:n", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help(stdout);

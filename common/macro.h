@@ -18,8 +18,12 @@
 #define _unlikely_(x) (__builtin_expect(!!(x), 0))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+#ifndef MIN
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+#ifndef MAX
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif
 
 /* Hands ownership out of a _cleanup_ variable: returns the value and clears the variable. */
 #define TAKE_PTR(p)                             \
@@ -59,9 +63,10 @@ static inline void closep(int *fd) {
 }
 #define _cleanup_close_ _cleanup_(closep)
 
-static inline bool streq(const char *a, const char *b) {
-        return strcmp(a, b) == 0;
-}
+/* CZMQ's prelude defines streq() as a macro with the same meaning; keep whichever came first. */
+#ifndef streq
+#define streq(a, b) (strcmp((a), (b)) == 0)
+#endif
 static inline bool streq_ptr(const char *a, const char *b) {
         if (!a || !b)
                 return a == b;

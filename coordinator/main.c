@@ -21,7 +21,7 @@
 
 #define DEFAULT_CONFIG "/etc/castle/coordinator.conf"
 
-#define OPT(section, name, type, def, min, max, field, help) \\
+#define OPT(section, name, type, def, min, max, field, help) \
         { section, name, type, def, min, max, offsetof(CoordinatorConfig, field), help }
 
 static const ConfOption options[] = {
@@ -193,6 +193,12 @@ static int run(Coordinator *c) {
         zsys_set_io_threads(2);
         zsys_set_max_sockets(0); /* no CZMQ-side cap; the fd limit is what matters */
 
+        c->loop = zloop_new();
+        c->nodes = zhashx_new();
+        c->watchers = zlistx_new();
+        if (!c->loop || !c->nodes || !c->watchers)
+                return log_error_errno(ENOMEM, "Out of memory.");
+
         r = store_open_sqlite(c->cfg.database, &c->store);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the database %s: %m", c->cfg.database);
@@ -229,11 +235,6 @@ static int run(Coordinator *c) {
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", c->cfg.query_endpoint);
 
-        c->loop = zloop_new();
-        c->nodes = zhashx_new();
-        c->watchers = zlistx_new();
-        if (!c->loop || !c->nodes || !c->watchers)
-                return log_error_errno(ENOMEM, "Out of memory.");
         zlistx_set_destructor(c->watchers, (zlistx_destructor_fn *) zframe_destroy);
         zloop_reader(c->loop, c->agents, on_agents, c);
         zloop_reader(c->loop, c->query, on_query, c);

@@ -131,7 +131,8 @@ static bool reuse_content(Device *d, const ScanOptions *o) {
         if (!o->previous || strv_contains(o->dirty, d->kname))
                 return false;
         p = device_list_find(o->previous, d->kname);
-        if (!p || !p->probed || p->devnum != d->devnum || p->size != d->size)
+        /* A holder may let go without any event: ask again rather than remember "locked". */
+        if (!p || !p->probed || p->locked || p->devnum != d->devnum || p->size != d->size)
                 return false;
         return device_copy_content(d, p) >= 0;
 }

@@ -8,10 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "discovery/bluestore.h"
 #include "discovery/probe.h"
+
+#define PROBE_EXCL_TRIES 4
+#define PROBE_EXCL_WAIT_NSEC 25000000L
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe);
 
@@ -142,7 +146,15 @@ int probe_device(Device *d, const char *node, const ProbeOptions *opts) {
         int r;
 
         if (opts->test_exclusive) {
-                fd = open(node, flags | O_EXCL);
+                /* Another scan (a second castle process) holds a device for a moment only; a
+                 * real holder (mkfs, a mount, a database) is still there a few tries later. */
+                for (int attempt = 0; attempt < PROBE_EXCL_TRIES; attempt++) {
+                        if (attempt > 0)
+                                (void) nanosleep(&(struct timespec) { .tv_nsec = PROBE_EXCL_WAIT_NSEC }, NULL);
+                        fd = open(node, flags | O_EXCL);
+                        if (fd >= 0 || errno != EBUSY)
+                                break;
+                }
                 if (fd < 0 && errno == EBUSY)
                         d->locked = true;
                 else if (fd < 0)

@@ -50,8 +50,14 @@ ensure_udevd() {
 }
 
 cleanup() {
-        local rc=$? m s p l
+        local rc=$? m s p l f
         set +e
+        if [ "$rc" -ne 0 ] || [ "$FAILED" -gt 0 ]; then
+                # What the daemons said, for whoever reads a failed run.
+                for f in "$WORK"/*.log; do
+                        [ -f "$f" ] && { echo "--- $(basename "$f") (last 40 lines)"; tail -40 "$f"; }
+                done
+        fi
         for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
         for s in "${SWAPS[@]}"; do swapoff "$s" 2>/dev/null; done
         for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done

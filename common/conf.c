@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The table-driven INI parser. Every error names the file and line and parsing goes on, so
+ * that one run shows every mistake in a file. */
+#include <ctype.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/conf.h"
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "common/size.h"
+#include "common/strv.h"
+
+#define CONF_LINE_MAX 4096
+#define CONF_FILE_MAX (1024 * 1024)
+
+static void *field(const ConfOption *o, void *values) {
+        return (char *) values + o->offset;
+}
+
+static const char *type_name(ConfType t) {
+        static const char *const names[] = { "string", "bool", "number", "duration", "size", "list" };
+        return names[t];
+}
+
+/* "1min30s", "250ms", "5" (seconds) */
+static int parse_duration(const char *s, uint64_t *ret) {
+        static const struct {
+                const char *suffix;
+                uint64_t usec;
+        } units[] = { { "us", 1 },           { "ms", 1000 },          { "s", 1000000 },
+                      { "sec", 1000000 },    { "min", 60000000 },     { "m", 60000000 },
+                      { "h", 3600000000ULL }, { "d", 86400000000ULL } };
+        uint64_t total = 0;
+
+        if (isempty(s))
+                return -EINVAL;
+        while (*s) {
+                char *end;
+                double v;
+                size_t best = 0, best_len = 0;
+
+                if (!isdigit((unsigned char) *s))
+                        return -EINVAL;
+                v = strtod(s, &end);
+                if (end == s || v < 0)
+                        return -EINVAL;
+                s = end;
+                if (!*s) {
+                        total += (uint64_t) (v * 1e6); /* bare number: seconds */
+                        break;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                        size_t l = strlen(units[i].suffix);
+                        if (strncmp(s, units[i].suffix, l) == 0 && l > best_len && !isalpha((unsigned char) s[l])) {
+                                best = i;
+                                best_len = l;
+                        }
+                }
+                if (!best_len)
+                        return -EINVAL;
+                total += (uint64_t) (v * (double) units[best].usec);
+                s += best_len;
+        }
+        *ret = total;
+        return 0;
+}
+
+static int parse_bool(const char *s, bool *ret) {
+        if (streq(s, "yes") || streq(s, "true") || streq(s, "on") || streq(s, "1"))
+                *ret = true;
+        else if (streq(s, "no") || streq(s, "false") || streq(s, "off") || streq(s, "0"))
+                *ret = false;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+static int set_value(const ConfOption *o, const char *value, void *values, char **ret_error) {
+        uint64_t v = 0;
+        int r = 0;
+
+        switch (o->type) {
+        case CONF_STRING: {
+                char *c = strdup(value), **p = field(o, values);
+                if (!c)
+                        return -ENOMEM;
+                free(*p);
+                *p = c;
+                return 0;
+        }
+        case CONF_BOOL:
+                if (parse_bool(value, field(o, values)) < 0)
+                        return asprintf(ret_error, "'%s' is not yes or no", value) < 0 ? -ENOMEM : -EINVAL;
+                return 0;
+        case CONF_STRV: {
+                _cleanup_free_ char *copy = strdup(value);
+                char **l = NULL, *save = NULL, ***p = field(o, values);
+                if (!copy)
+                        return -ENOMEM;
+                for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
+                        if (strv_extend(&l, t) < 0) {
+                                strv_free(l);
+                                return -ENOMEM;
+                        }
+                strv_free(*p);
+                *p = l;
+                return 0;
+        }
+        case CONF_UINT:
+                r = safe_atou64(value, &v);
+                break;
+        case CONF_DURATION:
+                r = parse_duration(value, &v);
+                break;
+        case CONF_SIZE:
+                r = parse_size(value, &v);
+                break;
+        }
+        if (r < 0)
+                return asprintf(ret_error, "'%s' is not a valid %s", value, type_name(o->type)) < 0 ? -ENOMEM
+                                                                                                   : -EINVAL;
+        if (v < o->min || (o->max && v > o->max)) {
+                if (o->max)
+                        r = asprintf(ret_error, "%s is out of range (%" PRIu64 " to %" PRIu64 "%s)", value,
+                                     o->type == CONF_DURATION ? o->min / 1000 : o->min,
+                                     o->type == CONF_DURATION ? o->max / 1000 : o->max,
+                                     o->type == CONF_DURATION ? " ms" : "");
+                else
+                        r = asprintf(ret_error, "%s is too small (at least %" PRIu64 "%s)", value,
+                                     o->type == CONF_DURATION ? o->min / 1000 : o->min,
+                                     o->type == CONF_DURATION ? " ms" : "");
+                return r < 0 ? -ENOMEM : -ERANGE;
+        }
+        *(uint64_t *) field(o, values) = v;
+        return 0;
+}
+
+int conf_set_defaults(const ConfOption *table, size_t n, void *values) {
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *err = NULL;
+                int r;
+
+                if (!table[i].def)
+                        continue;
+                r = set_value(&table[i], table[i].def, values, &err);
+                if (r < 0)
+                        return r; /* a bad default is our bug; the unit test catches it */
+        }
+        return 0;
+}
+
+const ConfOption *conf_find(const ConfOption *table, size_t n, const char *name) {
+        const char *dot = strchr(name, '.');
+        const ConfOption *found = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                if (dot) {
+                        size_t l = (size_t) (dot - name);
+                        if (strlen(table[i].section) == l && strncmp(table[i].section, name, l) == 0 &&
+                            streq(table[i].name, dot + 1))
+                                return &table[i];
+                } else if (streq(table[i].name, name)) {
+                        if (found)
+                                return NULL; /* ambiguous without a section */
+                        found = &table[i];
+                }
+        }
+        return found;
+}
+
+int conf_set(const ConfOption *table, size_t n, const char *name, const char *value, void *values,
+             char **ret_error) {
+        const ConfOption *o = conf_find(table, n, name);
+
+        if (!o)
+                return asprintf(ret_error, "unknown option '%s'", name) < 0 ? -ENOMEM : -ENOENT;
+        return set_value(o, value, values, ret_error);
+}
+
+static char *strip(char *s) {
+        while (isspace((unsigned char) *s))
+                s++;
+        return strip_trailing(s);
+}
+
+_printf_(4, 5) static void report(FILE *err, const char *path, unsigned line, const char *fmt, ...) {
+        va_list ap;
+
+        if (!err)
+                return;
+        fprintf(err, "%s:%u: ", path, line);
+        va_start(ap, fmt);
+        vfprintf(err, fmt, ap);
+        va_end(ap);
+        fputc('\n', err);
+}
+
+int conf_parse_text(const ConfOption *table, size_t n, const char *path, const char *text, void *values,
+                    FILE *err) {
+        _cleanup_free_ char *section = NULL;
+        const char *p = text;
+        unsigned lineno = 0;
+        bool failed = false;
+
+        while (*p) {
+                const char *nl = strchrnul(p, '\n');
+                size_t len = (size_t) (nl - p);
+                _cleanup_free_ char *buf = NULL, *msg = NULL;
+                char *line, *eq, *key, *value;
+                const ConfOption *o;
+
+                lineno++;
+                if (len > CONF_LINE_MAX) {
+                        report(err, path, lineno, "line longer than %d characters", CONF_LINE_MAX);
+                        failed = true;
+                        p = *nl ? nl + 1 : nl;
+                        continue;
+                }
+                buf = strndup(p, len);
+                p = *nl ? nl + 1 : nl;
+                if (!buf)
+                        return -ENOMEM;
+                line = strip(buf);
+                if (!*line || *line == '#' || *line == ';')
+                        continue;
+                if (*line == '[') {
+                        char *end = strchr(line, ']');
+                        if (!end || !isempty(strip(end + 1))) {
+                                report(err, path, lineno, "malformed section header");
+                                failed = true;
+                                continue;
+                        }
+                        *end = 0;
+                        free(section);
+                        section = strdup(strip(line + 1));
+                        if (!section)
+                                return -ENOMEM;
+                        bool known = false;
+                        for (size_t i = 0; i < n; i++)
+                                if (streq(table[i].section, section))
+                                        known = true;
+                        if (!known) {
+                                report(err, path, lineno, "unknown section [%s]", section);
+                                failed = true;
+                        }
+                        continue;
+                }
+                eq = strchr(line, '=');
+                if (!eq) {
+                        report(err, path, lineno, "expected 'key = value'");
+                        failed = true;
+                        continue;
+                }
+                *eq = 0;
+                key = strip(line);
+                value = strip(eq + 1);
+                if (strlen(value) >= 2 && value[0] == '"' && value[strlen(value) - 1] == '"') {
+                        value[strlen(value) - 1] = 0;
+                        value++;
+                }
+                if (!section) {
+                        report(err, path, lineno, "'%s' outside of any section", key);
+                        failed = true;
+                        continue;
+                }
+                o = NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (streq(table[i].section, section) && streq(table[i].name, key))
+                                o = &table[i];
+                if (!o) {
+                        report(err, path, lineno, "unknown option '%s' in [%s]", key, section);
+                        failed = true;
+                        continue;
+                }
+                if (set_value(o, value, values, &msg) < 0) {
+                        report(err, path, lineno, "%s: %s", key, msg ?: "invalid value");
+                        failed = true;
+                }
+        }
+        return failed ? -EINVAL : 0;
+}
+
+int conf_parse_file(const ConfOption *table, size_t n, const char *path, void *values, FILE *err) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        int r;
+
+        r = read_full_file_at(AT_FDCWD, path, CONF_FILE_MAX, &text, &size);
+        if (r == -ENOENT)
+                return r;
+        if (r < 0) {
+                if (err)
+                        fprintf(err, "%s: %s\n", path, r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                return -EINVAL;
+        }
+        if (memchr(text, 0, size)) {
+                if (err)
+                        fprintf(err, "%s: contains NUL bytes: not a text file\n", path);
+                return -EINVAL;
+        }
+        return conf_parse_text(table, n, path, text, values, err);
+}
+
+void conf_free_values(const ConfOption *table, size_t n, void *values) {
+        for (size_t i = 0; i < n; i++)
+                if (table[i].type == CONF_STRING) {
+                        char **p = field(&table[i], values);
+                        *p = mfree(*p);
+                } else if (table[i].type == CONF_STRV) {
+                        char ***p = field(&table[i], values);
+                        *p = strv_free(*p);
+                }
+}
+
+static void format_value(const ConfOption *o, const void *values, char *buf, size_t len) {
+        const void *f = (const char *) values + o->offset;
+        uint64_t v;
+
+        switch (o->type) {
+        case CONF_STRING:
+                snprintf(buf, len, "%s", strempty(*(char *const *) f));
+                return;
+        case CONF_BOOL:
+                snprintf(buf, len, "%s", *(const bool *) f ? "yes" : "no");
+                return;
+        case CONF_STRV: {
+                _cleanup_free_ char *j = strv_join(*(char **const *) f, " ");
+                snprintf(buf, len, "%s", strempty(j));
+                return;
+        }
+        default:
+                v = *(const uint64_t *) f;
+                if (o->type == CONF_DURATION) {
+                        if (v % 1000000 == 0)
+                                snprintf(buf, len, "%" PRIu64 "s", v / 1000000);
+                        else if (v % 1000 == 0)
+                                snprintf(buf, len, "%" PRIu64 "ms", v / 1000);
+                        else
+                                snprintf(buf, len, "%" PRIu64 "us", v);
+                } else
+                        snprintf(buf, len, "%" PRIu64, v);
+        }
+}
+
+void conf_print_help(const ConfOption *table, size_t n, FILE *f) {
+        size_t w = 0;
+
+        for (size_t i = 0; i < n; i++)
+                w = MAX(w, strlen(table[i].name));
+        for (size_t i = 0; i < n; i++) {
+                const ConfOption *o = &table[i];
+                char range[64] = "";
+
+                if ((o->type == CONF_UINT || o->type == CONF_SIZE) && o->max)
+                        snprintf(range, sizeof range, ", %" PRIu64 "..%" PRIu64, o->min, o->max);
+                fprintf(f, "  --%-*s  %s (%s, default: %s%s)\n", (int) w, o->name, o->help, type_name(o->type),
+                        isempty(o->def) ? "none" : o->def, range);
+        }
+}
+
+void conf_print_values(const ConfOption *table, size_t n, const void *values, FILE *f) {
+        const char *section = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                char buf[4096];
+
+                if (!section || !streq(section, table[i].section)) {
+                        section = table[i].section;
+                        fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
+                }
+                format_value(&table[i], values, buf, sizeof buf);
+                fprintf(f, "# %s\n%s = %s\n", table[i].help, table[i].name, buf);
+        }
+}

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The SQLite store. One file, WAL mode, prepared statements kept for the hot path (an agent's
+ * snapshot or delta is one transaction). A device row is keyed by (node, key): the key is the
+ * device's stable_id, or "kname:<kname>" when it has none. The row keeps the packed
+ * castle.Device plus the columns that queries filter on. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "coordinator/store.h"
+#include "proto/codec.h"
+
+#define SCHEMA_VERSION 1
+
+enum {
+        STMT_NODE_SEEN,
+        STMT_NODE_STATE,
+        STMT_NODE_GENERATION,
+        STMT_NODE_GET,
+        STMT_NODES,
+        STMT_DELETE_DEVICES,
+        STMT_DELETE_DEVICE,
+        STMT_UPSERT_DEVICE,
+        STMT_NODE_ENSURE,
+        _STMT_MAX,
+};
+
+static const char *const statements[_STMT_MAX] = {
+        [STMT_NODE_SEEN] = "INSERT INTO nodes(node_id, hostname, agent_version, generation, state, state_since, "
+                           "last_seen, first_seen) VALUES(?1, ifnull(?2, ''), ifnull(?3, ''), 0, 2, ?4, ?4, ?4) "
+                           "ON CONFLICT(node_id) DO UPDATE SET last_seen = ?4, "
+                           "hostname = ifnull(?2, hostname), agent_version = ifnull(?3, agent_version)",
+        [STMT_NODE_STATE] = "UPDATE nodes SET state = ?2, state_since = ?3 WHERE node_id = ?1",
+        [STMT_NODE_GENERATION] = "UPDATE nodes SET generation = ?2 WHERE node_id = ?1",
+        [STMT_NODE_GET] = "SELECT node_id, hostname, agent_version, generation, state, state_since, last_seen, "
+                          "(SELECT count(*) FROM devices d WHERE d.node_id = n.node_id) FROM nodes n "
+                          "WHERE node_id = ?1",
+        [STMT_NODES] = "SELECT node_id, hostname, agent_version, generation, state, state_since, last_seen, "
+                       "(SELECT count(*) FROM devices d WHERE d.node_id = n.node_id) FROM nodes n "
+                       "ORDER BY node_id",
+        [STMT_DELETE_DEVICES] = "DELETE FROM devices WHERE node_id = ?1",
+        [STMT_DELETE_DEVICE] = "DELETE FROM devices WHERE node_id = ?1 AND key = ?2",
+        [STMT_NODE_ENSURE] = "INSERT OR IGNORE INTO nodes(node_id, hostname, agent_version, generation, state, "
+                             "state_since, last_seen, first_seen) VALUES(?1, '', '', 0, 2, 0, 0, 0)",
+        [STMT_UPSERT_DEVICE] = "INSERT OR REPLACE INTO devices(node_id, key, path, available, rotational, size, "
+                               "transport, model, data) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+};
+
+struct Store {
+        sqlite3 *db;
+        sqlite3_stmt *stmt[_STMT_MAX];
+};
+
+static const char *const state_names[_NODE_STATE_MAX] = {
+        [NODE_ONLINE] = "online", [NODE_STALE] = "stale", [NODE_OFFLINE] = "offline",
+};
+
+const char *node_state_to_string(NodeState s) {
+        return s < _NODE_STATE_MAX ? state_names[s] : "unknown";
+}
+
+/* SQLite result codes to -errno. */
+static int sql_error(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EBADMSG;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_CANTOPEN:
+                return -EACCES;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+                return -EROFS;
+        default:
+                return -EIO;
+        }
+}
+
+static int exec(Store *s, const char *sql) {
+        return sql_error(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+}
+
+static int migrate(Store *s) {
+        sqlite3_stmt *st;
+        int version = 0, r;
+
+        r = sql_error(sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL));
+        if (r < 0)
+                return r;
+        if (sqlite3_step(st) == SQLITE_ROW)
+                version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (version > SCHEMA_VERSION)
+                return -EPROTO; /* written by a newer castle */
+        if (version == SCHEMA_VERSION)
+                return 0;
+        return exec(s, "BEGIN;"
+                       "CREATE TABLE nodes(node_id TEXT PRIMARY KEY, hostname TEXT, agent_version TEXT, "
+                       "  generation INTEGER, state INTEGER, state_since INTEGER, last_seen INTEGER, first_seen INTEGER);"
+                       "CREATE TABLE devices(node_id TEXT NOT NULL REFERENCES nodes ON DELETE CASCADE, key TEXT NOT NULL, "
+                       "  path TEXT, available INTEGER, rotational INTEGER, size INTEGER, transport TEXT, model TEXT, "
+                       "  data BLOB, PRIMARY KEY(node_id, key));"
+                       "CREATE INDEX devices_available ON devices(available);"
+                       "CREATE INDEX devices_key ON devices(key);"
+                       "PRAGMA user_version = 1;"
+                       "COMMIT;");
+}
+
+int store_open_sqlite(const char *path, Store **ret) {
+        _cleanup_(store_closep) Store *s = calloc(1, sizeof(Store));
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        r = sql_error(sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                      NULL));
+        if (r < 0)
+                return r;
+        sqlite3_busy_timeout(s->db, 5000);
+        r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+        if (r < 0)
+                return r;
+        r = migrate(s);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < _STMT_MAX; i++) {
+                r = sql_error(sqlite3_prepare_v3(s->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+Store *store_close(Store *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < _STMT_MAX; i++)
+                sqlite3_finalize(s->stmt[i]);
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+}
+
+void store_closep(Store **s) {
+        store_close(*s);
+}
+
+/* Runs a prepared statement to completion and resets it. */
+static int step(sqlite3_stmt *st) {
+        int rc = sqlite3_step(st), r = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_error(rc);
+
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v) {
+        if (v)
+                sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, i);
+}
+
+int store_node_seen(Store *s, const char *node_id, const char *hostname, const char *agent_version, int64_t now) {
+        sqlite3_stmt *st = s->stmt[STMT_NODE_SEEN];
+
+        bind_text(st, 1, node_id);
+        bind_text(st, 2, hostname);
+        bind_text(st, 3, agent_version);
+        sqlite3_bind_int64(st, 4, now);
+        return step(st);
+}
+
+int store_node_set_state(Store *s, const char *node_id, NodeState state, int64_t now) {
+        sqlite3_stmt *st = s->stmt[STMT_NODE_STATE];
+
+        bind_text(st, 1, node_id);
+        sqlite3_bind_int(st, 2, (int) state);
+        sqlite3_bind_int64(st, 3, now);
+        return step(st);
+}
+
+int store_mark_all_stale(Store *s, int64_t now) {
+        sqlite3_stmt *st;
+        int r;
+
+        r = sql_error(sqlite3_prepare_v2(s->db, "UPDATE nodes SET state = 1, state_since = ?1 WHERE state = 0", -1,
+                                         &st, NULL));
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, now);
+        r = step(st);
+        sqlite3_finalize(st);
+        return r;
+}
+
+void store_node_done(StoreNode *n) {
+        free(n->node_id);
+        free(n->hostname);
+        free(n->agent_version);
+        *n = (StoreNode) {};
+}
+
+void store_nodes_free(StoreNode *nodes, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                store_node_done(&nodes[i]);
+        free(nodes);
+}
+
+static char *column_dup(sqlite3_stmt *st, int i) {
+        const unsigned char *t = sqlite3_column_text(st, i);
+        return strdup(t ? (const char *) t : "");
+}
+
+static int read_node(sqlite3_stmt *st, StoreNode *n) {
+        int state = sqlite3_column_int(st, 4);
+
+        *n = (StoreNode) {
+                .node_id = column_dup(st, 0),
+                .hostname = column_dup(st, 1),
+                .agent_version = column_dup(st, 2),
+                .generation = (uint64_t) sqlite3_column_int64(st, 3),
+                .state = state >= 0 && state < _NODE_STATE_MAX ? (NodeState) state : NODE_OFFLINE,
+                .state_since = sqlite3_column_int64(st, 5),
+                .last_seen = sqlite3_column_int64(st, 6),
+                .n_devices = (uint32_t) sqlite3_column_int(st, 7),
+        };
+        if (!n->node_id || !n->hostname || !n->agent_version) {
+                store_node_done(n);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int store_node_get(Store *s, const char *node_id, StoreNode *ret) {
+        sqlite3_stmt *st = s->stmt[STMT_NODE_GET];
+        int rc, r;
+
+        bind_text(st, 1, node_id);
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_ROW ? read_node(st, ret) : rc == SQLITE_DONE ? -ENOENT : sql_error(rc);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return r;
+}
+
+int store_list_nodes(Store *s, StoreNode **ret, size_t *ret_n) {
+        sqlite3_stmt *st = s->stmt[STMT_NODES];
+        StoreNode *nodes = NULL;
+        size_t n = 0;
+        int rc, r = 0;
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreNode *g = reallocarray(nodes, n + 1, sizeof(StoreNode));
+                if (!g) {
+                        r = -ENOMEM;
+                        break;
+                }
+                nodes = g;
+                r = read_node(st, &nodes[n]);
+                if (r < 0)
+                        break;
+                n++;
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = sql_error(rc);
+        sqlite3_reset(st);
+        if (r < 0) {
+                store_nodes_free(nodes, n);
+                return r;
+        }
+        *ret = nodes;
+        *ret_n = n;
+        return 0;
+}
+
+static const char *transport_name(int t) {
+        static const char *const names[] = { "unknown", "nvme", "sata", "sas", "scsi", "virtio", "usb", "mmc", "ata", "virtual" };
+        return t >= 0 && (size_t) t < ELEMENTSOF(names) ? names[t] : "unknown";
+}
+
+static int upsert_device(Store *s, const char *node_id, const Castle__Device *d) {
+        sqlite3_stmt *st = s->stmt[STMT_UPSERT_DEVICE];
+        _cleanup_free_ char *key = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size = 0;
+        int r;
+
+        if (!isempty(d->stable_id))
+                key = strdup(d->stable_id);
+        else if (!isempty(d->kname) && asprintf(&key, "kname:%s", d->kname) < 0)
+                key = NULL;
+        else if (isempty(d->kname))
+                return -EINVAL;
+        if (!key)
+                return -ENOMEM;
+        r = codec_pack(&d->base, &data, &size);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, node_id);
+        bind_text(st, 2, key);
+        bind_text(st, 3, d->path);
+        sqlite3_bind_int(st, 4, d->available);
+        sqlite3_bind_int(st, 5, d->rotational);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64) d->size);
+        bind_text(st, 7, transport_name(d->transport));
+        bind_text(st, 8, d->model);
+        sqlite3_bind_blob(st, 9, data, (int) size, SQLITE_STATIC);
+        return step(st);
+}
+
+static int set_generation(Store *s, const char *node_id, uint64_t generation) {
+        sqlite3_stmt *st = s->stmt[STMT_NODE_GENERATION];
+
+        bind_text(st, 1, node_id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) generation);
+        return step(st);
+}
+
+static int ensure_node(Store *s, const char *node_id) {
+        sqlite3_stmt *st = s->stmt[STMT_NODE_ENSURE];
+
+        bind_text(st, 1, node_id);
+        return step(st);
+}
+
+/* Runs body inside BEGIN IMMEDIATE ... COMMIT, rolling back on failure. */
+#define TRANSACTION(s, body)                                            \
+        ({                                                              \
+                int _r = exec(s, "BEGIN IMMEDIATE");                    \
+                if (_r >= 0) {                                          \
+                        _r = (body);                                    \
+                        _r = _r < 0 ? _r : exec(s, "COMMIT");           \
+                        if (_r < 0)                                     \
+                                (void) exec(s, "ROLLBACK");             \
+                }                                                       \
+                _r;                                                     \
+        })
+
+static int snapshot_body(Store *s, const char *node_id, uint64_t generation, Castle__Device *const *devices, size_t n) {
+        sqlite3_stmt *st = s->stmt[STMT_DELETE_DEVICES];
+        int r;
+
+        r = ensure_node(s, node_id);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, node_id);
+        r = step(st);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = upsert_device(s, node_id, devices[i]);
+        return r < 0 ? r : set_generation(s, node_id, generation);
+}
+
+int store_apply_snapshot(Store *s, const char *node_id, uint64_t generation, Castle__Device *const *devices,
+                         size_t n) {
+        return TRANSACTION(s, snapshot_body(s, node_id, generation, devices, n));
+}
+
+static int delta_body(Store *s, const char *node_id, uint64_t generation, Castle__Device *const *changed,
+                      size_t n_changed, char *const *removed, size_t n_removed) {
+        sqlite3_stmt *st = s->stmt[STMT_DELETE_DEVICE];
+        int r;
+
+        r = ensure_node(s, node_id);
+        for (size_t i = 0; r >= 0 && i < n_changed; i++)
+                r = upsert_device(s, node_id, changed[i]);
+        for (size_t i = 0; r >= 0 && i < n_removed; i++) {
+                bind_text(st, 1, node_id);
+                bind_text(st, 2, removed[i]);
+                r = step(st);
+        }
+        return r < 0 ? r : set_generation(s, node_id, generation);
+}
+
+int store_apply_delta(Store *s, const char *node_id, uint64_t generation, Castle__Device *const *changed,
+                      size_t n_changed, char *const *removed, size_t n_removed) {
+        return TRANSACTION(s, delta_body(s, node_id, generation, changed, n_changed, removed, n_removed));
+}
+
+int store_query_devices(Store *s, const DeviceQuery *q, StoreDeviceFunc f, void *userdata) {
+        char sql[1024] = "SELECT node_id, data FROM devices WHERE 1";
+        sqlite3_stmt *st;
+        int rc, r, i = 1;
+
+        /* Only fixed SQL text is appended; every value is a bound parameter. */
+        if (q->node_id)
+                strcat(sql, " AND node_id = ?");
+        if (q->stable_id)
+                strcat(sql, " AND key = ?");
+        if (q->available >= 0)
+                strcat(sql, " AND available = ?");
+        if (q->rotational >= 0)
+                strcat(sql, " AND rotational = ?");
+        if (q->min_size)
+                strcat(sql, " AND size >= ?");
+        if (q->max_size)
+                strcat(sql, " AND size <= ?");
+        if (q->transport)
+                strcat(sql, " AND transport = ?");
+        if (q->model)
+                strcat(sql, " AND instr(lower(model), lower(?)) > 0");
+        strcat(sql, " ORDER BY node_id, path");
+        if (q->limit)
+                strcat(sql, " LIMIT ?");
+        r = sql_error(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL));
+        if (r < 0)
+                return r;
+        if (q->node_id)
+                bind_text(st, i++, q->node_id);
+        if (q->stable_id)
+                bind_text(st, i++, q->stable_id);
+        if (q->available >= 0)
+                sqlite3_bind_int(st, i++, q->available);
+        if (q->rotational >= 0)
+                sqlite3_bind_int(st, i++, q->rotational);
+        if (q->min_size)
+                sqlite3_bind_int64(st, i++, (sqlite3_int64) q->min_size);
+        if (q->max_size)
+                sqlite3_bind_int64(st, i++, (sqlite3_int64) q->max_size);
+        if (q->transport)
+                bind_text(st, i++, q->transport);
+        if (q->model)
+                bind_text(st, i++, q->model);
+        if (q->limit)
+                sqlite3_bind_int64(st, i++, (sqlite3_int64) q->limit);
+        r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *node = (const char *) sqlite3_column_text(st, 0);
+                const uint8_t *data = sqlite3_column_blob(st, 1);
+                int n = sqlite3_column_bytes(st, 1);
+
+                r = f(node ?: "", data, (size_t) MAX(n, 0), userdata);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+                r = sql_error(rc);
+        sqlite3_finalize(st);
+        return r;
+}
