@@ -2,16 +2,38 @@
 /* castlectl: the operator's command line. Each command lives in its own file; this one only
  * dispatches and prints the overall help. */
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "common/log.h"
 
+
+/* The ZeroMQ commands live in castlectl-net: next to this binary (a build tree), else in
+ * LIBEXECDIR. */
+static int cmd_net(int argc, char *argv[]) {
+        char self[PATH_MAX], path[PATH_MAX + 32];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+        if (n > 0) {
+                self[n] = 0;
+                snprintf(path, sizeof path, "%s/castlectl-net", dirname(self));
+                if (access(path, X_OK) == 0)
+                        execv(path, argv - 1);
+        }
+        snprintf(path, sizeof path, "%s/castlectl-net", LIBEXECDIR);
+        execv(path, argv - 1);
+        log_error_errno(errno, "Cannot run %s: %m", path);
+        return 1;
+}
+
 static const Command commands[] = {
         { "inventory", "List this node's block devices and whether each is safe to use", cmd_inventory },
-        { "cluster", "Ask the coordinator about every node's devices (nodes, devices, watch)", cmd_cluster },
-        { "keygen", "Write a CURVE key pair for the coordinator, an agent or a client", cmd_keygen },
+        { "cluster", "Ask the coordinator about every node's devices (nodes, devices, watch)", cmd_net },
+        { "keygen", "Write a CURVE key pair for the coordinator, an agent or a client", cmd_net },
 };
 
 static void help(FILE *f) {

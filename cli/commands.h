@@ -13,3 +13,4 @@ typedef struct Command {
 int cmd_inventory(int argc, char *argv[]);
 int cmd_keygen(int argc, char *argv[]);
 int cmd_cluster(int argc, char *argv[]);
+/* castlectl-net's entry: argv[0] is castlectl's, argv[1] the command. */

@@ -305,6 +305,7 @@ int devscan_run(const ScanOptions *o, ScanResult **ret) {
                 i++;
         }
         classify(l, devsource_is_live(src));
+        log_debug("scan: enumerate + sysfs + classify: %.1f ms", (double) (now_usec() - start) / 1000);
 
         r = mount_table_load(devsource_root_fd(src), &mounts);
         if (r < 0) {
@@ -324,10 +325,12 @@ int devscan_run(const ScanOptions *o, ScanResult **ret) {
                         return r;
                 res->n_probed = (unsigned) l->n - reused;
         }
+        log_debug("scan: content probes done: %.1f ms", (double) (now_usec() - start) / 1000);
 
         r = run_lvm(src, l, o, &res->lvm_status);
         if (r < 0)
                 return r;
+        log_debug("scan: LVM report (%s): %.1f ms", strempty(res->lvm_status), (double) (now_usec() - start) / 1000);
 
         for (size_t i = 0; i < l->n; i++) {
                 Device *d = l->items[i];

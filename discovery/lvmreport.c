@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 #include "common/spawn.h"
@@ -250,6 +251,18 @@ static bool report_complete(const char *s, size_t n) {
         return false;
 }
 
+static char *find_lvm(void) {
+        static const char *const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
+        char path[64];
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                snprintf(path, sizeof path, "%s/lvm", dirs[i]);
+                if (access(path, X_OK) == 0)
+                        return strdup(path);
+        }
+        return NULL;
+}
+
 int lvm_report_run(char *const *devices, uint64_t timeout_usec, LvmReport **ret, char **ret_error) {
         _cleanup_strv_free_ char **argv = strv_copy((char *const *) lvm_report_argv);
         char *const envp[] = { "LVM_SUPPRESS_FD_WARNINGS=1", "LC_ALL=C",
@@ -259,6 +272,12 @@ int lvm_report_run(char *const *devices, uint64_t timeout_usec, LvmReport **ret,
 
         if (!argv)
                 return -ENOMEM;
+        /* Look lvm up in the system directories ourselves: posix_spawnp() would try every
+         * directory of the caller's PATH, one failed execve each. */
+        free(argv[0]);
+        argv[0] = find_lvm();
+        if (!argv[0])
+                return -ENOENT;
         STRV_FOREACH(dev, devices) {
                 if (strv_extend(&argv, "--devices") < 0 || strv_extend(&argv, *dev) < 0)
                         return -ENOMEM;

@@ -110,7 +110,8 @@ losetup -d /dev/loop202
 wait_for "a detached disk disappears" no_device /dev/loop202
 
 # --- watch sees a change live
-cluster watch --format json >"$WORK/watch.out" 2>&1 &
+"$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" watch --format json \
+        >"$WORK/watch.out" 2>&1 &
 WATCH=$!
 PIDS+=("$WATCH")
 sleep 0.5
