@@ -11,6 +11,7 @@
  * coordinator connection, then READY=1. */
 #include <fcntl.h>
 #include <libudev.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -655,6 +656,7 @@ int main(int argc, char *argv[]) {
         bool check_only = false;
         int r;
 
+        mallopt(M_ARENA_MAX, 1); /* one malloc arena for the loop, the scanner and libzmq's threads */
         log_set_max_level(LOG_INFO);
         log_parse_environment();
         r = parse_args(&a, argc, argv, &check_only);

@@ -16,10 +16,19 @@ for b in "$CASTLECTL" "$AGENT" "$COORD" "$POKE"; do [ -x "$b" ] || skip "$b is n
 ensure_udevd
 setup_work
 
-# Loop numbers of our own, far from what others use: agent A has 200-209, agent B 210-219.
-for n in 200 201 202 210; do
-        losetup /dev/loop$n >/dev/null 2>&1 && skip "/dev/loop$n is in use by someone else"
+# Loop numbers of our own: a block of 20 free ones from 200 up. Agent A's devices are
+# BASE+0..9, agent B's BASE+10..19, so kernel-name filters stand for two hosts.
+BASE=""
+for b in $(seq 200 20 980); do
+        free=1
+        for n in $(seq "$b" $((b + 19))); do
+                [ -e "/sys/block/loop$n/loop/backing_file" ] && { free=0; break; }
+        done
+        [ "$free" = 1 ] && { BASE=$b; break; }
 done
+[ -n "$BASE" ] || fail "no block of 20 free loop device numbers between 200 and 999"
+A=$((BASE / 10))      # loop names loop${A}0..loop${A}9
+B=$((BASE / 10 + 1))  # loop${B}0..loop${B}9
 
 port=$((20000 + RANDOM % 20000))
 AEP=tcp://127.0.0.1:$port
@@ -80,34 +89,34 @@ loop_at() { # loop_at N NAME SIZE: a sparse image on /dev/loopN
         LOOPS+=("/dev/loop$1")
 }
 
-loop_at 200 a1 10G
-loop_at 201 a2 10G
-loop_at 210 b1 10G
+loop_at ${A}0 a1 10G
+loop_at ${A}1 a2 10G
+loop_at ${B}0 b1 10G
 udevadm settle
 
 start_coordinator
-start_agent node-a '^loop20[0-9]$' agent-a
-start_agent node-b '^loop21[0-9]$' agent-b
+start_agent node-a "^loop${A}[0-9]\$" agent-a
+start_agent node-b "^loop${B}[0-9]\$" agent-b
 
-wait_for "node-a's devices reach the coordinator" has_device node-a /dev/loop201
-wait_for "node-b's devices reach the coordinator" has_device node-b /dev/loop210
+wait_for "node-a's devices reach the coordinator" has_device node-a /dev/loop${A}1
+wait_for "node-b's devices reach the coordinator" has_device node-b /dev/loop${B}0
 [ "$(devices_json | jq 'length')" = 3 ] || fail "expected 3 devices, got $(devices_json | jq -c 'map(.device.path)')"
 cluster devices >"$WORK/table"
-grep -q "^node-a  *loop\|^node-a  */dev/loop200" "$WORK/table" || fail "table lists node-a's devices: $(cat "$WORK/table")"
+grep -q "^node-a  */dev/loop${A}0 " "$WORK/table" || fail "table lists node-a's devices: $(cat "$WORK/table")"
 wait_for "both nodes online" state_is node-b online
 
 # --- hotplug, without waiting for the periodic rescan (10 min by default)
-loop_at 202 a3 10G
-wait_for "an attached disk appears" has_device node-a /dev/loop202
-[ "$(device_field /dev/loop202 available)" = true ] || fail "new clean disk available"
-mkfs.ext4 -q /dev/loop202
+loop_at ${A}2 a3 10G
+wait_for "an attached disk appears" has_device node-a /dev/loop${A}2
+[ "$(device_field /dev/loop${A}2 available)" = true ] || fail "new clean disk available"
+mkfs.ext4 -q /dev/loop${A}2
 reasons_are() { [ "$(devices_json | jq -r --arg p "$1" 'map(select(.device.path == $p))[0].device.reasons | map(.code) | join(",")')" = "$2" ]; }
-wait_for "mkfs changes its verdict" reasons_are /dev/loop202 has_filesystem ||
-        echo "reasons now: $(devices_json | jq -c 'map(select(.device.path == "/dev/loop202"))[0].device.reasons')"
-id=$(device_field /dev/loop202 stable_id)
+wait_for "mkfs changes its verdict" reasons_are /dev/loop${A}2 has_filesystem ||
+        echo "reasons now: $(devices_json | jq -c 'map(select(.device.path == "/dev/loop${A}2"))[0].device.reasons')"
+id=$(device_field /dev/loop${A}2 stable_id)
 cluster device "$id" --format json | jq -e 'length == 1' >/dev/null || fail "cluster device ID"
-losetup -d /dev/loop202
-wait_for "a detached disk disappears" no_device /dev/loop202
+losetup -d /dev/loop${A}2
+wait_for "a detached disk disappears" no_device /dev/loop${A}2
 
 # --- watch sees a change live
 "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" watch --format json \
@@ -115,11 +124,11 @@ wait_for "a detached disk disappears" no_device /dev/loop202
 WATCH=$!
 PIDS+=("$WATCH")
 sleep 0.5
-mkfs.ext4 -q /dev/loop201
+mkfs.ext4 -q /dev/loop${A}1
 wait_for "watch streams the change" grep -q '"has_filesystem"' "$WORK/watch.out"
 
 # --- refused peers
-start_agent rogue '^loop21[0-9]$' rogue
+start_agent rogue "^loop${B}[0-9]\$" rogue
 sleep 2
 state=$(node_state rogue)
 [ "$state" = null ] || fail "an agent whose key is not allowlisted got in (state $state)"
@@ -148,22 +157,22 @@ pass "garbage, truncated, wrong-version and 100 MB messages are dropped; queries
 # --- kill -9 the coordinator; its successor serves the stored inventory at once
 kill -9 "$COORD_PID"
 wait "$COORD_PID" 2>/dev/null || true
-loop_at 202 a4 10G # changes while the coordinator is down
+loop_at ${A}2 a4 10G # changes while the coordinator is down
 start_coordinator
-wait_for "the restarted coordinator answers from its store" has_device node-b /dev/loop210
-wait_for "agents resync after the restart (change made while it was down arrives)" has_device node-a /dev/loop202
+wait_for "the restarted coordinator answers from its store" has_device node-b /dev/loop${B}0
+wait_for "agents resync after the restart (change made while it was down arrives)" has_device node-a /dev/loop${A}2
 wait_for "node-a online again" state_is node-a online
 
 # --- kill -9 an agent: stale, then online when it returns
 kill -9 "$AGENT_PID_node_b"
 wait_for "a killed agent's node goes stale" state_is node-b stale
-has_device node-b /dev/loop210 >/dev/null || fail "a stale node keeps its devices"
-start_agent node-b '^loop21[0-9]$' agent-b
+has_device node-b /dev/loop${B}0 >/dev/null || fail "a stale node keeps its devices"
+start_agent node-b "^loop${B}[0-9]\$" agent-b
 wait_for "the restarted agent's node is online" state_is node-b online
 
 # --- a burst of 500 uevents for one disk costs a bounded number of scans
 before=$(grep -c "^castle-agent.*Scan [0-9]*:" "$WORK/agent-node-a.log" || true)
-for _ in $(seq 500); do echo change >/sys/block/loop200/uevent; done
+for _ in $(seq 500); do echo change >/sys/block/loop${A}0/uevent; done
 udevadm settle
 sleep 1
 after=$(grep -c "^castle-agent.*Scan [0-9]*:" "$WORK/agent-node-a.log" || true)
