@@ -24,6 +24,7 @@
 #include "agent/debounce.h"
 #include "agent/scanner.h"
 #include "common/conf.h"
+#include "common/daemon.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/notify.h"
@@ -87,9 +88,7 @@ static const ConfOption options[] = {
 
 typedef struct Agent {
         AgentConfig cfg;
-        char *config_path;
-        bool explicit_config;
-        char **overrides;       /* name, value pairs from the command line */
+        DaemonArgs args;
         zloop_t *loop;
         zactor_t *scanner;
         zsock_t *link;
@@ -124,73 +123,6 @@ static void help(void) {
                DEFAULT_CONFIG);
         conf_print_help(options, ELEMENTSOF(options), stdout);
         printf("\nSignals: SIGTERM/SIGINT stop; SIGHUP re-reads the configuration.\n");
-}
-
-/* ---- configuration ---- */
-
-static int load_config(Agent *a, AgentConfig *cfg) {
-        int r;
-
-        r = conf_set_defaults(options, ELEMENTSOF(options), cfg);
-        if (r < 0)
-                return r;
-        r = conf_parse_file(options, ELEMENTSOF(options), a->config_path, cfg, stderr);
-        if (r == -ENOENT && !a->explicit_config)
-                r = 0;
-        else if (r == -ENOENT)
-                return log_error_errno(r, "%s: No such file.", a->config_path);
-        for (size_t i = 0; r >= 0 && a->overrides && a->overrides[i]; i += 2) {
-                _cleanup_free_ char *err = NULL;
-                r = conf_set(options, ELEMENTSOF(options), a->overrides[i], a->overrides[i + 1], cfg, &err);
-                if (r < 0)
-                        log_error("--%s: %s", a->overrides[i], err ?: "invalid value");
-        }
-        return r;
-}
-
-static int parse_args(Agent *a, int argc, char *argv[], bool *check_only) {
-        a->config_path = strdup(DEFAULT_CONFIG);
-        for (int i = 1; i < argc; i++) {
-                const char *arg = argv[i], *eq;
-                _cleanup_free_ char *name = NULL;
-                const ConfOption *o;
-
-                if (streq(arg, "-h") || streq(arg, "--help")) {
-                        help();
-                        return 0;
-                }
-                if (streq(arg, "-v") || streq(arg, "--verbose")) {
-                        log_set_max_level(LOG_DEBUG);
-                        continue;
-                }
-                if (streq(arg, "--check-config")) {
-                        *check_only = true;
-                        continue;
-                }
-                if (streq(arg, "-c") || streq(arg, "--config") || startswith(arg, "--config=")) {
-                        const char *v = startswith(arg, "--config=") ?: (i + 1 < argc ? argv[++i] : NULL);
-                        if (!v)
-                                return log_error_errno(EINVAL, "--config needs a file name.");
-                        free(a->config_path);
-                        a->config_path = strdup(v);
-                        a->explicit_config = true;
-                        continue;
-                }
-                if (!startswith(arg, "--"))
-                        return log_error_errno(EINVAL, "Unexpected argument '%s'. Run with --help.", arg);
-                eq = strchr(arg, '=');
-                name = eq ? strndup(arg + 2, (size_t) (eq - arg - 2)) : strdup(arg + 2);
-                if (!name)
-                        return log_error_errno(ENOMEM, "Out of memory.");
-                o = conf_find(options, ELEMENTSOF(options), name);
-                if (!o)
-                        return log_error_errno(EINVAL, "Unknown option '%s'. Run with --help.", arg);
-                if (strv_extend(&a->overrides, name) < 0 ||
-                    strv_extend(&a->overrides, eq ? eq + 1 : o->type == CONF_BOOL ? "yes"
-                                                    : i + 1 < argc ? argv[++i] : "") < 0)
-                        return log_error_errno(ENOMEM, "Out of memory.");
-        }
-        return 1;
 }
 
 static char *default_node_id(const char *hostname) {
@@ -527,8 +459,8 @@ static void stop_scanner(Agent *a) {
 static void reload(Agent *a) {
         AgentConfig n = {};
 
-        log_info("SIGHUP: re-reading %s.", a->config_path);
-        if (load_config(a, &n) < 0) {
+        log_info("SIGHUP: re-reading %s.", a->args.config_path);
+        if (daemon_load_config(options, ELEMENTSOF(options), &a->args, &n) < 0) {
                 log_error("The new configuration has errors; keeping the old one.");
                 conf_free_values(options, ELEMENTSOF(options), &n);
                 return;
@@ -575,17 +507,11 @@ static int open_mountinfo(void) {
 }
 
 static int run(Agent *a) {
-        sigset_t mask;
         int sfd, r;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        sigprocmask(SIG_BLOCK, &mask, NULL); /* before any thread starts: all inherit it */
-        sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        sfd = daemon_signal_fd(); /* before any thread starts: all inherit the mask */
         if (sfd < 0)
-                return log_error_errno(errno, "signalfd: %m");
+                return log_error_errno(sfd, "signalfd: %m");
         zsys_handler_set(NULL);
         zsys_set_io_threads(1);
         srandom((unsigned) (now_usec() ^ (uint64_t) getpid()));
@@ -653,28 +579,24 @@ static int run(Agent *a) {
 
 int main(int argc, char *argv[]) {
         Agent a = { .mountinfo_fd = -1 };
-        bool check_only = false;
         int r;
 
         mallopt(M_ARENA_MAX, 1); /* one malloc arena for the loop, the scanner and libzmq's threads */
         log_set_max_level(LOG_INFO);
         log_parse_environment();
-        r = parse_args(&a, argc, argv, &check_only);
-        if (r > 0) {
-                r = load_config(&a, &a.cfg);
-                if (r < 0)
-                        r = -EINVAL;
-                else if (check_only) {
-                        conf_print_values(options, ELEMENTSOF(options), &a.cfg, stdout);
-                        r = 0;
-                } else
-                        r = run(&a) < 0 ? -EIO : 0;
-                if (r == -EINVAL)
-                        r = 2;
-                else
-                        r = r < 0 ? 1 : 0;
+        r = daemon_parse_args(options, ELEMENTSOF(options), DEFAULT_CONFIG, argc, argv, &a.args);
+        if (r < 0)
+                return 2;
+        if (a.args.help) {
+                help();
+                r = 0;
+        } else if (daemon_load_config(options, ELEMENTSOF(options), &a.args, &a.cfg) < 0)
+                r = 2;
+        else if (a.args.check_only) {
+                conf_print_values(options, ELEMENTSOF(options), &a.cfg, stdout);
+                r = 0;
         } else
-                r = r < 0 ? 2 : 0;
+                r = run(&a) < 0 ? 1 : 0;
 
         zloop_destroy(&a.loop);
         report_free(a.report);
@@ -685,8 +607,7 @@ int main(int argc, char *argv[]) {
                 udev_unref(a.udev);
         safe_close(a.mountinfo_fd);
         conf_free_values(options, ELEMENTSOF(options), &a.cfg);
-        strv_free(a.overrides);
-        free(a.config_path);
+        daemon_args_done(&a.args);
         free(a.node_id);
         return r;
 }

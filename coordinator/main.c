@@ -4,14 +4,15 @@
  * used because it already knows how to poll ZeroMQ sockets next to plain fds and timers, which
  * sd-event does not, and a hand-written epoll loop would have to re-derive ZMQ_FD's
  * edge-triggered rules. The ZAP handler runs on its own thread and starts first. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "common/conf.h"
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/timeutil.h"
@@ -111,84 +112,12 @@ static int on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
         return -1; /* ends zloop_start() */
 }
 
-static int parse_args(int argc, char *argv[], CoordinatorConfig *cfg, bool *check_only) {
-        const char *config = DEFAULT_CONFIG;
-        bool explicit_config = false;
-        char **overrides = NULL;
-        size_t n_overrides = 0;
-        int r;
-
-        /* First pass: find --config, so that the file is read before command-line overrides. */
-        for (int i = 1; i < argc; i++) {
-                if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
-                        help();
-                        return 0;
-                }
-                if (streq(argv[i], "-v") || streq(argv[i], "--verbose"))
-                        log_set_max_level(LOG_DEBUG);
-                else if (streq(argv[i], "--check-config"))
-                        *check_only = true;
-                else if ((streq(argv[i], "-c") || streq(argv[i], "--config")) && i + 1 < argc) {
-                        config = argv[++i];
-                        explicit_config = true;
-                } else if (startswith(argv[i], "--config=")) {
-                        config = argv[i] + 9;
-                        explicit_config = true;
-                } else if (startswith(argv[i], "--")) {
-                        char **o = realloc(overrides, (n_overrides + 2) * sizeof(char *));
-                        if (!o)
-                                return log_error_errno(ENOMEM, "Out of memory.");
-                        overrides = o;
-                        overrides[n_overrides++] = argv[i] + 2;
-                        /* "--name value" as well as "--name=value" */
-                        if (!strchr(argv[i], '=') && i + 1 < argc && !startswith(argv[i + 1], "--") &&
-                            conf_find(options, ELEMENTSOF(options), argv[i] + 2) &&
-                            conf_find(options, ELEMENTSOF(options), argv[i] + 2)->type != CONF_BOOL)
-                                overrides[n_overrides++] = argv[++i];
-                        else
-                                overrides[n_overrides++] = NULL;
-                } else {
-                        free(overrides);
-                        return log_error_errno(EINVAL, "Unexpected argument '%s'. Run with --help.", argv[i]);
-                }
-        }
-        r = conf_set_defaults(options, ELEMENTSOF(options), cfg);
-        if (r >= 0) {
-                r = conf_parse_file(options, ELEMENTSOF(options), config, cfg, stderr);
-                if (r == -ENOENT && !explicit_config)
-                        r = 0;
-                else if (r == -ENOENT)
-                        log_error("%s: No such file.", config);
-        }
-        for (size_t i = 0; r >= 0 && i < n_overrides; i += 2) {
-                _cleanup_free_ char *name = NULL, *err = NULL;
-                const char *eq = strchr(overrides[i], '='), *value = overrides[i + 1];
-                name = eq ? strndup(overrides[i], (size_t) (eq - overrides[i])) : strdup(overrides[i]);
-                if (eq)
-                        value = eq + 1;
-                const ConfOption *o = name ? conf_find(options, ELEMENTSOF(options), name) : NULL;
-                if (!value && o && o->type == CONF_BOOL)
-                        value = "yes";
-                r = conf_set(options, ELEMENTSOF(options), name ?: "", value ?: "", cfg, &err);
-                if (r < 0)
-                        log_error("--%s: %s", overrides[i], err ?: "invalid");
-        }
-        free(overrides);
-        return r < 0 ? r : 1;
-}
-
 static int run(Coordinator *c) {
-        sigset_t mask;
         int sfd, r;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        sigprocmask(SIG_BLOCK, &mask, NULL); /* before CZMQ starts threads: they inherit it */
-        sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        sfd = daemon_signal_fd(); /* before CZMQ starts threads: they inherit the mask */
         if (sfd < 0)
-                return log_error_errno(errno, "signalfd: %m");
+                return log_error_errno(sfd, "signalfd: %m");
         zsys_handler_set(NULL);
         zsys_set_io_threads(2);
         zsys_set_max_sockets(0); /* no CZMQ-side cap; the fd limit is what matters */
@@ -251,22 +180,27 @@ static int run(Coordinator *c) {
 
 int main(int argc, char *argv[]) {
         Coordinator c = {};
-        bool check_only = false;
+        DaemonArgs args = {};
         int r;
 
         log_set_max_level(LOG_INFO);
         log_parse_environment();
-        r = parse_args(argc, argv, &c.cfg, &check_only);
-        if (r <= 0) {
-                conf_free_values(options, ELEMENTSOF(options), &c.cfg);
-                return r < 0 ? 2 : 0;
-        }
-        if (check_only) {
-                conf_print_values(options, ELEMENTSOF(options), &c.cfg, stdout);
-                conf_free_values(options, ELEMENTSOF(options), &c.cfg);
+        r = daemon_parse_args(options, ELEMENTSOF(options), DEFAULT_CONFIG, argc, argv, &args);
+        if (r < 0)
+                return 2;
+        if (args.help) {
+                help();
+                daemon_args_done(&args);
                 return 0;
         }
-        r = run(&c);
+        r = daemon_load_config(options, ELEMENTSOF(options), &args, &c.cfg);
+        if (r < 0)
+                r = 2;
+        else if (args.check_only) {
+                conf_print_values(options, ELEMENTSOF(options), &c.cfg, stdout);
+                r = 0;
+        } else
+                r = run(&c) < 0 ? 1 : 0;
 
         zloop_destroy(&c.loop);
         zsock_destroy(&c.agents);
@@ -277,5 +211,6 @@ int main(int argc, char *argv[]) {
         zcert_destroy(&c.cert);
         c.store = store_close(c.store);
         conf_free_values(options, ELEMENTSOF(options), &c.cfg);
-        return r < 0 ? 1 : 0;
+        daemon_args_done(&args);
+        return r;
 }

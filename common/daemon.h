@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What castle's daemons share at start-up: the command line (--config, --check-config,
+ * --verbose, --help and --OPTION=VALUE for every option of the configuration table) and
+ * signals as a file descriptor for the event loop. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "common/conf.h"
+
+typedef struct DaemonArgs {
+        char *config_path;
+        bool explicit_config;   /* --config given: a missing file is then an error */
+        bool check_only;
+        bool help;
+        char **overrides;       /* option name, value, name, value, ... */
+} DaemonArgs;
+
+/* Returns 0 on success (a.help may be set), -EINVAL after logging a usage error. */
+int daemon_parse_args(const ConfOption *table, size_t n, const char *default_config, int argc, char *argv[],
+                      DaemonArgs *ret);
+void daemon_args_done(DaemonArgs *a);
+/* Defaults, then the file, then the command-line overrides; errors are logged. */
+int daemon_load_config(const ConfOption *table, size_t n, const DaemonArgs *a, void *values);
+/* Blocks SIGTERM, SIGINT and SIGHUP (call before any thread starts, so that every thread
+ * inherits the mask) and returns a signalfd that reports them. */
+int daemon_signal_fd(void);
