@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The table-driven configuration: every type, defaults, ranges, errors with file:line, and
+ * the round trip through conf_print_values(). */
+#include "tests/unit/testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/conf.h"
+#include "common/strv.h"
+
+typedef struct Values {
+        char *name;
+        bool flag;
+        uint64_t count, delay, size;
+        char **list;
+} Values;
+
+static const ConfOption table[] = {
+        { "t", "name", CONF_STRING, "x", 0, 0, offsetof(Values, name), "a name" },
+        { "t", "flag", CONF_BOOL, "no", 0, 0, offsetof(Values, flag), "a flag" },
+        { "t", "count", CONF_UINT, "3", 1, 10, offsetof(Values, count), "a count" },
+        { "t", "delay", CONF_DURATION, "5s", 1000, 0, offsetof(Values, delay), "a delay" },
+        { "t", "size", CONF_SIZE, "1M", 0, 0, offsetof(Values, size), "a size" },
+        { "t", "list", CONF_STRV, NULL, 0, 0, offsetof(Values, list), "a list" },
+};
+#define N ELEMENTSOF(table)
+
+static char *errors;
+static size_t errors_size;
+
+static int parse(const char *text, Values *v) {
+        FILE *err = open_memstream(&errors, &errors_size);
+        int r;
+
+        assert_non_null(err);
+        r = conf_parse_text(table, N, "test.conf", text, v, err);
+        fclose(err);
+        return r;
+}
+
+static void test_defaults_and_types(void **state) {
+        Values v = {};
+
+        assert_int_equal(conf_set_defaults(table, N, &v), 0);
+        assert_string_equal(v.name, "x");
+        assert_int_equal(v.count, 3);
+        assert_int_equal(v.delay, 5000000);
+        assert_int_equal(v.size, 1048576);
+        assert_null(v.list);
+        assert_int_equal(parse("# comment\n; comment\n\n[t]\n  name = \"hello world\"\nflag=yes\ncount = 10\n"
+                               "delay = 1min30s\nsize = 2G\nlist = a, b c\n",
+                               &v),
+                         0);
+        free(errors);
+        assert_string_equal(v.name, "hello world");
+        assert_true(v.flag);
+        assert_int_equal(v.count, 10);
+        assert_int_equal(v.delay, 90000000);
+        assert_int_equal(v.size, UINT64_C(2147483648));
+        assert_int_equal(strv_length(v.list), 3);
+        assert_int_equal(parse("[t]\ndelay = 250ms\n", &v), 0);
+        free(errors);
+        assert_int_equal(v.delay, 250000);
+        conf_free_values(table, N, &v);
+}
+
+static void test_errors_name_file_and_line(void **state) {
+        Values v = {};
+
+        assert_int_equal(conf_set_defaults(table, N, &v), 0);
+        assert_int_equal(parse("name = outside\n[t]\ncount = 11\ncount = x\nflag = maybe\nbogus = 1\n[u]\njunk\n"
+                               "delay = 5 parsecs\n",
+                               &v),
+                         -EINVAL);
+        assert_non_null(strstr(errors, "test.conf:1: 'name' outside of any section"));
+        assert_non_null(strstr(errors, "test.conf:3: count: 11 is out of range (1 to 10)"));
+        assert_non_null(strstr(errors, "test.conf:4: count: 'x' is not a valid number"));
+        assert_non_null(strstr(errors, "test.conf:5: flag: 'maybe' is not yes or no"));
+        assert_non_null(strstr(errors, "test.conf:6: unknown option 'bogus' in [t]"));
+        assert_non_null(strstr(errors, "test.conf:7: unknown section [u]"));
+        assert_non_null(strstr(errors, "test.conf:8: expected 'key = value'"));
+        free(errors);
+        assert_int_equal(v.count, 3); /* a bad value changes nothing */
+        conf_free_values(table, N, &v);
+}
+
+static void test_hostile_input(void **state) {
+        Values v = {};
+        char *big = malloc(100 * 1024 + 16);
+
+        assert_non_null(big);
+        assert_int_equal(conf_set_defaults(table, N, &v), 0);
+        strcpy(big, "[t]\nname = ");
+        memset(big + strlen(big), 'a', 100 * 1024);
+        big[11 + 100 * 1024] = 0;
+        assert_int_equal(parse(big, &v), -EINVAL);
+        assert_non_null(strstr(errors, "test.conf:2: line longer than"));
+        free(errors);
+        assert_int_equal(parse("\x01\x02\xff[[[\n==\n", &v), -EINVAL);
+        free(errors);
+        free(big);
+        conf_free_values(table, N, &v);
+}
+
+static void test_overrides_and_round_trip(void **state) {
+        Values v = {}, w = {};
+        _cleanup_free_ char *err = NULL, *dump = NULL;
+        size_t dump_size = 0;
+        FILE *f;
+
+        assert_int_equal(conf_set_defaults(table, N, &v), 0);
+        assert_int_equal(conf_set(table, N, "count", "7", &v, &err), 0);
+        assert_int_equal(conf_set(table, N, "t.flag", "on", &v, &err), 0);
+        assert_int_equal(conf_set(table, N, "list", "x y", &v, &err), 0);
+        assert_int_equal(conf_set(table, N, "nope", "1", &v, &err), -ENOENT);
+        assert_non_null(strstr(err, "unknown option"));
+        f = open_memstream(&dump, &dump_size);
+        conf_print_values(table, N, &v, f);
+        fclose(f);
+        assert_int_equal(conf_set_defaults(table, N, &w), 0);
+        assert_int_equal(parse(dump, &w), 0);
+        free(errors);
+        assert_int_equal(w.count, 7);
+        assert_true(w.flag);
+        assert_int_equal(w.delay, v.delay);
+        assert_int_equal(w.size, v.size);
+        assert_string_equal(w.name, v.name);
+        assert_int_equal(strv_length(w.list), 2);
+        conf_free_values(table, N, &v);
+        conf_free_values(table, N, &w);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults_and_types),
+                cmocka_unit_test(test_errors_name_file_and_line),
+                cmocka_unit_test(test_hostile_input),
+                cmocka_unit_test(test_overrides_and_round_trip),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
