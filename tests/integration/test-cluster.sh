@@ -127,6 +127,22 @@ sleep 0.5
 mkfs.ext4 -q /dev/loop${A}1
 wait_for "watch streams the change" grep -q '"has_filesystem"' "$WORK/watch.out"
 
+# --- a mount changes the verdict (the agent watches the mount table, no uevent involved)
+mkdir -p "$WORK/mnt"
+mount -o ro,noload "/dev/loop${A}1" "$WORK/mnt"
+MOUNTS+=("$WORK/mnt")
+wait_for "a mount reaches the coordinator" reasons_are "/dev/loop${A}1" has_filesystem,mounted
+umount "$WORK/mnt"
+MOUNTS=()
+wait_for "an unmount reaches the coordinator" reasons_are "/dev/loop${A}1" has_filesystem
+
+# --- SIGHUP re-reads the configuration and the agent carries on
+kill -HUP "$AGENT_PID_node_a"
+wait_for "the agent reloads on SIGHUP" grep -q "SIGHUP: re-reading" "$WORK/agent-node-a.log"
+loop_at ${A}3 a5 10G
+wait_for "after the reload, hotplug still arrives" has_device node-a "/dev/loop${A}3"
+losetup -d "/dev/loop${A}3"
+
 # --- refused peers
 start_agent rogue "^loop${B}[0-9]\$" rogue
 sleep 2
