@@ -472,7 +472,6 @@ static void reload(Agent *a) {
         a->debounce.quiet_usec = a->cfg.debounce_quiet;
         a->debounce.max_delay_usec = MAX(a->cfg.debounce_max, a->cfg.debounce_quiet);
         if (start_scanner(a) < 0 || start_link(a) < 0) {
-                zloop_set_verbose(a->loop, false);
                 log_error("Could not apply the new configuration: stopping.");
                 kill(getpid(), SIGTERM);
                 return;
