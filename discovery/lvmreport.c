@@ -141,64 +141,79 @@ static int parse_seg_devices(const char *s, char ***devices) {
         return 0;
 }
 
-static int parse_one_report(LvmReport *r, json_object *rep) {
-        json_object *a;
-        int k;
+static int add_vg(LvmReport *r, json_object *o) {
+        Vg *v = grow(r->vgs, &r->n_vgs, sizeof(Vg));
 
-        if ((a = get_array(rep, "vg")))
-                for (size_t i = 0; i < json_object_array_length(a); i++) {
-                        json_object *o = json_object_array_get_idx(a, i);
-                        Vg *v = grow(r->vgs, &r->n_vgs, sizeof(Vg));
-                        if (!v)
-                                return -ENOMEM;
-                        r->vgs = v;
-                        v = &r->vgs[r->n_vgs - 1];
-                        v->name = get_str(o, "vg_name");
-                        v->uuid = get_str(o, "vg_uuid");
-                        v->extent_count = get_u64(o, "vg_extent_count");
-                        v->free_count = get_u64(o, "vg_free_count");
+        if (!v)
+                return -ENOMEM;
+        r->vgs = v;
+        v = &r->vgs[r->n_vgs - 1];
+        v->name = get_str(o, "vg_name");
+        v->uuid = get_str(o, "vg_uuid");
+        v->extent_count = get_u64(o, "vg_extent_count");
+        v->free_count = get_u64(o, "vg_free_count");
+        return 0;
+}
+
+static int add_pv(LvmReport *r, json_object *o) {
+        Pv *p = grow(r->pvs, &r->n_pvs, sizeof(Pv));
+
+        if (!p)
+                return -ENOMEM;
+        r->pvs = p;
+        p = &r->pvs[r->n_pvs - 1];
+        p->name = get_str(o, "pv_name");
+        p->uuid = get_str(o, "pv_uuid");
+        p->vg_name = get_str(o, "vg_name");
+        p->vg_uuid = get_str(o, "vg_uuid");
+        return 0;
+}
+
+static int add_lv(LvmReport *r, json_object *o) {
+        Lv *l = grow(r->lvs, &r->n_lvs, sizeof(Lv));
+
+        if (!l)
+                return -ENOMEM;
+        r->lvs = l;
+        l = &r->lvs[r->n_lvs - 1];
+        l->name = get_str(o, "lv_name");
+        l->vg_name = get_str(o, "vg_name");
+        l->path = get_str(o, "lv_path");
+        l->uuid = get_str(o, "lv_uuid");
+        l->tags = get_str(o, "lv_tags");
+        l->size = get_u64(o, "lv_size");
+        return 0;
+}
+
+/* A segment says which PVs an LV sits on; the LV comes first in the same report. */
+static int add_seg(LvmReport *r, json_object *o) {
+        _cleanup_free_ char *uuid = get_str(o, "lv_uuid"), *devs = get_str(o, "devices");
+
+        if (!uuid || !devs)
+                return 0;
+        for (size_t j = 0; j < r->n_lvs; j++)
+                if (streq_ptr(r->lvs[j].uuid, uuid)) {
+                        int k = parse_seg_devices(devs, &r->lvs[j].devices);
+                        if (k < 0)
+                                return k;
                 }
-        if ((a = get_array(rep, "pv")))
-                for (size_t i = 0; i < json_object_array_length(a); i++) {
-                        json_object *o = json_object_array_get_idx(a, i);
-                        Pv *p = grow(r->pvs, &r->n_pvs, sizeof(Pv));
-                        if (!p)
-                                return -ENOMEM;
-                        r->pvs = p;
-                        p = &r->pvs[r->n_pvs - 1];
-                        p->name = get_str(o, "pv_name");
-                        p->uuid = get_str(o, "pv_uuid");
-                        p->vg_name = get_str(o, "vg_name");
-                        p->vg_uuid = get_str(o, "vg_uuid");
+        return 0;
+}
+
+static int parse_one_report(LvmReport *r, json_object *rep) {
+        static const struct {
+                const char *key;
+                int (*add)(LvmReport *r, json_object *o);
+        } kinds[] = { { "vg", add_vg }, { "pv", add_pv }, { "lv", add_lv }, { "seg", add_seg } };
+
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+                json_object *a = get_array(rep, kinds[k].key);
+                for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                        int r2 = kinds[k].add(r, json_object_array_get_idx(a, i));
+                        if (r2 < 0)
+                                return r2;
                 }
-        if ((a = get_array(rep, "lv")))
-                for (size_t i = 0; i < json_object_array_length(a); i++) {
-                        json_object *o = json_object_array_get_idx(a, i);
-                        Lv *l = grow(r->lvs, &r->n_lvs, sizeof(Lv));
-                        if (!l)
-                                return -ENOMEM;
-                        r->lvs = l;
-                        l = &r->lvs[r->n_lvs - 1];
-                        l->name = get_str(o, "lv_name");
-                        l->vg_name = get_str(o, "vg_name");
-                        l->path = get_str(o, "lv_path");
-                        l->uuid = get_str(o, "lv_uuid");
-                        l->tags = get_str(o, "lv_tags");
-                        l->size = get_u64(o, "lv_size");
-                }
-        if ((a = get_array(rep, "seg")))
-                for (size_t i = 0; i < json_object_array_length(a); i++) {
-                        json_object *o = json_object_array_get_idx(a, i);
-                        _cleanup_free_ char *uuid = get_str(o, "lv_uuid"), *devs = get_str(o, "devices");
-                        if (!uuid || !devs)
-                                continue;
-                        for (size_t j = 0; j < r->n_lvs; j++)
-                                if (streq_ptr(r->lvs[j].uuid, uuid)) {
-                                        k = parse_seg_devices(devs, &r->lvs[j].devices);
-                                        if (k < 0)
-                                                return k;
-                                }
-                }
+        }
         return 0;
 }
 
