@@ -163,6 +163,9 @@ static int run(Coordinator *c) {
                       &c->query);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", c->cfg.query_endpoint);
+        /* A send to a client that went away fails instead of vanishing, so that a watch
+         * client that is gone (or too slow to keep up) is dropped from the list. */
+        zsock_set_router_mandatory(c->query, 1);
 
         zlistx_set_destructor(c->watchers, (zlistx_destructor_fn *) zframe_destroy);
         zloop_reader(c->loop, c->agents, on_agents, c);

@@ -9,6 +9,7 @@
 #include "proto/link.h"
 
 #define REPLY_PART_DEVICES 512
+#define MAX_WATCHERS 1024
 
 typedef struct Reply {
         Coordinator *c;
@@ -136,6 +137,10 @@ static void list_devices(Coordinator *c, zframe_t *rid, uint64_t request_id, con
 }
 
 static void add_watcher(Coordinator *c, zframe_t *rid, uint64_t request_id) {
+        if (zlistx_size(c->watchers) >= MAX_WATCHERS) {
+                reply_error(c, rid, request_id, "too many watch clients");
+                return;
+        }
         zlistx_add_end(c->watchers, zframe_dup(rid));
         log_debug("A watch client subscribed (%zu now).", zlistx_size(c->watchers));
         (void) request_id;
