@@ -10,7 +10,9 @@
  * heartbeat. Start-up order: udev monitor, then the first full scan (coldplug), then the
  * coordinator connection, then READY=1. */
 #include <fcntl.h>
+#include <libgen.h>
 #include <libudev.h>
+#include <limits.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +24,8 @@
 #include <unistd.h>
 
 #include "agent/debounce.h"
+#include "agent/jobs.h"
+#include "agent/policy.h"
 #include "agent/scanner.h"
 #include "common/conf.h"
 #include "common/daemon.h"
@@ -52,10 +56,24 @@ typedef struct AgentConfig {
         uint64_t heartbeat_interval;
         uint64_t probe_timeout;
         char *sysroot;
+        /* [osd] */
+        char *osd_helper;
+        char *cluster;
+        char *ceph_conf;
+        char *keyring;
+        char *osd_root;
+        char *state_dir;
+        char *start_mode;
+        bool auto_prepare;
+        char *auto_prepare_filter;
+        char *auto_prepare_path_filter;
+        char *crush_device_class;
 } AgentConfig;
 
 #define OPT(name, type, def, min, max, field, help) \
         { "agent", name, type, def, min, max, offsetof(AgentConfig, field), help }
+#define OSDOPT(name, type, def, min, max, field, help) \
+        { "osd", name, type, def, min, max, offsetof(AgentConfig, field), help }
 
 static const ConfOption options[] = {
         OPT("coordinator", CONF_STRING, "tcp://127.0.0.1:7100", 0, 0, coordinator,
@@ -84,6 +102,24 @@ static const ConfOption options[] = {
         OPT("probe-timeout", CONF_DURATION, "10s", 100000, 600000000, probe_timeout,
             "a device that does not answer within this is reported as \"Could not be probed\""),
         OPT("sysroot", CONF_STRING, "", 0, 0, sysroot, "read a captured tree instead of this machine (tests)"),
+        OSDOPT("helper", CONF_STRING, "", 0, 0, osd_helper,
+               "the castlectl-osd program that prepares OSDs (default: next to castle-agent, else in the libexec directory)"),
+        OSDOPT("cluster", CONF_STRING, "ceph", 0, 0, cluster, "Ceph cluster name"),
+        OSDOPT("conf", CONF_STRING, "", 0, 0, ceph_conf, "Ceph configuration file (default /etc/ceph/CLUSTER.conf)"),
+        OSDOPT("keyring", CONF_STRING, "", 0, 0, keyring,
+               "client.bootstrap-osd keyring (default /var/lib/ceph/bootstrap-osd/CLUSTER.keyring)"),
+        OSDOPT("osd-root", CONF_STRING, "", 0, 0, osd_root, "OSD directories (default /var/lib/ceph/osd)"),
+        OSDOPT("state-dir", CONF_STRING, "", 0, 0, state_dir, "castle's state, the prepare journal (default /var/lib/castle)"),
+        OSDOPT("start-mode", CONF_STRING, "auto", 0, 0, start_mode,
+               "how prepared OSDs are started: auto, systemd, fork, none"),
+        OSDOPT("auto-prepare", CONF_BOOL, "no", 0, 0, auto_prepare,
+               "prepare an OSD on every available device that matches the two filters below, as it appears"),
+        OSDOPT("auto-prepare-filter", CONF_STRING, "", 0, 0, auto_prepare_filter,
+               "auto-prepare only devices whose kernel name matches (regex; empty: all)"),
+        OSDOPT("auto-prepare-path-filter", CONF_STRING, "", 0, 0, auto_prepare_path_filter,
+               "auto-prepare only devices with a /dev path or link matching (regex; empty: all)"),
+        OSDOPT("crush-device-class", CONF_STRING, "", 0, 0, crush_device_class,
+               "CRUSH device class of OSDs this agent prepares (empty: the monitor's guess)"),
 };
 
 typedef struct Agent {
@@ -105,6 +141,8 @@ typedef struct Agent {
         char *node_id;
         char hostname[256];
         uint64_t watchdog_usec;
+        JobRunner *jobs;
+        Policy policy;
 } Agent;
 
 static void help(void) {
@@ -119,7 +157,7 @@ static void help(void) {
                "  -v, --verbose         debug messages\n"
                "  -h, --help            this text\n"
                "\n"
-               "Options ([agent] section of the file):\n",
+               "Options ([agent] and [osd] sections of the file):\n",
                DEFAULT_CONFIG);
         conf_print_help(options, ELEMENTSOF(options), stdout);
         printf("\nSignals: SIGTERM/SIGINT stop; SIGHUP re-reads the configuration.\n");
@@ -133,6 +171,8 @@ static char *default_node_id(const char *hostname) {
         free(id);
         return strdup(hostname);
 }
+
+static void schedule(Agent *a);
 
 /* ---- talking to the coordinator ---- */
 
@@ -202,6 +242,123 @@ static void send_delta(Agent *a, Castle__Device **changed, size_t n_changed, cha
                   a->generation);
 }
 
+/* ---- OSD jobs ---- */
+
+static void on_job_update(const Castle__JobUpdate *u, void *userdata) {
+        Agent *a = userdata;
+        Castle__Envelope e = CASTLE__ENVELOPE__INIT;
+
+        if (u->done) {
+                if (!isempty(u->error))
+                        log_error("Job %" PRIu64 " failed: %s", u->command_id, u->error);
+                else
+                        log_info("Job %" PRIu64 ": osd.%d %s on %s.", u->command_id, u->osd_id,
+                                 u->already_prepared ? "was already there" : "is ready", strempty(u->device));
+                debounce_full(&a->debounce, now_usec()); /* show the result in the inventory */
+                schedule(a);
+        }
+        if (u->command_id == 0)
+                return; /* the node's own policy: nobody at the coordinator waits for it */
+        e.body_case = CASTLE__ENVELOPE__BODY_JOB_UPDATE;
+        e.job_update = (Castle__JobUpdate *) u;
+        send_envelope(a, &e);
+}
+
+static int submit_prepare(Agent *a, uint64_t command_id, const char *device, bool dry_run, const char *crush_class) {
+        _cleanup_strv_free_ char **args = NULL;
+        int r = 0;
+
+#define ARG(fmt, value)                                                                      \
+        do {                                                                                 \
+                char *_s;                                                                    \
+                if (r >= 0 && asprintf(&_s, fmt, value) < 0)                                 \
+                        r = -ENOMEM;                                                         \
+                else if (r >= 0)                                                             \
+                        r = strv_consume(&args, _s);                                         \
+        } while (0)
+        ARG("%s", "osd");
+        ARG("%s", "prepare");
+        ARG("--data=%s", device);
+        ARG("--progress=%s", "json");
+        ARG("--cluster=%s", a->cfg.cluster);
+        ARG("--start-mode=%s", a->cfg.start_mode);
+        if (!isempty(a->cfg.ceph_conf))
+                ARG("--conf=%s", a->cfg.ceph_conf);
+        if (!isempty(a->cfg.keyring))
+                ARG("--keyring=%s", a->cfg.keyring);
+        if (!isempty(a->cfg.osd_root))
+                ARG("--osd-root=%s", a->cfg.osd_root);
+        if (!isempty(a->cfg.state_dir))
+                ARG("--state-dir=%s", a->cfg.state_dir);
+        if (!isempty(crush_class))
+                ARG("--crush-device-class=%s", crush_class);
+        if (a->cfg.allow_loop)
+                ARG("%s", "--allow-loop");
+        if (dry_run)
+                ARG("%s", "--dry-run");
+#undef ARG
+        if (r < 0)
+                return r;
+        return job_runner_submit(a->jobs, command_id, args);
+}
+
+static void job_refused(Agent *a, uint64_t command_id, const char *why) {
+        Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
+
+        u.command_id = command_id;
+        u.step = (char *) "done";
+        u.done = true;
+        u.error = (char *) why;
+        u.osd_id = -1;
+        on_job_update(&u, a);
+}
+
+static void apply_policy(Agent *a) {
+        if (!a->report || !a->policy.auto_prepare)
+                return;
+        for (size_t i = 0; i < a->report->n; i++) {
+                const Castle__Device *d = a->report->entries[i].msg;
+                if (!policy_take(&a->policy, d))
+                        continue;
+                log_info("Policy: preparing an OSD on %s (%s).", d->path, d->stable_id);
+                if (submit_prepare(a, 0, d->stable_id, false, a->policy.crush_class) < 0)
+                        log_error("Policy: could not queue the prepare of %s.", d->stable_id);
+        }
+}
+
+static void on_command(Agent *a, const Castle__Command *c) {
+        _cleanup_free_ char *err = NULL;
+        const Castle__Policy *p;
+        int r;
+
+        switch (c->kind_case) {
+        case CASTLE__COMMAND__KIND_RESCAN:
+                log_info("The coordinator asks for a rescan.");
+                debounce_full(&a->debounce, now_usec());
+                break;
+        case CASTLE__COMMAND__KIND_OSD_CREATE:
+                log_info("Command %" PRIu64 ": create an OSD on %s%s.", c->command_id, c->osd_create->device_id,
+                         c->osd_create->dry_run ? " (dry run)" : "");
+                r = submit_prepare(a, c->command_id, c->osd_create->device_id, c->osd_create->dry_run,
+                                   isempty(c->osd_create->crush_device_class) ? a->cfg.crush_device_class
+                                                                              : c->osd_create->crush_device_class);
+                if (r < 0)
+                        job_refused(a, c->command_id, r == -EBUSY ? "too many jobs queued on the node" : "out of memory");
+                break;
+        case CASTLE__COMMAND__KIND_POLICY:
+                p = c->policy;
+                r = policy_set(&a->policy, p->auto_prepare, p->name_filter, p->path_filter, p->crush_device_class, &err);
+                if (r < 0)
+                        log_error("The coordinator's policy was not applied: %s", strempty(err));
+                else
+                        log_info("The coordinator set the policy: auto-prepare %s.", p->auto_prepare ? "on" : "off");
+                apply_policy(a);
+                break;
+        default:
+                log_debug("Ignored a command of an unknown kind.");
+        }
+}
+
 static int on_link(zloop_t *loop, zsock_t *s, void *arg) {
         Agent *a = arg;
         zframe_t *f = zframe_recv(s);
@@ -225,10 +382,7 @@ static int on_link(zloop_t *loop, zsock_t *s, void *arg) {
                 send_snapshot(a);
                 break;
         case CASTLE__ENVELOPE__BODY_COMMAND:
-                if (e->command->kind_case == CASTLE__COMMAND__KIND_RESCAN) {
-                        log_info("The coordinator asks for a rescan.");
-                        debounce_full(&a->debounce, now_usec());
-                }
+                on_command(a, e->command);
                 break;
         default:
                 log_debug("Ignored an unexpected message from the coordinator.");
@@ -238,8 +392,6 @@ static int on_link(zloop_t *loop, zsock_t *s, void *arg) {
 }
 
 /* ---- scans ---- */
-
-static void schedule(Agent *a);
 
 static int on_debounce(zloop_t *loop, int timer_id, void *arg) {
         Agent *a = arg;
@@ -305,6 +457,7 @@ static int on_scanner(zloop_t *loop, zsock_t *s, void *arg) {
                 }
         }
         scan_outcome_free(o);
+        apply_policy(a);
         if (!a->ready) {
                 a->ready = true;
                 notify_send("READY=1\nSTATUS=Following block devices");
@@ -412,6 +565,46 @@ static int start_scanner(Agent *a) {
         return 0;
 }
 
+static int start_mode_valid(const char *m) {
+        return streq(m, "auto") || streq(m, "systemd") || streq(m, "fork") || streq(m, "none") ? 0 : -EINVAL;
+}
+
+static char *osd_helper_path(const AgentConfig *cfg) {
+        char self[PATH_MAX], *p = NULL;
+        ssize_t n;
+
+        if (!isempty(cfg->osd_helper))
+                return strdup(cfg->osd_helper);
+        n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n > 0) {
+                self[n] = 0;
+                if (asprintf(&p, "%s/castlectl-osd", dirname(self)) >= 0 && access(p, X_OK) == 0)
+                        return p;
+                free(p);
+        }
+        return strdup(LIBEXECDIR "/castlectl-osd");
+}
+
+static int start_jobs(Agent *a) {
+        _cleanup_free_ char *helper = osd_helper_path(&a->cfg), *err = NULL;
+        int r;
+
+        if (start_mode_valid(a->cfg.start_mode) < 0)
+                return log_error_errno(EINVAL, "start-mode: '%s' is not one of auto, systemd, fork, none.", a->cfg.start_mode);
+        r = policy_set(&a->policy, a->cfg.auto_prepare, a->cfg.auto_prepare_filter, a->cfg.auto_prepare_path_filter,
+                       a->cfg.crush_device_class, &err);
+        if (r < 0)
+                return log_error_errno(r, "%s", strempty(err));
+        if (!a->jobs) {
+                a->jobs = helper ? job_runner_new(a->loop, helper, on_job_update, a) : NULL;
+                if (!a->jobs)
+                        return log_error_errno(ENOMEM, "Out of memory.");
+        }
+        if (a->cfg.auto_prepare)
+                log_info("Policy: auto-prepare is on.");
+        return 0;
+}
+
 static int start_link(Agent *a) {
         char server_key[KEY_TEXT_LEN + 1];
         int r;
@@ -471,7 +664,7 @@ static void reload(Agent *a) {
         a->cfg = n;
         a->debounce.quiet_usec = a->cfg.debounce_quiet;
         a->debounce.max_delay_usec = MAX(a->cfg.debounce_max, a->cfg.debounce_quiet);
-        if (start_scanner(a) < 0 || start_link(a) < 0) {
+        if (start_jobs(a) < 0 || start_scanner(a) < 0 || start_link(a) < 0) {
                 log_error("Could not apply the new configuration: stopping.");
                 kill(getpid(), SIGTERM);
                 return;
@@ -549,6 +742,9 @@ static int run(Agent *a) {
         zloop_poller(a->loop, &(zmq_pollitem_t) { .fd = sfd, .events = ZMQ_POLLIN }, on_signal, a);
 
         /* 2. the first full scan (coldplug) */
+        r = start_jobs(a);
+        if (r < 0)
+                return r;
         r = start_scanner(a);
         if (r < 0)
                 return r;
@@ -597,6 +793,8 @@ int main(int argc, char *argv[]) {
         } else
                 r = run(&a) < 0 ? 1 : 0;
 
+        job_runner_free(a.jobs);
+        policy_done(&a.policy);
         zloop_destroy(&a.loop);
         report_free(a.report);
         debounce_done(&a.debounce);

@@ -13,35 +13,47 @@
 #include "common/log.h"
 
 
-/* The ZeroMQ commands live in castlectl-net: next to this binary (a build tree), else in
+/* Commands with heavy libraries live in helpers: next to this binary (a build tree), else in
  * LIBEXECDIR. */
-static int cmd_net(int argc, char *argv[]) {
+static int run_helper(const char *helper, char *argv[]) {
         char self[PATH_MAX], path[PATH_MAX + 32];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 
         if (n > 0) {
                 self[n] = 0;
-                snprintf(path, sizeof path, "%s/castlectl-net", dirname(self));
+                snprintf(path, sizeof path, "%s/%s", dirname(self), helper);
                 if (access(path, X_OK) == 0)
                         execv(path, argv - 1);
         }
-        snprintf(path, sizeof path, "%s/castlectl-net", LIBEXECDIR);
+        snprintf(path, sizeof path, "%s/%s", LIBEXECDIR, helper);
         execv(path, argv - 1);
         log_error_errno(errno, "Cannot run %s: %m", path);
         return 1;
+}
+
+/* ZeroMQ: castlectl-net */
+static int cmd_net(int argc, char *argv[]) {
+        return run_helper("castlectl-net", argv);
+}
+
+/* librados: castlectl-osd */
+static int cmd_osd_helper(int argc, char *argv[]) {
+        return run_helper("castlectl-osd", argv);
 }
 
 static const Command commands[] = {
         { "inventory", "List this node's block devices and whether each is safe to use", cmd_inventory },
         { "cluster", "Ask the coordinator about every node's devices (nodes, devices, watch)", cmd_net },
         { "keygen", "Write a CURVE key pair for the coordinator, an agent or a client", cmd_net },
+        { "osd", "OSDs on this node: prepare, activate, list", cmd_osd_helper },
+        { "zap", "Destroy what is on a device so it can be used again", cmd_osd_helper },
 };
 
 static void help(FILE *f) {
         fprintf(f,
                 "Usage: castlectl [--version] [--help] COMMAND [ARGS...]\n"
                 "\n"
-                "castle's command line: disks on this node, and whether each is safe to use for Ceph.\n"
+                "castle's command line: the disks of this node and of the cluster, and Ceph OSDs on them.\n"
                 "\n"
                 "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)

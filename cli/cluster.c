@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/table.h"
@@ -24,6 +25,10 @@ typedef struct ClusterArgs {
         bool insecure, json, headings;
         uint64_t timeout_usec;
         Castle__DeviceFilter filter;
+        bool dry_run;
+        const char *crush_class;
+        int auto_prepare;       /* -1: not given */
+        const char *name_filter, *path_filter;
 } ClusterArgs;
 
 static void help(FILE *f) {
@@ -37,6 +42,12 @@ static void help(FILE *f) {
 "  devices               every node's devices, like `ceph orch device ls`\n"
 "  device ID             one device by stable id (on every node that has it)\n"
 "  watch                 print changes as they happen, until interrupted\n"
+"  osd create NODE DEVICE-ID\n"
+"                        prepare a BlueStore OSD on NODE's device (its stable id) and start it;\n"
+"                        the node's agent runs `castlectl osd prepare`, progress is shown\n"
+"  policy NODE --auto-prepare=yes|no [--filter=REGEX] [--path-filter=REGEX]\n"
+"                        let NODE's agent prepare every available device matching the filters\n"
+"                        as it appears (until the agent restarts; its config sets the default)\n"
 "\n"
 "Options:\n"
 "  -f, --format=FORMAT   table (default) or json\n"
@@ -50,12 +61,17 @@ static void help(FILE *f) {
 "      --key=FILE        this client's key pair, FILE_secret is read\n"
 "                        (default /etc/castle/keys/castlectl.key)\n"
 "      --insecure        no CURVE (only against a coordinator started with --insecure)\n"
-"      --timeout=SEC     give up after SEC seconds without an answer (default 5)\n"
+"      --timeout=SEC     give up after SEC seconds without an answer (default 5; osd create\n"
+"                        waits at least 10 minutes between progress messages)\n"
+"      --dry-run         osd create: print the node's plan and change nothing\n"
+"      --crush-device-class=CLASS  osd create, policy: the OSD's device class\n"
+"      --auto-prepare=yes|no, --filter=REGEX, --path-filter=REGEX   policy: what to prepare\n"
 "  -h, --help            this text\n");
 }
 
 enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL, ARG_MIN_SIZE, ARG_MAX_SIZE,
-       ARG_LIMIT, ARG_COORDINATOR, ARG_SERVER_KEY, ARG_KEY, ARG_INSECURE, ARG_TIMEOUT };
+       ARG_LIMIT, ARG_COORDINATOR, ARG_SERVER_KEY, ARG_KEY, ARG_INSECURE, ARG_TIMEOUT, ARG_DRY_RUN,
+       ARG_CRUSH_CLASS, ARG_AUTO_PREPARE, ARG_FILTER, ARG_PATH_FILTER };
 
 static int parse_args(int argc, char *argv[], ClusterArgs *a) {
         static const struct option options[] = {
@@ -75,6 +91,11 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "key", required_argument, NULL, ARG_KEY },
                 { "insecure", no_argument, NULL, ARG_INSECURE },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "crush-device-class", required_argument, NULL, ARG_CRUSH_CLASS },
+                { "auto-prepare", required_argument, NULL, ARG_AUTO_PREPARE },
+                { "filter", required_argument, NULL, ARG_FILTER },
+                { "path-filter", required_argument, NULL, ARG_PATH_FILTER },
                 {}
         };
         uint64_t v;
@@ -110,6 +131,23 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         break;
                 case ARG_MODEL:
                         a->filter.model = optarg;
+                        break;
+                case ARG_DRY_RUN:
+                        a->dry_run = true;
+                        break;
+                case ARG_CRUSH_CLASS:
+                        a->crush_class = optarg;
+                        break;
+                case ARG_AUTO_PREPARE:
+                        if (!streq(optarg, "yes") && !streq(optarg, "no"))
+                                return log_error_errno(EINVAL, "--auto-prepare takes yes or no.");
+                        a->auto_prepare = streq(optarg, "yes");
+                        break;
+                case ARG_FILTER:
+                        a->name_filter = optarg;
+                        break;
+                case ARG_PATH_FILTER:
+                        a->path_filter = optarg;
                         break;
                 case ARG_MIN_SIZE:
                 case ARG_MAX_SIZE:
@@ -390,6 +428,90 @@ static int cmd_watch(zsock_t *s, const ClusterArgs *a) {
         }
 }
 
+#define JOB_TIMEOUT_USEC (600 * USEC_PER_SEC)
+
+/* Sends a command to a node and follows its JobUpdates to the last one. */
+static int run_node_command(zsock_t *s, const ClusterArgs *a, const char *node, Castle__Command *cmd) {
+        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
+        Castle__NodeCommand nc = CASTLE__NODE_COMMAND__INIT;
+        bool tty = isatty(STDERR_FILENO), progress_shown = false;
+        int r;
+
+        nc.node_id = (char *) node;
+        nc.command = cmd;
+        q.protocol_version = CASTLE_PROTOCOL_VERSION;
+        q.request_id = 1;
+        q.kind_case = CASTLE__QUERY_REQUEST__KIND_COMMAND;
+        q.command = &nc;
+        r = link_send(s, NULL, &q.base);
+        if (r < 0)
+                return log_error_errno(r, "Cannot send the request: %m");
+        for (;;) {
+                Castle__QueryReply *rep = NULL;
+                const Castle__JobUpdate *u;
+
+                r = receive(s, a, MAX(a->timeout_usec, JOB_TIMEOUT_USEC), &rep);
+                if (progress_shown && tty && r < 0)
+                        fputc('\n', stderr);
+                if (r < 0)
+                        return r;
+                u = rep->job;
+                if (u && !u->done && !a->json) {
+                        if (tty)
+                                fprintf(stderr, "\r\033[K[%3u%%] %s", u->percent, strempty(u->message ?: u->step));
+                        else
+                                fprintf(stderr, "[%3u%%] %s\n", u->percent, strempty(u->message ?: u->step));
+                        progress_shown = true;
+                }
+                if (u && u->done) {
+                        if (progress_shown && tty)
+                                fputc('\n', stderr);
+                        if (a->json) {
+                                json_object *o = codec_message_to_json(&u->base);
+                                print_json(o);
+                                json_object_put(o);
+                        } else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE && cmd->osd_create->dry_run)
+                                printf("Dry run on %s: %s would be prepared; nothing was changed.\n", node,
+                                       strempty(u->device));
+                        else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE)
+                                printf("osd.%d %s on %s %s (%s)\n", u->osd_id,
+                                       u->already_prepared ? "was already there" : "is up", node, strempty(u->device),
+                                       strempty(u->osd_uuid));
+                        else
+                                printf("Sent to %s.\n", node);
+                }
+                bool last = rep->last;
+                castle__query_reply__free_unpacked(rep, NULL);
+                if (last)
+                        return 0;
+        }
+}
+
+static int cmd_osd_create(zsock_t *s, const ClusterArgs *a, const char *node, const char *device) {
+        Castle__Command cmd = CASTLE__COMMAND__INIT;
+        Castle__OsdCreate oc = CASTLE__OSD_CREATE__INIT;
+
+        oc.device_id = (char *) device;
+        oc.dry_run = a->dry_run;
+        oc.crush_device_class = (char *) a->crush_class;
+        cmd.kind_case = CASTLE__COMMAND__KIND_OSD_CREATE;
+        cmd.osd_create = &oc;
+        return run_node_command(s, a, node, &cmd);
+}
+
+static int cmd_policy(zsock_t *s, const ClusterArgs *a, const char *node) {
+        Castle__Command cmd = CASTLE__COMMAND__INIT;
+        Castle__Policy p = CASTLE__POLICY__INIT;
+
+        p.auto_prepare = a->auto_prepare > 0;
+        p.name_filter = (char *) a->name_filter;
+        p.path_filter = (char *) a->path_filter;
+        p.crush_device_class = (char *) a->crush_class;
+        cmd.kind_case = CASTLE__COMMAND__KIND_POLICY;
+        cmd.policy = &p;
+        return run_node_command(s, a, node, &cmd);
+}
+
 int cmd_cluster(int argc, char *argv[]) {
         ClusterArgs a = {
                 .endpoint = getenv("CASTLE_COORDINATOR") ?: "tcp://127.0.0.1:7101",
@@ -397,6 +519,7 @@ int cmd_cluster(int argc, char *argv[]) {
                 .key = "/etc/castle/keys/castlectl.key",
                 .headings = true,
                 .timeout_usec = 5 * USEC_PER_SEC,
+                .auto_prepare = -1,
         };
         const char *cmd;
         zsock_t *s = NULL;
@@ -417,6 +540,16 @@ int cmd_cluster(int argc, char *argv[]) {
                         return EXIT_USAGE;
                 }
                 a.filter.stable_id = argv[optind + 1];
+        } else if (streq(cmd, "osd")) {
+                if (optind + 4 != argc || !streq(argv[optind + 1], "create")) {
+                        log_error("Usage: castlectl cluster osd create NODE DEVICE-ID [--dry-run].");
+                        return EXIT_USAGE;
+                }
+        } else if (streq(cmd, "policy")) {
+                if (optind + 2 != argc || a.auto_prepare < 0) {
+                        log_error("Usage: castlectl cluster policy NODE --auto-prepare=yes|no [--filter=REGEX] [--path-filter=REGEX].");
+                        return EXIT_USAGE;
+                }
         } else if (!streq(cmd, "nodes") && !streq(cmd, "devices") && !streq(cmd, "watch")) {
                 log_error("Unknown cluster command '%s'. Run 'castlectl cluster --help'.", cmd);
                 return EXIT_USAGE;
@@ -433,6 +566,10 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cmd_nodes(s, &a);
         else if (streq(cmd, "watch"))
                 r = cmd_watch(s, &a);
+        else if (streq(cmd, "osd"))
+                r = cmd_osd_create(s, &a, argv[optind + 2], argv[optind + 3]);
+        else if (streq(cmd, "policy"))
+                r = cmd_policy(s, &a, argv[optind + 1]);
         else
                 r = cmd_devices(s, &a);
         zsock_destroy(&s);

@@ -13,4 +13,5 @@ typedef struct Command {
 int cmd_inventory(int argc, char *argv[]);
 int cmd_keygen(int argc, char *argv[]);
 int cmd_cluster(int argc, char *argv[]);
-/* castlectl-net's entry: argv[0] is castlectl's, argv[1] the command. */
+int cmd_osd(int argc, char *argv[]);
+int cmd_zap(int argc, char *argv[]);

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Reads at most max bytes; fails with -EFBIG if the file is longer. */
 int read_full_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_size);
@@ -18,3 +19,9 @@ int safe_atou64(const char *s, uint64_t *ret);
 int safe_atoi(const char *s, int *ret);
 /* Trailing whitespace is removed in place. */
 char *strip_trailing(char *s);
+
+/* Writes a whole file through a temporary name, fsync and rename, then fsyncs the directory:
+ * after a crash the file is either the old one or the new one, never half written. */
+int write_file_atomic(const char *path, const void *data, size_t n, mode_t mode);
+/* mkdir -p */
+int mkdir_p(const char *path, mode_t mode);

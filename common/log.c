@@ -64,3 +64,17 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         errno = saved;
         return -abs(error);
 }
+
+void error_set(char **error, const char *format, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        if (!error)
+                return;
+        va_start(ap, format);
+        if (vasprintf(&s, format, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        free(*error);
+        *error = s;
+}

@@ -34,3 +34,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 #define log_info_errno(e, ...) log_full_errno(LOG_INFO, e, __VA_ARGS__)
 #define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, e, __VA_ARGS__)
 #define log_error_errno(e, ...) log_full_errno(LOG_ERR, e, __VA_ARGS__)
+
+/* For library calls that explain a failure to a person: replaces *error (if error is not
+ * NULL) with the formatted message. */
+void error_set(char **error, const char *format, ...) _printf_(2, 3);

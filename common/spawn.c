@@ -2,6 +2,7 @@
 /* posix_spawn with a deadline and captured output. Every fd we own is O_CLOEXEC, so the
  * child inherits only the three we set up; nothing loops over the fd table. */
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -105,9 +106,26 @@ int spawn_capture(char *const argv[], char *const envp[], const SpawnOptions *o,
         if (pipe2(pipe_err, O_CLOEXEC) < 0)
                 return -errno;
         err_r = pipe_err[0], err_w = pipe_err[1];
-        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null_fd < 0)
-                return -errno;
+        if (o->in) {
+                /* A few bytes (a secret): they fit the pipe buffer, so write them all now. */
+                int pipe_in[2];
+                size_t n = strlen(o->in);
+
+                if (n > PIPE_BUF)
+                        return -E2BIG;
+                if (pipe2(pipe_in, O_CLOEXEC) < 0)
+                        return -errno;
+                null_fd = pipe_in[0];
+                ssize_t k = write(pipe_in[1], o->in, n);
+                r = k < 0 ? -errno : 0;
+                safe_close(pipe_in[1]);
+                if (r < 0)
+                        return r;
+        } else {
+                null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (null_fd < 0)
+                        return -errno;
+        }
 
         (void) spawn_reap_finished();
         r = posix_spawn_file_actions_init(&fa);

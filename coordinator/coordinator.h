@@ -54,6 +54,8 @@ typedef struct Coordinator {
         zloop_t *loop;
         zhashx_t *nodes;        /* node id -> NodeRuntime */
         zlistx_t *watchers;     /* routing ids (zframe_t) of watch clients */
+        zlistx_t *jobs;         /* commands sent to agents, waiting for their JobUpdates */
+        uint64_t last_command_id;
         uint64_t received, applied, dropped[_DROP_MAX];
         uint64_t last_drop_log[_DROP_MAX];
         uint64_t watchdog_usec;
@@ -64,6 +66,13 @@ int ingest_message(Coordinator *c, zmsg_t *msg);
 int liveness_tick(Coordinator *c);
 int nodes_load(Coordinator *c);
 void node_info_fill(Castle__NodeInfo *info, const StoreNode *n);
+
+/* jobs.c */
+void jobs_init(Coordinator *c);
+void jobs_done(Coordinator *c);
+void jobs_submit(Coordinator *c, zframe_t *client, uint64_t request_id, const Castle__NodeCommand *nc);
+void jobs_update(Coordinator *c, const char *node_id, Castle__JobUpdate *u);
+void jobs_node_lost(Coordinator *c, const char *node_id);
 
 /* query.c */
 int query_message(Coordinator *c, zmsg_t *msg);

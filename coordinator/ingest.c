@@ -298,7 +298,7 @@ int ingest_message(Coordinator *c, zmsg_t *msg) {
                         ack(c, n, e->message_id);
                 break;
         case CASTLE__ENVELOPE__BODY_JOB_UPDATE:
-                log_info("Node %s: command %" PRIu64 ": %s", node_id, e->job_update->command_id, e->job_update->step);
+                jobs_update(c, node_id, e->job_update);
                 break;
         default:
                 drop(c, DROP_UNEXPECTED, node_id, EBADMSG);
@@ -324,8 +324,10 @@ int liveness_tick(Coordinator *c) {
 
                 if (n->state == NODE_ONLINE && silent > (int64_t) c->cfg.stale_after)
                         (void) set_state(c, n, NODE_STALE, now);
-                else if (n->state == NODE_STALE && silent > (int64_t) c->cfg.offline_after)
+                else if (n->state == NODE_STALE && silent > (int64_t) c->cfg.offline_after) {
                         (void) set_state(c, n, NODE_OFFLINE, now);
+                        jobs_node_lost(c, n->node_id);
+                }
         }
         return 0;
 }

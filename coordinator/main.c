@@ -125,7 +125,8 @@ static int run(Coordinator *c) {
         c->loop = zloop_new();
         c->nodes = zhashx_new();
         c->watchers = zlistx_new();
-        if (!c->loop || !c->nodes || !c->watchers)
+        jobs_init(c);
+        if (!c->loop || !c->nodes || !c->watchers || !c->jobs)
                 return log_error_errno(ENOMEM, "Out of memory.");
 
         r = store_open_sqlite(c->cfg.database, &c->store);
@@ -210,6 +211,7 @@ int main(int argc, char *argv[]) {
         zsock_destroy(&c.query);
         c.zap = zap_stop(c.zap);
         zlistx_destroy(&c.watchers);
+        jobs_done(&c);
         zhashx_destroy(&c.nodes);
         zcert_destroy(&c.cert);
         c.store = store_close(c.store);

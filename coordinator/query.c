@@ -186,6 +186,9 @@ int query_message(Coordinator *c, zmsg_t *msg) {
         case CASTLE__QUERY_REQUEST__KIND_WATCH:
                 add_watcher(c, rid, q->request_id);
                 break;
+        case CASTLE__QUERY_REQUEST__KIND_COMMAND:
+                jobs_submit(c, rid, q->request_id, q->command);
+                break;
         default:
                 reply_error(c, rid, q->request_id, "unknown request");
         }

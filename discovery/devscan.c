@@ -175,7 +175,7 @@ static int probe_all(DevSource *src, DeviceList *l, const ScanOptions *o, unsign
                         .node = node,
                         .opts.test_exclusive = devsource_is_live(src) && strv_isempty(d->holders) &&
                                                strv_isempty(d->partitions) && strv_isempty(d->mountpoints) &&
-                                               !d->swap,
+                                               !d->swap && !(o->held_devnum != 0 && d->devnum == o->held_devnum),
                 };
         }
         r = probepool_run(reqs, n, o->workers ?: SCAN_DEFAULT_WORKERS,

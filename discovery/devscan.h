@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "discovery/device.h"
 
@@ -21,6 +22,9 @@ typedef struct ScanOptions {
          * Everything else (udev, sysfs, mounts, LVM, verdicts) is always read afresh. */
         const DeviceList *previous;
         char *const *dirty;
+        /* A device this process holds open O_EXCL itself (OSD preparation re-probes under its
+         * own lock): not "locked" by someone else. 0: none. */
+        dev_t held_devnum;
 } ScanOptions;
 
 #define SCAN_DEFAULT_WORKERS 4

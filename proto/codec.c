@@ -453,6 +453,32 @@ static int validate_devices(Castle__Device *const *d, size_t n) {
         return 0;
 }
 
+static bool valid_optional(const char *s) {
+        return isempty(s) || codec_valid_id(s);
+}
+
+int codec_validate_command(const Castle__Command *c) {
+        if (!c)
+                return -EBADMSG;
+        switch (c->kind_case) {
+        case CASTLE__COMMAND__KIND_RESCAN:
+                return 0;
+        case CASTLE__COMMAND__KIND_OSD_CREATE:
+                /* These become a helper's arguments: printable, no blanks, not an option. */
+                if (!codec_valid_id(c->osd_create->device_id) || c->osd_create->device_id[0] == '-' ||
+                    !valid_optional(c->osd_create->crush_device_class))
+                        return -EINVAL;
+                return 0;
+        case CASTLE__COMMAND__KIND_POLICY:
+                if (!valid_optional(c->policy->name_filter) || !valid_optional(c->policy->path_filter) ||
+                    !valid_optional(c->policy->crush_device_class))
+                        return -EINVAL;
+                return 0;
+        default:
+                return -EBADMSG;
+        }
+}
+
 static int validate_envelope(const Castle__Envelope *e) {
         switch (e->body_case) {
         case CASTLE__ENVELOPE__BODY_HELLO:
@@ -468,10 +494,11 @@ static int validate_envelope(const Castle__Envelope *e) {
                         if (!codec_valid_id(e->delta->removed[i]))
                                 return -EINVAL;
                 return validate_devices(e->delta->changed, e->delta->n_changed);
+        case CASTLE__ENVELOPE__BODY_COMMAND:
+                return codec_validate_command(e->command);
         case CASTLE__ENVELOPE__BODY_HEARTBEAT:
         case CASTLE__ENVELOPE__BODY_ACK:
         case CASTLE__ENVELOPE__BODY_RESYNC:
-        case CASTLE__ENVELOPE__BODY_COMMAND:
         case CASTLE__ENVELOPE__BODY_JOB_UPDATE:
                 return 0;
         default:
@@ -502,7 +529,9 @@ int codec_query_request_unpack(const uint8_t *data, size_t size, Castle__QueryRe
 
         if (!q)
                 return -EBADMSG;
-        if (q->protocol_version != CASTLE_PROTOCOL_VERSION || q->kind_case == CASTLE__QUERY_REQUEST__KIND__NOT_SET) {
+        if (q->protocol_version != CASTLE_PROTOCOL_VERSION || q->kind_case == CASTLE__QUERY_REQUEST__KIND__NOT_SET ||
+            (q->kind_case == CASTLE__QUERY_REQUEST__KIND_COMMAND &&
+             (!codec_valid_id(q->command->node_id) || codec_validate_command(q->command->command) < 0))) {
                 int r = q->protocol_version != CASTLE_PROTOCOL_VERSION ? -EPROTO : -EBADMSG;
                 castle__query_request__free_unpacked(q, NULL);
                 return r;

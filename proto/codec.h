@@ -29,6 +29,8 @@ int codec_pack(const ProtobufCMessage *m, uint8_t **ret, size_t *ret_size);
  * or has no body, -EPROTO for another protocol version, -E2BIG for too many devices, -EINVAL
  * for ids that are empty, too long or not printable. */
 int codec_envelope_unpack(const uint8_t *data, size_t size, Castle__Envelope **ret);
+/* A Command is well formed: a known kind, and arguments that are safe to hand to a helper. */
+int codec_validate_command(const Castle__Command *c);
 int codec_query_request_unpack(const uint8_t *data, size_t size, Castle__QueryRequest **ret);
 int codec_query_reply_unpack(const uint8_t *data, size_t size, Castle__QueryReply **ret);
 /* True for 1..CODEC_MAX_ID_LEN printable ASCII characters, no blanks. */

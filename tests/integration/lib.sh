@@ -12,6 +12,7 @@ LOOPS=()
 PIDS=()
 MOUNTS=()
 SWAPS=()
+CLEANUP_HOOKS=()
 FAILED=0
 
 skip() {
@@ -50,7 +51,7 @@ ensure_udevd() {
 }
 
 cleanup() {
-        local rc=$? m s p l f
+        local rc=$? m s p l f h
         set +e
         if [ "$rc" -ne 0 ] || [ "$FAILED" -gt 0 ]; then
                 # What the daemons said, for whoever reads a failed run.
@@ -58,6 +59,7 @@ cleanup() {
                         [ -f "$f" ] && { echo "--- $(basename "$f") (last 40 lines)"; tail -40 "$f"; }
                 done
         fi
+        for h in "${CLEANUP_HOOKS[@]}"; do "$h"; done
         for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
         for s in "${SWAPS[@]}"; do swapoff "$s" 2>/dev/null; done
         for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/jobs.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/strv.h"
+
+#define LINE_MAX_BYTES 65536
+#define MAX_QUEUED 256
+
+extern char **environ;
+
+typedef struct Job {
+        uint64_t command_id;
+        char **argv;
+} Job;
+
+struct JobRunner {
+        zloop_t *loop;
+        char *helper;
+        JobUpdateFn cb;
+        void *userdata;
+        Job queue[MAX_QUEUED];
+        size_t n_queued;
+        /* the running job */
+        bool running;
+        Job current;
+        pid_t pid;
+        int fd;
+        char buf[LINE_MAX_BYTES];
+        size_t n_buf;
+        bool finished;          /* its result line arrived */
+        pid_t zombies[16];
+        size_t n_zombies;
+};
+
+static void start_next(JobRunner *jr);
+
+static void reap(JobRunner *jr) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < jr->n_zombies; i++)
+                if (waitpid(jr->zombies[i], NULL, WNOHANG) == 0)
+                        jr->zombies[k++] = jr->zombies[i];
+        jr->n_zombies = k;
+}
+
+static const char *get_str(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+                       ? json_object_get_string(v) : NULL;
+}
+
+static int get_int(json_object *o, const char *key, int def) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int) ? json_object_get_int(v) : def;
+}
+
+static bool get_bool(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+static void emit_done(JobRunner *jr, const char *error, int osd_id, const char *device, const char *uuid, bool already) {
+        Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
+
+        u.command_id = jr->current.command_id;
+        u.step = (char *) "done";
+        u.percent = 100;
+        u.done = true;
+        u.error = (char *) error;
+        u.osd_id = osd_id;
+        u.device = (char *) device;
+        u.osd_uuid = (char *) uuid;
+        u.already_prepared = already;
+        jr->finished = true;
+        jr->cb(&u, jr->userdata);
+}
+
+static void handle_line(JobRunner *jr, const char *line) {
+        json_object *o = json_tokener_parse(line);
+
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                log_debug("Job output that is not JSON: %s", line);
+                json_object_put(o);
+                return;
+        }
+        if (get_bool(o, "result")) {
+                const char *error = get_str(o, "error");
+                emit_done(jr, error, error ? -1 : get_int(o, "osd_id", -1), get_str(o, "device"),
+                          get_str(o, "osd_uuid"), get_bool(o, "already_prepared"));
+        } else if (get_str(o, "step")) {
+                Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
+                u.command_id = jr->current.command_id;
+                u.step = (char *) get_str(o, "step");
+                u.percent = (uint32_t) get_int(o, "percent", 0);
+                u.message = (char *) get_str(o, "message");
+                u.osd_id = -1;
+                jr->cb(&u, jr->userdata);
+        }
+        json_object_put(o);
+}
+
+static void finish(JobRunner *jr) {
+        int status = 0;
+
+        zloop_poller_end(jr->loop, &(zmq_pollitem_t) { .fd = jr->fd, .events = ZMQ_POLLIN });
+        jr->fd = safe_close(jr->fd);
+        if (waitpid(jr->pid, &status, WNOHANG) == 0 && jr->n_zombies < ELEMENTSOF(jr->zombies))
+                jr->zombies[jr->n_zombies++] = jr->pid;
+        if (!jr->finished) {
+                char why[128];
+                snprintf(why, sizeof why, "the prepare helper ended without a result (%s %d)",
+                         WIFSIGNALED(status) ? "signal" : "exit status",
+                         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                emit_done(jr, why, -1, NULL, NULL, false);
+        }
+        strv_free(jr->current.argv);
+        jr->current = (Job) {};
+        jr->running = false;
+        start_next(jr);
+}
+
+static int on_output(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+        JobRunner *jr = arg;
+        ssize_t k;
+
+        k = read(jr->fd, jr->buf + jr->n_buf, sizeof jr->buf - 1 - jr->n_buf);
+        if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (k <= 0) {
+                finish(jr);
+                return 0;
+        }
+        jr->n_buf += (size_t) k;
+        jr->buf[jr->n_buf] = 0;
+        for (char *nl; (nl = memchr(jr->buf, '\n', jr->n_buf));) {
+                *nl = 0;
+                handle_line(jr, jr->buf);
+                jr->n_buf -= (size_t) (nl + 1 - jr->buf);
+                memmove(jr->buf, nl + 1, jr->n_buf);
+        }
+        if (jr->n_buf == sizeof jr->buf - 1)
+                jr->n_buf = 0; /* a line that long is not ours: drop it */
+        /* The result is the last line: the helper is done even if a daemon it started still
+         * holds the pipe open. */
+        if (jr->finished)
+                finish(jr);
+        return 0;
+}
+
+static void start_next(JobRunner *jr) {
+        posix_spawn_file_actions_t fa;
+        int p[2], r;
+
+        reap(jr);
+        if (jr->running || jr->n_queued == 0)
+                return;
+        jr->current = jr->queue[0];
+        memmove(jr->queue, jr->queue + 1, --jr->n_queued * sizeof(Job));
+        jr->running = true;
+        jr->finished = false;
+        jr->n_buf = 0;
+
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+        r = -posix_spawn(&jr->pid, jr->helper, &fa, NULL, jr->current.argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        safe_close(p[1]);
+        if (r < 0) {
+                safe_close(p[0]);
+                goto fail;
+        }
+        jr->fd = p[0];
+        (void) fcntl(jr->fd, F_SETFL, O_NONBLOCK);
+        zloop_poller(jr->loop, &(zmq_pollitem_t) { .fd = jr->fd, .events = ZMQ_POLLIN }, on_output, jr);
+        log_info("Job %" PRIu64 ": running %s %s %s.", jr->current.command_id, jr->helper,
+                 strempty(jr->current.argv[1]), strempty(jr->current.argv[2]));
+        return;
+fail:
+        {
+                char why[256];
+                snprintf(why, sizeof why, "cannot run %s: %s", jr->helper, strerror(-r));
+                emit_done(jr, why, -1, NULL, NULL, false);
+        }
+        strv_free(jr->current.argv);
+        jr->current = (Job) {};
+        jr->running = false;
+        start_next(jr);
+}
+
+JobRunner *job_runner_new(zloop_t *loop, const char *helper, JobUpdateFn cb, void *userdata) {
+        JobRunner *jr = calloc(1, sizeof *jr);
+
+        if (!jr)
+                return NULL;
+        *jr = (JobRunner) { .loop = loop, .helper = strdup(helper), .cb = cb, .userdata = userdata, .fd = -EBADF };
+        if (!jr->helper) {
+                free(jr);
+                return NULL;
+        }
+        return jr;
+}
+
+JobRunner *job_runner_free(JobRunner *jr) {
+        if (!jr)
+                return NULL;
+        if (jr->fd >= 0) {
+                zloop_poller_end(jr->loop, &(zmq_pollitem_t) { .fd = jr->fd, .events = ZMQ_POLLIN });
+                safe_close(jr->fd);
+        }
+        /* A running prepare is left to finish: its journal makes it safe either way. */
+        strv_free(jr->current.argv);
+        for (size_t i = 0; i < jr->n_queued; i++)
+                strv_free(jr->queue[i].argv);
+        free(jr->helper);
+        free(jr);
+        return NULL;
+}
+
+int job_runner_submit(JobRunner *jr, uint64_t command_id, char *const *args) {
+        char **argv = NULL;
+
+        if (jr->n_queued >= MAX_QUEUED)
+                return -EBUSY;
+        if (strv_extend(&argv, "castlectl-osd") < 0)
+                return -ENOMEM;
+        STRV_FOREACH(a, args)
+                if (strv_extend(&argv, *a) < 0) {
+                        strv_free(argv);
+                        return -ENOMEM;
+                }
+        jr->queue[jr->n_queued++] = (Job) { .command_id = command_id, .argv = argv };
+        start_next(jr);
+        return 0;
+}
+
+size_t job_runner_pending(const JobRunner *jr) {
+        return jr->n_queued + (jr->running ? 1 : 0);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* OSD work on this node, one job at a time: each job is `castlectl-osd osd prepare
+ * --progress=json ...` run as a child, so librados, ceph-osd --mkfs and their threads stay out
+ * of the agent's process, and a crash of either leaves the other running. Its progress lines
+ * become JobUpdate messages. The prepare journal makes a job the agent never saw finish safe to
+ * run again. */
+#pragma once
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/castle.pb-c.h"
+
+typedef struct JobRunner JobRunner;
+
+/* Called for every progress line and once with done = true. */
+typedef void (*JobUpdateFn)(const Castle__JobUpdate *u, void *userdata);
+
+/* helper: the castlectl-osd program. */
+JobRunner *job_runner_new(zloop_t *loop, const char *helper, JobUpdateFn cb, void *userdata);
+JobRunner *job_runner_free(JobRunner *jr);
+
+/* Queues a job; args are the helper's arguments after its name (copied). */
+int job_runner_submit(JobRunner *jr, uint64_t command_id, char *const *args);
+
+/* Jobs queued or running. */
+size_t job_runner_pending(const JobRunner *jr);

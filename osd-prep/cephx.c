@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "osd-prep/cephx.h"
+
+#define CRYPTO_KEY_LEN 28       /* u16 type, u32 sec, u32 nsec, u16 len, 16 bytes */
+#define CEPH_CRYPTO_AES 1
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void base64_encode(const uint8_t *in, size_t n, char *out) {
+        size_t i, o = 0;
+
+        for (i = 0; i + 2 < n; i += 3) {
+                uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
+                out[o++] = b64[v >> 18 & 63];
+                out[o++] = b64[v >> 12 & 63];
+                out[o++] = b64[v >> 6 & 63];
+                out[o++] = b64[v & 63];
+        }
+        if (i < n) {
+                uint32_t v = (uint32_t) in[i] << 16 | (i + 1 < n ? (uint32_t) in[i + 1] << 8 : 0);
+                out[o++] = b64[v >> 18 & 63];
+                out[o++] = b64[v >> 12 & 63];
+                out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+                out[o++] = '=';
+        }
+        out[o] = 0;
+}
+
+static void put_le16(uint8_t *p, uint16_t v) {
+        p[0] = v & 0xff;
+        p[1] = v >> 8;
+}
+
+static void put_le32(uint8_t *p, uint32_t v) {
+        for (int i = 0; i < 4; i++)
+                p[i] = v >> (8 * i) & 0xff;
+}
+
+int cephx_secret_new(char ret[static CEPHX_SECRET_MAX]) {
+        uint8_t key[CRYPTO_KEY_LEN];
+        struct timespec ts;
+        size_t got = 0;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        put_le16(key, CEPH_CRYPTO_AES);
+        put_le32(key + 2, (uint32_t) ts.tv_sec);
+        put_le32(key + 6, (uint32_t) ts.tv_nsec);
+        put_le16(key + 10, 16);
+        while (got < 16) {
+                ssize_t k = getrandom(key + 12 + got, 16 - got, 0);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                got += (size_t) k;
+        }
+        base64_encode(key, sizeof key, ret);
+        explicit_bzero(key, sizeof key);
+        return 0;
+}
+
+int cephx_secret_valid(const char *s) {
+        if (!s || strlen(s) != CEPHX_SECRET_MAX - 1)
+                return 0;
+        for (const char *p = s; *p; p++)
+                if (!strchr(b64, *p) && *p != '=')
+                        return 0;
+        return strncmp(s, "AQ", 2) == 0; /* type 1 (AES), little endian */
+}
+
+int keyring_write(const char *path, const char *entity, const char *secret, uid_t uid, gid_t gid) {
+        char buf[256];
+        int n, r;
+
+        n = snprintf(buf, sizeof buf, "[%s]\n\tkey = %s\n", entity, secret);
+        if (n < 0 || (size_t) n >= sizeof buf)
+                return -EINVAL;
+        r = write_file_atomic(path, buf, (size_t) n, 0600);
+        explicit_bzero(buf, sizeof buf);
+        if (r < 0)
+                return r;
+        if (uid != (uid_t) -1 && chown(path, uid, gid) < 0)
+                return -errno;
+        return 0;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cephx secrets and keyring files, written by our own code instead of spawning
+ * `ceph-authtool --gen-print-key` and `ceph-authtool --create-keyring`. */
+#pragma once
+
+#include <sys/types.h>
+
+/* base64 of the 28-byte encoded CryptoKey: 40 characters and a NUL. */
+#define CEPHX_SECRET_MAX 41
+
+/* A new AES secret, encoded as Ceph encodes a CryptoKey (type 1, creation time, 16 random
+ * bytes) and then base64, exactly what `ceph-authtool --gen-print-key` prints. */
+int cephx_secret_new(char ret[static CEPHX_SECRET_MAX]);
+
+/* True if s looks like such a secret (base64 of a 28-byte AES key). */
+int cephx_secret_valid(const char *s);
+
+/* Writes "[entity]\n\tkey = secret\n" atomically with mode 0600, owned by uid:gid
+ * ((uid_t) -1: unchanged). */
+int keyring_write(const char *path, const char *entity, const char *secret, uid_t uid, gid_t gid);

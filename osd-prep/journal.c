@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "osd-prep/journal.h"
+
+#define JOURNAL_MAX_SIZE 4096
+
+static const char *const step_names[_STEP_MAX] = {
+        [STEP_NONE] = "none",
+        [STEP_JOURNAL] = "journal",
+        [STEP_OSD_NEW] = "osd-new",
+        [STEP_OSD_DIR] = "osd-dir",
+        [STEP_MKFS] = "mkfs",
+};
+
+const char *prepare_step_to_string(PrepareStep s) {
+        return s < _STEP_MAX ? step_names[s] : "unknown";
+}
+
+PrepareStep prepare_step_from_string(const char *s) {
+        for (PrepareStep i = 0; i < _STEP_MAX; i++)
+                if (streq_ptr(s, step_names[i]))
+                        return i;
+        return STEP_NONE;
+}
+
+void journal_entry_done(JournalEntry *e) {
+        free(e->uuid);
+        if (e->secret)
+                explicit_bzero(e->secret, strlen(e->secret));
+        free(e->secret);
+        free(e->stable_id);
+        free(e->device);
+        free(e->cluster);
+        free(e->cluster_fsid);
+        free(e->crush_class);
+        *e = (JournalEntry) { .osd_id = -1 };
+}
+
+char *journal_dir(const char *state_dir) {
+        char *p;
+        return asprintf(&p, "%s/prepare", state_dir) < 0 ? NULL : p;
+}
+
+static char *entry_path(const char *state_dir, const char *uuid) {
+        char *p;
+        return asprintf(&p, "%s/prepare/%s.json", state_dir, uuid) < 0 ? NULL : p;
+}
+
+static void add_string(json_object *o, const char *key, const char *v) {
+        if (v)
+                json_object_object_add(o, key, json_object_new_string(v));
+}
+
+int journal_write(const char *state_dir, const JournalEntry *e) {
+        _cleanup_free_ char *dir = journal_dir(state_dir), *path = entry_path(state_dir, e->uuid);
+        const char *s;
+        json_object *o;
+        int r;
+
+        if (!dir || !path)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        add_string(o, "uuid", e->uuid);
+        add_string(o, "secret", e->secret);
+        add_string(o, "stable_id", e->stable_id);
+        add_string(o, "device", e->device);
+        add_string(o, "cluster", e->cluster);
+        add_string(o, "cluster_fsid", e->cluster_fsid);
+        add_string(o, "crush_device_class", e->crush_class);
+        json_object_object_add(o, "osd_id", json_object_new_int(e->osd_id));
+        json_object_object_add(o, "reused_id", json_object_new_boolean(e->reused_id));
+        add_string(o, "step", prepare_step_to_string(e->step));
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+        r = write_file_atomic(path, s, strlen(s), 0600);
+        json_object_put(o);
+        return r;
+}
+
+int journal_remove(const char *state_dir, const char *uuid) {
+        _cleanup_free_ char *path = entry_path(state_dir, uuid), *dir = journal_dir(state_dir);
+        _cleanup_close_ int dfd = -EBADF;
+
+        if (!path || !dir)
+                return -ENOMEM;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                (void) fsync(dfd);
+        return 0;
+}
+
+static char *dup_string(json_object *o, const char *key) {
+        json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return strdup(json_object_get_string(v));
+}
+
+static int entry_parse(const char *text, JournalEntry *ret) {
+        JournalEntry e = { .osd_id = -1 };
+        _cleanup_free_ char *step = NULL;
+        json_object *o, *v;
+
+        o = json_tokener_parse(text);
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return -EBADMSG;
+        }
+        e.uuid = dup_string(o, "uuid");
+        e.secret = dup_string(o, "secret");
+        e.stable_id = dup_string(o, "stable_id");
+        e.device = dup_string(o, "device");
+        e.cluster = dup_string(o, "cluster");
+        e.cluster_fsid = dup_string(o, "cluster_fsid");
+        e.crush_class = dup_string(o, "crush_device_class");
+        if (json_object_object_get_ex(o, "osd_id", &v))
+                e.osd_id = json_object_get_int(v);
+        if (json_object_object_get_ex(o, "reused_id", &v))
+                e.reused_id = json_object_get_boolean(v);
+        step = dup_string(o, "step");
+        e.step = prepare_step_from_string(step);
+        json_object_put(o);
+        if (!e.uuid || !e.secret || !e.stable_id || e.step == STEP_NONE) {
+                journal_entry_done(&e);
+                return -EBADMSG;
+        }
+        *ret = e;
+        return 0;
+}
+
+int journal_list(const char *state_dir, char ***ret) {
+        _cleanup_free_ char *dir = journal_dir(state_dir);
+        _cleanup_strv_free_ char **names = NULL, **uuids = NULL;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = list_dir_at(AT_FDCWD, dir, &names);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        STRV_FOREACH(n, names) {
+                size_t l = strlen(*n);
+                if (l <= 5 || !streq(*n + l - 5, ".json"))
+                        continue;
+                r = strv_consume(&uuids, strndup(*n, l - 5));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(uuids);
+        return 0;
+}
+
+int journal_find(const char *state_dir, const char *stable_id, JournalEntry *ret) {
+        _cleanup_strv_free_ char **uuids = NULL;
+        int r;
+
+        r = journal_list(state_dir, &uuids);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(u, uuids) {
+                _cleanup_free_ char *path = entry_path(state_dir, *u), *text = NULL;
+                JournalEntry e;
+
+                if (!path)
+                        return -ENOMEM;
+                r = read_full_file_at(AT_FDCWD, path, JOURNAL_MAX_SIZE, &text, NULL);
+                if (r >= 0)
+                        r = entry_parse(text, &e);
+                if (r < 0) {
+                        log_warning_errno(r, "Ignoring prepare journal entry %s: %m", path);
+                        continue;
+                }
+                if (streq(e.stable_id, stable_id)) {
+                        *ret = e;
+                        return 1;
+                }
+                journal_entry_done(&e);
+        }
+        return 0;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The OSD data directory, <root>/<cluster>-<id>: what mkfs and ceph-osd read (the block
+ * link, keyring, monmap), written with our own calls instead of a process per file, and
+ * owned by the ceph user when there is one. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "osd-prep/context.h"
+
+/* The ceph user, or (uid_t) -1 when it does not exist or we are not root. */
+void osd_owner(uid_t *uid, gid_t *gid);
+
+/* Creates the directory afresh (anything in it from an earlier, interrupted run is removed)
+ * with block -> device, keyring and activate.monmap. */
+int osd_dir_create(const char *dir, int id, const char *device, const char *secret, const void *monmap,
+                   size_t monmap_size);
+
+/* Points block at device (again): at activation the kernel name may have changed. */
+int osd_dir_link_block(const char *dir, const char *device);
+
+/* Removes the directory and the files in it (it has no subdirectories). */
+int osd_dir_remove(const char *dir);
+
+/* Gives the device node to the ceph user, as ceph-volume does. */
+int osd_chown_device(const char *device);

@@ -1,0 +1,582 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/spawn.h"
+#include "common/strv.h"
+#include "common/timeutil.h"
+#include "discovery/bluestore.h"
+#include "osd-prep/cephx.h"
+#include "osd-prep/fault.h"
+#include "osd-prep/journal.h"
+#include "osd-prep/osddir.h"
+#include "osd-prep/prepare.h"
+#include "osd-prep/start.h"
+#include "osd-prep/target.h"
+
+#define MKFS_TIMEOUT_USEC (10 * 60 * UINT64_C(1000000))
+#define MKFS_TRIES 5
+#define MKFS_RETRY_NSEC (500 * 1000 * 1000)
+
+const char *const prepare_step_names[] = {
+        "plan", "lock", "journal", "osd-new", "osd-dir", "mkfs", "start", "up", NULL,
+};
+
+void prepare_result_done(PrepareResult *r) {
+        free(r->device);
+        free(r->stable_id);
+        strv_free(r->reasons);
+        free(r->osd_uuid);
+        free(r->cluster_fsid);
+        free(r->error);
+        free(r->rolled_back);
+        *r = (PrepareResult) { .osd_id = -1 };
+}
+
+typedef struct Run {
+        const OsdContext *c;
+        const PrepareRequest *req;
+        PrepareResult *res;
+        uint64_t step_start;
+        MonConn *mon;
+        JournalEntry entry;
+        bool have_entry;
+        TargetLock lock;
+        char *node;             /* /dev/<kname> under the lock */
+        dev_t devnum;
+        uint64_t size;
+        char *dir;
+} Run;
+
+static void progress(Run *run, const char *step, unsigned percent, const char *fmt, ...) _printf_(4, 5);
+static void progress(Run *run, const char *step, unsigned percent, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        if (!run->c->progress)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        run->c->progress(step, percent, msg ?: step, run->c->userdata);
+}
+
+/* Closes the timing of the step that just ended. */
+static void step_done(Run *run, const char *name) {
+        uint64_t now = now_usec();
+        PrepareResult *r = run->res;
+
+        if (r->n_steps < PREPARE_MAX_STEPS)
+                r->steps[r->n_steps++] = (StepTiming) { .name = name, .usec = now - run->step_start };
+        run->step_start = now;
+}
+
+static int fail(Run *run, int r, const char *fmt, ...) _printf_(3, 4);
+static int fail(Run *run, int r, const char *fmt, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        free(run->res->error);
+        run->res->error = s;
+        return r < 0 ? r : -EIO;
+}
+
+/* Takes over a message from a library call's char **error. */
+static int fail_with(Run *run, int r, const char *what, char *error) {
+        _cleanup_free_ char *e = error;
+        return fail(run, r, "%s: %s", what, e ?: strerror(-r));
+}
+
+static int new_uuid(char ret[static 37]) {
+        _cleanup_free_ char *s = NULL;
+        int r = read_one_line_at(AT_FDCWD, "/proc/sys/kernel/random/uuid", &s);
+
+        if (r < 0)
+                return r;
+        if (strlen(s) != 36)
+                return -EBADMSG;
+        memcpy(ret, s, 37);
+        return 0;
+}
+
+static char **reason_strings(ReasonSet set) {
+        char **l = NULL;
+        REASON_SET_FOREACH(c, set)
+                if (strv_extend(&l, reason_message(c)) < 0)
+                        break;
+        return l;
+}
+
+static int refuse(Run *run, const Device *d) {
+        _cleanup_strv_free_ char **why = reason_strings(d->reasons);
+        _cleanup_free_ char *joined = strv_join(why, "; ");
+        return fail(run, -EPERM, "refusing /dev/%s (%s): %s", d->kname, strempty(d->stable_id), strempty(joined));
+}
+
+/* The OSD a device already holds, from its label or LVM tags, or NULL. */
+static const CephFacts *device_osd(const Device *d) {
+        for (size_t i = 0; i < d->n_ceph; i++)
+                if (d->ceph[i].osd_uuid)
+                        return &d->ceph[i];
+        return NULL;
+}
+
+/* A device an interrupted prepare of ours was writing: nothing on it but BlueStore labels
+ * that carry our uuid. */
+static bool device_owned_by(const Device *d, const char *uuid) {
+        const ReasonSet label_only = REASON_BIT(REASON_HAS_BLUESTORE_LABEL) |
+                                     REASON_BIT(REASON_BLUESTORE_LABEL_REPLICA) |
+                                     REASON_BIT(REASON_HAS_FILESYSTEM);
+
+        if (d->reasons & ~label_only)
+                return false;
+        for (size_t i = 0; i < d->n_signatures; i++)
+                if (!streq_ptr(d->signatures[i].type, "ceph_bluestore"))
+                        return false;
+        if (d->n_label_offsets > 0 && d->n_ceph == 0)
+                return false;
+        for (size_t i = 0; i < d->n_ceph; i++)
+                if (!streq_ptr(d->ceph[i].osd_uuid, uuid))
+                        return false;
+        return true;
+}
+
+/* Reads the label at offset 0 of node: 0 if it is osd uuid's with id. */
+static int label_check(const char *node, const char *uuid, int id) {
+        _cleanup_close_ int fd = open(node, O_RDONLY | O_CLOEXEC);
+        uint8_t buf[BLUESTORE_LABEL_SIZE];
+        BlueStoreLabel l;
+
+        if (fd < 0)
+                return -errno;
+        if (pread(fd, buf, sizeof buf, 0) != (ssize_t) sizeof buf)
+                return -EIO;
+        if (bluestore_label_parse(buf, sizeof buf, &l) < 0 || !l.crc_ok)
+                return -EBADMSG;
+        if (!streq(l.osd_uuid, uuid) || (id >= 0 && l.osd_id != id))
+                return -ESTALE;
+        return 0;
+}
+
+/* Zeroes the labels an interrupted mkfs of ours left; fd is locked. */
+static int zero_labels(int fd, const Device *d) {
+        static const uint8_t zeros[BLUESTORE_LABEL_SIZE];
+
+        for (size_t i = 0; i < d->n_label_offsets; i++)
+                if (pwrite(fd, zeros, sizeof zeros, (off_t) d->label_offsets[i]) != (ssize_t) sizeof zeros)
+                        return -errno ?: -EIO;
+        return d->n_label_offsets > 0 && fsync(fd) < 0 ? -errno : 0;
+}
+
+static bool mkfs_busy(const char *err) {
+        return err && (strstr(err, "(11) Resource temporarily unavailable") || strstr(err, "(16) Device or resource busy"));
+}
+
+static int mkfs(Run *run) {
+        const OsdContext *c = run->c;
+        SpawnOptions so = { .timeout_usec = MKFS_TIMEOUT_USEC, .out_max = 1 << 20, .in = run->entry.secret };
+        _cleanup_free_ char *monmap = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        char ids[16];
+        uid_t uid;
+        gid_t gid;
+        int r = 0;
+
+        snprintf(ids, sizeof ids, "%d", run->entry.osd_id);
+        if (asprintf(&monmap, "%s/activate.monmap", run->dir) < 0)
+                return -ENOMEM;
+        r = strv_extend(&argv, "ceph-osd");
+        if (r >= 0 && c->ceph.conf)
+                r = strv_extend(&argv, "-c") < 0 ? -ENOMEM : strv_extend(&argv, c->ceph.conf);
+        const char *args[] = { "--cluster", osd_ctx_cluster(c), "--osd-objectstore", "bluestore", "--mkfs",
+                               "-i", ids, "--monmap", monmap, "--keyfile", "-", "--osd-data", run->dir,
+                               "--osd-uuid", run->entry.uuid };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(args); i++)
+                r = strv_extend(&argv, args[i]);
+        osd_owner(&uid, &gid);
+        if (r >= 0 && uid != (uid_t) -1) {
+                const char *user[] = { "--setuser", "ceph", "--setgroup", "ceph" };
+                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(user); i++)
+                        r = strv_extend(&argv, user[i]);
+        }
+        if (r < 0)
+                return r;
+        for (int attempt = 1;; attempt++) {
+                _cleanup_(spawn_result_done) SpawnResult res = {};
+
+                r = spawn_capture(argv, NULL, &so, &res);
+                if (r < 0)
+                        return fail(run, r, "ceph-osd --mkfs: %s", r == -ENOENT ? "ceph-osd is not installed" : strerror(-r));
+                if (res.status == 0)
+                        return 0;
+                /* udevd probes the device after our close and holds its lock for a moment */
+                if (attempt < MKFS_TRIES && mkfs_busy(res.err)) {
+                        log_info("ceph-osd --mkfs found %s busy, trying again", run->node);
+                        (void) nanosleep(&(struct timespec) { .tv_nsec = MKFS_RETRY_NSEC }, NULL);
+                        continue;
+                }
+                return fail(run, -EIO, "ceph-osd --mkfs failed (exit %d): %s", res.status, strip_trailing(res.err));
+        }
+}
+
+/* Undoes what this prepare created, after a step failed. Each undo is logged in words. */
+static void rollback(Run *run) {
+        _cleanup_strv_free_ char **done = NULL;
+        JournalEntry *e = &run->entry;
+        char *err = NULL;
+        char buf[256];
+        int r;
+
+        if (run->node && run->devnum != 0 && label_check(run->node, e->uuid, -1) == 0) {
+                /* Only ours: the label there carries this prepare's uuid. */
+                Device d = { .kname = run->node + 5, .devnum = run->devnum };
+                int fd = -EBADF;
+
+                for (size_t i = 0; i < ELEMENTSOF(bluestore_label_offsets); i++)
+                        if (bluestore_label_offsets[i] + BLUESTORE_LABEL_SIZE <= run->size)
+                                d.label_offsets[d.n_label_offsets++] = bluestore_label_offsets[i];
+
+                if (target_open_exclusive(&d, &fd, NULL) >= 0) {
+                        r = zero_labels(fd, &d);
+                        safe_close(fd);
+                        snprintf(buf, sizeof buf, r < 0 ? "could not wipe the label on %s" : "wiped the label on %s", run->node);
+                        (void) strv_extend(&done, buf);
+                }
+        }
+        if (run->dir && osd_dir_remove(run->dir) >= 0) {
+                snprintf(buf, sizeof buf, "removed %s", run->dir);
+                (void) strv_extend(&done, buf);
+        }
+        if (e->osd_id >= 0 && run->mon) {
+                if (e->reused_id)
+                        snprintf(buf, sizeof buf, "kept osd.%d: it is a destroyed id being reused", e->osd_id);
+                else if (mon_osd_purge_new(run->mon, e->osd_id, &err) >= 0)
+                        snprintf(buf, sizeof buf, "purged osd.%d", e->osd_id);
+                else
+                        snprintf(buf, sizeof buf, "could not purge osd.%d (%s)", e->osd_id, strempty(err));
+                free(err);
+                (void) strv_extend(&done, buf);
+        }
+        if (journal_remove(run->c->state_dir ?: STATE_DIR_DEFAULT, e->uuid) >= 0)
+                (void) strv_extend(&done, "removed the journal entry");
+        free(run->res->rolled_back);
+        run->res->rolled_back = strv_join(done, ", ");
+}
+
+static int start_and_wait(Run *run, int id) {
+        _cleanup_free_ char *dir = osd_dir_path(run->c, id);
+        char *err = NULL;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        if (osd_start_mode_resolve(run->c) == START_NONE)
+                return 0;
+        if (osd_running_pid(id) == 0) {
+                progress(run, "start", 85, "starting osd.%d", id);
+                r = osd_start(run->c, id, dir, &err);
+                if (r < 0)
+                        return fail_with(run, r, "cannot start the OSD", err);
+                run->res->started = true;
+                fault_point("start");
+        }
+        step_done(run, "start");
+        progress(run, "up", 90, "waiting for osd.%d to be up", id);
+        r = osd_wait_up(run->c, run->mon, id, &err);
+        if (r < 0)
+                return fail_with(run, r, "the OSD did not come up", err);
+        step_done(run, "up");
+        return 0;
+}
+
+/* The device already holds an OSD and no prepare of ours is pending for it. */
+static int already_prepared(Run *run, const CephFacts *f) {
+        PrepareResult *res = run->res;
+
+        if (!streq_ptr(f->cluster_fsid, res->cluster_fsid))
+                return fail(run, -EEXIST, "%s already holds osd.%d of another cluster (fsid %s); zap it first if it is not needed",
+                            res->device, f->osd_id, strempty(f->cluster_fsid));
+        res->already_prepared = true;
+        res->osd_id = f->osd_id;
+        res->osd_uuid = strdup(f->osd_uuid);
+        progress(run, "plan", 80, "%s already holds osd.%d; nothing to prepare", res->device, f->osd_id);
+        return start_and_wait(run, f->osd_id);
+}
+
+static int plan(Run *run, ScanResult **ret_scan, const Device **ret) {
+        _cleanup_(scan_result_freep) ScanResult *scan = NULL;
+        PrepareResult *res = run->res;
+        const Device *d;
+        int r;
+
+        progress(run, "plan", 0, "scanning devices");
+        r = devscan_run(&run->c->scan, &scan);
+        if (r < 0)
+                return fail(run, r, "cannot scan the devices: %s", strerror(-r));
+        d = target_find(scan->devices, run->req->data);
+        if (!d)
+                return fail(run, -ENODEV, "no block device is named %s (castlectl inventory lists them)", run->req->data);
+        if (asprintf(&res->device, "/dev/%s", d->kname) < 0)
+                return -ENOMEM;
+        res->stable_id = d->stable_id ? strdup(d->stable_id) : NULL;
+        res->size = d->size;
+        res->available = d->available;
+        res->reasons = reason_strings(d->reasons);
+        if (isempty(d->stable_id))
+                return fail(run, -EPERM, "refusing %s: it has no stable id, so castle could not recognise it again", res->device);
+        *ret = d;
+        *ret_scan = TAKE_PTR(scan);
+        return 0;
+}
+
+static int journal_step(Run *run, PrepareStep step) {
+        int r;
+
+        run->entry.step = step;
+        r = journal_write(run->c->state_dir ?: STATE_DIR_DEFAULT, &run->entry);
+        if (r < 0)
+                return fail(run, r, "cannot write the prepare journal in %s: %s",
+                            run->c->state_dir ?: STATE_DIR_DEFAULT, strerror(-r));
+        return 0;
+}
+
+static int new_entry(Run *run) {
+        JournalEntry *e = &run->entry;
+        char uuid[37], secret[CEPHX_SECRET_MAX];
+        int r;
+
+        r = new_uuid(uuid);
+        if (r < 0)
+                return fail(run, r, "cannot make a uuid: %s", strerror(-r));
+        r = cephx_secret_new(secret);
+        if (r < 0)
+                return fail(run, r, "cannot make a cephx secret: %s", strerror(-r));
+        *e = (JournalEntry) {
+                .uuid = strdup(uuid),
+                .secret = strdup(secret),
+                .stable_id = strdup(run->res->stable_id),
+                .device = strdup(run->node),
+                .cluster = strdup(osd_ctx_cluster(run->c)),
+                .cluster_fsid = strdup(run->res->cluster_fsid),
+                .crush_class = run->req->crush_class ? strdup(run->req->crush_class) : NULL,
+                .osd_id = -1,
+        };
+        explicit_bzero(secret, sizeof secret);
+        if (!e->uuid || !e->secret || !e->stable_id || !e->device || !e->cluster || !e->cluster_fsid)
+                return -ENOMEM;
+        run->have_entry = true;
+        return journal_step(run, STEP_JOURNAL);
+}
+
+static int allocate_id(Run *run) {
+        JournalEntry *e = &run->entry;
+        int want = run->req->osd_id, id, r;
+        char *err = NULL;
+
+        if (want >= 0) {
+                OsdState st;
+                r = mon_osd_state(run->mon, want, &st, &err);
+                if (r < 0 && r != -ENOENT)
+                        return fail_with(run, r, "cannot read the osd map", err);
+                if (r == 0 && !st.destroyed && !streq(st.uuid, e->uuid))
+                        return fail(run, -EEXIST, "osd.%d exists and is not destroyed; only a destroyed id can be reused", want);
+                if (r == 0 && st.destroyed && !e->reused_id) {
+                        /* Recorded before `osd new` so that a rollback after a crash knows. */
+                        e->reused_id = true;
+                        r = journal_step(run, e->step);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        progress(run, "osd-new", 20, "asking the monitors for an OSD id");
+        r = mon_osd_new(run->mon, e->uuid, e->secret, e->crush_class, want, &id, &err);
+        if (r < 0)
+                return fail_with(run, r, "the monitors refused a new OSD", err);
+        e->osd_id = id;
+        r = journal_step(run, STEP_OSD_NEW);
+        if (r < 0)
+                return r;
+        fault_point("osd-new");
+        return 0;
+}
+
+static int make_osd(Run *run) {
+        JournalEntry *e = &run->entry;
+        _cleanup_free_ void *monmap = NULL;
+        size_t monmap_size = 0;
+        char *err = NULL;
+        int r;
+
+        /* An interrupted mkfs of ours may have left labels: they carry our uuid (checked under
+         * the lock), and mkfs starts again from nothing. */
+        r = zero_labels(run->lock.fd, run->lock.device);
+        if (r < 0)
+                return fail(run, r, "cannot clear the interrupted mkfs on %s: %s", run->node, strerror(-r));
+        r = mon_getmap(run->mon, &monmap, &monmap_size, &err);
+        if (r < 0)
+                return fail_with(run, r, "cannot get the monmap", err);
+        progress(run, "osd-dir", 30, "creating %s", run->dir);
+        r = osd_dir_create(run->dir, e->osd_id, run->node, e->secret, monmap, monmap_size);
+        if (r < 0)
+                return fail(run, r, "cannot create %s: %s", run->dir, strerror(-r));
+        r = journal_step(run, STEP_OSD_DIR);
+        if (r < 0)
+                return r;
+        fault_point("osd-dir");
+        step_done(run, "osd-dir");
+
+        /* ceph-osd takes its own flock on the device: hand it over. The label it writes is
+         * read back below, which proves mkfs wrote the device we locked. */
+        run->lock.fd = safe_close(run->lock.fd);
+        progress(run, "mkfs", 40, "ceph-osd --mkfs on %s", run->node);
+        r = mkfs(run);
+        if (r < 0)
+                return r;
+        r = label_check(run->node, e->uuid, e->osd_id);
+        if (r < 0)
+                return fail(run, r, "after mkfs, %s does not carry the label of osd.%d (%s)", run->node, e->osd_id,
+                            strerror(-r));
+        r = journal_step(run, STEP_MKFS);
+        if (r < 0)
+                return r;
+        fault_point("mkfs");
+        step_done(run, "mkfs");
+        progress(run, "mkfs", 80, "osd.%d created on %s", e->osd_id, run->node);
+        return 0;
+}
+
+static int prepare(Run *run) {
+        _cleanup_(scan_result_freep) ScanResult *scan = NULL;
+        const char *state_dir = run->c->state_dir ?: STATE_DIR_DEFAULT;
+        PrepareResult *res = run->res;
+        const CephFacts *existing;
+        const Device *d = NULL;
+        char fsid[37], *err = NULL;
+        int r;
+
+        r = plan(run, &scan, &d);
+        if (r < 0)
+                return r;
+        r = journal_find(state_dir, res->stable_id, &run->entry);
+        if (r < 0)
+                return fail(run, r, "cannot read the prepare journal in %s: %s", state_dir, strerror(-r));
+        run->have_entry = r > 0;
+        existing = run->have_entry ? NULL : device_osd(d);
+        if (!run->have_entry && !existing && !d->available)
+                return refuse(run, d);
+        if (run->req->dry_run)
+                return 0;
+        step_done(run, "plan");
+
+        r = mon_connect(&run->c->ceph, &run->mon, &err);
+        if (r < 0)
+                return fail_with(run, r, "cannot connect to the cluster", err);
+        r = mon_fsid(run->mon, fsid);
+        if (r < 0)
+                return fail(run, r, "cannot read the cluster's fsid: %s", strerror(-r));
+        res->cluster_fsid = strdup(fsid);
+        if (!res->cluster_fsid)
+                return -ENOMEM;
+        if (existing)
+                return already_prepared(run, existing);
+        if (run->have_entry) {
+                res->resumed = true;
+                if (!streq_ptr(run->entry.cluster_fsid, fsid))
+                        return fail(run, -EXDEV, "an interrupted prepare of %s (journal %s) was for cluster %s, not %s",
+                                    res->device, run->entry.uuid, strempty(run->entry.cluster_fsid), fsid);
+                progress(run, "plan", 5, "finishing the interrupted prepare of osd %s (last step: %s)", run->entry.uuid,
+                         prepare_step_to_string(run->entry.step));
+        }
+
+        progress(run, "lock", 10, "locking %s", res->device);
+        r = target_lock(res->stable_id, d->kname, &run->c->scan, &run->lock, &err);
+        if (r < 0)
+                return fail_with(run, r, "cannot lock the device", err);
+        d = run->lock.device;
+        run->devnum = d->devnum;
+        run->size = d->size;
+        if (asprintf(&run->node, "/dev/%s", d->kname) < 0)
+                return -ENOMEM;
+        if (run->have_entry ? !device_owned_by(d, run->entry.uuid) : !d->available)
+                return refuse(run, d);
+        free(res->device);
+        res->device = strdup(run->node);
+        fault_point("lock");
+        step_done(run, "lock");
+
+        if (!run->have_entry) {
+                r = new_entry(run);
+                if (r < 0)
+                        return r;
+                fault_point("journal");
+        }
+        step_done(run, "journal");
+
+        if (run->entry.step < STEP_OSD_NEW) {
+                r = allocate_id(run);
+                if (r < 0)
+                        return r;
+        }
+        step_done(run, "osd-new");
+        res->osd_id = run->entry.osd_id;
+        res->osd_uuid = strdup(run->entry.uuid);
+        run->dir = osd_dir_path(run->c, run->entry.osd_id);
+        if (!run->dir || !res->osd_uuid)
+                return -ENOMEM;
+
+        if (run->entry.step < STEP_MKFS) {
+                r = make_osd(run);
+                if (r < 0) {
+                        rollback(run);
+                        return r;
+                }
+        }
+        target_unlock(&run->lock);
+        /* Prepared: what is left (starting it) is what activation does, and a rerun finds the
+         * OSD by its label. */
+        r = journal_remove(state_dir, run->entry.uuid);
+        if (r < 0)
+                return fail(run, r, "cannot remove the prepare journal entry: %s", strerror(-r));
+        return start_and_wait(run, run->entry.osd_id);
+}
+
+int osd_prepare(const OsdContext *c, const PrepareRequest *req, PrepareResult *ret) {
+        uint64_t t0 = now_usec();
+        Run run = {
+                .c = c,
+                .req = req,
+                .res = ret,
+                .step_start = t0,
+                .entry = { .osd_id = -1 },
+                .lock = { .fd = -EBADF },
+        };
+        int r;
+
+        *ret = (PrepareResult) { .osd_id = -1 };
+        r = prepare(&run);
+        if (r >= 0 && !req->dry_run)
+                progress(&run, "done", 100, "osd.%d is ready on %s", ret->osd_id, strempty(ret->device));
+        ret->total_usec = now_usec() - t0;
+        target_unlock(&run.lock);
+        mon_disconnect(run.mon);
+        journal_entry_done(&run.entry);
+        free(run.node);
+        free(run.dir);
+        return r;
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/spawn.h"
+#include "common/strv.h"
+#include "common/timeutil.h"
+#include "osd-prep/osddir.h"
+#include "osd-prep/start.h"
+
+#define START_TIMEOUT_USEC (60 * UINT64_C(1000000))
+#define UP_TIMEOUT_USEC (120 * UINT64_C(1000000))
+#define UP_POLL_NSEC (200 * 1000 * 1000)
+
+static const char *const start_modes[_START_MODE_MAX] = {
+        [START_AUTO] = "auto",
+        [START_SYSTEMD] = "systemd",
+        [START_FORK] = "fork",
+        [START_EXEC] = "exec",
+        [START_NONE] = "none",
+};
+
+const char *start_mode_to_string(StartMode m) {
+        return m < _START_MODE_MAX ? start_modes[m] : "unknown";
+}
+
+int start_mode_from_string(const char *s) {
+        for (StartMode m = 0; m < _START_MODE_MAX; m++)
+                if (streq_ptr(s, start_modes[m]))
+                        return (int) m;
+        return -EINVAL;
+}
+
+/* "-i 3", "--id 3", "--id=3", "-i3" in a ceph-osd command line */
+static int cmdline_osd_id(char **argv) {
+        for (size_t i = 0; argv[i]; i++) {
+                const char *v = NULL;
+                int id;
+
+                if ((streq(argv[i], "-i") || streq(argv[i], "--id")) && argv[i + 1])
+                        v = argv[i + 1];
+                else if (strncmp(argv[i], "--id=", 5) == 0)
+                        v = argv[i] + 5;
+                else if (strncmp(argv[i], "-i", 2) == 0 && isdigit((unsigned char) argv[i][2]))
+                        v = argv[i] + 2;
+                if (v && safe_atoi(v, &id) >= 0)
+                        return id;
+        }
+        return -1;
+}
+
+pid_t osd_running_pid(int id) {
+        _cleanup_strv_free_ char **pids = NULL;
+
+        if (list_dir_at(AT_FDCWD, "/proc", &pids) < 0)
+                return 0;
+        STRV_FOREACH(p, pids) {
+                _cleanup_free_ char *path = NULL, *cmd = NULL, *comm = NULL;
+                _cleanup_strv_free_ char **argv = NULL;
+                size_t n;
+                int pid;
+
+                if (!isdigit((unsigned char) (*p)[0]) || safe_atoi(*p, &pid) < 0)
+                        continue;
+                if (asprintf(&path, "/proc/%s/comm", *p) < 0)
+                        return 0;
+                if (read_one_line_at(AT_FDCWD, path, &comm) < 0 || !streq(comm, "ceph-osd"))
+                        continue;
+                free(path);
+                if (asprintf(&path, "/proc/%s/cmdline", *p) < 0)
+                        return 0;
+                if (read_full_file_at(AT_FDCWD, path, 65536, &cmd, &n) < 0)
+                        continue;
+                for (size_t off = 0; off < n; off += strlen(cmd + off) + 1)
+                        if (strv_extend(&argv, cmd + off) < 0)
+                                return 0;
+                if (argv && cmdline_osd_id(argv) == id)
+                        return pid;
+        }
+        return 0;
+}
+
+StartMode osd_start_mode_resolve(const OsdContext *c) {
+        if (c->start != START_AUTO)
+                return c->start;
+        /* The packaged unit only knows the default data directory. */
+        if (access("/run/systemd/system", F_OK) == 0 && !c->osd_root &&
+            (access("/lib/systemd/system/ceph-osd@.service", F_OK) == 0 ||
+             access("/usr/lib/systemd/system/ceph-osd@.service", F_OK) == 0))
+                return START_SYSTEMD;
+        return START_FORK;
+}
+
+static int run(char **argv, const char *what, char **error) {
+        SpawnOptions so = { .timeout_usec = START_TIMEOUT_USEC, .out_max = 65536 };
+        _cleanup_(spawn_result_done) SpawnResult res = {};
+        int r;
+
+        r = spawn_capture(argv, NULL, &so, &res);
+        if (r < 0) {
+                error_set(error, "%s: %s", what, r == -ENOENT ? "not installed" : strerror(-r));
+                return r;
+        }
+        if (res.status != 0) {
+                error_set(error, "%s failed (exit %d): %s", what, res.status, strip_trailing(res.err));
+                return -EIO;
+        }
+        return 0;
+}
+
+int osd_start(const OsdContext *c, int id, const char *dir, char **error) {
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *keyring = NULL, *unit = NULL;
+        char ids[16];
+        uid_t uid;
+        gid_t gid;
+        StartMode m = osd_start_mode_resolve(c);
+        int r = 0;
+
+        snprintf(ids, sizeof ids, "%d", id);
+        if (m == START_NONE)
+                return 0;
+        if (m == START_SYSTEMD) {
+                if (asprintf(&unit, "ceph-osd@%d", id) < 0)
+                        return -ENOMEM;
+                char *sys[] = { (char *) "systemctl", (char *) "start", unit, NULL };
+                return run(sys, unit, error);
+        }
+        if (asprintf(&keyring, "%s/keyring", dir) < 0)
+                return -ENOMEM;
+        r = strv_extend(&argv, "ceph-osd");
+        if (r >= 0 && m == START_EXEC)
+                r = strv_extend(&argv, "-f");
+        if (r >= 0 && c->ceph.conf)
+                r = strv_extend(&argv, "-c") < 0 ? -ENOMEM : strv_extend(&argv, c->ceph.conf);
+        const char *rest[] = { "--cluster", osd_ctx_cluster(c), "-i", ids, "--osd-data", dir, "--keyring", keyring };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rest); i++)
+                r = strv_extend(&argv, rest[i]);
+        osd_owner(&uid, &gid);
+        if (r >= 0 && uid != (uid_t) -1) {
+                const char *user[] = { "--setuser", "ceph", "--setgroup", "ceph" };
+                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(user); i++)
+                        r = strv_extend(&argv, user[i]);
+        }
+        if (r < 0)
+                return r;
+        if (m == START_EXEC) {
+                execvp(argv[0], argv);
+                r = -errno;
+                error_set(error, "cannot run ceph-osd: %s", strerror(-r));
+                return r;
+        }
+        return run(argv, "ceph-osd", error);
+}
+
+int osd_wait_up(const OsdContext *c, MonConn *mon, int id, char **error) {
+        uint64_t deadline = now_usec() + (c->up_timeout_usec ?: UP_TIMEOUT_USEC);
+        OsdState st;
+        int r;
+
+        for (;;) {
+                r = mon_osd_state(mon, id, &st, error);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                if (r == 0 && st.up)
+                        return 0;
+                if (now_usec() >= deadline) {
+                        error_set(error, "osd.%d did not come up within %llu s (see its log)", id,
+                                  (unsigned long long) ((c->up_timeout_usec ?: UP_TIMEOUT_USEC) / 1000000));
+                        return -ETIMEDOUT;
+                }
+                (void) nanosleep(&(struct timespec) { .tv_nsec = UP_POLL_NSEC }, NULL);
+        }
+}

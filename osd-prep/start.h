@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Starting an OSD daemon and waiting until the monitors mark it up. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "osd-prep/context.h"
+
+/* The pid of a running ceph-osd with this id (read from /proc), or 0. */
+pid_t osd_running_pid(int id);
+
+/* The mode AUTO stands for here. */
+StartMode osd_start_mode_resolve(const OsdContext *c);
+
+/* Starts ceph-osd for the OSD whose directory is dir. START_EXEC does not return on success. */
+int osd_start(const OsdContext *c, int id, const char *dir, char **error);
+
+/* Polls the osd map until osd.id is up; -ETIMEDOUT after c->up_timeout_usec. */
+int osd_wait_up(const OsdContext *c, MonConn *mon, int id, char **error);

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "discovery/devscan.h"
+#include "osd-prep/mon.h"
+#include "osd-prep/osddir.h"
+#include "osd-prep/osdlist.h"
+#include "osd-prep/start.h"
+#include "osd-prep/target.h"
+#include "osd-prep/wipe.h"
+#include "osd-prep/zap.h"
+
+#define ZAP_HEAD_BYTES (10 * UINT64_C(1024) * 1024)   /* like ceph-volume's dd */
+
+typedef struct Zap {
+        const OsdContext *c;
+        const ZapRequest *req;
+        ScanResult *scan;
+        MonConn *mon;           /* connected on first need */
+        char *mon_error;
+        ZapResult *res;
+        size_t n;
+} Zap;
+
+void zap_results_free(ZapResult *z, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(z[i].device);
+                strv_free(z[i].erased);
+                free(z[i].error);
+        }
+        free(z);
+}
+
+static ZapResult *add_result(Zap *z, const char *device) {
+        ZapResult *a = realloc(z->res, (z->n + 1) * sizeof *a);
+
+        if (!a)
+                return NULL;
+        z->res = a;
+        a = &z->res[z->n++];
+        *a = (ZapResult) { .device = strdup(device) };
+        return a->device ? a : NULL;
+}
+
+/* Why d must not be zapped, or NULL. The caller frees the string. */
+static char *zap_refusal(Zap *z, const Device *d) {
+        char *why = NULL;
+
+        if (d->os_disk)
+                return strdup("it holds the running system (the OS disk is never zapped)");
+        if (!strv_isempty(d->mountpoints)) {
+                _cleanup_free_ char *m = strv_join(d->mountpoints, ", ");
+                return asprintf(&why, "it is mounted on %s", strempty(m)) < 0 ? NULL : why;
+        }
+        if (d->swap)
+                return strdup("it is in use as swap");
+        if (!strv_isempty(d->holders)) {
+                _cleanup_free_ char *h = strv_join(d->holders, ", ");
+                return asprintf(&why, "it is held by %s (device-mapper or md; remove that first)", strempty(h)) < 0 ? NULL : why;
+        }
+        for (size_t i = 0; i < d->n_ceph; i++) {
+                const CephFacts *f = &d->ceph[i];
+                OsdState st;
+                pid_t pid;
+
+                if (f->osd_id < 0)
+                        continue;
+                pid = osd_running_pid(f->osd_id);
+                if (pid > 0)
+                        return asprintf(&why, "osd.%d runs on it (pid %d): stop it first", f->osd_id, (int) pid) < 0 ? NULL : why;
+                if (!z->mon && !z->mon_error) {
+                        int r = mon_connect(&z->c->ceph, &z->mon, &z->mon_error);
+                        if (r < 0 && !z->mon_error)
+                                z->mon_error = strdup(strerror(-r));
+                }
+                if (!z->mon)
+                        return asprintf(&why, "it holds osd.%d and the osd map cannot be checked (%s)", f->osd_id,
+                                        strempty(z->mon_error)) < 0 ? NULL : why;
+                char fsid[37];
+                if (mon_fsid(z->mon, fsid) < 0 || !streq_ptr(f->cluster_fsid, fsid))
+                        continue; /* another cluster's OSD: this cluster's map says nothing about it */
+                if (mon_osd_state(z->mon, f->osd_id, &st, NULL) == 0 && st.up && streq(st.uuid, f->osd_uuid))
+                        return asprintf(&why, "osd.%d is up in the osd map: mark it down (stop it) first", f->osd_id) < 0 ? NULL : why;
+        }
+        if (d->locked)
+                return strdup("another program holds it open exclusively");
+        return NULL;
+}
+
+/* Removes the OSD directory of an OSD whose device was zapped, if it is that OSD's. */
+static void forget_osd_dir(Zap *z, const CephFacts *f) {
+        _cleanup_free_ char *dir = osd_dir_path(z->c, f->osd_id), *fsid_path = NULL, *fsid = NULL;
+
+        if (!dir || f->osd_id < 0 || asprintf(&fsid_path, "%s/fsid", dir) < 0)
+                return;
+        if (read_one_line_at(AT_FDCWD, fsid_path, &fsid) >= 0 && streq(fsid, f->osd_uuid))
+                (void) osd_dir_remove(dir);
+}
+
+static void zap_one(Zap *z, const Device *d, bool whole) {
+        _cleanup_free_ char *node = NULL;
+        ZapResult *res;
+        int fd = -EBADF, r;
+
+        if (asprintf(&node, "/dev/%s", d->kname) < 0 || !(res = add_result(z, node)))
+                return;
+        res->error = zap_refusal(z, d);
+        if (res->error)
+                return;
+        if (z->req->dry_run) {
+                for (size_t i = 0; i < d->n_signatures; i++)
+                        (void) strv_extend(&res->erased, d->signatures[i].type);
+                if (d->pttype)
+                        (void) strv_extend(&res->erased, d->pttype);
+                if (d->n_label_offsets)
+                        (void) strv_extend(&res->erased, "bluestore label");
+                res->zapped = false;
+                return;
+        }
+        r = target_open_exclusive(d, &fd, &res->error);
+        if (r < 0)
+                return;
+        WipeReport w = {};
+        r = wipe_device(fd, whole ? ZAP_HEAD_BYTES : MIN(ZAP_HEAD_BYTES, d->size), &w);
+        safe_close(fd);
+        res->erased = TAKE_PTR(w.erased);
+        wipe_report_done(&w);
+        if (r < 0) {
+                error_set(&res->error, "wiping failed: %s", strerror(-r));
+                return;
+        }
+        res->zapped = true;
+        for (size_t i = 0; i < d->n_ceph; i++)
+                forget_osd_dir(z, &d->ceph[i]);
+}
+
+static bool device_of_osd(const Device *d, const ZapRequest *req) {
+        for (size_t i = 0; i < d->n_ceph; i++) {
+                if (streq_ptr(d->ceph[i].source, "lvm-tags"))
+                        continue; /* LVM OSDs: `ceph-volume lvm zap` until castle prepares them */
+                if ((req->osd_id >= 0 && d->ceph[i].osd_id == req->osd_id) ||
+                    (req->osd_fsid && streq_ptr(d->ceph[i].osd_uuid, req->osd_fsid)))
+                        return true;
+        }
+        return false;
+}
+
+static void zap_device(Zap *z, const Device *d) {
+        const DeviceList *all = z->scan->devices;
+        size_t first = z->n;
+
+        if (strv_isempty(d->partitions) || d->os_disk) {
+                zap_one(z, d, true);
+                return;
+        }
+        /* A partitioned disk: its partitions' contents first, the table only with --destroy. */
+        STRV_FOREACH(p, d->partitions) {
+                const Device *part = device_list_find(all, *p);
+                if (part)
+                        zap_one(z, part, false);
+        }
+        for (size_t i = first; i < z->n; i++)
+                if (z->res[i].error)
+                        return;
+        if (z->req->destroy)
+                zap_one(z, d, true);
+}
+
+int osd_zap(const OsdContext *c, const ZapRequest *req, ZapResult **ret, size_t *ret_n) {
+        Zap z = { .c = c, .req = req };
+        ScanOptions so = c->scan;
+        int r;
+
+        so.allow_loop = true; /* zap names its devices itself; loop devices are fine */
+        r = devscan_run(&so, &z.scan);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(arg, req->devices) {
+                const Device *d = target_find(z.scan->devices, *arg);
+                if (!d) {
+                        ZapResult *res = add_result(&z, *arg);
+                        if (res)
+                                res->error = strdup("no such block device");
+                        continue;
+                }
+                zap_device(&z, d);
+        }
+        if (req->osd_id >= 0 || req->osd_fsid)
+                for (size_t i = 0; i < z.scan->devices->n; i++)
+                        if (device_of_osd(z.scan->devices->items[i], req))
+                                zap_device(&z, z.scan->devices->items[i]);
+        scan_result_free(z.scan);
+        mon_disconnect(z.mon);
+        free(z.mon_error);
+        *ret = z.res;
+        *ret_n = z.n;
+        return 0;
+}
