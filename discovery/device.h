@@ -144,6 +144,12 @@ DeviceType device_type_from_string(const char *s);
 const char *transport_to_string(Transport t);
 
 bool device_has_signature(const Device *d, const char *type);
+/* True if a BlueStore label sits at offset 0, where an OSD's is; a copy found only at a replica
+ * offset is a remnant, not an OSD. */
+static inline bool device_has_label_at_start(const Device *d) {
+        return d->n_label_offsets > 0 && d->label_offsets[0] == 0;
+}
+
 /* The main content type of the device, or NULL: the first signature's TYPE. */
 const char *device_fs_type(const Device *d);
 int device_add_signature(Device *d, const char *type, const char *usage, const char *uuid,

@@ -59,7 +59,7 @@ int osd_list_build(const DeviceList *devices, OsdList *ret) {
                         bool lvm = streq_ptr(f->source, "lvm-tags");
                         OsdEntry *e, *items;
 
-                        if (!f->osd_uuid || listed(&l, f))
+                        if (!f->osd_uuid || listed(&l, f) || (!lvm && !device_has_label_at_start(d)))
                                 continue;
                         items = realloc(l.items, (l.n + 1) * sizeof *items);
                         if (!items) {

@@ -131,9 +131,12 @@ static int refuse(Run *run, const Device *d) {
 
 /* The OSD a device already holds, from its label or LVM tags, or NULL. */
 static const CephFacts *device_osd(const Device *d) {
-        for (size_t i = 0; i < d->n_ceph; i++)
+        for (size_t i = 0; i < d->n_ceph; i++) {
+                if (streq_ptr(d->ceph[i].source, "bluestore-label") && !device_has_label_at_start(d))
+                        continue;
                 if (d->ceph[i].osd_uuid)
                         return &d->ceph[i];
+        }
         return NULL;
 }
 
@@ -279,6 +282,8 @@ static void rollback(Run *run) {
         run->res->rolled_back = strv_join(done, ", ");
 }
 
+#define START_TRIES 3
+
 static int start_and_wait(Run *run, int id) {
         _cleanup_free_ char *dir = osd_dir_path(run->c, id);
         char *err = NULL;
@@ -288,21 +293,29 @@ static int start_and_wait(Run *run, int id) {
                 return -ENOMEM;
         if (osd_start_mode_resolve(run->c) == START_NONE)
                 return 0;
-        if (osd_running_pid(id) == 0) {
-                progress(run, "start", 85, "starting osd.%d", id);
-                r = osd_start(run->c, id, dir, &err);
+        for (int attempt = 1;; attempt++) {
+                if (osd_running_pid(id) == 0) {
+                        progress(run, "start", 85, "starting osd.%d", id);
+                        osd_wait_device_idle(run->res->device);
+                        r = osd_start(run->c, id, dir, &err);
+                        if (r < 0)
+                                return fail_with(run, r, "cannot start the OSD", err);
+                        run->res->started = true;
+                        fault_point("start");
+                }
+                step_done(run, "start");
+                progress(run, "up", 90, "waiting for osd.%d to be up", id);
+                r = osd_wait_up(run->c, run->mon, id, &err);
+                if (r == -ESRCH && attempt < START_TRIES) {
+                        log_info("%s; starting it again", err);
+                        err = mfree(err);
+                        continue;
+                }
                 if (r < 0)
-                        return fail_with(run, r, "cannot start the OSD", err);
-                run->res->started = true;
-                fault_point("start");
+                        return fail_with(run, r, "the OSD did not come up", err);
+                step_done(run, "up");
+                return 0;
         }
-        step_done(run, "start");
-        progress(run, "up", 90, "waiting for osd.%d to be up", id);
-        r = osd_wait_up(run->c, run->mon, id, &err);
-        if (r < 0)
-                return fail_with(run, r, "the OSD did not come up", err);
-        step_done(run, "up");
-        return 0;
 }
 
 /* The device already holds an OSD and no prepare of ours is pending for it. */
@@ -482,6 +495,7 @@ static int prepare(Run *run) {
                 return refuse(run, d);
         if (run->req->dry_run)
                 return 0;
+        fault_point("plan");
         step_done(run, "plan");
 
         r = mon_connect(&run->c->ceph, &run->mon, &err);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #define START_TIMEOUT_USEC (60 * UINT64_C(1000000))
 #define UP_TIMEOUT_USEC (120 * UINT64_C(1000000))
 #define UP_POLL_NSEC (200 * 1000 * 1000)
+#define IDLE_TIMEOUT_USEC (10 * UINT64_C(1000000))
 
 static const char *const start_modes[_START_MODE_MAX] = {
         [START_AUTO] = "auto",
@@ -162,12 +164,30 @@ int osd_start(const OsdContext *c, int id, const char *dir, char **error) {
         return run(argv, "ceph-osd", error);
 }
 
+void osd_wait_device_idle(const char *node) {
+        uint64_t deadline = now_usec() + IDLE_TIMEOUT_USEC;
+        _cleanup_close_ int fd = open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+        if (fd < 0)
+                return;
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK && now_usec() < deadline)
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        (void) flock(fd, LOCK_UN);
+}
+
 int osd_wait_up(const OsdContext *c, MonConn *mon, int id, char **error) {
         uint64_t deadline = now_usec() + (c->up_timeout_usec ?: UP_TIMEOUT_USEC);
+        unsigned gone = 0;
         OsdState st;
         int r;
 
         for (;;) {
+                /* A daemon that died (its device was busy, a bad key) will never be up. */
+                gone = osd_running_pid(id) > 0 ? 0 : gone + 1;
+                if (gone >= 5 && osd_start_mode_resolve(c) == START_FORK) {
+                        error_set(error, "ceph-osd for osd.%d exited before it was up (see its log)", id);
+                        return -ESRCH;
+                }
                 r = mon_osd_state(mon, id, &st, error);
                 if (r < 0 && r != -ENOENT)
                         return r;

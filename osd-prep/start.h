@@ -15,5 +15,10 @@ StartMode osd_start_mode_resolve(const OsdContext *c);
 /* Starts ceph-osd for the OSD whose directory is dir. START_EXEC does not return on success. */
 int osd_start(const OsdContext *c, int id, const char *dir, char **error);
 
-/* Polls the osd map until osd.id is up; -ETIMEDOUT after c->up_timeout_usec. */
+/* Waits (10 s at most) until nobody holds the device's flock: udevd probes a device after
+ * mkfs closes it, and a ceph-osd that finds the lock taken gives up. */
+void osd_wait_device_idle(const char *node);
+
+/* Polls the osd map until osd.id is up; -ETIMEDOUT after c->up_timeout_usec, -ESRCH if a
+ * daemon we forked is gone. */
 int osd_wait_up(const OsdContext *c, MonConn *mon, int id, char **error);

@@ -122,3 +122,40 @@ while off < size:
 print(h.hexdigest())
 PY
 }
+
+# free_loop_base N: the first multiple of N from 200 up whose N loop numbers are all unused,
+# so that a test can attach devices under names it knows (and filter on them).
+free_loop_base() {
+        local size=$1 b n free
+        for b in $(seq 200 "$size" 980); do
+                free=1
+                for n in $(seq "$b" $((b + size - 1))); do
+                        [ -e "/sys/block/loop$n/loop/backing_file" ] && { free=0; break; }
+                done
+                [ "$free" = 1 ] && { echo "$b"; return 0; }
+        done
+        return 1
+}
+
+# attach_at N IMAGE: attaches IMAGE as /dev/loopN; sets ATTACHED.
+attach_at() {
+        [ -e "/dev/loop$1" ] || mknod "/dev/loop$1" b 7 "$1"
+        losetup "/dev/loop$1" "$2"
+        ATTACHED=/dev/loop$1
+        LOOPS+=("$ATTACHED")
+}
+
+# wait_for DESCRIPTION COMMAND...: retries until the command succeeds (20 s at most).
+wait_for() {
+        local what=$1 i
+        shift
+        for i in $(seq 200); do
+                if "$@" >/dev/null 2>&1; then
+                        pass "$what"
+                        return 0
+                fi
+                sleep 0.1
+        done
+        fail "$what (gave up after 20 s)"
+        return 1
+}

@@ -18,15 +18,7 @@ setup_work
 
 # Loop numbers of our own: a block of 20 free ones from 200 up. Agent A's devices are
 # BASE+0..9, agent B's BASE+10..19, so kernel-name filters stand for two hosts.
-BASE=""
-for b in $(seq 200 20 980); do
-        free=1
-        for n in $(seq "$b" $((b + 19))); do
-                [ -e "/sys/block/loop$n/loop/backing_file" ] && { free=0; break; }
-        done
-        [ "$free" = 1 ] && { BASE=$b; break; }
-done
-[ -n "$BASE" ] || fail "no block of 20 free loop device numbers between 200 and 999"
+BASE=$(free_loop_base 20) || skip "no block of 20 free loop device numbers between 200 and 999"
 A=$((BASE / 10))      # loop names loop${A}0..loop${A}9
 B=$((BASE / 10 + 1))  # loop${B}0..loop${B}9
 
@@ -61,21 +53,6 @@ start_agent() { # start_agent NAME FILTER KEY [extra options]
 
 cluster() { "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@"; }
 
-# wait_for DESCRIPTION COMMAND...: retries until the command succeeds (20 s at most).
-wait_for() {
-        local what=$1 i
-        shift
-        for i in $(seq 200); do
-                if "$@" >/dev/null 2>&1; then
-                        pass "$what"
-                        return 0
-                fi
-                sleep 0.1
-        done
-        fail "$what (gave up after 20 s)"
-        return 1
-}
-
 devices_json() { cluster devices --format json; }
 has_device() { devices_json | jq -e --arg n "$1" --arg p "$2" 'map(select(.node_id == $n and .device.path == $p)) | length == 1'; }
 no_device() { devices_json | jq -e --arg p "$1" 'map(select(.device.path == $p)) | length == 0'; }
@@ -84,9 +61,7 @@ node_state() { cluster nodes --format json | jq -r --arg n "$1" 'map(select(.nod
 state_is() { [ "$(node_state "$1")" = "$2" ]; }
 
 loop_at() { # loop_at N NAME SIZE: a sparse image on /dev/loopN
-        truncate -s "$3" "$WORK/$2.img"
-        losetup "/dev/loop$1" "$WORK/$2.img"
-        LOOPS+=("/dev/loop$1")
+        attach_at "$1" "$(new_image "$2" "$3")"
 }
 
 loop_at ${A}0 a1 10G
