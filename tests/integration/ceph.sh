@@ -66,16 +66,18 @@ keyring = $CEPH_ADMIN_KEYRING
 [osd]
 keyring = $CEPH_DIR/osd/\$cluster-\$id/keyring
 CONF
-        ceph-authtool --create-keyring "$CEPH_DIR/mon.keyring" --gen-key -n mon. --cap mon 'allow *'
-        ceph-authtool --create-keyring "$CEPH_ADMIN_KEYRING" --gen-key -n client.admin \
-                --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' --cap mds 'allow *'
-        ceph-authtool --create-keyring "$CEPH_BOOTSTRAP_KEYRING" --gen-key -n client.bootstrap-osd \
-                --cap mon 'profile bootstrap-osd' --cap mgr 'allow r'
-        ceph-authtool "$CEPH_DIR/mon.keyring" --import-keyring "$CEPH_ADMIN_KEYRING"
-        ceph-authtool "$CEPH_DIR/mon.keyring" --import-keyring "$CEPH_BOOTSTRAP_KEYRING"
-        monmaptool --create --add a "v2:127.0.0.1:$port" --fsid "$CEPH_FSID" "$CEPH_DIR/monmap"
-        ceph-mon -c "$CEPH_CONF_FILE" --mkfs -i a --monmap "$CEPH_DIR/monmap" --keyring "$CEPH_DIR/mon.keyring"
-        ceph-mon -c "$CEPH_CONF_FILE" -i a
+        {
+                ceph-authtool --create-keyring "$CEPH_DIR/mon.keyring" --gen-key -n mon. --cap mon 'allow *'
+                ceph-authtool --create-keyring "$CEPH_ADMIN_KEYRING" --gen-key -n client.admin \
+                        --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' --cap mds 'allow *'
+                ceph-authtool --create-keyring "$CEPH_BOOTSTRAP_KEYRING" --gen-key -n client.bootstrap-osd \
+                        --cap mon 'profile bootstrap-osd' --cap mgr 'allow r'
+                ceph-authtool "$CEPH_DIR/mon.keyring" --import-keyring "$CEPH_ADMIN_KEYRING"
+                ceph-authtool "$CEPH_DIR/mon.keyring" --import-keyring "$CEPH_BOOTSTRAP_KEYRING"
+                monmaptool --create --add a "v2:127.0.0.1:$port" --fsid "$CEPH_FSID" "$CEPH_DIR/monmap"
+                ceph-mon -c "$CEPH_CONF_FILE" --mkfs -i a --monmap "$CEPH_DIR/monmap" --keyring "$CEPH_DIR/mon.keyring"
+                ceph-mon -c "$CEPH_CONF_FILE" -i a
+        } >"$CEPH_DIR/setup.log" 2>&1 || { cat "$CEPH_DIR/setup.log"; return 1; }
         CLEANUP_HOOKS+=(ceph_stop)
         local i
         for i in $(seq 1 60); do
