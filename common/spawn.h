@@ -10,11 +10,11 @@
 typedef struct SpawnOptions {
         uint64_t timeout_usec;
         size_t out_max;         /* more stdout than this is an error */
-        const char *in;         /* NULL: stdin is /dev/null; else these bytes (<= PIPE_BUF) */
         /* Optional: true once stdout holds everything the caller needs. The child is then
          * left to finish on its own and reaped by a later call, so that a program's slow
          * exit does not cost the caller (lvm spends ~30 ms in io_destroy() at exit). */
         bool (*out_complete)(const char *out, size_t n);
+        const char *in;         /* NULL: stdin is /dev/null; else these bytes (<= PIPE_BUF) */
 } SpawnOptions;
 
 typedef struct SpawnResult {

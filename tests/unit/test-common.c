@@ -78,12 +78,17 @@ static void test_spawn(void **state) {
 
         assert_int_equal(spawn_capture(big, NULL, &(SpawnOptions) { 5 * USEC_PER_SEC, 1000 }, &r), -EFBIG);
         /* Output complete before the child exits: it is left to finish, and reaped later. */
-        assert_int_equal(spawn_capture(early, NULL, &(SpawnOptions) { 5 * USEC_PER_SEC, 4096, has_done }, &r), 0);
+        assert_int_equal(spawn_capture(early, NULL, &(SpawnOptions) { .timeout_usec = 5 * USEC_PER_SEC, .out_max = 4096, .out_complete = has_done }, &r), 0);
         assert_false(r.exited);
         assert_string_equal(r.out, "done\n");
         spawn_result_done(&r);
         assert_int_equal(spawn_reap_finished(), 1); /* still sleeping */
 
+        char *cat[] = { (char *) "cat", NULL };
+        assert_int_equal(spawn_capture(cat, NULL, &(SpawnOptions) { .timeout_usec = 5 * USEC_PER_SEC, .out_max = 4096,
+                                                                     .in = "a secret on stdin" }, &r), 0);
+        assert_string_equal(r.out, "a secret on stdin"); /* given on stdin, never in argv */
+        spawn_result_done(&r);
         assert_int_equal(spawn_capture(missing, NULL, &(SpawnOptions) { 5 * USEC_PER_SEC, 1000 }, &r), -ENOENT);
 }
 

@@ -115,6 +115,40 @@ static Device *dev(const char *kname, const char *id, uint64_t size) {
         return d;
 }
 
+/* Commands become a helper's arguments on the node: only well-formed ones pass. */
+static void test_commands(void **state) {
+        Castle__Command c = CASTLE__COMMAND__INIT;
+        Castle__OsdCreate oc = CASTLE__OSD_CREATE__INIT;
+        Castle__Policy p = CASTLE__POLICY__INIT;
+        (void) state;
+
+        assert_int_equal(codec_validate_command(NULL), -EBADMSG);
+        assert_int_equal(codec_validate_command(&c), -EBADMSG); /* no kind */
+        c.kind_case = CASTLE__COMMAND__KIND_OSD_CREATE;
+        c.osd_create = &oc;
+        oc.device_id = (char *) "";
+        assert_int_equal(codec_validate_command(&c), -EINVAL);
+        oc.device_id = (char *) "--conf=/tmp/evil.conf"; /* would be read as an option */
+        assert_int_equal(codec_validate_command(&c), -EINVAL);
+        oc.device_id = (char *) "wwn-0x5000 ; rm -rf /";
+        assert_int_equal(codec_validate_command(&c), -EINVAL);
+        oc.device_id = (char *) "wwn-0x5000c500a1b2c3d4_ZA1234";
+        assert_int_equal(codec_validate_command(&c), 0);
+        oc.crush_device_class = (char *) "s s d";
+        assert_int_equal(codec_validate_command(&c), -EINVAL);
+        oc.crush_device_class = (char *) "nvme";
+        assert_int_equal(codec_validate_command(&c), 0);
+
+        c.kind_case = CASTLE__COMMAND__KIND_POLICY;
+        c.policy = &p;
+        p.auto_prepare = true;
+        assert_int_equal(codec_validate_command(&c), 0);
+        p.name_filter = (char *) "^loop2[0-9]$";
+        assert_int_equal(codec_validate_command(&c), 0);
+        p.path_filter = (char *) "two words";
+        assert_int_equal(codec_validate_command(&c), -EINVAL);
+}
+
 static void test_report_diff(void **state) {
         _cleanup_(device_list_freep) DeviceList *l1 = device_list_new(), *l2 = device_list_new();
         ScanResult s1 = { .devices = l1 }, s2 = { .devices = l2 };
@@ -160,6 +194,7 @@ int main(void) {
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_too_many_devices),
                 cmocka_unit_test(test_report_diff),
+                cmocka_unit_test(test_commands),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

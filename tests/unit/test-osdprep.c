@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* OSD preparation's pure parts: cephx secrets (checked against ceph-authtool when it is
+ * installed), keyring files, the prepare journal on a real directory, and the wipe on real
+ * images with real signatures (mkfs.ext4, sgdisk, mkswap, a real BlueStore label). */
+#include "tests/unit/testutil.h"
+
+#include <blkid.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "common/strv.h"
+#include "discovery/bluestore.h"
+#include "osd-prep/cephx.h"
+#include "osd-prep/journal.h"
+#include "osd-prep/wipe.h"
+
+static char tmpdir[] = "/tmp/castle-osdprep.XXXXXX";
+
+static int setup(void **state) {
+        (void) state;
+        return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        char cmd[128];
+        (void) state;
+        snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static bool have(const char *tool) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+        return system(cmd) == 0;
+}
+
+/* Runs "TOOL ARGS IMG", quiet. */
+static int run(const char *tool_args, const char *img) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", tool_args, img);
+        return system(cmd);
+}
+
+static void test_secret(void **state) {
+        char a[CEPHX_SECRET_MAX], b[CEPHX_SECRET_MAX], path[256], *text = NULL;
+        (void) state;
+
+        assert_int_equal(cephx_secret_new(a), 0);
+        assert_int_equal(cephx_secret_new(b), 0);
+        assert_int_equal(strlen(a), 40);
+        assert_true(cephx_secret_valid(a));
+        assert_string_not_equal(a, b);
+        assert_false(cephx_secret_valid("AQ"));
+        assert_false(cephx_secret_valid("not a secret at all, forty characters!!!"));
+
+        snprintf(path, sizeof path, "%s/keyring", tmpdir);
+        assert_int_equal(keyring_write(path, "osd.7", a, (uid_t) -1, (gid_t) -1), 0);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(read_full_file_at(AT_FDCWD, path, 4096, &text, NULL), 0);
+        assert_non_null(strstr(text, "[osd.7]\n\tkey = "));
+        assert_non_null(strstr(text, a));
+        free(text);
+
+        /* Ceph's own parser must accept it: ceph-authtool lists the key it read. */
+        if (!have("ceph-authtool"))
+                skip();
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "ceph-authtool %s --list 2>&1 | grep -q 'key = %s'", path, a);
+        assert_int_equal(system(cmd), 0);
+}
+
+static void test_journal(void **state) {
+        JournalEntry e = {
+                .uuid = (char *) "2a2f4a4e-9a6b-4c57-8f59-4a0a7cde0001",
+                .secret = (char *) "AQBAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",
+                .stable_id = (char *) "wwn-0x5000c500a1b2c3d4_ZA1234",
+                .device = (char *) "/dev/sdb",
+                .cluster = (char *) "ceph",
+                .cluster_fsid = (char *) "c0ffee00-0000-4000-8000-000000000000",
+                .osd_id = 12,
+                .reused_id = true,
+                .step = STEP_OSD_NEW,
+        };
+        JournalEntry got = { .osd_id = -1 };
+        char **uuids = NULL, path[512];
+        struct stat st;
+        (void) state;
+
+        assert_int_equal(journal_find(tmpdir, e.stable_id, &got), 0); /* no directory yet */
+        assert_int_equal(journal_write(tmpdir, &e), 0);
+        snprintf(path, sizeof path, "%s/prepare/%s.json", tmpdir, e.uuid);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600); /* it holds a secret */
+
+        /* a corrupt entry next to it is skipped, not fatal */
+        snprintf(path, sizeof path, "%s/prepare/garbage.json", tmpdir);
+        assert_int_equal(write_file_atomic(path, "{\"uuid\": 3", 10, 0600), 0);
+
+        assert_int_equal(journal_find(tmpdir, "some-other-disk", &got), 0);
+        assert_int_equal(journal_find(tmpdir, e.stable_id, &got), 1);
+        assert_string_equal(got.uuid, e.uuid);
+        assert_string_equal(got.secret, e.secret);
+        assert_string_equal(got.cluster_fsid, e.cluster_fsid);
+        assert_int_equal(got.osd_id, 12);
+        assert_true(got.reused_id);
+        assert_int_equal(got.step, STEP_OSD_NEW);
+        assert_null(got.crush_class);
+        journal_entry_done(&got);
+
+        assert_int_equal(journal_list(tmpdir, &uuids), 0);
+        assert_int_equal(strv_length(uuids), 2);
+        strv_free(uuids);
+        assert_int_equal(journal_remove(tmpdir, e.uuid), 0);
+        assert_int_equal(journal_find(tmpdir, e.stable_id, &got), 0);
+        assert_int_equal(journal_remove(tmpdir, e.uuid), 0); /* twice is fine */
+}
+
+/* Nothing libblkid recognises is left, partition tables included. */
+static void assert_blank(const char *img) {
+        int fd = open(img, O_RDONLY | O_CLOEXEC);
+        blkid_probe pr;
+
+        assert_true(fd >= 0);
+        pr = blkid_new_probe();
+        assert_non_null(pr);
+        assert_int_equal(blkid_probe_set_device(pr, fd, 0, 0), 0);
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_enable_partitions(pr, 1);
+        blkid_probe_set_partitions_flags(pr, BLKID_PARTS_FORCE_GPT);
+        assert_int_equal(blkid_do_probe(pr), 1);
+        blkid_free_probe(pr);
+        close(fd);
+}
+
+static char *image(const char *name, const char *size) {
+        char *p;
+        assert_true(asprintf(&p, "%s/%s.img", tmpdir, name) > 0);
+        (void) unlink(p);
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "truncate -s %s %s", size, p);
+        assert_int_equal(system(cmd), 0);
+        return p;
+}
+
+/* A marker well outside every region the wipe touches: it must survive. */
+#define MARKER_OFFSET (UINT64_C(512) << 20)
+static const char marker[] = "castle: data that is not a signature";
+
+static void put_marker(const char *img) {
+        int fd = open(img, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, marker, sizeof marker, MARKER_OFFSET), (ssize_t) sizeof marker);
+        close(fd);
+}
+
+static void wipe_and_check(const char *img, unsigned min_signatures, unsigned min_labels) {
+        WipeReport w = {};
+        char buf[sizeof marker];
+        int fd = open(img, O_RDWR | O_CLOEXEC);
+
+        assert_true(fd >= 0);
+        assert_int_equal(wipe_device(fd, 10 << 20, &w), 0);
+        assert_true(w.n_signatures >= min_signatures);
+        assert_true(w.n_labels >= min_labels);
+        assert_int_equal(w.zeroed_bytes, 10 << 20);
+        assert_int_equal(strv_length(w.erased), w.n_signatures + w.n_labels);
+        wipe_report_done(&w);
+        assert_int_equal(pread(fd, buf, sizeof buf, MARKER_OFFSET), (ssize_t) sizeof buf);
+        assert_memory_equal(buf, marker, sizeof marker);
+        for (size_t i = 0; i < ELEMENTSOF(bluestore_label_offsets); i++) {
+                uint8_t label[BLUESTORE_LABEL_SIZE];
+                if (pread(fd, label, sizeof label, (off_t) bluestore_label_offsets[i]) == (ssize_t) sizeof label)
+                        assert_false(bluestore_has_magic(label, sizeof label));
+        }
+        close(fd);
+        assert_blank(img);
+}
+
+static void test_wipe_ext4(void **state) {
+        (void) state;
+        if (!have("mkfs.ext4"))
+                skip();
+        _cleanup_free_ char *img = image("ext4", "2G");
+        put_marker(img);
+        assert_int_equal(run("mkfs.ext4 -q -F -E nodiscard", img), 0);
+        put_marker(img); /* mkfs may have zeroed it: the wipe must not */
+        wipe_and_check(img, 1, 0);
+}
+
+static void test_wipe_gpt(void **state) {
+        (void) state;
+        if (!have("sgdisk"))
+                skip();
+        _cleanup_free_ char *img = image("gpt", "2G");
+        assert_int_equal(run("sgdisk -n 1:2048:+1M", img), 0);
+        put_marker(img);
+        /* the protective MBR, the primary GPT and the backup GPT at the end */
+        wipe_and_check(img, 2, 0);
+}
+
+static void test_wipe_swap(void **state) {
+        (void) state;
+        if (!have("mkswap"))
+                skip();
+        _cleanup_free_ char *img = image("swap", "2G");
+        assert_int_equal(run("mkswap", img), 0);
+        put_marker(img);
+        wipe_and_check(img, 1, 0);
+}
+
+static void test_wipe_bluestore(void **state) {
+        _cleanup_free_ char *label = NULL;
+        size_t n;
+        (void) state;
+
+        assert_int_equal(read_full_file_at(AT_FDCWD, TEST_DATA_DIR "/bluestore-label-pacific.bin", 1 << 16, &label, &n), 0);
+        _cleanup_free_ char *img = image("bluestore", "2G");
+        int fd = open(img, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, label, n, 0), (ssize_t) n);
+        assert_int_equal(pwrite(fd, label, n, 1 << 30), (ssize_t) n); /* the 1 GiB copy */
+        close(fd);
+        put_marker(img);
+        /* libblkid knows ceph_bluestore at offset 0; the 1 GiB copy is castle's to find */
+        wipe_and_check(img, 0, 1);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_secret),
+                cmocka_unit_test(test_journal),
+                cmocka_unit_test(test_wipe_ext4),
+                cmocka_unit_test(test_wipe_gpt),
+                cmocka_unit_test(test_wipe_swap),
+                cmocka_unit_test(test_wipe_bluestore),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
