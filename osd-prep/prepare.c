@@ -187,10 +187,6 @@ static int zero_labels(int fd, const Device *d) {
         return d->n_label_offsets > 0 && fsync(fd) < 0 ? -errno : 0;
 }
 
-static bool mkfs_busy(const char *err) {
-        return err && (strstr(err, "(11) Resource temporarily unavailable") || strstr(err, "(16) Device or resource busy"));
-}
-
 static int mkfs(Run *run) {
         const OsdContext *c = run->c;
         SpawnOptions so = { .timeout_usec = MKFS_TIMEOUT_USEC, .out_max = 1 << 20, .in = run->entry.secret };
@@ -229,7 +225,7 @@ static int mkfs(Run *run) {
                 if (res.status == 0)
                         return 0;
                 /* udevd probes the device after our close and holds its lock for a moment */
-                if (attempt < MKFS_TRIES && mkfs_busy(res.err)) {
+                if (attempt < MKFS_TRIES && osd_error_busy(res.err)) {
                         log_info("ceph-osd --mkfs found %s busy, trying again", run->node);
                         (void) nanosleep(&(struct timespec) { .tv_nsec = MKFS_RETRY_NSEC }, NULL);
                         continue;

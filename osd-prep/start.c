@@ -22,6 +22,8 @@
 #define UP_TIMEOUT_USEC (120 * UINT64_C(1000000))
 #define UP_POLL_NSEC (200 * 1000 * 1000)
 #define IDLE_TIMEOUT_USEC (10 * UINT64_C(1000000))
+#define START_BUSY_TRIES 4
+#define START_BUSY_WAIT_NSEC (300 * 1000 * 1000)
 
 static const char *const start_modes[_START_MODE_MAX] = {
         [START_AUTO] = "auto",
@@ -161,7 +163,26 @@ int osd_start(const OsdContext *c, int id, const char *dir, char **error) {
                 error_set(error, "cannot run ceph-osd: %s", strerror(-r));
                 return r;
         }
-        return run(argv, "ceph-osd", error);
+        /* ceph-osd opens its device exclusively and gives up at once if a probe (udevd's,
+         * or a castle scan's) holds it for that millisecond. */
+        for (int attempt = 1;; attempt++) {
+                char *err = NULL;
+
+                r = run(argv, "ceph-osd", &err);
+                if (r >= 0 || attempt >= START_BUSY_TRIES || !osd_error_busy(err)) {
+                        if (r < 0)
+                                error_set(error, "%s", strempty(err));
+                        free(err);
+                        return r;
+                }
+                log_info("ceph-osd found the device of osd.%d busy, starting it again", id);
+                free(err);
+                (void) nanosleep(&(struct timespec) { .tv_nsec = START_BUSY_WAIT_NSEC }, NULL);
+        }
+}
+
+bool osd_error_busy(const char *err) {
+        return err && (strstr(err, "(11) Resource temporarily unavailable") || strstr(err, "(16) Device or resource busy"));
 }
 
 void osd_wait_device_idle(const char *node) {

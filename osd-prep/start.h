@@ -2,12 +2,17 @@
 /* Starting an OSD daemon and waiting until the monitors mark it up. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "osd-prep/context.h"
 
 /* The pid of a running ceph-osd with this id (read from /proc), or 0. */
 pid_t osd_running_pid(int id);
+
+/* True if ceph-osd's error output says its device was busy: udevd or a scan had it open
+ * for a moment, and trying again a little later works. */
+bool osd_error_busy(const char *err);
 
 /* The mode AUTO stands for here. */
 StartMode osd_start_mode_resolve(const OsdContext *c);

@@ -145,17 +145,18 @@ attach_at() {
         LOOPS+=("$ATTACHED")
 }
 
-# wait_for DESCRIPTION COMMAND...: retries until the command succeeds (20 s at most).
+# wait_for DESCRIPTION COMMAND...: retries until the command succeeds (20 s at most, or
+# WAIT_SECONDS).
 wait_for() {
         local what=$1 i
         shift
-        for i in $(seq 200); do
+        for i in $(seq $((${WAIT_SECONDS:-20} * 10))); do
                 if "$@" >/dev/null 2>&1; then
                         pass "$what"
                         return 0
                 fi
                 sleep 0.1
         done
-        fail "$what (gave up after 20 s)"
+        fail "$what (gave up after ${WAIT_SECONDS:-20} s)"
         return 1
 }

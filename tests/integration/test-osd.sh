@@ -111,6 +111,28 @@ else
         fail "ceph-volume raw prepare failed: $(tail -5 "$WORK/ceph-volume.log")"
 fi
 
+# ---- the node policy: new matching devices become OSDs by themselves ----
+if cluster policy node-1 --auto-prepare=yes --filter "^loop${P}4$" >"$WORK/policy.out" 2>&1; then
+        before=$(osd_count)
+        attach_at "${P}4" "$(new_image auto 10G)"
+        attach_at "${P}5" "$(new_image not-auto 10G)"
+        udevadm settle
+        AUTO_SID=$(stable_id "/dev/loop${P}4")
+        auto_up() {
+                local id
+                id=$(osdctl list --format json | jq -r --arg s "$AUTO_SID" '.[] | select(.stable_id == $s) | .osd_id')
+                [ -n "$id" ] && ceph_cmd osd dump -f json | jq -e --argjson id "$id" '.osds[] | select(.osd == $id) | .up == 1' >/dev/null
+        }
+        WAIT_SECONDS=180 wait_for "auto-prepare made an OSD on the matching new device, and it is up" auto_up ||
+                tail -5 "$WORK/agent.log"
+        [ "$(osds_on "$(stable_id "/dev/loop${P}5")")" = 0 ] && [ "$(osd_count)" = $((before + 1)) ] &&
+                pass "the device the policy's filter does not match was left alone" ||
+                fail "auto-prepare touched loop${P}5, or made $(($(osd_count) - before)) OSDs"
+        cluster policy node-1 --auto-prepare=no >/dev/null 2>&1 || fail "turning the policy off failed"
+else
+        fail "cluster policy: $(cat "$WORK/policy.out")"
+fi
+
 # ---- reruns allocate nothing ----
 before=$(osd_count)
 for i in 0 1 2; do
