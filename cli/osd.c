@@ -54,6 +54,16 @@ enum {
         ARG_TIMEOUT,
         ARG_ALL,
         ARG_DESTROY,
+        ARG_MODE,
+        ARG_BLOCK_DB,
+        ARG_BLOCK_WAL,
+        ARG_BLOCK_DB_SIZE,
+        ARG_BLOCK_WAL_SIZE,
+        ARG_DMCRYPT,
+        ARG_DB_DEVICES,
+        ARG_WAL_DEVICES,
+        ARG_OSDS_PER_DEVICE,
+        ARG_REPORT,
 };
 
 #define COMMON_OPTIONS                                                     \
@@ -186,6 +196,11 @@ static json_object *prepare_json(const PrepareResult *r, const PrepareRequest *r
         json_object_object_add(o, "available", json_object_new_boolean(r->available));
         json_object_object_add(o, "reasons", json_strv(r->reasons));
         json_object_object_add(o, "dry_run", json_object_new_boolean(req->dry_run));
+        json_object_object_add(o, "mode", json_object_new_string(r->lvm ? "lvm" : "raw"));
+        json_object_object_add(o, "encrypted", json_object_new_boolean(r->encrypted));
+        json_object_object_add(o, "db_device", json_string_or_null(r->db_device));
+        json_object_object_add(o, "wal_device", json_string_or_null(r->wal_device));
+        json_object_object_add(o, "block_path", json_string_or_null(r->block_path));
         json_object_object_add(o, "osd_id", r->osd_id >= 0 ? json_object_new_int(r->osd_id) : NULL);
         json_object_object_add(o, "osd_uuid", json_string_or_null(r->osd_uuid));
         json_object_object_add(o, "cluster_fsid", json_string_or_null(r->cluster_fsid));
@@ -216,12 +231,19 @@ static void print_plan(const Args *a, const PrepareResult *r) {
         printf("  size       %s\n", size);
         printf("  verdict    %s%s%s\n", r->available ? "available" : "not available", r->available ? "" : ": ",
                r->available ? "" : strempty(reasons));
+        printf("  mode       %s%s\n", a->prep.lvm ? "lvm" : "raw", a->prep.dmcrypt ? ", dm-crypt (LUKS2)" : "");
+        if (r->db_device)
+                printf("  block.db   %s\n", r->db_device);
+        if (r->wal_device)
+                printf("  block.wal  %s\n", r->wal_device);
         printf("  cluster    %s (%s)\n", osd_ctx_cluster(&a->ctx), a->ctx.ceph.conf ?: "default configuration");
         if (a->prep.crush_class)
                 printf("  class      %s\n", a->prep.crush_class);
         printf("  steps      ");
         for (size_t i = 0; prepare_step_names[i]; i++) {
                 if (a->ctx.start == START_NONE && (streq(prepare_step_names[i], "start") || streq(prepare_step_names[i], "up")))
+                        continue;
+                if (!a->prep.lvm && streq(prepare_step_names[i], "lvm"))
                         continue;
                 printf("%s%s", i ? " → " : "", prepare_step_names[i]);
         }
@@ -232,18 +254,27 @@ static void help_prepare(FILE *f) {
         fprintf(f,
 "Usage: castlectl osd prepare --data=DEVICE [OPTIONS]\n"
 "\n"
-"Make DEVICE a raw-mode BlueStore OSD of the cluster, as `ceph-volume raw prepare` does,\n"
-"and start it. DEVICE is a /dev path or link, a stable id or a device id from\n"
-"`castlectl inventory`. castle writes nothing unless the device is available when it is\n"
-"checked again under an exclusive lock. A prepare that was interrupted is finished by\n"
-"running the same command again; a device that already holds an OSD is reported and left\n"
-"as it is.\n"
+"Make DEVICE a BlueStore OSD of the cluster and start it: raw mode as `ceph-volume raw\n"
+"prepare` does it, or LVM mode (--mode=lvm) laid out as `ceph-volume lvm prepare` does it\n"
+"(VG ceph-<uuid>, LV osd-block-<osd fsid>, every ceph.* tag), optionally with block.db and\n"
+"block.wal LVs on faster devices and dm-crypt. DEVICE is a /dev path or link, a stable\n"
+"id or a device id from `castlectl inventory`. castle writes nothing unless the device is\n"
+"available when it is checked again under an exclusive lock. A prepare that was\n"
+"interrupted is finished by running the same command again; a device that already holds\n"
+"an OSD is reported and left as it is.\n"
 "\n"
 "Prepare:\n"
 "      --data=DEVICE       the device (required)\n"
 "      --dry-run           print the plan and change nothing\n"
 "      --crush-device-class=CLASS  hdd, ssd, nvme or any class name\n"
 "      --osd-id=ID         reuse this destroyed OSD id\n"
+"      --mode=MODE         raw (default) or lvm\n"
+"      --block-db=DEVICE   lvm: a block.db LV on DEVICE (a new ceph VG, or a ceph VG on it)\n"
+"      --block-wal=DEVICE  lvm: a block.wal LV on DEVICE\n"
+"      --block-db-size=SIZE, --block-wal-size=SIZE\n"
+"                          lvm: their size (default: all of a new VG, else what is free)\n"
+"      --dmcrypt           lvm: LUKS2 on every LV; the key is kept by the monitors\n"
+"                          (config-key dm-crypt/osd/<uuid>/luks), never on this node\n"
 "      --no-start          prepare only; `castlectl osd activate` starts it later\n"
 "      --start-mode=MODE   auto (default: systemd where it runs, else fork), systemd,\n"
 "                          fork (ceph-osd daemonizes), none\n"
@@ -269,6 +300,12 @@ static int osd_prepare_cmd(int argc, char *argv[]) {
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 { "format", required_argument, NULL, 'f' },
                 { "progress", required_argument, NULL, ARG_PROGRESS },
+                { "mode", required_argument, NULL, ARG_MODE },
+                { "block-db", required_argument, NULL, ARG_BLOCK_DB },
+                { "block-wal", required_argument, NULL, ARG_BLOCK_WAL },
+                { "block-db-size", required_argument, NULL, ARG_BLOCK_DB_SIZE },
+                { "block-wal-size", required_argument, NULL, ARG_BLOCK_WAL_SIZE },
+                { "dmcrypt", no_argument, NULL, ARG_DMCRYPT },
                 COMMON_OPTIONS,
                 {},
         };
@@ -301,6 +338,29 @@ static int osd_prepare_cmd(int argc, char *argv[]) {
                 case ARG_PROGRESS:
                         a.progress = optarg;
                         break;
+                case ARG_MODE:
+                        if (!streq(optarg, "raw") && !streq(optarg, "lvm")) {
+                                log_error("--mode: '%s' is not raw or lvm", optarg);
+                                return EXIT_USAGE;
+                        }
+                        a.prep.lvm = streq(optarg, "lvm");
+                        break;
+                case ARG_BLOCK_DB:
+                        a.prep.db = optarg;
+                        break;
+                case ARG_BLOCK_WAL:
+                        a.prep.wal = optarg;
+                        break;
+                case ARG_BLOCK_DB_SIZE:
+                case ARG_BLOCK_WAL_SIZE:
+                        if (parse_size(optarg, c == ARG_BLOCK_DB_SIZE ? &a.prep.db_size : &a.prep.wal_size) < 0) {
+                                log_error("--%s: '%s' is not a size", c == ARG_BLOCK_DB_SIZE ? "block-db-size" : "block-wal-size", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case ARG_DMCRYPT:
+                        a.prep.dmcrypt = true;
+                        break;
                 }
         }
         if (a.help) {
@@ -315,6 +375,10 @@ static int osd_prepare_cmd(int argc, char *argv[]) {
         }
         if (a.ctx.start == START_EXEC) {
                 log_error("--start-mode=exec is for `castlectl osd activate ID` only");
+                return EXIT_USAGE;
+        }
+        if (!a.prep.lvm && (a.prep.db || a.prep.wal || a.prep.dmcrypt || a.prep.db_size || a.prep.wal_size)) {
+                log_error("--block-db, --block-wal, their sizes and --dmcrypt need --mode=lvm");
                 return EXIT_USAGE;
         }
         if (!a.progress || streq(a.progress, "text"))

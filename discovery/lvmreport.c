@@ -266,7 +266,10 @@ static bool report_complete(const char *s, size_t n) {
         return false;
 }
 
-static char *find_lvm(void) {
+const char *const lvm_envp[] = { "LVM_SUPPRESS_FD_WARNINGS=1", "LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                                 NULL };
+
+char *lvm_find(void) {
         static const char *const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
         char path[64];
 
@@ -280,8 +283,6 @@ static char *find_lvm(void) {
 
 int lvm_report_run(char *const *devices, uint64_t timeout_usec, LvmReport **ret, char **ret_error) {
         _cleanup_strv_free_ char **argv = strv_copy((char *const *) lvm_report_argv);
-        char *const envp[] = { "LVM_SUPPRESS_FD_WARNINGS=1", "LC_ALL=C",
-                               "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
         SpawnResult res = {};
         int r;
 
@@ -290,14 +291,14 @@ int lvm_report_run(char *const *devices, uint64_t timeout_usec, LvmReport **ret,
         /* Look lvm up in the system directories ourselves: posix_spawnp() would try every
          * directory of the caller's PATH, one failed execve each. */
         free(argv[0]);
-        argv[0] = find_lvm();
+        argv[0] = lvm_find();
         if (!argv[0])
                 return -ENOENT;
         STRV_FOREACH(dev, devices) {
                 if (strv_extend(&argv, "--devices") < 0 || strv_extend(&argv, *dev) < 0)
                         return -ENOMEM;
         }
-        r = spawn_capture(argv, envp,
+        r = spawn_capture(argv, (char *const *) lvm_envp,
                           &(SpawnOptions) { .timeout_usec = timeout_usec, .out_max = LVM_OUTPUT_MAX,
                                             .out_complete = report_complete },
                           &res);

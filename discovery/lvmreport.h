@@ -13,6 +13,11 @@ typedef struct LvmReport LvmReport;
 /* The exact command castle runs; the capture script runs the same one. */
 extern const char *const lvm_report_argv[];
 
+/* The lvm binary's absolute path (malloc'ed), or NULL if it is not installed; and the
+ * environment castle runs it with. */
+char *lvm_find(void);
+extern const char *const lvm_envp[];
+
 /* Runs lvm restricted to the given PV paths (NULL: every device LVM sees). -ENOENT when
  * lvm is not installed, -ETIMEDOUT on the deadline, -EIO when lvm failed (ret_error says
  * why, from its stderr). */

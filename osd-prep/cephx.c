@@ -46,18 +46,11 @@ static void put_le32(uint8_t *p, uint32_t v) {
                 p[i] = v >> (8 * i) & 0xff;
 }
 
-int cephx_secret_new(char ret[static CEPHX_SECRET_MAX]) {
-        uint8_t key[CRYPTO_KEY_LEN];
-        struct timespec ts;
+static int random_bytes(uint8_t *p, size_t n) {
         size_t got = 0;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        put_le16(key, CEPH_CRYPTO_AES);
-        put_le32(key + 2, (uint32_t) ts.tv_sec);
-        put_le32(key + 6, (uint32_t) ts.tv_nsec);
-        put_le16(key + 10, 16);
-        while (got < 16) {
-                ssize_t k = getrandom(key + 12 + got, 16 - got, 0);
+        while (got < n) {
+                ssize_t k = getrandom(p + got, n - got, 0);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -65,6 +58,33 @@ int cephx_secret_new(char ret[static CEPHX_SECRET_MAX]) {
                 }
                 got += (size_t) k;
         }
+        return 0;
+}
+
+int cephx_secret_new(char ret[static CEPHX_SECRET_MAX]) {
+        uint8_t key[CRYPTO_KEY_LEN];
+        struct timespec ts;
+        int r;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        put_le16(key, CEPH_CRYPTO_AES);
+        put_le32(key + 2, (uint32_t) ts.tv_sec);
+        put_le32(key + 6, (uint32_t) ts.tv_nsec);
+        put_le16(key + 10, 16);
+        r = random_bytes(key + 12, 16);
+        if (r < 0)
+                return r;
+        base64_encode(key, sizeof key, ret);
+        explicit_bzero(key, sizeof key);
+        return 0;
+}
+
+int dmcrypt_key_new(char ret[static DMCRYPT_KEY_MAX]) {
+        uint8_t key[DMCRYPT_KEY_BYTES];
+        int r = random_bytes(key, sizeof key);
+
+        if (r < 0)
+                return r;
         base64_encode(key, sizeof key, ret);
         explicit_bzero(key, sizeof key);
         return 0;

@@ -12,6 +12,12 @@
  * bytes) and then base64, exactly what `ceph-authtool --gen-print-key` prints. */
 int cephx_secret_new(char ret[static CEPHX_SECRET_MAX]);
 
+/* A dm-crypt key as ceph-volume makes one: base64 of 128 random bytes. The monitors keep it
+ * (config-key dm-crypt/osd/<uuid>/luks); castle never writes it to this node's disks. */
+#define DMCRYPT_KEY_BYTES 128
+#define DMCRYPT_KEY_MAX 173
+int dmcrypt_key_new(char ret[static DMCRYPT_KEY_MAX]);
+
 /* True if s looks like such a secret (base64 of a 28-byte AES key). */
 int cephx_secret_valid(const char *s);
 

@@ -13,7 +13,7 @@
 #include "common/strv.h"
 #include "osd-prep/journal.h"
 
-#define JOURNAL_MAX_SIZE 4096
+#define JOURNAL_MAX_SIZE 16384
 
 static const char *const step_names[_STEP_MAX] = {
         [STEP_NONE] = "none",
@@ -34,7 +34,25 @@ PrepareStep prepare_step_from_string(const char *s) {
         return STEP_NONE;
 }
 
+static const char *const volume_types[_VOLUME_MAX] = {
+        [VOLUME_BLOCK] = "block",
+        [VOLUME_DB] = "db",
+        [VOLUME_WAL] = "wal",
+};
+
+const char *volume_type_to_string(VolumeType t) {
+        return t < _VOLUME_MAX ? volume_types[t] : "unknown";
+}
+
 void journal_entry_done(JournalEntry *e) {
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                free(e->vol[t].stable_id);
+                free(e->vol[t].vg);
+                free(e->vol[t].lv);
+        }
+        if (e->lockbox)
+                explicit_bzero(e->lockbox, strlen(e->lockbox));
+        free(e->lockbox);
         free(e->uuid);
         if (e->secret)
                 explicit_bzero(e->secret, strlen(e->secret));
@@ -86,6 +104,25 @@ int journal_write(const char *state_dir, const JournalEntry *e) {
         json_object_object_add(o, "osd_id", json_object_new_int(e->osd_id));
         json_object_object_add(o, "reused_id", json_object_new_boolean(e->reused_id));
         add_string(o, "step", prepare_step_to_string(e->step));
+        if (e->lvm) {
+                json_object *vols = json_object_new_object();
+
+                json_object_object_add(o, "mode", json_object_new_string("lvm"));
+                json_object_object_add(o, "encrypted", json_object_new_boolean(e->encrypted));
+                add_string(o, "lockbox", e->lockbox);
+                for (VolumeType t = 0; vols && t < _VOLUME_MAX; t++) {
+                        json_object *v;
+                        if (!e->vol[t].stable_id)
+                                continue;
+                        v = json_object_new_object();
+                        add_string(v, "stable_id", e->vol[t].stable_id);
+                        add_string(v, "vg", e->vol[t].vg);
+                        add_string(v, "lv", e->vol[t].lv);
+                        json_object_object_add(v, "vg_ours", json_object_new_boolean(e->vol[t].vg_ours));
+                        json_object_object_add(vols, volume_types[t], v);
+                }
+                json_object_object_add(o, "volumes", vols);
+        }
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
         r = write_file_atomic(path, s, strlen(s), 0600);
         json_object_put(o);
@@ -136,8 +173,28 @@ static int entry_parse(const char *text, JournalEntry *ret) {
                 e.reused_id = json_object_get_boolean(v);
         step = dup_string(o, "step");
         e.step = prepare_step_from_string(step);
+        if (json_object_object_get_ex(o, "mode", &v) && streq_ptr(json_object_get_string(v), "lvm")) {
+                json_object *vols;
+
+                e.lvm = true;
+                if (json_object_object_get_ex(o, "encrypted", &v))
+                        e.encrypted = json_object_get_boolean(v);
+                e.lockbox = dup_string(o, "lockbox");
+                if (json_object_object_get_ex(o, "volumes", &vols) && json_object_is_type(vols, json_type_object))
+                        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                                if (!json_object_object_get_ex(vols, volume_types[t], &v))
+                                        continue;
+                                e.vol[t].stable_id = dup_string(v, "stable_id");
+                                e.vol[t].vg = dup_string(v, "vg");
+                                e.vol[t].lv = dup_string(v, "lv");
+                                json_object *b;
+                                if (json_object_object_get_ex(v, "vg_ours", &b))
+                                        e.vol[t].vg_ours = json_object_get_boolean(b);
+                        }
+        }
         json_object_put(o);
-        if (!e.uuid || !e.secret || !e.stable_id || e.step == STEP_NONE) {
+        if (!e.uuid || !e.secret || !e.stable_id || e.step == STEP_NONE ||
+            (e.lvm && (!e.vol[VOLUME_BLOCK].vg || !e.vol[VOLUME_BLOCK].lv || (e.encrypted && !e.lockbox)))) {
                 journal_entry_done(&e);
                 return -EBADMSG;
         }

@@ -21,6 +21,22 @@ typedef enum PrepareStep {
 const char *prepare_step_to_string(PrepareStep s);
 PrepareStep prepare_step_from_string(const char *s);
 
+typedef enum VolumeType {
+        VOLUME_BLOCK,
+        VOLUME_DB,
+        VOLUME_WAL,
+        _VOLUME_MAX,
+} VolumeType;
+
+const char *volume_type_to_string(VolumeType t);
+
+/* LVM mode: one LV of the OSD, named before it is created. */
+typedef struct JournalVolume {
+        char *stable_id;        /* the device its VG sits on; NULL: this volume is not used */
+        char *vg, *lv;
+        bool vg_ours;           /* this prepare creates the VG (and the PV) */
+} JournalVolume;
+
 typedef struct JournalEntry {
         char *uuid;             /* OSD fsid */
         char *secret;
@@ -32,6 +48,11 @@ typedef struct JournalEntry {
         int osd_id;             /* -1 until the monitor answered */
         bool reused_id;         /* --osd-id of a destroyed OSD: rollback must not purge it */
         PrepareStep step;
+        bool lvm;
+        bool encrypted;
+        char *lockbox;          /* dm-crypt: client.osd-lockbox.<uuid>'s key, which ceph-volume
+                                 * keeps in an LV tag too; the LUKS key itself is never here */
+        JournalVolume vol[_VOLUME_MAX];
 } JournalEntry;
 
 void journal_entry_done(JournalEntry *e);

@@ -54,7 +54,7 @@ int mon_connect(const CephTarget *t, MonConn **ret, char **error) {
                 r = -ENOMEM;
                 goto fail;
         }
-        r = rados_conf_set(c->rados, "keyring", t->keyring ?: keyring);
+        r = t->key ? rados_conf_set(c->rados, "key", t->key) : rados_conf_set(c->rados, "keyring", t->keyring ?: keyring);
         if (r < 0)
                 goto fail;
         snprintf(timeout, sizeof timeout, "%llu",
@@ -130,8 +130,7 @@ static int command(MonConn *c, const char *cmd, const char *in, char **out, size
         return r;
 }
 
-int mon_osd_new(MonConn *c, const char *uuid, const char *secret, const char *crush_class,
-                int want_id, int *ret_id, char **error) {
+int mon_osd_new(MonConn *c, const char *uuid, const OsdSecrets *secrets, int want_id, int *ret_id, char **error) {
         _cleanup_free_ char *cmd = NULL, *out = NULL;
         json_object *in, *reply, *id;
         int r;
@@ -146,11 +145,20 @@ int mon_osd_new(MonConn *c, const char *uuid, const char *secret, const char *cr
         in = json_object_new_object();
         if (!in)
                 return -ENOMEM;
-        json_object_object_add(in, "cephx_secret", json_object_new_string(secret));
-        if (!isempty(crush_class))
-                json_object_object_add(in, "crush_device_class", json_object_new_string(crush_class));
+        json_object_object_add(in, "cephx_secret", json_object_new_string(secrets->cephx));
+        if (secrets->lockbox && secrets->dmcrypt) {
+                json_object_object_add(in, "cephx_lockbox_secret", json_object_new_string(secrets->lockbox));
+                json_object_object_add(in, "dmcrypt_key", json_object_new_string(secrets->dmcrypt));
+        }
+        if (!isempty(secrets->crush_class))
+                json_object_object_add(in, "crush_device_class", json_object_new_string(secrets->crush_class));
         r = command(c, cmd, json_object_to_json_string_ext(in, JSON_C_TO_STRING_PLAIN), &out, NULL,
                     error, "osd new");
+        /* The input holds the secrets: do not leave them in freed memory. */
+        {
+                const char *txt = json_object_to_json_string_ext(in, JSON_C_TO_STRING_PLAIN);
+                explicit_bzero((char *) txt, strlen(txt));
+        }
         json_object_put(in);
         if (r < 0)
                 return r;
@@ -165,6 +173,50 @@ int mon_osd_new(MonConn *c, const char *uuid, const char *secret, const char *cr
                 return -EBADMSG;
         }
         json_object_put(reply);
+        return 0;
+}
+
+int mon_config_key_get(MonConn *c, const char *key, char **ret, char **error) {
+        _cleanup_free_ char *cmd = NULL;
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "prefix", json_object_new_string("config-key get"));
+        json_object_object_add(o, "key", json_object_new_string(key));
+        cmd = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        if (!cmd)
+                return -ENOMEM;
+        return command(c, cmd, NULL, ret, NULL, error, "config-key get");
+}
+
+int mon_dmcrypt_key(const CephTarget *t, const char *uuid, const char *lockbox_secret, char **ret, char **error) {
+        _cleanup_(mon_disconnectp) MonConn *c = NULL;
+        _cleanup_free_ char *entity = NULL, *key = NULL;
+        CephTarget lt = *t;
+        char *v = NULL;
+        int r;
+
+        if (asprintf(&entity, "client.osd-lockbox.%s", uuid) < 0 || asprintf(&key, "dm-crypt/osd/%s/luks", uuid) < 0)
+                return -ENOMEM;
+        lt.entity = entity;
+        lt.key = lockbox_secret;
+        lt.keyring = NULL;
+        r = mon_connect(&lt, &c, error);
+        if (r < 0)
+                return r;
+        r = mon_config_key_get(c, key, &v, error);
+        if (r < 0)
+                return r;
+        /* The value is the key itself, possibly with a newline. */
+        v[strcspn(v, "\r\n")] = 0;
+        if (isempty(v)) {
+                free(v);
+                error_set(error, "the monitors hold an empty dm-crypt key for osd %s", uuid);
+                return -EBADMSG;
+        }
+        *ret = v;
         return 0;
 }
 

@@ -13,6 +13,7 @@ typedef struct CephTarget {
         const char *conf;       /* NULL: librados' default search (/etc/ceph/<cluster>.conf) */
         const char *keyring;    /* NULL: /var/lib/ceph/bootstrap-osd/<cluster>.keyring */
         const char *entity;     /* NULL: "client.bootstrap-osd" */
+        const char *key;        /* this secret instead of a keyring (the OSD's lockbox key) */
         uint64_t timeout_usec;  /* connect and each command; 0: 30 s */
 } CephTarget;
 
@@ -26,11 +27,25 @@ void mon_disconnectp(MonConn **c);
 /* The cluster's fsid. */
 int mon_fsid(MonConn *c, char ret[static 37]);
 
-/* `osd new <uuid> [id]` with {"cephx_secret": ..., "crush_device_class": ...} as input,
- * as ceph-volume sends it. The monitor answers the same id for the same uuid and secret,
- * so a retry after a crash converges. want_id < 0: let the monitor choose. */
-int mon_osd_new(MonConn *c, const char *uuid, const char *secret, const char *crush_class,
-                int want_id, int *ret_id, char **error);
+typedef struct OsdSecrets {
+        const char *cephx;      /* the OSD's key */
+        const char *lockbox;    /* dm-crypt: client.osd-lockbox.<uuid>'s key, else NULL */
+        const char *dmcrypt;    /* dm-crypt: the LUKS passphrase the monitors keep */
+        const char *crush_class;
+} OsdSecrets;
+
+/* `osd new <uuid> [id]` with {"cephx_secret", "cephx_lockbox_secret", "dmcrypt_key",
+ * "crush_device_class"} as input, as ceph-volume sends it. The monitor answers the same id
+ * for the same uuid and secrets, so a retry after a crash converges; -EEXIST when it
+ * already holds another dm-crypt key for this uuid. want_id < 0: let the monitor choose. */
+int mon_osd_new(MonConn *c, const char *uuid, const OsdSecrets *s, int want_id, int *ret_id, char **error);
+
+/* `config-key get KEY`: *ret is the value, NUL-terminated. */
+int mon_config_key_get(MonConn *c, const char *key, char **ret, char **error);
+
+/* The dm-crypt key of OSD uuid, fetched as client.osd-lockbox.<uuid> with its lockbox
+ * secret, from where the monitors keep it (config-key dm-crypt/osd/<uuid>/luks). */
+int mon_dmcrypt_key(const CephTarget *t, const char *uuid, const char *lockbox_secret, char **ret, char **error);
 
 /* `osd purge-new`: removes an id that was allocated but never booted. */
 int mon_osd_purge_new(MonConn *c, int id, char **error);

@@ -43,12 +43,12 @@ int osd_dir_remove(const char *dir) {
         return r;
 }
 
-int osd_dir_link_block(const char *dir, const char *device) {
+int osd_dir_link(const char *dir, const char *name, const char *device) {
         _cleanup_free_ char *link = NULL, *tmp = NULL;
         uid_t uid;
         gid_t gid;
 
-        if (asprintf(&link, "%s/block", dir) < 0 || asprintf(&tmp, "%s/block.tmp", dir) < 0)
+        if (asprintf(&link, "%s/%s", dir, name) < 0 || asprintf(&tmp, "%s/%s.tmp", dir, name) < 0)
                 return -ENOMEM;
         (void) unlink(tmp);
         if (symlink(device, tmp) < 0)
@@ -87,7 +87,7 @@ int osd_dir_create(const char *dir, int id, const char *device, const char *secr
         osd_owner(&uid, &gid);
         if (uid != (uid_t) -1 && chown(dir, uid, gid) < 0)
                 return -errno;
-        r = osd_dir_link_block(dir, device);
+        r = osd_dir_link(dir, "block", device);
         if (r < 0)
                 return r;
         if (asprintf(&keyring, "%s/keyring", dir) < 0 || asprintf(&mm, "%s/activate.monmap", dir) < 0 ||

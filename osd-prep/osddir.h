@@ -17,8 +17,9 @@ void osd_owner(uid_t *uid, gid_t *gid);
 int osd_dir_create(const char *dir, int id, const char *device, const char *secret, const void *monmap,
                    size_t monmap_size);
 
-/* Points block at device (again): at activation the kernel name may have changed. */
-int osd_dir_link_block(const char *dir, const char *device);
+/* Points dir/name (block, block.db, block.wal) at device, again at activation: the kernel
+ * name may have changed. */
+int osd_dir_link(const char *dir, const char *name, const char *device);
 
 /* Removes the directory and the files in it (it has no subdirectories). */
 int osd_dir_remove(const char *dir);

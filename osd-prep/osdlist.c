@@ -147,7 +147,7 @@ static int ready_dir(const OsdEntry *e, const char *dir, char **error) {
                 if (r < 0)
                         return r;
         }
-        r = osd_dir_link_block(dir, e->device);
+        r = osd_dir_link(dir, "block", e->device);
         if (r < 0) {
                 error_set(error, "cannot link %s/block: %s", dir, strerror(-r));
                 return r;

@@ -18,8 +18,10 @@
 #include "common/timeutil.h"
 #include "discovery/bluestore.h"
 #include "osd-prep/cephx.h"
+#include "osd-prep/crypt.h"
 #include "osd-prep/fault.h"
 #include "osd-prep/journal.h"
+#include "osd-prep/lvmlayout.h"
 #include "osd-prep/osddir.h"
 #include "osd-prep/prepare.h"
 #include "osd-prep/start.h"
@@ -30,7 +32,7 @@
 #define MKFS_RETRY_NSEC (500 * 1000 * 1000)
 
 const char *const prepare_step_names[] = {
-        "plan", "lock", "journal", "osd-new", "osd-dir", "mkfs", "start", "up", NULL,
+        "plan", "lock", "journal", "osd-new", "lvm", "osd-dir", "mkfs", "start", "up", NULL,
 };
 
 void prepare_result_done(PrepareResult *r) {
@@ -41,6 +43,9 @@ void prepare_result_done(PrepareResult *r) {
         free(r->cluster_fsid);
         free(r->error);
         free(r->rolled_back);
+        free(r->db_device);
+        free(r->wal_device);
+        free(r->block_path);
         *r = (PrepareResult) { .osd_id = -1 };
 }
 
@@ -54,6 +59,12 @@ typedef struct Run {
         bool have_entry;
         TargetLock lock;
         char *node;             /* /dev/<kname> under the lock */
+        /* LVM mode: the db and wal devices (the block volume's is lock/node above) */
+        const Device *planned[_VOLUME_MAX];
+        TargetLock vol_lock[_VOLUME_MAX];
+        char *vol_node[_VOLUME_MAX];
+        OsdPaths paths;
+        char dmcrypt_key[DMCRYPT_KEY_MAX];
         dev_t devnum;
         uint64_t size;
         char *dir;
@@ -208,6 +219,12 @@ static int mkfs(Run *run) {
                                "--osd-uuid", run->entry.uuid };
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(args); i++)
                 r = strv_extend(&argv, args[i]);
+        if (r >= 0 && run->paths.path[VOLUME_DB])
+                r = strv_extend(&argv, "--bluestore-block-db-path") < 0 ? -ENOMEM
+                                                                       : strv_extend(&argv, run->paths.path[VOLUME_DB]);
+        if (r >= 0 && run->paths.path[VOLUME_WAL])
+                r = strv_extend(&argv, "--bluestore-block-wal-path") < 0 ? -ENOMEM
+                                                                        : strv_extend(&argv, run->paths.path[VOLUME_WAL]);
         osd_owner(&uid, &gid);
         if (r >= 0 && uid != (uid_t) -1) {
                 const char *user[] = { "--setuser", "ceph", "--setgroup", "ceph" };
@@ -242,7 +259,10 @@ static void rollback(Run *run) {
         char buf[256];
         int r;
 
-        if (run->node && run->devnum != 0 && label_check(run->node, e->uuid, -1) == 0) {
+        if (e->lvm) {
+                const char *nodes[_VOLUME_MAX] = { run->node, run->vol_node[VOLUME_DB], run->vol_node[VOLUME_WAL] };
+                lvm_layout_remove(e, nodes, &done);
+        } else if (run->node && run->devnum != 0 && label_check(run->node, e->uuid, -1) == 0) {
                 /* Only ours: the label there carries this prepare's uuid. */
                 Device d = { .kname = run->node + 5, .devnum = run->devnum };
                 int fd = -EBADF;
@@ -292,7 +312,7 @@ static int start_and_wait(Run *run, int id) {
         for (int attempt = 1;; attempt++) {
                 if (osd_running_pid(id) == 0) {
                         progress(run, "start", 85, "starting osd.%d", id);
-                        osd_wait_device_idle(run->res->device);
+                        osd_wait_device_idle(run->res->block_path ?: run->res->device);
                         r = osd_start(run->c, id, dir, &err);
                         if (r < 0)
                                 return fail_with(run, r, "cannot start the OSD", err);
@@ -349,6 +369,30 @@ static int plan(Run *run, ScanResult **ret_scan, const Device **ret) {
         res->reasons = reason_strings(d->reasons);
         if (isempty(d->stable_id))
                 return fail(run, -EPERM, "refusing %s: it has no stable id, so castle could not recognise it again", res->device);
+        res->lvm = run->req->lvm;
+        res->encrypted = run->req->lvm && run->req->dmcrypt;
+        if (!run->req->lvm && (run->req->db || run->req->wal || run->req->dmcrypt))
+                return fail(run, -EINVAL, "separate DB/WAL devices and dm-crypt need LVM mode (--mode lvm)");
+        run->planned[VOLUME_BLOCK] = d;
+        for (VolumeType t = VOLUME_DB; t < _VOLUME_MAX; t++) {
+                const char *arg = t == VOLUME_DB ? run->req->db : run->req->wal;
+                char **where = t == VOLUME_DB ? &res->db_device : &res->wal_device;
+                const Device *v;
+
+                if (!arg)
+                        continue;
+                v = target_find(scan->devices, arg);
+                if (!v)
+                        return fail(run, -ENODEV, "no block device is named %s (the %s device)", arg, volume_type_to_string(t));
+                if (isempty(v->stable_id))
+                        return fail(run, -EPERM, "refusing /dev/%s as the %s device: it has no stable id", v->kname,
+                                    volume_type_to_string(t));
+                if (v == d || (t == VOLUME_WAL && v == run->planned[VOLUME_DB]))
+                        return fail(run, -EINVAL, "the data, DB and WAL devices must be different devices");
+                if (asprintf(where, "/dev/%s", v->kname) < 0)
+                        return -ENOMEM;
+                run->planned[t] = v;
+        }
         *ret = d;
         *ret_scan = TAKE_PTR(scan);
         return 0;
@@ -389,8 +433,85 @@ static int new_entry(Run *run) {
         explicit_bzero(secret, sizeof secret);
         if (!e->uuid || !e->secret || !e->stable_id || !e->device || !e->cluster || !e->cluster_fsid)
                 return -ENOMEM;
+        if (run->req->lvm) {
+                e->lvm = true;
+                e->encrypted = run->req->dmcrypt;
+                if (e->encrypted) {
+                        r = cephx_secret_new(secret);
+                        if (r < 0)
+                                return fail(run, r, "cannot make a lockbox secret: %s", strerror(-r));
+                        e->lockbox = strdup(secret);
+                        explicit_bzero(secret, sizeof secret);
+                        if (!e->lockbox)
+                                return -ENOMEM;
+                }
+                for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                        const Device *d = t == VOLUME_BLOCK ? run->lock.device : run->vol_lock[t].device;
+                        if (!d)
+                                continue;
+                        r = lvm_volume_plan(&e->vol[t], t, d, e->uuid);
+                        if (r < 0)
+                                return fail(run, r, "cannot name the %s volume: %s", volume_type_to_string(t), strerror(-r));
+                }
+        }
         run->have_entry = true;
         return journal_step(run, STEP_JOURNAL);
+}
+
+static int fetch_dmcrypt_key(Run *run) {
+        _cleanup_free_ char *key = NULL;
+        char *err = NULL;
+        int r;
+
+        r = mon_dmcrypt_key(&run->c->ceph, run->entry.uuid, run->entry.lockbox, &key, &err);
+        if (r < 0)
+                return fail_with(run, r, "cannot fetch the dm-crypt key from the monitors", err);
+        if (strlen(key) >= sizeof run->dmcrypt_key) {
+                explicit_bzero(key, strlen(key));
+                return fail(run, -EBADMSG, "the monitors' dm-crypt key for osd %s is too long", run->entry.uuid);
+        }
+        strcpy(run->dmcrypt_key, key);
+        explicit_bzero(key, strlen(key));
+        return 0;
+}
+
+/* LVM mode: VGs, tagged LVs, crypt volumes. What an interrupted run of this entry left is
+ * removed first (only names this entry chose), so every run builds the layout whole. */
+static int make_layout(Run *run) {
+        JournalEntry *e = &run->entry;
+        const char *nodes[_VOLUME_MAX] = { run->node, run->vol_node[VOLUME_DB], run->vol_node[VOLUME_WAL] };
+        LayoutRequest lr = {
+                .node = { run->node, run->vol_node[VOLUME_DB], run->vol_node[VOLUME_WAL] },
+                .slots = { run->req->data_slots, run->req->db_slots, run->req->wal_slots },
+                .size = { 0, run->req->db_size, run->req->wal_size },
+                .cluster_name = osd_ctx_cluster(run->c),
+        };
+        char *err = NULL;
+        int r;
+
+        if (e->encrypted && isempty(run->dmcrypt_key)) {
+                r = fetch_dmcrypt_key(run);
+                if (r < 0)
+                        return r;
+        }
+        lr.dmcrypt_key = e->encrypted ? run->dmcrypt_key : NULL;
+        /* LVM opens the devices itself (pvcreate exclusively): hand them over. */
+        run->lock.fd = safe_close(run->lock.fd);
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++)
+                run->vol_lock[t].fd = safe_close(run->vol_lock[t].fd);
+        if (run->res->resumed) {
+                _cleanup_strv_free_ char **done = NULL;
+                lvm_layout_remove(e, nodes, &done);
+                STRV_FOREACH(d, done)
+                        log_info("Interrupted prepare of osd %s: %s", e->uuid, *d);
+        }
+        progress(run, "lvm", 30, "creating the volumes of osd.%d%s", e->osd_id, e->encrypted ? " (dm-crypt)" : "");
+        r = lvm_layout_create(e, &lr, &run->paths, &err);
+        if (r < 0)
+                return fail_with(run, r, "cannot create the LVM volumes", err);
+        fault_point("lvm");
+        step_done(run, "lvm");
+        return 0;
 }
 
 static int allocate_id(Run *run) {
@@ -414,7 +535,23 @@ static int allocate_id(Run *run) {
                 }
         }
         progress(run, "osd-new", 20, "asking the monitors for an OSD id");
-        r = mon_osd_new(run->mon, e->uuid, e->secret, e->crush_class, want, &id, &err);
+        OsdSecrets secrets = { .cephx = e->secret, .crush_class = e->crush_class };
+        if (e->encrypted) {
+                r = dmcrypt_key_new(run->dmcrypt_key);
+                if (r < 0)
+                        return fail(run, r, "cannot make a dm-crypt key: %s", strerror(-r));
+                secrets.lockbox = e->lockbox;
+                secrets.dmcrypt = run->dmcrypt_key;
+        }
+        r = mon_osd_new(run->mon, e->uuid, &secrets, want, &id, &err);
+        if (r == -EEXIST && e->encrypted) {
+                /* An interrupted run got as far as `osd new`: the monitors keep its key. */
+                err = mfree(err);
+                r = fetch_dmcrypt_key(run);
+                if (r < 0)
+                        return r;
+                r = mon_osd_new(run->mon, e->uuid, &secrets, want, &id, &err);
+        }
         if (r < 0)
                 return fail_with(run, r, "the monitors refused a new OSD", err);
         e->osd_id = id;
@@ -432,16 +569,31 @@ static int make_osd(Run *run) {
         char *err = NULL;
         int r;
 
-        /* An interrupted mkfs of ours may have left labels: they carry our uuid (checked under
-         * the lock), and mkfs starts again from nothing. */
-        r = zero_labels(run->lock.fd, run->lock.device);
-        if (r < 0)
-                return fail(run, r, "cannot clear the interrupted mkfs on %s: %s", run->node, strerror(-r));
+        if (e->lvm) {
+                r = make_layout(run);
+                if (r < 0)
+                        return r;
+        } else {
+                /* An interrupted mkfs of ours may have left labels: they carry our uuid (checked
+                 * under the lock), and mkfs starts again from nothing. */
+                r = zero_labels(run->lock.fd, run->lock.device);
+                if (r < 0)
+                        return fail(run, r, "cannot clear the interrupted mkfs on %s: %s", run->node, strerror(-r));
+                run->paths.path[VOLUME_BLOCK] = strdup(run->node);
+                if (!run->paths.path[VOLUME_BLOCK])
+                        return -ENOMEM;
+        }
+        free(run->res->block_path);
+        run->res->block_path = strdup(run->paths.path[VOLUME_BLOCK]);
         r = mon_getmap(run->mon, &monmap, &monmap_size, &err);
         if (r < 0)
                 return fail_with(run, r, "cannot get the monmap", err);
-        progress(run, "osd-dir", 30, "creating %s", run->dir);
-        r = osd_dir_create(run->dir, e->osd_id, run->node, e->secret, monmap, monmap_size);
+        progress(run, "osd-dir", 35, "creating %s", run->dir);
+        r = osd_dir_create(run->dir, e->osd_id, run->paths.path[VOLUME_BLOCK], e->secret, monmap, monmap_size);
+        /* mkfs links block.db and block.wal itself (from --bluestore-block-*-path) */
+        for (VolumeType t = VOLUME_DB; r >= 0 && t < _VOLUME_MAX; t++)
+                if (run->paths.path[t])
+                        r = osd_chown_device(run->paths.path[t]);
         if (r < 0)
                 return fail(run, r, "cannot create %s: %s", run->dir, strerror(-r));
         r = journal_step(run, STEP_OSD_DIR);
@@ -453,21 +605,56 @@ static int make_osd(Run *run) {
         /* ceph-osd takes its own flock on the device: hand it over. The label it writes is
          * read back below, which proves mkfs wrote the device we locked. */
         run->lock.fd = safe_close(run->lock.fd);
-        progress(run, "mkfs", 40, "ceph-osd --mkfs on %s", run->node);
+        progress(run, "mkfs", 40, "ceph-osd --mkfs on %s", run->paths.path[VOLUME_BLOCK]);
         r = mkfs(run);
         if (r < 0)
                 return r;
-        r = label_check(run->node, e->uuid, e->osd_id);
+        r = label_check(run->paths.path[VOLUME_BLOCK], e->uuid, e->osd_id);
         if (r < 0)
-                return fail(run, r, "after mkfs, %s does not carry the label of osd.%d (%s)", run->node, e->osd_id,
-                            strerror(-r));
+                return fail(run, r, "after mkfs, %s does not carry the label of osd.%d (%s)",
+                            run->paths.path[VOLUME_BLOCK], e->osd_id, strerror(-r));
         r = journal_step(run, STEP_MKFS);
         if (r < 0)
                 return r;
         fault_point("mkfs");
         step_done(run, "mkfs");
-        progress(run, "mkfs", 80, "osd.%d created on %s", e->osd_id, run->node);
+        progress(run, "mkfs", 80, "osd.%d created on %s", e->osd_id, run->paths.path[VOLUME_BLOCK]);
         return 0;
+}
+
+/* How many OSDs' block volumes d holds. */
+static unsigned osds_on(const Device *d) {
+        _cleanup_strv_free_ char **seen = NULL;
+
+        for (size_t i = 0; i < d->n_ceph; i++)
+                if (d->ceph[i].osd_uuid && streq_ptr(d->ceph[i].type, "block") && !strv_contains(seen, d->ceph[i].osd_uuid))
+                        (void) strv_extend(&seen, d->ceph[i].osd_uuid);
+        return strv_length(seen);
+}
+
+/* d may take volume t of a new OSD: available, or in LVM mode a ceph VG with room (a shared
+ * DB device, or a data device split into --osds-per-device slots). */
+static bool volume_fresh(Run *run, const Device *d, VolumeType t) {
+        if (d->available)
+                return true;
+        return run->req->lvm && (t != VOLUME_BLOCK || run->req->data_slots > 1) && lvm_device_in_ceph_vg(d, NULL, NULL);
+}
+
+/* d holds nothing but what the interrupted prepare of the journal entry wrote there. */
+static bool volume_ours(Run *run, const Device *d, VolumeType t) {
+        const JournalVolume *v = &run->entry.vol[t];
+        char *names[] = { v->lv, NULL };
+
+        if (!run->entry.lvm)
+                return device_owned_by(d, run->entry.uuid);
+        if (v->vg_ours && d->available)
+                return true;
+        /* A bare PV: the run was killed between pvcreate and vgcreate. */
+        if (v->vg_ours && d->lvm && isempty(d->lvm->vg_name) && d->n_signatures == 1 &&
+            streq_ptr(d->signatures[0].type, "LVM2_member") &&
+            !(d->reasons & ~(REASON_BIT(REASON_HAS_FILESYSTEM) | REASON_BIT(REASON_LVM_DETECTED))))
+                return true;
+        return lvm_device_in_ceph_vg(d, v->vg, names);
 }
 
 static int prepare(Run *run) {
@@ -486,9 +673,17 @@ static int prepare(Run *run) {
         if (r < 0)
                 return fail(run, r, "cannot read the prepare journal in %s: %s", state_dir, strerror(-r));
         run->have_entry = r > 0;
+        if (run->have_entry && run->entry.lvm != run->req->lvm)
+                return fail(run, -EBUSY, "an interrupted %s-mode prepare of %s is pending (journal %s): run it again in that mode",
+                            run->entry.lvm ? "lvm" : "raw", res->device, run->entry.uuid);
         existing = run->have_entry ? NULL : device_osd(d);
-        if (!run->have_entry && !existing && !d->available)
-                return refuse(run, d);
+        /* --osds-per-device: a data device with fewer OSDs than slots takes one more */
+        if (existing && run->req->lvm && run->req->data_slots > 1 && osds_on(d) < run->req->data_slots &&
+            lvm_device_in_ceph_vg(d, NULL, NULL))
+                existing = NULL;
+        for (VolumeType t = 0; !run->have_entry && t < _VOLUME_MAX; t++)
+                if (run->planned[t] && !(t == VOLUME_BLOCK && existing) && !volume_fresh(run, run->planned[t], t))
+                        return refuse(run, run->planned[t]);
         if (run->req->dry_run)
                 return 0;
         fault_point("plan");
@@ -515,16 +710,30 @@ static int prepare(Run *run) {
         }
 
         progress(run, "lock", 10, "locking %s", res->device);
-        r = target_lock(res->stable_id, d->kname, &run->c->scan, &run->lock, &err);
-        if (r < 0)
-                return fail_with(run, r, "cannot lock the device", err);
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                const char *sid = run->have_entry ? run->entry.vol[t].stable_id : run->planned[t] ? run->planned[t]->stable_id : NULL;
+                TargetLock *l = t == VOLUME_BLOCK ? &run->lock : &run->vol_lock[t];
+                char **node = t == VOLUME_BLOCK ? &run->node : &run->vol_node[t];
+                const Device *was;
+
+                if (t == VOLUME_BLOCK)
+                        sid = res->stable_id;
+                if (!sid)
+                        continue;
+                was = target_find(scan->devices, sid);
+                /* A PV whose LVs are open is held by device-mapper: flock only (LVM's own
+                 * locking orders its metadata writes), and the checks below still apply. */
+                r = target_lock(sid, was ? was->kname : NULL, &run->c->scan, !(was && was->lvm), l, &err);
+                if (r < 0)
+                        return fail_with(run, r, "cannot lock the device", err);
+                if (asprintf(node, "/dev/%s", l->device->kname) < 0)
+                        return -ENOMEM;
+                if (run->have_entry ? !volume_ours(run, l->device, t) : !volume_fresh(run, l->device, t))
+                        return refuse(run, l->device);
+        }
         d = run->lock.device;
         run->devnum = d->devnum;
         run->size = d->size;
-        if (asprintf(&run->node, "/dev/%s", d->kname) < 0)
-                return -ENOMEM;
-        if (run->have_entry ? !device_owned_by(d, run->entry.uuid) : !d->available)
-                return refuse(run, d);
         free(res->device);
         res->device = strdup(run->node);
         fault_point("lock");
@@ -558,6 +767,8 @@ static int prepare(Run *run) {
                 }
         }
         target_unlock(&run->lock);
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++)
+                target_unlock(&run->vol_lock[t]);
         /* Prepared: what is left (starting it) is what activation does, and a rerun finds the
          * OSD by its label. */
         r = journal_remove(state_dir, run->entry.uuid);
@@ -575,6 +786,7 @@ int osd_prepare(const OsdContext *c, const PrepareRequest *req, PrepareResult *r
                 .step_start = t0,
                 .entry = { .osd_id = -1 },
                 .lock = { .fd = -EBADF },
+                .vol_lock = { { .fd = -EBADF }, { .fd = -EBADF }, { .fd = -EBADF } },
         };
         int r;
 
@@ -584,6 +796,12 @@ int osd_prepare(const OsdContext *c, const PrepareRequest *req, PrepareResult *r
                 progress(&run, "done", 100, "osd.%d is ready on %s", ret->osd_id, strempty(ret->device));
         ret->total_usec = now_usec() - t0;
         target_unlock(&run.lock);
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                target_unlock(&run.vol_lock[t]);
+                free(run.vol_node[t]);
+        }
+        osd_paths_done(&run.paths);
+        explicit_bzero(run.dmcrypt_key, sizeof run.dmcrypt_key);
         mon_disconnect(run.mon);
         journal_entry_done(&run.entry);
         free(run.node);

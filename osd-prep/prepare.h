@@ -4,6 +4,7 @@
  *   lock     find it again by stable id, O_EXCL + flock, probe again under the lock
  *   journal  uuid + cephx secret + stable id on disk before anything leaves this node
  *   osd-new  the monitor allocates the id (same uuid and secret: same id)
+ *   lvm      (LVM mode) VG, LVs with their ceph.* tags, LUKS2 on each with --dmcrypt
  *   osd-dir  directory, block link, keyring, monmap
  *   mkfs     ceph-osd --mkfs, then the label on the device is read back and checked
  *   start    ceph-osd runs, and we wait until the osd map says it is up
@@ -23,6 +24,13 @@ typedef struct PrepareRequest {
         const char *crush_class; /* NULL: the monitor's guess */
         int osd_id;              /* < 0: any; else reuse this (destroyed) id */
         bool dry_run;
+        /* LVM mode (ceph-volume lvm's layout) */
+        bool lvm;
+        bool dmcrypt;            /* LUKS2 on every LV; the key is kept by the monitors */
+        const char *db, *wal;    /* devices for block.db / block.wal, named like data */
+        unsigned data_slots;     /* this OSD's LV gets 1/data_slots of the data device (0: 1) */
+        unsigned db_slots, wal_slots;
+        uint64_t db_size, wal_size; /* bytes, instead of a slot */
 } PrepareRequest;
 
 typedef struct StepTiming {
@@ -46,6 +54,9 @@ typedef struct PrepareResult {
         bool already_prepared;   /* the device already held this OSD: nothing was prepared */
         bool resumed;            /* a journal entry from an interrupted run was finished */
         bool started;            /* ceph-osd started (and up) by this run */
+        bool lvm, encrypted;
+        char *db_device, *wal_device;   /* /dev/<kname> of the planned db / wal devices */
+        char *block_path;        /* what the OSD's block link points at (LV or crypt mapping) */
         char *error;             /* what went wrong, in words */
         char *rolled_back;       /* what a failed run undid, in words */
         StepTiming steps[PREPARE_MAX_STEPS];

@@ -43,13 +43,17 @@ static Device *find_stable(const DeviceList *l, const char *stable_id) {
 }
 
 int target_open_exclusive(const Device *d, int *ret_fd, char **error) {
+        return target_open_locked(d, true, ret_fd, error);
+}
+
+int target_open_locked(const Device *d, bool exclusive, int *ret_fd, char **error) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *node = NULL;
         struct stat st;
 
         if (asprintf(&node, "/dev/%s", d->kname) < 0)
                 return -ENOMEM;
-        fd = open(node, O_RDWR | O_EXCL | O_CLOEXEC | O_NOCTTY);
+        fd = open(node, exclusive ? O_RDWR | O_EXCL | O_CLOEXEC | O_NOCTTY : O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
                 int r = -errno;
                 error_set(error, r == -EBUSY ? "%s is in use: another program holds it open exclusively (a mount, a holder, an OSD)"
@@ -77,7 +81,7 @@ int target_open_exclusive(const Device *d, int *ret_fd, char **error) {
         return 0;
 }
 
-int target_lock(const char *stable_id, const char *planned_kname, const ScanOptions *base,
+int target_lock(const char *stable_id, const char *planned_kname, const ScanOptions *base, bool exclusive,
                 TargetLock *ret, char **error) {
         _cleanup_(scan_result_freep) ScanResult *first = NULL, *locked = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -103,7 +107,7 @@ int target_lock(const char *stable_id, const char *planned_kname, const ScanOpti
         if (moved)
                 log_notice("%s is now /dev/%s (was /dev/%s): following its stable id", stable_id, d->kname,
                            planned_kname);
-        r = target_open_exclusive(d, &fd, error);
+        r = target_open_locked(d, exclusive, &fd, error);
         if (r < 0)
                 return r;
         devnum = d->devnum;

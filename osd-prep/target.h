@@ -22,12 +22,15 @@ typedef struct TargetLock {
 } TargetLock;
 
 /* Finds the device with this stable id (whatever its name now), opens and locks it, and
- * scans again under the lock. base: scan options (allow_loop...). On failure *error says
- * why in words. Writes nothing. */
-int target_lock(const char *stable_id, const char *planned_kname, const ScanOptions *base,
+ * scans again under the lock. base: scan options (allow_loop...). exclusive: O_RDWR|O_EXCL
+ * and flock; else (a PV whose LVs device-mapper holds open) only flock. On failure *error
+ * says why in words. Writes nothing. */
+int target_lock(const char *stable_id, const char *planned_kname, const ScanOptions *base, bool exclusive,
                 TargetLock *ret, char **error);
 void target_unlock(TargetLock *l);
 
 /* Opens /dev/<kname> of d O_RDWR|O_EXCL and takes flock(LOCK_EX), retrying while udev holds
  * the lock for a moment. Checks the node is still d's device number. */
 int target_open_exclusive(const Device *d, int *ret_fd, char **error);
+/* The same with a plain read-only open: for a device that device-mapper holds. */
+int target_open_locked(const Device *d, bool exclusive, int *ret_fd, char **error);

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "osd-prep/crypt.h"
+#include "osd-prep/lvmcmd.h"
+#include "osd-prep/lvmlayout.h"
+
+void osd_paths_done(OsdPaths *p) {
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                free(p->path[t]);
+                free(p->lv_uuid[t]);
+        }
+        *p = (OsdPaths) {};
+}
+
+static bool lv_has_tag(const LogicalVolume *lv, const char *key) {
+        for (size_t i = 0; i < lv->n_tags; i++)
+                if (streq_ptr(lv->tags[i].key, key))
+                        return true;
+        return false;
+}
+
+bool lvm_device_in_ceph_vg(const Device *d, const char *vg, char *const *names) {
+        const ReasonSet lvm_only = REASON_BIT(REASON_LVM_DETECTED) | REASON_BIT(REASON_HAS_FILESYSTEM) |
+                                   REASON_BIT(REASON_LOCKED) | REASON_BIT(REASON_HAS_HOLDERS) |
+                                   REASON_BIT(REASON_INSUFFICIENT_VG_SPACE);
+
+        if (!d->lvm || isempty(d->lvm->vg_name) || !startswith(d->lvm->vg_name, "ceph-"))
+                return false;
+        if (vg && !streq(d->lvm->vg_name, vg))
+                return false;
+        if (d->reasons & ~lvm_only)
+                return false;
+        for (size_t i = 0; i < d->n_signatures; i++)
+                if (!streq_ptr(d->signatures[i].type, "LVM2_member"))
+                        return false;
+        for (size_t i = 0; i < d->lvm->n_lvs; i++) {
+                const LogicalVolume *lv = &d->lvm->lvs[i];
+                if (!lv_has_tag(lv, "ceph.osd_fsid") && !strv_contains(names, lv->name))
+                        return false;
+        }
+        return true;
+}
+
+static int new_uuid(char **ret) {
+        _cleanup_free_ char *s = NULL;
+        int r = read_one_line_at(AT_FDCWD, "/proc/sys/kernel/random/uuid", &s);
+
+        if (r < 0)
+                return r;
+        if (strlen(s) != 36)
+                return -EBADMSG;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int lvm_volume_plan(JournalVolume *v, VolumeType t, const Device *d, const char *osd_uuid) {
+        _cleanup_free_ char *u = NULL;
+        int r;
+
+        *v = (JournalVolume) { .stable_id = strdup(d->stable_id) };
+        if (!v->stable_id)
+                return -ENOMEM;
+        if (lvm_device_in_ceph_vg(d, NULL, NULL))
+                v->vg = strdup(d->lvm->vg_name);
+        else {
+                r = new_uuid(&u);
+                if (r < 0)
+                        return r;
+                v->vg_ours = true;
+                if (asprintf(&v->vg, "ceph-%s", u) < 0)
+                        v->vg = NULL;
+                u = mfree(u);
+        }
+        if (t == VOLUME_BLOCK)
+                r = asprintf(&v->lv, "osd-block-%s", osd_uuid);
+        else {
+                r = new_uuid(&u);
+                if (r < 0)
+                        return r;
+                r = asprintf(&v->lv, "osd-%s-%s", volume_type_to_string(t), u);
+        }
+        if (r < 0)
+                v->lv = NULL;
+        return v->vg && v->lv ? 0 : -ENOMEM;
+}
+
+static int tag(char ***l, const char *key, const char *value) {
+        char *s;
+        if (asprintf(&s, "ceph.%s=%s", key, strempty(value)) < 0)
+                return -ENOMEM;
+        return strv_consume(l, s);
+}
+
+/* The tags every LV of the OSD carries from its creation on. */
+static int base_tags(const JournalEntry *e, const LayoutRequest *req, VolumeType t, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        char id[16];
+        int r = 0;
+
+        snprintf(id, sizeof id, "%d", e->osd_id);
+        r = r < 0 ? r : tag(&l, "osd_fsid", e->uuid);
+        r = r < 0 ? r : tag(&l, "osd_id", id);
+        r = r < 0 ? r : tag(&l, "cluster_fsid", e->cluster_fsid);
+        r = r < 0 ? r : tag(&l, "cluster_name", req->cluster_name);
+        r = r < 0 ? r : tag(&l, "crush_device_class", e->crush_class);
+        r = r < 0 ? r : tag(&l, "osdspec_affinity", "");
+        r = r < 0 ? r : tag(&l, "objectstore", "bluestore");
+        r = r < 0 ? r : tag(&l, "encrypted", e->encrypted ? "1" : "0");
+        r = r < 0 ? r : tag(&l, "cephx_lockbox_secret", e->encrypted ? e->lockbox : "");
+        r = r < 0 ? r : tag(&l, "vdo", "0");
+        r = r < 0 ? r : tag(&l, "type", volume_type_to_string(t));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static uint64_t extents_for(const VgInfo *vg, unsigned slots, uint64_t size) {
+        uint64_t n;
+
+        if (size > 0)
+                n = (size + vg->extent_size - 1) / vg->extent_size;
+        else
+                n = vg->extent_count / (slots ?: 1);
+        /* The last slot takes what rounding left over. */
+        if (size == 0 && n > vg->free_count)
+                n = vg->free_count;
+        if (size == 0 && vg->free_count - n < (slots ?: 1))
+                n = vg->free_count;
+        return n;
+}
+
+static int create_volume(const JournalEntry *e, const LayoutRequest *req, VolumeType t, char **error) {
+        const JournalVolume *v = &e->vol[t];
+        _cleanup_strv_free_ char **tags = NULL;
+        VgInfo vg;
+        uint64_t n;
+        int r;
+
+        r = lvmcmd_vg_info(v->vg, &vg, NULL);
+        if (r == -ENOENT && v->vg_ours) {
+                r = lvmcmd_pv_create(req->node[t], error);
+                if (r >= 0)
+                        r = lvmcmd_vg_create(v->vg, req->node[t], error);
+                if (r >= 0)
+                        r = lvmcmd_vg_info(v->vg, &vg, error);
+        } else if (r < 0)
+                error_set(error, "the volume group %s for the %s volume is gone", v->vg, volume_type_to_string(t));
+        if (r < 0)
+                return r;
+        n = extents_for(&vg, req->slots[t], req->size[t]);
+        if (n == 0 || n > vg.free_count) {
+                error_set(error, "%s has %llu free extents of %llu bytes; the %s volume needs %llu", v->vg,
+                          (unsigned long long) vg.free_count, (unsigned long long) vg.extent_size,
+                          volume_type_to_string(t), (unsigned long long) (n ?: 1));
+                return -ENOSPC;
+        }
+        r = base_tags(e, req, t, &tags);
+        if (r < 0)
+                return r;
+        return lvmcmd_lv_create(v->vg, v->lv, n, tags, error);
+}
+
+int lvm_layout_create(const JournalEntry *e, const LayoutRequest *req, OsdPaths *ret, char **error) {
+        _cleanup_strv_free_ char **cross = NULL;
+        OsdPaths p = {};
+        int r;
+
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                if (!e->vol[t].stable_id)
+                        continue;
+                r = create_volume(e, req, t, error);
+                if (r >= 0)
+                        r = lvmcmd_lv_uuid(e->vol[t].vg, e->vol[t].lv, &p.lv_uuid[t], error);
+                if (r >= 0 && asprintf(&p.path[t], "/dev/%s/%s", e->vol[t].vg, e->vol[t].lv) < 0)
+                        r = -ENOMEM;
+                if (r < 0)
+                        goto fail;
+        }
+        /* ceph.block_device, ceph.db_uuid...: the same on every LV of the OSD */
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                char key[32];
+                if (!p.path[t])
+                        continue;
+                snprintf(key, sizeof key, "%s_device", volume_type_to_string(t));
+                r = tag(&cross, key, p.path[t]);
+                snprintf(key, sizeof key, "%s_uuid", volume_type_to_string(t));
+                if (r >= 0)
+                        r = tag(&cross, key, p.lv_uuid[t]);
+                if (r < 0)
+                        goto fail;
+        }
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                if (!p.path[t])
+                        continue;
+                r = lvmcmd_lv_tags(e->vol[t].vg, e->vol[t].lv, cross, NULL, error);
+                if (r < 0)
+                        goto fail;
+        }
+        /* dm-crypt: each LV is a LUKS2 volume opened under its LV uuid, as ceph-volume names it */
+        for (VolumeType t = 0; req->dmcrypt_key && t < _VOLUME_MAX; t++) {
+                if (!p.path[t])
+                        continue;
+                r = dmcrypt_format(p.path[t], req->dmcrypt_key, error);
+                if (r >= 0)
+                        r = dmcrypt_open(p.path[t], p.lv_uuid[t], req->dmcrypt_key, error);
+                if (r < 0)
+                        goto fail;
+                free(p.path[t]);
+                if (asprintf(&p.path[t], "/dev/mapper/%s", p.lv_uuid[t]) < 0) {
+                        p.path[t] = NULL;
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        *ret = p;
+        return 0;
+fail:
+        osd_paths_done(&p);
+        return r;
+}
+
+void lvm_layout_remove(const JournalEntry *e, const char *const node[_VOLUME_MAX], char ***done) {
+        char buf[512];
+
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                const JournalVolume *v = &e->vol[t];
+                _cleanup_free_ char *uuid = NULL, *err = NULL;
+
+                if (!v->stable_id || !v->vg || !v->lv)
+                        continue;
+                if (lvmcmd_lv_uuid(v->vg, v->lv, &uuid, NULL) >= 0) {
+                        if (dmcrypt_is_open(uuid) && dmcrypt_close(uuid, &err) >= 0) {
+                                snprintf(buf, sizeof buf, "closed /dev/mapper/%s", uuid);
+                                (void) strv_extend(done, buf);
+                        }
+                        if (lvmcmd_lv_remove(v->vg, v->lv, &err) >= 0)
+                                snprintf(buf, sizeof buf, "removed LV %s/%s", v->vg, v->lv);
+                        else
+                                snprintf(buf, sizeof buf, "could not remove LV %s/%s (%s)", v->vg, v->lv, strempty(err));
+                        (void) strv_extend(done, buf);
+                }
+                if (!v->vg_ours)
+                        continue;
+                err = mfree(err);
+                if (lvmcmd_vg_remove(v->vg, &err) >= 0) {
+                        snprintf(buf, sizeof buf, "removed VG %s", v->vg);
+                        (void) strv_extend(done, buf);
+                }
+                /* The PV: only when this entry made the VG on it, and only if it is a bare PV
+                 * now (pvremove refuses a PV that is in a VG). */
+                if (node[t] && lvmcmd_pv_remove(node[t], NULL) >= 0) {
+                        snprintf(buf, sizeof buf, "removed PV %s", node[t]);
+                        (void) strv_extend(done, buf);
+                }
+        }
+}
