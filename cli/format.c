@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,9 +32,37 @@ static char *reasons_text(const Device *d) {
         return l ? strv_join(l, ", ") : strdup("");
 }
 
+/* What the device is part of: its OSDs (from labels or LV tags), else who holds it, else,
+ * for a dm device, what it sits on. */
+static char *used_by_text(const Device *d) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *list = NULL;
+        char *s = NULL;
+
+        for (size_t i = 0; i < d->n_ceph; i++) {
+                char osd[32];
+                if (d->ceph[i].osd_id < 0)
+                        continue;
+                snprintf(osd, sizeof osd, "osd.%d", d->ceph[i].osd_id);
+                if (!strv_contains(l, osd) && strv_extend(&l, osd) < 0)
+                        return NULL;
+        }
+        if (l)
+                return strv_join(l, ",");
+        if (!strv_isempty(d->holders)) {
+                list = strv_join(d->holders, ",");
+                return list && asprintf(&s, "held by %s", list) >= 0 ? s : NULL;
+        }
+        if (!strv_isempty(d->slaves)) {
+                list = strv_join(d->slaves, ",");
+                return list && asprintf(&s, "on %s", list) >= 0 ? s : NULL;
+        }
+        return strdup("");
+}
+
 int format_table(FILE *f, const ScanResult *scan, Device *const *devices, size_t n, bool headings) {
         static const char *const header[] = { "PATH", "TYPE", "TRANSPORT", "SIZE", "ROT",
-                                              "AVAILABLE", "STABLE ID", "REJECT REASONS" };
+                                              "AVAILABLE", "STABLE ID", "USED BY", "REJECT REASONS" };
         Table *t = table_new(header, ELEMENTSOF(header));
         int r = 0;
 
@@ -41,17 +70,18 @@ int format_table(FILE *f, const ScanResult *scan, Device *const *devices, size_t
                 return -ENOMEM;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 const Device *d = devices[i];
-                _cleanup_free_ char *reasons = reasons_text(d);
+                _cleanup_free_ char *reasons = reasons_text(d), *used = used_by_text(d);
                 char size[FORMAT_SIZE_MAX];
 
-                if (!reasons) {
+                if (!reasons || !used) {
                         r = -ENOMEM;
                         break;
                 }
                 r = table_add_row(t, (const char *[]) {
                         d->path, device_type_to_string(d->type), transport_to_string(d->transport),
                         format_size(d->size, size, sizeof size), d->rotational ? "yes" : "no",
-                        d->available ? "yes" : "no", isempty(d->stable_id) ? NULL : d->stable_id, reasons });
+                        d->available ? "yes" : "no", isempty(d->stable_id) ? NULL : d->stable_id,
+                        isempty(used) ? NULL : used, reasons });
         }
         if (r >= 0)
                 table_print(t, f, headings);

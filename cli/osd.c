@@ -16,6 +16,7 @@
 #include "common/size.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
+#include "osd-prep/batch.h"
 #include "osd-prep/context.h"
 #include "osd-prep/fault.h"
 #include "osd-prep/osdlist.h"
@@ -411,6 +412,249 @@ static int osd_prepare_cmd(int argc, char *argv[]) {
         return r < 0 ? 1 : 0;
 }
 
+/* ---- batch ---- */
+
+static void help_batch(FILE *f) {
+        fprintf(f,
+"Usage: castlectl osd batch DEVICE... [--db-devices DEVICE...] [--wal-devices DEVICE...]\n"
+"                           [OPTIONS]\n"
+"\n"
+"Make LVM-mode OSDs on every DEVICE, as `ceph-volume lvm batch` lays them out. Without\n"
+"--db-devices and --wal-devices, a mix of rotational and solid-state devices is split:\n"
+"the rotational ones hold data and the others block.db, each cut into even slots, one per\n"
+"OSD it serves. The plan is checked whole before anything is written: one device that is\n"
+"not available refuses the batch. Devices that already hold their OSDs are skipped, so\n"
+"running the same batch again finishes an interrupted one and adds nothing else.\n"
+"\n"
+"      --db-devices DEVICE...   block.db on these (ceph VGs on them are reused)\n"
+"      --wal-devices DEVICE...  block.wal on these\n"
+"      --osds-per-device=N      N OSDs on each data device (default 1)\n"
+"      --block-db-size=SIZE     each block.db LV this big (default: an even slot)\n"
+"      --block-wal-size=SIZE    each block.wal LV this big (default: an even slot)\n"
+"      --dmcrypt                LUKS2 on every LV; the keys are kept by the monitors\n"
+"      --crush-device-class=CLASS\n"
+"      --report                 print the plan and change nothing\n"
+"      --no-start, --start-mode=MODE, --timeout=SEC   as for prepare\n"
+"  -f, --format=FORMAT          text (default) or json\n"
+"      --progress=KIND          text (default, on stderr), json, none\n"
+"\n"
+COMMON_HELP
+"\n"
+"Exit status: 0 when every OSD is ready, 1 if any failed or was refused, 2 on a usage\n"
+"error.\n");
+}
+
+/* "--db-devices A B --x" -> "--db-devices=A --db-devices=B --x": ceph-volume's lists, for
+ * getopt. *ret holds pointers into argv and new strings (freed by the caller). */
+static int expand_lists(int argc, char *argv[], char ***ret) {
+        char **out = NULL;
+
+        for (int i = 0; i < argc; i++) {
+                if (streq(argv[i], "--db-devices") || streq(argv[i], "--wal-devices")) {
+                        int k = i + 1;
+                        for (; k < argc && argv[k][0] != '-'; k++) {
+                                char *s;
+                                if (asprintf(&s, "%s=%s", argv[i], argv[k]) < 0 || strv_consume(&out, s) < 0)
+                                        return strv_free(out), -ENOMEM;
+                        }
+                        if (k == i + 1)
+                                return strv_free(out), log_error("%s needs at least one device", argv[i]), -EINVAL;
+                        i = k - 1;
+                } else if (strv_extend(&out, argv[i]) < 0)
+                        return strv_free(out), -ENOMEM;
+        }
+        *ret = out;
+        return 0;
+}
+
+static json_object *batch_osd_json(const BatchOsd *o) {
+        json_object *j = json_object_new_object();
+
+        json_object_object_add(j, "data", json_object_new_string(o->data->kname));
+        json_object_object_add(j, "data_stable_id", json_string_or_null(o->data->stable_id));
+        json_object_object_add(j, "data_size", json_object_new_int64((int64_t) o->data_size));
+        json_object_object_add(j, "db", o->db ? json_object_new_string(o->db->kname) : NULL);
+        json_object_object_add(j, "db_size", o->db ? json_object_new_int64((int64_t) o->db_size) : NULL);
+        json_object_object_add(j, "wal", o->wal ? json_object_new_string(o->wal->kname) : NULL);
+        json_object_object_add(j, "wal_size", o->wal ? json_object_new_int64((int64_t) o->wal_size) : NULL);
+        json_object_object_add(j, "exists", json_object_new_boolean(o->exists));
+        return j;
+}
+
+static void print_batch_report(const BatchPlan *p, bool dmcrypt) {
+        printf("%zu OSD%s (LVM%s); nothing was changed:\n", p->n, p->n == 1 ? "" : "s", dmcrypt ? ", dm-crypt" : "");
+        printf("  %-12s %-9s %-12s %-9s %-12s %-9s %s\n", "DATA", "SIZE", "DB", "SIZE", "WAL", "SIZE", "");
+        for (size_t i = 0; i < p->n; i++) {
+                const BatchOsd *o = &p->osds[i];
+                char ds[16], bs[16] = "-", ws[16] = "-";
+                format_size(o->data_size, ds, sizeof ds);
+                if (o->db)
+                        format_size(o->db_size, bs, sizeof bs);
+                if (o->wal)
+                        format_size(o->wal_size, ws, sizeof ws);
+                printf("  %-12s %-9s %-12s %-9s %-12s %-9s %s\n", o->data->kname, ds, o->db ? o->db->kname : "-", bs,
+                       o->wal ? o->wal->kname : "-", ws, o->exists ? "(exists)" : "");
+        }
+}
+
+static int osd_batch_cmd(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "db-devices", required_argument, NULL, ARG_DB_DEVICES },
+                { "wal-devices", required_argument, NULL, ARG_WAL_DEVICES },
+                { "osds-per-device", required_argument, NULL, ARG_OSDS_PER_DEVICE },
+                { "block-db-size", required_argument, NULL, ARG_BLOCK_DB_SIZE },
+                { "block-wal-size", required_argument, NULL, ARG_BLOCK_WAL_SIZE },
+                { "dmcrypt", no_argument, NULL, ARG_DMCRYPT },
+                { "crush-device-class", required_argument, NULL, ARG_CRUSH_CLASS },
+                { "report", no_argument, NULL, ARG_REPORT },
+                { "no-start", no_argument, NULL, ARG_NO_START },
+                { "start-mode", required_argument, NULL, ARG_START_MODE },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "format", required_argument, NULL, 'f' },
+                { "progress", required_argument, NULL, ARG_PROGRESS },
+                COMMON_OPTIONS,
+                {},
+        };
+        _cleanup_strv_free_ char **args = NULL, **db = NULL, **wal = NULL;
+        _cleanup_(scan_result_freep) ScanResult *scan = NULL;
+        _cleanup_(batch_plan_done) BatchPlan plan = {};
+        _cleanup_free_ char *err = NULL;
+        BatchRequest req = {};
+        Args a = { .prep.osd_id = -1 };
+        bool report = false;
+        json_object *results = NULL;
+        unsigned per = 0;
+        int c, r, pi, failed = 0;
+
+        if (expand_lists(argc, argv, &args) < 0)
+                return EXIT_USAGE;
+        argc = (int) strv_length(args);
+        while ((c = getopt_long(argc, args, "f:vh", options, NULL)) >= 0) {
+                r = common_option(&a, c);
+                if (r < 0)
+                        return EXIT_USAGE;
+                if (r > 0)
+                        continue;
+                switch (c) {
+                case ARG_DB_DEVICES:
+                case ARG_WAL_DEVICES:
+                        if (strv_extend(c == ARG_DB_DEVICES ? &db : &wal, optarg) < 0)
+                                return 1;
+                        break;
+                case ARG_OSDS_PER_DEVICE:
+                        if (safe_atoi(optarg, &pi) < 0 || pi <= 0 || pi > 32) {
+                                log_error("--osds-per-device: '%s' is not a number from 1 to 32", optarg);
+                                return EXIT_USAGE;
+                        }
+                        per = (unsigned) pi;
+                        break;
+                case ARG_BLOCK_DB_SIZE:
+                case ARG_BLOCK_WAL_SIZE:
+                        if (parse_size(optarg, c == ARG_BLOCK_DB_SIZE ? &req.db_size : &req.wal_size) < 0) {
+                                log_error("'%s' is not a size", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case ARG_DMCRYPT:
+                        a.prep.dmcrypt = true;
+                        break;
+                case ARG_CRUSH_CLASS:
+                        a.prep.crush_class = optarg;
+                        break;
+                case ARG_REPORT:
+                        report = true;
+                        break;
+                case ARG_NO_START:
+                        a.ctx.start = START_NONE;
+                        break;
+                case 'f':
+                        a.format = optarg;
+                        break;
+                case ARG_PROGRESS:
+                        a.progress = optarg;
+                        break;
+                }
+        }
+        if (a.help) {
+                help_batch(stdout);
+                return 0;
+        }
+        if (check_format(&a) < 0)
+                return EXIT_USAGE;
+        if (optind >= argc) {
+                log_error("castlectl osd batch needs at least one DEVICE (see --help)");
+                return EXIT_USAGE;
+        }
+        if (a.ctx.start == START_EXEC) {
+                log_error("--start-mode=exec is for `castlectl osd activate ID` only");
+                return EXIT_USAGE;
+        }
+        req.devices = args + optind;
+        req.db_devices = db;
+        req.wal_devices = wal;
+        req.osds_per_device = per;
+
+        r = devscan_run(&a.ctx.scan, &scan);
+        if (r < 0)
+                return log_error_errno(r, "Cannot scan the devices: %m"), 1;
+        r = batch_plan(scan->devices, &req, &plan, &err);
+        if (r < 0) {
+                log_error("%s", strempty(err));
+                return 1;
+        }
+        if (report) {
+                if (want_json(&a)) {
+                        json_object *l = json_object_new_array();
+                        for (size_t i = 0; i < plan.n; i++)
+                                json_object_array_add(l, batch_osd_json(&plan.osds[i]));
+                        print_json(l, true);
+                } else
+                        print_batch_report(&plan, a.prep.dmcrypt);
+                return 0;
+        }
+        if (!a.progress || streq(a.progress, "text"))
+                a.ctx.progress = progress_text;
+        else if (streq(a.progress, "json"))
+                a.ctx.progress = progress_json;
+        results = json_object_new_array();
+        for (size_t i = 0; i < plan.n; i++) {
+                const BatchOsd *o = &plan.osds[i];
+                _cleanup_(prepare_result_done) PrepareResult res = { .osd_id = -1 };
+                PrepareRequest pr = {
+                        .data = o->data->stable_id,
+                        .crush_class = a.prep.crush_class,
+                        .osd_id = -1,
+                        .lvm = true,
+                        .dmcrypt = a.prep.dmcrypt,
+                        .db = o->db ? o->db->stable_id : NULL,
+                        .wal = o->wal ? o->wal->stable_id : NULL,
+                        .data_slots = o->data_slots,
+                        .db_slots = o->db_slots,
+                        .wal_slots = o->wal_slots,
+                        .db_size = req.db_size,
+                        .wal_size = req.wal_size,
+                };
+
+                if (o->exists)
+                        continue;
+                r = osd_prepare(&a.ctx, &pr, &res);
+                if (r < 0) {
+                        failed++;
+                        log_error("/dev/%s: %s", o->data->kname, res.error ?: strerror(-r));
+                        if (res.rolled_back)
+                                log_error("Rolled back: %s", res.rolled_back);
+                } else if (!want_json(&a))
+                        printf("osd.%d is %s on /dev/%s%s%s\n", res.osd_id, a.ctx.start == START_NONE ? "prepared" : "up",
+                               o->data->kname, o->db ? ", block.db on /dev/" : "", o->db ? o->db->kname : "");
+                json_object_array_add(results, prepare_json(&res, &pr));
+        }
+        if (want_json(&a))
+                print_json(results, !streq_ptr(a.progress, "json"));
+        else
+                json_object_put(results);
+        return failed > 0 ? 1 : 0;
+}
+
 /* ---- activate ---- */
 
 static void help_activate(FILE *f) {
@@ -714,6 +958,7 @@ static void help_osd(FILE *f) {
 "\n"
 "Commands:\n"
 "  prepare     make a device a BlueStore OSD and start it\n"
+"  batch       LVM OSDs on many devices, block.db on the fast ones (ceph-volume lvm batch)\n"
 "  activate    start this node's OSDs (at boot, or as a pod's entrypoint)\n"
 "  list        every OSD on this node, castle's and ceph-volume's\n"
 "\n"
@@ -733,6 +978,8 @@ int cmd_osd(int argc, char *argv[]) {
                 return osd_prepare_cmd(argc - 1, argv + 1);
         if (streq(argv[1], "activate"))
                 return osd_activate_cmd(argc - 1, argv + 1);
+        if (streq(argv[1], "batch"))
+                return osd_batch_cmd(argc - 1, argv + 1);
         if (streq(argv[1], "list"))
                 return osd_list_cmd(argc - 1, argv + 1);
         log_error("Unknown command 'osd %s'. Run 'castlectl osd --help' for the list.", argv[1]);

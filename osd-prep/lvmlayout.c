@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 #include "common/log.h"
@@ -21,11 +22,15 @@ void osd_paths_done(OsdPaths *p) {
         *p = (OsdPaths) {};
 }
 
-static bool lv_has_tag(const LogicalVolume *lv, const char *key) {
+static const char *lv_tag(const LogicalVolume *lv, const char *key) {
         for (size_t i = 0; i < lv->n_tags; i++)
                 if (streq_ptr(lv->tags[i].key, key))
-                        return true;
-        return false;
+                        return strempty(lv->tags[i].value);
+        return NULL;
+}
+
+static bool lv_has_tag(const LogicalVolume *lv, const char *key) {
+        return lv_tag(lv, key) != NULL;
 }
 
 bool lvm_device_in_ceph_vg(const Device *d, const char *vg, char *const *names) {
@@ -263,4 +268,65 @@ void lvm_layout_remove(const JournalEntry *e, const char *const node[_VOLUME_MAX
                         (void) strv_extend(done, buf);
                 }
         }
+}
+
+/* The LV of OSD uuid with ceph.type type, from the LVM facts of any PV in devices. */
+static const LogicalVolume *find_lv(const DeviceList *devices, const char *uuid, const char *type) {
+        for (size_t i = 0; i < devices->n; i++) {
+                const LvmFacts *f = devices->items[i]->lvm;
+                for (size_t k = 0; f && k < f->n_lvs; k++)
+                        if (streq_ptr(lv_tag(&f->lvs[k], "ceph.osd_fsid"), uuid) &&
+                            streq_ptr(lv_tag(&f->lvs[k], "ceph.type"), type))
+                                return &f->lvs[k];
+        }
+        return NULL;
+}
+
+int lvm_layout_open(const CephTarget *t, const DeviceList *devices, const char *uuid, OsdPaths *ret, char **error) {
+        _cleanup_free_ char *key = NULL;
+        const LogicalVolume *lv[_VOLUME_MAX];
+        OsdPaths p = {};
+        int r = 0;
+
+        for (VolumeType v = 0; v < _VOLUME_MAX; v++)
+                lv[v] = find_lv(devices, uuid, volume_type_to_string(v));
+        if (!lv[VOLUME_BLOCK] || !lv[VOLUME_BLOCK]->path || !lv[VOLUME_BLOCK]->uuid) {
+                error_set(error, "no LV carries the block tags of osd %s", uuid);
+                return -ENOENT;
+        }
+        if (streq_ptr(lv_tag(lv[VOLUME_BLOCK], "ceph.encrypted"), "1")) {
+                const char *lockbox = lv_tag(lv[VOLUME_BLOCK], "ceph.cephx_lockbox_secret");
+                if (isempty(lockbox)) {
+                        error_set(error, "osd %s is encrypted but its LV has no lockbox secret", uuid);
+                        return -EBADMSG;
+                }
+                r = mon_dmcrypt_key(t, uuid, lockbox, &key, error);
+                if (r < 0)
+                        return r;
+        }
+        for (VolumeType v = 0; v < _VOLUME_MAX; v++) {
+                if (!lv[v] || !lv[v]->path || !lv[v]->uuid)
+                        continue;
+                if (access(lv[v]->path, F_OK) < 0)
+                        r = lvmcmd_lv_activate(lv[v]->vg_name, lv[v]->name, error);
+                if (r >= 0 && key)
+                        r = dmcrypt_open(lv[v]->path, lv[v]->uuid, key, error);
+                if (r >= 0 && (key ? asprintf(&p.path[v], "/dev/mapper/%s", lv[v]->uuid)
+                                   : asprintf(&p.path[v], "%s", lv[v]->path)) < 0) {
+                        p.path[v] = NULL;
+                        r = -ENOMEM;
+                }
+                if (r >= 0 && !(p.lv_uuid[v] = strdup(lv[v]->uuid)))
+                        r = -ENOMEM;
+                if (r < 0)
+                        break;
+        }
+        if (key)
+                explicit_bzero(key, strlen(key));
+        if (r < 0) {
+                osd_paths_done(&p);
+                return r;
+        }
+        *ret = p;
+        return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "discovery/device.h"
 #include "osd-prep/journal.h"
+#include "osd-prep/mon.h"
 
 /* True if d is a PV of a ceph VG that may take one more LV: nothing on it but LVM, its VG
  * is named ceph-*, and every LV in it belongs to an OSD (has ceph.osd_fsid tags) or is one of
@@ -45,3 +46,9 @@ int lvm_layout_create(const JournalEntry *e, const LayoutRequest *req, OsdPaths 
  * its LVs by name, and the VGs and PVs this entry created (node[] gives the PVs). What was
  * done is appended to done in words. */
 void lvm_layout_remove(const JournalEntry *e, const char *const node[_VOLUME_MAX], char ***done);
+
+/* Activation: the volumes of OSD uuid found by their ceph.* tags in devices (as `ceph-volume
+ * lvm activate` finds them), their LVs activated, and with ceph.encrypted=1 their LUKS
+ * volumes opened with the key fetched from the monitors with the lockbox secret of the
+ * tags. ret: the paths the OSD directory links to. */
+int lvm_layout_open(const CephTarget *t, const DeviceList *devices, const char *uuid, OsdPaths *ret, char **error);

@@ -12,6 +12,7 @@
 #include "common/macro.h"
 #include "common/spawn.h"
 #include "common/strv.h"
+#include "osd-prep/lvmlayout.h"
 #include "osd-prep/osddir.h"
 #include "osd-prep/osdlist.h"
 #include "osd-prep/start.h"
@@ -128,7 +129,7 @@ static int prime(const char *dev, const char *dir, char **error) {
 }
 
 /* Leaves dir ready to start: primed from the label unless it already is this OSD's. */
-static int ready_dir(const OsdEntry *e, const char *dir, char **error) {
+static int ready_dir(const OsdEntry *e, const char *block, const char *dir, char **error) {
         _cleanup_free_ char *fsid_path = NULL, *fsid = NULL, *keyring = NULL;
         uid_t uid;
         gid_t gid;
@@ -143,11 +144,11 @@ static int ready_dir(const OsdEntry *e, const char *dir, char **error) {
                         error_set(error, "cannot create %s: %s", dir, strerror(-r));
                         return r;
                 }
-                r = prime(e->device, dir, error);
+                r = prime(block, dir, error);
                 if (r < 0)
                         return r;
         }
-        r = osd_dir_link(dir, "block", e->device);
+        r = osd_dir_link(dir, "block", block);
         if (r < 0) {
                 error_set(error, "cannot link %s/block: %s", dir, strerror(-r));
                 return r;
@@ -165,7 +166,31 @@ static int ready_dir(const OsdEntry *e, const char *dir, char **error) {
                                 }
                         }
         }
-        return osd_chown_device(e->device);
+        return osd_chown_device(block);
+}
+
+/* An LVM OSD: its LVs active, LUKS volumes open, the directory primed from the block
+ * volume's label, block.db and block.wal linked. */
+static int ready_lvm(const OsdContext *c, const DeviceList *devices, const OsdEntry *e, const char *dir, char **error) {
+        _cleanup_(osd_paths_done) OsdPaths p = {};
+        int r;
+
+        r = lvm_layout_open(&c->ceph, devices, e->uuid, &p, error);
+        if (r < 0)
+                return r;
+        r = ready_dir(e, p.path[VOLUME_BLOCK], dir, error);
+        for (VolumeType t = VOLUME_DB; r >= 0 && t < _VOLUME_MAX; t++) {
+                char name[16];
+                if (!p.path[t])
+                        continue;
+                snprintf(name, sizeof name, "block.%s", volume_type_to_string(t));
+                r = osd_dir_link(dir, name, p.path[t]);
+                if (r >= 0)
+                        r = osd_chown_device(p.path[t]);
+                if (r < 0)
+                        error_set(error, "cannot link %s/%s: %s", dir, name, strerror(-r));
+        }
+        return r;
 }
 
 int osd_activate(const OsdContext *c, int id, ActivateResult **ret, size_t *ret_n) {
@@ -187,7 +212,7 @@ int osd_activate(const OsdContext *c, int id, ActivateResult **ret, size_t *ret_
                 _cleanup_free_ char *dir = NULL;
                 ActivateResult *a;
 
-                if (!streq(e->kind, "raw") || !streq(e->type, "block") || e->id < 0)
+                if (!streq(e->type, "block") || e->id < 0)
                         continue;
                 if ((id >= 0 && e->id != id) || (fsid && !streq_ptr(e->cluster_fsid, fsid)))
                         continue;
@@ -204,8 +229,10 @@ int osd_activate(const OsdContext *c, int id, ActivateResult **ret, size_t *ret_
                 dir = osd_dir_path(c, e->id);
                 if (!dir)
                         r = -ENOMEM;
+                else if (streq(e->kind, "lvm"))
+                        r = ready_lvm(c, scan->devices, e, dir, &a->error);
                 else
-                        r = ready_dir(e, dir, &a->error);
+                        r = ready_dir(e, e->device, dir, &a->error);
                 if (r >= 0)
                         r = osd_start(c, e->id, dir, &a->error);
                 a->started = r >= 0;

@@ -15,6 +15,7 @@
 #include "common/fileio.h"
 #include "common/strv.h"
 #include "discovery/bluestore.h"
+#include "osd-prep/batch.h"
 #include "osd-prep/cephx.h"
 #include "osd-prep/journal.h"
 #include "osd-prep/wipe.h"
@@ -232,10 +233,113 @@ static void test_wipe_bluestore(void **state) {
         wipe_and_check(img, 0, 1);
 }
 
+/* The LVM journal fields survive a write and a read. */
+static void test_journal_lvm(void **state) {
+        JournalEntry e = {
+                .uuid = (char *) "0b6d2a4e-4a7e-4d7e-9d2c-6c3f0e1f2a3b",
+                .secret = (char *) "AQBUdg9rPI18MhAArWwiBxWKhaYr+7z6LMgltg==",
+                .stable_id = (char *) "scsi-HDD1",
+                .osd_id = 4,
+                .step = STEP_OSD_NEW,
+                .lvm = true,
+                .encrypted = true,
+                .lockbox = (char *) "AQBUdg9rPI18MhAArWwiBxWKhaYr+7z6LMgltg==",
+                .vol = {
+                        [VOLUME_BLOCK] = { (char *) "scsi-HDD1", (char *) "ceph-a", (char *) "osd-block-0b6d", true },
+                        [VOLUME_DB] = { (char *) "nvme-NV1", (char *) "ceph-b", (char *) "osd-db-77", false },
+                },
+        };
+        JournalEntry got;
+        (void) state;
+
+        assert_int_equal(journal_write(tmpdir, &e), 0);
+        assert_int_equal(journal_find(tmpdir, "scsi-HDD1", &got), 1);
+        assert_true(got.lvm && got.encrypted);
+        assert_string_equal(got.lockbox, e.lockbox);
+        assert_string_equal(got.vol[VOLUME_BLOCK].vg, "ceph-a");
+        assert_true(got.vol[VOLUME_BLOCK].vg_ours);
+        assert_string_equal(got.vol[VOLUME_DB].lv, "osd-db-77");
+        assert_false(got.vol[VOLUME_DB].vg_ours);
+        assert_null(got.vol[VOLUME_WAL].stable_id);
+        journal_entry_done(&got);
+        assert_int_equal(journal_remove(tmpdir, e.uuid), 0);
+}
+
+static Device *disk(DeviceList *l, const char *kname, bool rotational, uint64_t gib) {
+        Device *d = device_new(kname);
+        char sid[64];
+
+        assert_non_null(d);
+        snprintf(sid, sizeof sid, "id-%s", kname);
+        d->stable_id = strdup(sid);
+        d->rotational = rotational;
+        d->size = gib << 30;
+        d->available = true;
+        assert_int_equal(device_list_add(l, d), 0);
+        return d;
+}
+
+/* ceph-volume batch's split and slots. */
+static void test_batch_plan(void **state) {
+        _cleanup_(device_list_freep) DeviceList *l = device_list_new();
+        char *all[] = { (char *) "sda", (char *) "sdb", (char *) "sdc", (char *) "nvme0n1", NULL };
+        char *two[] = { (char *) "sda", (char *) "sdb", NULL };
+        char *db[] = { (char *) "nvme0n1", NULL };
+        char *dup[] = { (char *) "sda", (char *) "sda", NULL };
+        BatchPlan p = {};
+        char *err = NULL;
+        (void) state;
+
+        disk(l, "sda", true, 100);
+        disk(l, "sdb", true, 100);
+        Device *c = disk(l, "sdc", true, 100);
+        disk(l, "nvme0n1", false, 30);
+
+        /* rotational for data, the NVMe disk for block.db, three even slots */
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = all }, &p, &err), 0);
+        assert_int_equal(p.n, 3);
+        for (size_t i = 0; i < p.n; i++) {
+                assert_true(p.osds[i].data->rotational);
+                assert_string_equal(p.osds[i].db->kname, "nvme0n1");
+                assert_int_equal(p.osds[i].db_slots, 3);
+                assert_int_equal(p.osds[i].db_size, (UINT64_C(30) << 30) / 3);
+        }
+        batch_plan_done(&p);
+
+        /* two OSDs per data device share its VG; the DB device has four slots */
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = two, .db_devices = db, .osds_per_device = 2 }, &p, &err), 0);
+        assert_int_equal(p.n, 4);
+        assert_int_equal(p.osds[0].data_slots, 2);
+        assert_int_equal(p.osds[3].db_slots, 4);
+        batch_plan_done(&p);
+
+        /* a DB size that does not fit a slot is refused before anything is done */
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = two, .db_devices = db, .db_size = UINT64_C(20) << 30 },
+                                    &p, &err), -ENOSPC);
+        assert_non_null(strstr(err, "larger than a slot"));
+        err = mfree(err);
+
+        /* one unavailable data device refuses the whole batch, with its reasons */
+        c->available = false;
+        c->reasons = REASON_BIT(REASON_HAS_FILESYSTEM);
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = all }, &p, &err), -EPERM);
+        assert_non_null(strstr(err, "sdc"));
+        assert_non_null(strstr(err, "Has a FileSystem"));
+        err = mfree(err);
+
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = dup }, &p, &err), -EINVAL);
+        err = mfree(err);
+        char *missing[] = { (char *) "sdz", NULL };
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = missing }, &p, &err), -ENODEV);
+        free(err);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_secret),
                 cmocka_unit_test(test_journal),
+                cmocka_unit_test(test_journal_lvm),
+                cmocka_unit_test(test_batch_plan),
                 cmocka_unit_test(test_wipe_ext4),
                 cmocka_unit_test(test_wipe_gpt),
                 cmocka_unit_test(test_wipe_swap),

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "osd-prep/batch.h"
+#include "osd-prep/lvmlayout.h"
+#include "osd-prep/target.h"
+
+#define BATCH_MAX_DEVICES 256
+
+void batch_plan_done(BatchPlan *p) {
+        free(p->osds);
+        strv_free(p->skipped);
+        *p = (BatchPlan) {};
+}
+
+typedef struct Role {
+        const Device *d[BATCH_MAX_DEVICES];
+        size_t n;
+} Role;
+
+static bool used(const Role *roles, size_t n_roles, const Device *d) {
+        for (size_t r = 0; r < n_roles; r++)
+                for (size_t i = 0; i < roles[r].n; i++)
+                        if (roles[r].d[i] == d)
+                                return true;
+        return false;
+}
+
+static int resolve(const DeviceList *devices, char *const *names, Role *roles, size_t n_roles, Role *into,
+                   char **error) {
+        STRV_FOREACH(n, names) {
+                const Device *d = target_find(devices, *n);
+                if (!d) {
+                        error_set(error, "no block device is named %s (castlectl inventory lists them)", *n);
+                        return -ENODEV;
+                }
+                if (used(roles, n_roles, d)) {
+                        error_set(error, "/dev/%s is named twice: data, DB and WAL devices must be distinct", d->kname);
+                        return -EINVAL;
+                }
+                if (into->n >= BATCH_MAX_DEVICES) {
+                        error_set(error, "more than %d devices", BATCH_MAX_DEVICES);
+                        return -E2BIG;
+                }
+                into->d[into->n++] = d;
+        }
+        return 0;
+}
+
+static unsigned osds_on(const Device *d) {
+        _cleanup_strv_free_ char **seen = NULL;
+        for (size_t i = 0; i < d->n_ceph; i++)
+                if (d->ceph[i].osd_uuid && streq_ptr(d->ceph[i].type, "block") && !strv_contains(seen, d->ceph[i].osd_uuid))
+                        (void) strv_extend(&seen, d->ceph[i].osd_uuid);
+        return strv_length(seen);
+}
+
+static int refuse(const Device *d, const char *role, char **error) {
+        _cleanup_strv_free_ char **why = NULL;
+        _cleanup_free_ char *joined = NULL;
+
+        REASON_SET_FOREACH(c, d->reasons)
+                (void) strv_extend(&why, reason_message(c));
+        joined = strv_join(why, "; ");
+        error_set(error, "refusing /dev/%s as a %s device: %s", d->kname, role, strempty(joined));
+        return -EPERM;
+}
+
+/* One role's devices split into slots for `users` OSDs: slots per device, and the size. */
+static int fast_slots(const Role *fast, size_t users, uint64_t want, const char *what, unsigned *ret_slots,
+                      char **error) {
+        unsigned slots;
+
+        if (fast->n == 0)
+                return 0;
+        slots = (unsigned) ((users + fast->n - 1) / fast->n);
+        for (size_t i = 0; i < fast->n; i++) {
+                const Device *d = fast->d[i];
+                if (!d->available && !lvm_device_in_ceph_vg(d, NULL, NULL))
+                        return refuse(d, what, error);
+                if (want > 0 && want * slots > d->size) {
+                        error_set(error, "--block-%s-size is larger than a slot of /dev/%s (%u slots of %llu bytes)", what,
+                                  d->kname, slots, (unsigned long long) (d->size / slots));
+                        return -ENOSPC;
+                }
+        }
+        *ret_slots = slots ?: 1;
+        return 0;
+}
+
+int batch_plan(const DeviceList *devices, const BatchRequest *req, BatchPlan *ret, char **error) {
+        Role roles[3] = {}; /* data, db, wal */
+        Role *data = &roles[0], *db = &roles[1], *wal = &roles[2];
+        unsigned per = req->osds_per_device ?: 1, db_slots = 1, wal_slots = 1;
+        BatchPlan p = {};
+        size_t users;
+        int r;
+
+        r = resolve(devices, req->db_devices, roles, 3, db, error);
+        if (r >= 0)
+                r = resolve(devices, req->wal_devices, roles, 3, wal, error);
+        if (r >= 0)
+                r = resolve(devices, req->devices, roles, 3, data, error);
+        if (r < 0)
+                return r;
+        if (data->n == 0) {
+                error_set(error, "no data devices");
+                return -EINVAL;
+        }
+        /* ceph-volume's automatic split: rotational data, solid-state block.db */
+        if (db->n == 0 && wal->n == 0) {
+                Role rot = {}, ssd = {};
+                for (size_t i = 0; i < data->n; i++) {
+                        Role *to = data->d[i]->rotational ? &rot : &ssd;
+                        to->d[to->n++] = data->d[i];
+                }
+                if (rot.n > 0 && ssd.n > 0) {
+                        *data = rot;
+                        *db = ssd;
+                }
+        }
+        for (size_t i = 0; i < data->n; i++) {
+                const Device *d = data->d[i];
+                if (!d->available && osds_on(d) == 0 && !lvm_device_in_ceph_vg(d, NULL, NULL))
+                        return refuse(d, "data", error);
+        }
+        users = data->n * per;
+        r = fast_slots(db, users, req->db_size, "db", &db_slots, error);
+        if (r >= 0)
+                r = fast_slots(wal, users, req->wal_size, "wal", &wal_slots, error);
+        if (r < 0)
+                return r;
+
+        p.osds = calloc(users, sizeof *p.osds);
+        if (!p.osds)
+                return -ENOMEM;
+        for (size_t i = 0; i < data->n; i++) {
+                unsigned have = osds_on(data->d[i]);
+                for (unsigned k = 0; k < per; k++) {
+                        size_t n = p.n++;
+                        BatchOsd *o = &p.osds[n];
+                        *o = (BatchOsd) {
+                                .data = data->d[i],
+                                .data_slots = per,
+                                .data_size = data->d[i]->size / per,
+                                .exists = k < have,
+                        };
+                        if (db->n > 0) {
+                                o->db = db->d[n / db_slots];
+                                o->db_slots = db_slots;
+                                o->db_size = req->db_size ?: o->db->size / db_slots;
+                        }
+                        if (wal->n > 0) {
+                                o->wal = wal->d[n / wal_slots];
+                                o->wal_slots = wal_slots;
+                                o->wal_size = req->wal_size ?: o->wal->size / wal_slots;
+                        }
+                }
+        }
+        *ret = p;
+        return 0;
+}

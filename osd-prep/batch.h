@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* `castlectl osd batch`: many LVM OSDs in one go, planned like `ceph-volume lvm batch`.
+ * Without --db-devices a mix of rotational and non-rotational devices is split: rotational
+ * ones hold data, the others hold block.db; each fast device is cut into as many even slots
+ * as the OSDs it serves (or --block-db-size each, which must fit a slot). The plan is made
+ * from one scan and changes nothing; each OSD is then an ordinary LVM prepare, with all its
+ * checks, so a rerun finishes what was interrupted and adds nothing that exists. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "discovery/device.h"
+
+typedef struct BatchRequest {
+        char *const *devices;
+        char *const *db_devices;
+        char *const *wal_devices;
+        unsigned osds_per_device;       /* 0: 1 */
+        uint64_t db_size, wal_size;     /* 0: one slot */
+} BatchRequest;
+
+typedef struct BatchOsd {
+        const Device *data, *db, *wal;  /* in the scan the plan was made from */
+        unsigned data_slots, db_slots, wal_slots;
+        uint64_t data_size, db_size, wal_size; /* what each LV will roughly get, for the report */
+        bool exists;                    /* the data device already holds this slot's OSD */
+} BatchOsd;
+
+typedef struct BatchPlan {
+        BatchOsd *osds;
+        size_t n;
+        char **skipped;                 /* devices not used, with why, in words */
+} BatchPlan;
+
+void batch_plan_done(BatchPlan *p);
+
+/* Fails with *error in words if a device is missing, named twice, unusable, or a requested
+ * size does not fit a slot. */
+int batch_plan(const DeviceList *devices, const BatchRequest *req, BatchPlan *ret, char **error);

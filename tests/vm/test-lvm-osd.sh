@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# LVM and dm-crypt OSDs with block.db, against a real one-monitor cluster in the guest:
+# `castlectl osd batch --dmcrypt` on two rotational SCSI disks and one NVMe disk (the split
+# into data and block.db is castle's, from the rotation flags); both OSDs come up, rados
+# round-trips an object, `ceph-volume lvm list` shows them with their tags, a second batch
+# adds nothing. Then the guest reboots with the disks attached in reverse order (kernel names
+# swap), the OSD directories are gone (as with ceph-volume's tmpfs), and `castlectl osd
+# activate --all` opens the LUKS volumes with the monitors' keys and brings both OSDs back
+# with the same ids. Last, zap --destroy of a stopped OSD removes its LVs, VG, PV and crypt
+# mappings and the disk is available again. The cluster's state lives on a fourth disk so it
+# survives the reboot.
+source "$(dirname "$0")/lib.sh"
+
+require_vm
+require_cmd jq
+require_built "$CASTLECTL" "$BUILD/castlectl-osd"
+command -v ceph-mon >/dev/null 2>&1 || skip "ceph-mon is not installed (scripts/install-deps)"
+setup_work
+
+guest_script lvm.sh <<'EOF'
+TOP=$(cd "$(dirname "$CASTLECTL")/../.." && pwd)
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+FAILS=0
+STATE=/var/lib/castle-vmtest
+mkdir -p "$STATE"
+MONDISK=/dev/disk/by-id/virtio-MONDISK
+[ -e "$MONDISK" ] || { bad "no state disk"; exit 1; }
+if [ "$CASTLE_VM_BOOT" = 1 ]; then mkfs.ext4 -q -F "$MONDISK"; fi
+mount "$MONDISK" "$STATE" || { bad "cannot mount the state disk"; exit 1; }
+CLEANUP_HOOKS=()
+source "$TOP/tests/integration/ceph.sh"
+OUTER_WORK=$WORK
+WORK=$STATE
+if [ "$CASTLE_VM_BOOT" = 1 ]; then
+        ceph_start >"$OUTER_WORK/ceph-start.log" 2>&1 || { bad "the cluster did not start: $(tail -5 "$OUTER_WORK/ceph-start.log")"; exit 1; }
+        declare -p CEPH_DIR CEPH_CONF_FILE CEPH_BOOTSTRAP_KEYRING CEPH_ADMIN_KEYRING CEPH_FSID >"$STATE/env"
+else
+        source "$STATE/env"
+        ceph-mon -c "$CEPH_CONF_FILE" -i a || { bad "the monitor did not start again"; exit 1; }
+        for _ in $(seq 60); do ceph_cmd -s >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+OPTS=(--conf "$CEPH_CONF_FILE" --keyring "$CEPH_BOOTSTRAP_KEYRING" --osd-root "$CEPH_DIR/osd"
+      --state-dir "$STATE/castle" --start-mode fork)
+osd_count() { ceph_cmd osd ls -f json | jq length; }
+HDD1=/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_HDD1
+by_serial() { lsblk -dn -o NAME,SERIAL | awk -v s="$1" '$2 == s { print "/dev/" $1 }'; }
+H1=$(by_serial HDD1) H2=$(by_serial HDD2) NV=$(by_serial NVDB)
+echo "boot $CASTLE_VM_BOOT: HDD1=$H1 HDD2=$H2 NVDB=$NV"
+echo "$H1 $H2" >"$OUTER_WORK/names.$CASTLE_VM_BOOT"
+
+if [ "$CASTLE_VM_BOOT" = 1 ]; then
+        "$CASTLECTL" osd batch "${OPTS[@]}" --dmcrypt --report --format json "$H1" "$H2" "$NV" >"$OUTER_WORK/report.json" 2>&1
+        jq -e --arg a "${H1#/dev/}" --arg b "${H2#/dev/}" --arg n "${NV#/dev/}" \
+                'length == 2 and ([.[].data] | sort) == ([$a, $b] | sort) and all(.[]; .db == $n)' \
+                "$OUTER_WORK/report.json" >/dev/null &&
+                ok "batch --report puts data on the two rotational disks and block.db on the NVMe disk" ||
+                bad "batch --report: $(cat "$OUTER_WORK/report.json")"
+        [ "$(osd_count)" = 0 ] && ok "the report changed nothing" || bad "the report made OSDs"
+
+        if "$CASTLECTL" osd batch "${OPTS[@]}" --dmcrypt --progress none --format json "$H1" "$H2" "$NV" \
+                >"$OUTER_WORK/batch.json" 2>"$OUTER_WORK/batch.err"; then
+                ok "castlectl osd batch --dmcrypt made $(jq length "$OUTER_WORK/batch.json") OSDs"
+        else
+                bad "castlectl osd batch failed: $(tail -5 "$OUTER_WORK/batch.err")"
+        fi
+        jq -r '.[].osd_id' "$OUTER_WORK/batch.json" >"$OUTER_WORK/ids"
+        for id in $(cat "$OUTER_WORK/ids"); do
+                ceph_wait_up "$id" 300 && ok "osd.$id is up" || bad "osd.$id did not come up"
+        done
+        [ "$(osd_count)" = 2 ] && ok "the cluster has exactly 2 OSDs" || bad "the cluster has $(osd_count) OSDs"
+        ls /dev/mapper | grep -c -- - >"$OUTER_WORK/mappings"
+        [ "$(cat "$OUTER_WORK/mappings")" -ge 4 ] && ok "four dm-crypt mappings (block and db of each OSD) are open" ||
+                bad "only $(cat "$OUTER_WORK/mappings") crypt mappings: $(ls /dev/mapper)"
+
+        ceph_cmd osd pool create castle-test 8 >/dev/null 2>&1
+        ceph_cmd osd pool set castle-test size 1 --yes-i-really-mean-it >/dev/null 2>&1
+        head -c 1048576 /dev/urandom >"$STATE/object.in"
+        if timeout 200 rados -c "$CEPH_CONF_FILE" --name client.admin --keyring "$CEPH_ADMIN_KEYRING" -p castle-test \
+                put obj "$STATE/object.in" &&
+           timeout 100 rados -c "$CEPH_CONF_FILE" --name client.admin --keyring "$CEPH_ADMIN_KEYRING" -p castle-test \
+                get obj "$STATE/object.out" && cmp -s "$STATE/object.in" "$STATE/object.out"; then
+                ok "rados put and get return the same bytes"
+        else
+                bad "rados put/get through the encrypted OSDs"
+        fi
+
+        ceph_volume lvm list --format json >"$OUTER_WORK/cv.json" 2>"$OUTER_WORK/cv.err"
+        fsid=$CEPH_FSID
+        for id in $(cat "$OUTER_WORK/ids"); do
+                jq -e --arg id "$id" --arg f "$fsid" --arg n "$NV" '.[$id] as $o | ($o | length) == 2 and
+                        ([$o[].type] | sort) == ["block", "db"] and
+                        all($o[]; .tags["ceph.encrypted"] == "1" and .tags["ceph.cluster_fsid"] == $f and
+                                  .tags["ceph.osd_id"] == $id and (.tags["ceph.cephx_lockbox_secret"] | length) == 40 and
+                                  (.tags["ceph.db_device"] | startswith("/dev/ceph-"))) and
+                        ([$o[] | select(.type == "db") | .devices[0]] == [$n]) and
+                        ([$o[] | select(.type == "block") | .lv_name | startswith("osd-block-")] == [true])' \
+                        "$OUTER_WORK/cv.json" >/dev/null &&
+                        ok "ceph-volume lvm list shows osd.$id: block and db LVs, every ceph.* tag" ||
+                        bad "ceph-volume lvm list for osd.$id: $(head -c 600 "$OUTER_WORK/cv.json") $(tail -3 "$OUTER_WORK/cv.err")"
+        done
+        before=$(osd_count)
+        "$CASTLECTL" osd batch "${OPTS[@]}" --dmcrypt --progress none "$H1" "$H2" "$NV" >"$OUTER_WORK/again.out" 2>&1 ||
+                bad "the second batch failed: $(tail -3 "$OUTER_WORK/again.out")"
+        [ "$(osd_count)" = "$before" ] && ok "the same batch again adds nothing" || bad "the second batch changed the OSD count"
+        "$CASTLECTL" inventory --format json "$H1" | jq -e '.devices[0].available == false' >/dev/null &&
+                ok "the inventory reports the data disk as not available" || bad "the inventory offers an OSD's disk"
+        pkill -f -- "ceph-osd.*$CEPH_CONF_FILE" ; sleep 2
+        ceph_stop
+else
+        [ "$(cat "$OUTER_WORK/names.1")" != "$(cat "$OUTER_WORK/names.2")" ] &&
+                ok "the disks came back under other kernel names ($(cat "$OUTER_WORK/names.2"))" ||
+                bad "the reboot did not reorder the disks"
+        rm -rf "$CEPH_DIR"/osd/ceph-*
+        "$CASTLECTL" osd activate "${OPTS[@]}" --all --format json >"$OUTER_WORK/activate.json" 2>"$OUTER_WORK/activate.err" ||
+                bad "castlectl osd activate --all failed: $(cat "$OUTER_WORK/activate.err")"
+        for id in $(cat "$OUTER_WORK/ids"); do
+                ceph_wait_up "$id" 300 && ok "after the reboot osd.$id is up again, same id" || bad "osd.$id did not come back"
+        done
+        [ "$(osd_count)" = 2 ] && ok "still exactly 2 OSDs" || bad "$(osd_count) OSDs after the reboot"
+
+        # zap --destroy of a stopped OSD
+        zid=$(head -1 "$OUTER_WORK/ids")
+        dev=$("$CASTLECTL" osd list "${OPTS[@]}" --format json | jq -r --argjson id "$zid" '.[] | select(.osd_id == $id and .type == "block") | .stable_id')
+        "$CASTLECTL" zap "${OPTS[@]}" --osd-id "$zid" --destroy >"$OUTER_WORK/zap-running.out" 2>&1 &&
+                bad "zap of a running OSD succeeded" || ok "zap of running osd.$zid is refused"
+        pkill -f -- "ceph-osd.*-i $zid " ; sleep 2
+        ceph_cmd osd down "$zid" >/dev/null 2>&1
+        if "$CASTLECTL" zap "${OPTS[@]}" --osd-id "$zid" --destroy >"$OUTER_WORK/zap.out" 2>&1; then
+                "$CASTLECTL" inventory --format json "$dev" | jq -e '.devices[0].available == true' >/dev/null &&
+                        ok "zap --destroy of osd.$zid left its disk available" ||
+                        bad "after zap: $("$CASTLECTL" inventory "$dev")"
+                [ "$(lvs --noheadings -o lv_tags 2>/dev/null | grep -c "ceph.osd_id=$zid,")" = 0 ] &&
+                        ok "no LV of osd.$zid is left (the shared DB VG keeps the other OSD's)" ||
+                        bad "LVs of osd.$zid remain: $(lvs 2>&1)"
+        else
+                bad "zap --destroy of stopped osd.$zid: $(cat "$OUTER_WORK/zap.out")"
+        fi
+        pkill -f -- "ceph-osd.*$CEPH_CONF_FILE"; sleep 1
+        ceph_stop
+fi
+sync
+umount "$STATE"
+[ "$FAILS" = 0 ]
+EOF
+
+rc=0
+VM_TIMEOUT=${VM_TIMEOUT:-900} vm_run --reboot --mem 3072 \
+        --disk "bus=scsi,serial=HDD1,id=hdd1,size=12G,rotation_rate=7200,vendor=SEAGATE,product=ST12000,wwn=0x5000c500aa000001" \
+        --disk "bus=scsi,serial=HDD2,id=hdd2,size=12G,rotation_rate=7200,vendor=SEAGATE,product=ST12000,wwn=0x5000c500aa000002" \
+        --disk "bus=nvme,serial=NVDB,id=nvdb,size=8G" \
+        --disk "bus=virtio,serial=MONDISK,id=mon,size=4G" \
+        -- bash "$WORK/lvm.sh" >"$WORK/guest.out" 2>&1 || rc=$?
+cat "$WORK/guest.out"
+grep -q '^FAIL' "$WORK/guest.out" && FAILED=$((FAILED + 1))
+[ "$rc" = 0 ] || fail "the guest run exited $rc"
+grep -c '^ok:' "$WORK/guest.out" >/dev/null || fail "the guest reported nothing"
+[ "$FAILED" = 0 ]
