@@ -11,6 +11,7 @@
 
 #include "agent/jobs.h"
 #include "common/log.h"
+#include "common/spawn.h"
 #include "common/macro.h"
 #include "common/strv.h"
 
@@ -160,6 +161,7 @@ static int on_output(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
 
 static void start_next(JobRunner *jr) {
         posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
         int p[2], r;
 
         reap(jr);
@@ -177,7 +179,10 @@ static void start_next(JobRunner *jr) {
         }
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
-        r = -posix_spawn(&jr->pid, jr->helper, &fa, NULL, jr->current.argv, environ);
+        r = -spawn_attr_init(&attr);
+        if (r == 0)
+                r = -posix_spawn(&jr->pid, jr->helper, &fa, &attr, jr->current.argv, environ);
+        posix_spawnattr_destroy(&attr);
         posix_spawn_file_actions_destroy(&fa);
         safe_close(p[1]);
         if (r < 0) {

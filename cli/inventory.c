@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* castlectl inventory: one scan of this node, selected and filtered, in a table or JSON. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -290,7 +293,7 @@ static int select_devices(const ScanResult *scan, const Args *a, Device ***ret, 
         return 0;
 }
 
-int cmd_inventory(int argc, char *argv[]) {
+static int inventory(int argc, char *argv[]) {
         _cleanup_(scan_result_freep) ScanResult *scan = NULL;
         _cleanup_free_ Device **sel = NULL;
         Args a = { .headings = true };
@@ -346,4 +349,59 @@ finish:
         filter_done(&a.filter);
         strv_free(a.devices);
         return r;
+}
+
+/* A probe thread the deadline gave up on may be stuck in the kernel for good: on a hung disk,
+ * lseek() waits for another reader's I/O and not even SIGKILL ends it, and a process cannot
+ * finish exiting while one of its threads is stuck. So the scan runs in a child: it hands its
+ * exit status over as soon as the report is out and closes its output; the parent reaps it
+ * if it ends promptly (always, but on a hung disk) and otherwise returns without it. */
+#define INVENTORY_REAP_WAIT_MSEC 2000
+
+int cmd_inventory(int argc, char *argv[]) {
+        int pipefd[2], status;
+        unsigned char code = 1;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return inventory(argc, argv);
+        fflush(stdout);
+        fflush(stderr);
+        pid = fork();
+        if (pid < 0) {
+                safe_close(pipefd[0]);
+                safe_close(pipefd[1]);
+                return inventory(argc, argv);
+        }
+        if (pid == 0) {
+                int nul;
+
+                safe_close(pipefd[0]);
+                code = (unsigned char) inventory(argc, argv);
+                fflush(stdout);
+                fflush(stderr);
+                (void) !write(pipefd[1], &code, 1);
+                nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (nul >= 0) {
+                        (void) dup2(nul, STDOUT_FILENO);
+                        (void) dup2(nul, STDERR_FILENO);
+                }
+                _exit(code);
+        }
+        safe_close(pipefd[1]);
+        if (read(pipefd[0], &code, 1) != 1) {
+                /* it died before it could say: its own exit status tells */
+                safe_close(pipefd[0]);
+                if (waitpid(pid, &status, 0) == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                return 1;
+        }
+        safe_close(pipefd[0]);
+        for (int i = 0; i < INVENTORY_REAP_WAIT_MSEC / 10; i++) {
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        return code;
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        log_warning("A probe is still stuck in the kernel on a device that does not answer; leaving it behind.");
+        return code;
 }

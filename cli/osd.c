@@ -171,6 +171,35 @@ static json_object *json_strv(char *const *l) {
 
 /* ---- prepare ---- */
 
+/* The options prepare and batch share; 1 if c was one, 0 if not, < 0 on error. */
+static int prepare_option(Args *a, int c) {
+        switch (c) {
+        case ARG_CRUSH_CLASS:
+                a->prep.crush_class = optarg;
+                return 1;
+        case ARG_NO_START:
+                a->ctx.start = START_NONE;
+                return 1;
+        case 'f':
+                a->format = optarg;
+                return 1;
+        case ARG_PROGRESS:
+                a->progress = optarg;
+                return 1;
+        case ARG_DMCRYPT:
+                a->prep.dmcrypt = true;
+                return 1;
+        case ARG_BLOCK_DB_SIZE:
+        case ARG_BLOCK_WAL_SIZE:
+                if (parse_size(optarg, c == ARG_BLOCK_DB_SIZE ? &a->prep.db_size : &a->prep.wal_size) < 0)
+                        return log_error("--%s: '%s' is not a size", c == ARG_BLOCK_DB_SIZE ? "block-db-size" : "block-wal-size",
+                                         optarg), -EINVAL;
+                return 1;
+        default:
+                return 0;
+        }
+}
+
 static void progress_text(const char *step, unsigned percent, const char *message, void *userdata) {
         (void) step;
         (void) userdata;
@@ -185,6 +214,16 @@ static void progress_json(const char *step, unsigned percent, const char *messag
         json_object_object_add(o, "percent", json_object_new_int((int) percent));
         json_object_object_add(o, "message", json_object_new_string(message));
         print_json(o, false);
+}
+
+static int set_progress(Args *a) {
+        if (!a->progress || streq(a->progress, "text"))
+                a->ctx.progress = progress_text;
+        else if (streq(a->progress, "json"))
+                a->ctx.progress = progress_json;
+        else if (!streq(a->progress, "none"))
+                return log_error("--progress: '%s' is not text, json or none", a->progress), -EINVAL;
+        return 0;
 }
 
 static json_object *prepare_json(const PrepareResult *r, const PrepareRequest *req) {
@@ -316,6 +355,8 @@ static int osd_prepare_cmd(int argc, char *argv[]) {
 
         while ((c = getopt_long(argc, argv, "f:vh", options, NULL)) >= 0) {
                 r = common_option(&a, c);
+                if (r == 0)
+                        r = prepare_option(&a, c);
                 if (r < 0)
                         return EXIT_USAGE;
                 if (r > 0)
@@ -326,18 +367,6 @@ static int osd_prepare_cmd(int argc, char *argv[]) {
                         break;
                 case ARG_DRY_RUN:
                         a.prep.dry_run = true;
-                        break;
-                case ARG_CRUSH_CLASS:
-                        a.prep.crush_class = optarg;
-                        break;
-                case ARG_NO_START:
-                        a.ctx.start = START_NONE;
-                        break;
-                case 'f':
-                        a.format = optarg;
-                        break;
-                case ARG_PROGRESS:
-                        a.progress = optarg;
                         break;
                 case ARG_MODE:
                         if (!streq(optarg, "raw") && !streq(optarg, "lvm")) {
@@ -351,16 +380,6 @@ static int osd_prepare_cmd(int argc, char *argv[]) {
                         break;
                 case ARG_BLOCK_WAL:
                         a.prep.wal = optarg;
-                        break;
-                case ARG_BLOCK_DB_SIZE:
-                case ARG_BLOCK_WAL_SIZE:
-                        if (parse_size(optarg, c == ARG_BLOCK_DB_SIZE ? &a.prep.db_size : &a.prep.wal_size) < 0) {
-                                log_error("--%s: '%s' is not a size", c == ARG_BLOCK_DB_SIZE ? "block-db-size" : "block-wal-size", optarg);
-                                return EXIT_USAGE;
-                        }
-                        break;
-                case ARG_DMCRYPT:
-                        a.prep.dmcrypt = true;
                         break;
                 }
         }
@@ -382,14 +401,8 @@ static int osd_prepare_cmd(int argc, char *argv[]) {
                 log_error("--block-db, --block-wal, their sizes and --dmcrypt need --mode=lvm");
                 return EXIT_USAGE;
         }
-        if (!a.progress || streq(a.progress, "text"))
-                a.ctx.progress = progress_text;
-        else if (streq(a.progress, "json"))
-                a.ctx.progress = progress_json;
-        else if (!streq(a.progress, "none")) {
-                log_error("--progress: '%s' is not text, json or none", a.progress);
+        if (set_progress(&a) < 0)
                 return EXIT_USAGE;
-        }
         if (a.prep.dry_run)
                 a.ctx.progress = NULL;
 
@@ -531,6 +544,8 @@ static int osd_batch_cmd(int argc, char *argv[]) {
         argc = (int) strv_length(args);
         while ((c = getopt_long(argc, args, "f:vh", options, NULL)) >= 0) {
                 r = common_option(&a, c);
+                if (r == 0)
+                        r = prepare_option(&a, c);
                 if (r < 0)
                         return EXIT_USAGE;
                 if (r > 0)
@@ -548,30 +563,8 @@ static int osd_batch_cmd(int argc, char *argv[]) {
                         }
                         per = (unsigned) pi;
                         break;
-                case ARG_BLOCK_DB_SIZE:
-                case ARG_BLOCK_WAL_SIZE:
-                        if (parse_size(optarg, c == ARG_BLOCK_DB_SIZE ? &req.db_size : &req.wal_size) < 0) {
-                                log_error("'%s' is not a size", optarg);
-                                return EXIT_USAGE;
-                        }
-                        break;
-                case ARG_DMCRYPT:
-                        a.prep.dmcrypt = true;
-                        break;
-                case ARG_CRUSH_CLASS:
-                        a.prep.crush_class = optarg;
-                        break;
                 case ARG_REPORT:
                         report = true;
-                        break;
-                case ARG_NO_START:
-                        a.ctx.start = START_NONE;
-                        break;
-                case 'f':
-                        a.format = optarg;
-                        break;
-                case ARG_PROGRESS:
-                        a.progress = optarg;
                         break;
                 }
         }
@@ -589,6 +582,10 @@ static int osd_batch_cmd(int argc, char *argv[]) {
                 log_error("--start-mode=exec is for `castlectl osd activate ID` only");
                 return EXIT_USAGE;
         }
+        if (set_progress(&a) < 0)
+                return EXIT_USAGE;
+        req.db_size = a.prep.db_size;
+        req.wal_size = a.prep.wal_size;
         req.devices = args + optind;
         req.db_devices = db;
         req.wal_devices = wal;
@@ -612,10 +609,6 @@ static int osd_batch_cmd(int argc, char *argv[]) {
                         print_batch_report(&plan, a.prep.dmcrypt);
                 return 0;
         }
-        if (!a.progress || streq(a.progress, "text"))
-                a.ctx.progress = progress_text;
-        else if (streq(a.progress, "json"))
-                a.ctx.progress = progress_json;
         results = json_object_new_array();
         for (size_t i = 0; i < plan.n; i++) {
                 const BatchOsd *o = &plan.osds[i];

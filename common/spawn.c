@@ -51,6 +51,25 @@ static bool reap_later(pid_t pid) {
         return ok;
 }
 
+int spawn_attr_init(posix_spawnattr_t *a) {
+        sigset_t none, all;
+        int r;
+
+        r = posix_spawnattr_init(a);
+        if (r != 0)
+                return r;
+        sigemptyset(&none);
+        sigfillset(&all);
+        sigdelset(&all, SIGKILL);
+        sigdelset(&all, SIGSTOP);
+        r = posix_spawnattr_setsigmask(a, &none);
+        if (r == 0)
+                r = posix_spawnattr_setsigdefault(a, &all);
+        if (r == 0)
+                r = posix_spawnattr_setflags(a, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        return r;
+}
+
 void spawn_result_done(SpawnResult *r) {
         free(r->out);
         free(r->err);
@@ -134,7 +153,11 @@ int spawn_capture(char *const argv[], char *const envp[], const SpawnOptions *o,
         posix_spawn_file_actions_adddup2(&fa, null_fd, STDIN_FILENO);
         posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
-        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp ?: environ);
+        posix_spawnattr_t attr;
+        r = spawn_attr_init(&attr);
+        if (r == 0)
+                r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp ?: environ);
+        posix_spawnattr_destroy(&attr);
         posix_spawn_file_actions_destroy(&fa);
         if (r != 0)
                 return -r; /* glibc reports exec failures here: ENOENT if not installed */

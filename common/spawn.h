@@ -3,6 +3,7 @@
  * shell, a deadline, and bounded captured output for parsing and error messages. */
 #pragma once
 
+#include <spawn.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,11 @@ typedef struct SpawnResult {
 } SpawnResult;
 
 void spawn_result_done(SpawnResult *r);
+
+/* Attributes every child gets: no blocked signals and default dispositions. A daemon blocks
+ * SIGTERM, SIGINT and SIGHUP for its signalfd; a child inheriting that mask (ceph-osd,
+ * castlectl-osd) would ignore the SIGTERM meant to stop it. */
+int spawn_attr_init(posix_spawnattr_t *a);
 
 /* Runs argv[0] (searched in PATH) with envp (NULL: our environment). Returns 0 when the
  * program ran to completion (whatever its exit status) or its output was complete, -ENOENT if

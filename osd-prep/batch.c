@@ -9,6 +9,7 @@
 #include "common/strv.h"
 #include "osd-prep/batch.h"
 #include "osd-prep/lvmlayout.h"
+#include "osd-prep/osdlist.h"
 #include "osd-prep/target.h"
 
 #define BATCH_MAX_DEVICES 256
@@ -51,14 +52,6 @@ static int resolve(const DeviceList *devices, char *const *names, Role *roles, s
                 into->d[into->n++] = d;
         }
         return 0;
-}
-
-static unsigned osds_on(const Device *d) {
-        _cleanup_strv_free_ char **seen = NULL;
-        for (size_t i = 0; i < d->n_ceph; i++)
-                if (d->ceph[i].osd_uuid && streq_ptr(d->ceph[i].type, "block") && !strv_contains(seen, d->ceph[i].osd_uuid))
-                        (void) strv_extend(&seen, d->ceph[i].osd_uuid);
-        return strv_length(seen);
 }
 
 static int refuse(const Device *d, const char *role, char **error) {
@@ -127,7 +120,7 @@ int batch_plan(const DeviceList *devices, const BatchRequest *req, BatchPlan *re
         }
         for (size_t i = 0; i < data->n; i++) {
                 const Device *d = data->d[i];
-                if (!d->available && osds_on(d) == 0 && !lvm_device_in_ceph_vg(d, NULL, NULL))
+                if (!d->available && osd_count_on(d) == 0 && !lvm_device_in_ceph_vg(d, NULL, NULL))
                         return refuse(d, "data", error);
         }
         users = data->n * per;
@@ -141,7 +134,7 @@ int batch_plan(const DeviceList *devices, const BatchRequest *req, BatchPlan *re
         if (!p.osds)
                 return -ENOMEM;
         for (size_t i = 0; i < data->n; i++) {
-                unsigned have = osds_on(data->d[i]);
+                unsigned have = osd_count_on(data->d[i]);
                 for (unsigned k = 0; k < per; k++) {
                         size_t n = p.n++;
                         BatchOsd *o = &p.osds[n];

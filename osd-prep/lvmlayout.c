@@ -22,7 +22,7 @@ void osd_paths_done(OsdPaths *p) {
         *p = (OsdPaths) {};
 }
 
-static const char *lv_tag(const LogicalVolume *lv, const char *key) {
+const char *lvm_lv_tag(const LogicalVolume *lv, const char *key) {
         for (size_t i = 0; i < lv->n_tags; i++)
                 if (streq_ptr(lv->tags[i].key, key))
                         return strempty(lv->tags[i].value);
@@ -30,7 +30,7 @@ static const char *lv_tag(const LogicalVolume *lv, const char *key) {
 }
 
 static bool lv_has_tag(const LogicalVolume *lv, const char *key) {
-        return lv_tag(lv, key) != NULL;
+        return lvm_lv_tag(lv, key) != NULL;
 }
 
 bool lvm_device_in_ceph_vg(const Device *d, const char *vg, char *const *names) {
@@ -234,7 +234,8 @@ fail:
         return r;
 }
 
-void lvm_layout_remove(const JournalEntry *e, const char *const node[_VOLUME_MAX], char ***done) {
+unsigned lvm_layout_remove(const JournalEntry *e, const char *const node[_VOLUME_MAX], char ***done) {
+        unsigned failed = 0;
         char buf[512];
 
         for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
@@ -243,6 +244,14 @@ void lvm_layout_remove(const JournalEntry *e, const char *const node[_VOLUME_MAX
 
                 if (!v->stable_id || !v->vg || !v->lv)
                         continue;
+                if (!node[t] || access(node[t], F_OK) < 0) {
+                        /* The disk is gone (pulled): what is on it cannot be undone now. */
+                        snprintf(buf, sizeof buf, "could not clean up the %s volume: its device %s is gone",
+                                 volume_type_to_string(t), node[t] ?: v->stable_id);
+                        (void) strv_extend(done, buf);
+                        failed++;
+                        continue;
+                }
                 if (lvmcmd_lv_uuid(v->vg, v->lv, &uuid, NULL) >= 0) {
                         if (dmcrypt_is_open(uuid) && dmcrypt_close(uuid, &err) >= 0) {
                                 snprintf(buf, sizeof buf, "closed /dev/mapper/%s", uuid);
@@ -250,8 +259,10 @@ void lvm_layout_remove(const JournalEntry *e, const char *const node[_VOLUME_MAX
                         }
                         if (lvmcmd_lv_remove(v->vg, v->lv, &err) >= 0)
                                 snprintf(buf, sizeof buf, "removed LV %s/%s", v->vg, v->lv);
-                        else
+                        else {
                                 snprintf(buf, sizeof buf, "could not remove LV %s/%s (%s)", v->vg, v->lv, strempty(err));
+                                failed++;
+                        }
                         (void) strv_extend(done, buf);
                 }
                 if (!v->vg_ours)
@@ -268,6 +279,7 @@ void lvm_layout_remove(const JournalEntry *e, const char *const node[_VOLUME_MAX
                         (void) strv_extend(done, buf);
                 }
         }
+        return failed;
 }
 
 /* The LV of OSD uuid with ceph.type type, from the LVM facts of any PV in devices. */
@@ -275,8 +287,8 @@ static const LogicalVolume *find_lv(const DeviceList *devices, const char *uuid,
         for (size_t i = 0; i < devices->n; i++) {
                 const LvmFacts *f = devices->items[i]->lvm;
                 for (size_t k = 0; f && k < f->n_lvs; k++)
-                        if (streq_ptr(lv_tag(&f->lvs[k], "ceph.osd_fsid"), uuid) &&
-                            streq_ptr(lv_tag(&f->lvs[k], "ceph.type"), type))
+                        if (streq_ptr(lvm_lv_tag(&f->lvs[k], "ceph.osd_fsid"), uuid) &&
+                            streq_ptr(lvm_lv_tag(&f->lvs[k], "ceph.type"), type))
                                 return &f->lvs[k];
         }
         return NULL;
@@ -294,8 +306,8 @@ int lvm_layout_open(const CephTarget *t, const DeviceList *devices, const char *
                 error_set(error, "no LV carries the block tags of osd %s", uuid);
                 return -ENOENT;
         }
-        if (streq_ptr(lv_tag(lv[VOLUME_BLOCK], "ceph.encrypted"), "1")) {
-                const char *lockbox = lv_tag(lv[VOLUME_BLOCK], "ceph.cephx_lockbox_secret");
+        if (streq_ptr(lvm_lv_tag(lv[VOLUME_BLOCK], "ceph.encrypted"), "1")) {
+                const char *lockbox = lvm_lv_tag(lv[VOLUME_BLOCK], "ceph.cephx_lockbox_secret");
                 if (isempty(lockbox)) {
                         error_set(error, "osd %s is encrypted but its LV has no lockbox secret", uuid);
                         return -EBADMSG;

@@ -14,6 +14,9 @@
 #include "osd-prep/journal.h"
 #include "osd-prep/mon.h"
 
+/* The value of an LV's tag ("" for a tag without one), or NULL if it has none. */
+const char *lvm_lv_tag(const LogicalVolume *lv, const char *key);
+
 /* True if d is a PV of a ceph VG that may take one more LV: nothing on it but LVM, its VG
  * is named ceph-*, and every LV in it belongs to an OSD (has ceph.osd_fsid tags) or is one of
  * names. vg: that VG's name must be this one (NULL: any ceph VG). */
@@ -44,8 +47,9 @@ int lvm_layout_create(const JournalEntry *e, const LayoutRequest *req, OsdPaths 
 
 /* Removes what lvm_layout_create() made for e, and only that: crypt mappings of its LVs,
  * its LVs by name, and the VGs and PVs this entry created (node[] gives the PVs). What was
- * done is appended to done in words. */
-void lvm_layout_remove(const JournalEntry *e, const char *const node[_VOLUME_MAX], char ***done);
+ * done is appended to done in words. Returns how many volumes could not be cleaned up (a
+ * device that is gone, an LV LVM would not remove). */
+unsigned lvm_layout_remove(const JournalEntry *e, const char *const node[_VOLUME_MAX], char ***done);
 
 /* Activation: the volumes of OSD uuid found by their ceph.* tags in devices (as `ceph-volume
  * lvm activate` finds them), their LVs activated, and with ceph.encrypted=1 their LUKS

@@ -94,6 +94,15 @@ int osd_list_build(const DeviceList *devices, OsdList *ret) {
         return 0;
 }
 
+unsigned osd_count_on(const Device *d) {
+        _cleanup_strv_free_ char **seen = NULL;
+
+        for (size_t i = 0; i < d->n_ceph; i++)
+                if (d->ceph[i].osd_uuid && streq_ptr(d->ceph[i].type, "block") && !strv_contains(seen, d->ceph[i].osd_uuid))
+                        (void) strv_extend(&seen, d->ceph[i].osd_uuid);
+        return strv_length(seen);
+}
+
 char *ceph_conf_fsid(const CephTarget *t) {
         rados_t r;
         char buf[64], *fsid = NULL;

@@ -33,6 +33,9 @@ void osd_list_done(OsdList *l);
  * by id. */
 int osd_list_build(const DeviceList *devices, OsdList *ret);
 
+/* How many OSDs have their block volume on d (a raw label, or LVs with ceph.* tags). */
+unsigned osd_count_on(const Device *d);
+
 /* The cluster fsid from the configuration file, without contacting the monitors; NULL if it
  * names none. */
 char *ceph_conf_fsid(const CephTarget *t);

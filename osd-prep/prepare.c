@@ -23,6 +23,7 @@
 #include "osd-prep/journal.h"
 #include "osd-prep/lvmlayout.h"
 #include "osd-prep/osddir.h"
+#include "osd-prep/osdlist.h"
 #include "osd-prep/prepare.h"
 #include "osd-prep/start.h"
 #include "osd-prep/target.h"
@@ -257,11 +258,12 @@ static void rollback(Run *run) {
         JournalEntry *e = &run->entry;
         char *err = NULL;
         char buf[256];
+        unsigned left = 0;
         int r;
 
         if (e->lvm) {
                 const char *nodes[_VOLUME_MAX] = { run->node, run->vol_node[VOLUME_DB], run->vol_node[VOLUME_WAL] };
-                lvm_layout_remove(e, nodes, &done);
+                left = lvm_layout_remove(e, nodes, &done);
         } else if (run->node && run->devnum != 0 && label_check(run->node, e->uuid, -1) == 0) {
                 /* Only ours: the label there carries this prepare's uuid. */
                 Device d = { .kname = run->node + 5, .devnum = run->devnum };
@@ -292,7 +294,15 @@ static void rollback(Run *run) {
                 free(err);
                 (void) strv_extend(&done, buf);
         }
-        if (journal_remove(run->c->state_dir ?: STATE_DIR_DEFAULT, e->uuid) >= 0)
+        if (left > 0) {
+                /* Volumes on a device that went away stay recorded: running the same prepare
+                 * when it is back removes them (by the names kept here) and starts afresh. */
+                e->step = STEP_JOURNAL;
+                e->osd_id = -1;
+                e->reused_id = false;
+                if (journal_write(run->c->state_dir ?: STATE_DIR_DEFAULT, e) >= 0)
+                        (void) strv_extend(&done, "kept the journal entry: run the same prepare again when the device is back");
+        } else if (journal_remove(run->c->state_dir ?: STATE_DIR_DEFAULT, e->uuid) >= 0)
                 (void) strv_extend(&done, "removed the journal entry");
         free(run->res->rolled_back);
         run->res->rolled_back = strv_join(done, ", ");
@@ -622,16 +632,6 @@ static int make_osd(Run *run) {
         return 0;
 }
 
-/* How many OSDs' block volumes d holds. */
-static unsigned osds_on(const Device *d) {
-        _cleanup_strv_free_ char **seen = NULL;
-
-        for (size_t i = 0; i < d->n_ceph; i++)
-                if (d->ceph[i].osd_uuid && streq_ptr(d->ceph[i].type, "block") && !strv_contains(seen, d->ceph[i].osd_uuid))
-                        (void) strv_extend(&seen, d->ceph[i].osd_uuid);
-        return strv_length(seen);
-}
-
 /* d may take volume t of a new OSD: available, or in LVM mode a ceph VG with room (a shared
  * DB device, or a data device split into --osds-per-device slots). */
 static bool volume_fresh(Run *run, const Device *d, VolumeType t) {
@@ -678,7 +678,7 @@ static int prepare(Run *run) {
                             run->entry.lvm ? "lvm" : "raw", res->device, run->entry.uuid);
         existing = run->have_entry ? NULL : device_osd(d);
         /* --osds-per-device: a data device with fewer OSDs than slots takes one more */
-        if (existing && run->req->lvm && run->req->data_slots > 1 && osds_on(d) < run->req->data_slots &&
+        if (existing && run->req->lvm && run->req->data_slots > 1 && osd_count_on(d) < run->req->data_slots &&
             lvm_device_in_ceph_vg(d, NULL, NULL))
                 existing = NULL;
         for (VolumeType t = 0; !run->have_entry && t < _VOLUME_MAX; t++)

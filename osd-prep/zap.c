@@ -13,6 +13,7 @@
 #include "discovery/devscan.h"
 #include "osd-prep/crypt.h"
 #include "osd-prep/lvmcmd.h"
+#include "osd-prep/lvmlayout.h"
 #include "osd-prep/mon.h"
 #include "osd-prep/osddir.h"
 #include "osd-prep/osdlist.h"
@@ -164,15 +165,8 @@ static bool device_of_osd(const Device *d, const ZapRequest *req) {
         return false;
 }
 
-static const char *lv_tag(const LogicalVolume *lv, const char *key) {
-        for (size_t i = 0; i < lv->n_tags; i++)
-                if (streq_ptr(lv->tags[i].key, key))
-                        return strempty(lv->tags[i].value);
-        return NULL;
-}
-
 static bool lv_of_request(const LogicalVolume *lv, const ZapRequest *req, const Device *only) {
-        const char *id = lv_tag(lv, "ceph.osd_id"), *fsid = lv_tag(lv, "ceph.osd_fsid");
+        const char *id = lvm_lv_tag(lv, "ceph.osd_id"), *fsid = lvm_lv_tag(lv, "ceph.osd_fsid");
         int n;
 
         if (!fsid)
@@ -271,7 +265,7 @@ static bool ceph_pv(const Device *d) {
         if (!d->lvm || d->lvm->n_lvs == 0)
                 return false;
         for (size_t k = 0; k < d->lvm->n_lvs; k++)
-                if (!lv_tag(&d->lvm->lvs[k], "ceph.osd_fsid"))
+                if (!lvm_lv_tag(&d->lvm->lvs[k], "ceph.osd_fsid"))
                         return false;
         return true;
 }

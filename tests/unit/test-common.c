@@ -2,6 +2,7 @@
 /* common/: sizes, string vectors, and spawning helpers with deadlines. */
 #include "tests/unit/testutil.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,16 @@ static void test_spawn(void **state) {
                                                                      .in = "a secret on stdin" }, &r), 0);
         assert_string_equal(r.out, "a secret on stdin"); /* given on stdin, never in argv */
         spawn_result_done(&r);
+        /* A daemon blocks SIGTERM for its signalfd; its children must not inherit that. */
+        sigset_t term, old;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        assert_int_equal(sigprocmask(SIG_BLOCK, &term, &old), 0);
+        char *mask[] = { (char *) "grep", (char *) "^SigBlk:", (char *) "/proc/self/status", NULL };
+        assert_int_equal(spawn_capture(mask, NULL, &(SpawnOptions) { .timeout_usec = 5 * USEC_PER_SEC, .out_max = 4096 }, &r), 0);
+        assert_string_equal(r.out, "SigBlk:\t0000000000000000\n");
+        spawn_result_done(&r);
+        assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
         assert_int_equal(spawn_capture(missing, NULL, &(SpawnOptions) { 5 * USEC_PER_SEC, 1000 }, &r), -ENOENT);
 }
 
