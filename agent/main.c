@@ -24,9 +24,12 @@
 #include <unistd.h>
 
 #include "agent/debounce.h"
+#include "agent/hostview.h"
 #include "agent/jobs.h"
+#include "agent/metrics.h"
 #include "agent/policy.h"
 #include "agent/scanner.h"
+#include "agent/udevwatch.h"
 #include "common/conf.h"
 #include "common/daemon.h"
 #include "common/fileio.h"
@@ -50,12 +53,14 @@ typedef struct AgentConfig {
         bool all;
         char *filter;
         char *path_filter;
+        char *udev_events;
         uint64_t debounce_quiet;
         uint64_t debounce_max;
         uint64_t rescan_interval;
         uint64_t heartbeat_interval;
         uint64_t probe_timeout;
         char *sysroot;
+        char *metrics_listen;
         /* [osd] */
         char *osd_helper;
         char *cluster;
@@ -83,7 +88,7 @@ static const ConfOption options[] = {
         OPT("coordinator-key", CONF_STRING, "/etc/castle/keys/coordinator.key", 0, 0, coordinator_key,
             "the coordinator's public key file"),
         OPT("node-id", CONF_STRING, "", 0, 0, node_id,
-            "this node's name at the coordinator (default: /etc/machine-id, else the hostname)"),
+            "this node's name at the coordinator (default: /etc/machine-id, else the hostname; in a container the host's machine-id, else $NODE_NAME)"),
         OPT("insecure", CONF_BOOL, "no", 0, 0, insecure, "connect without CURVE (testing only)"),
         OPT("allow-loop", CONF_BOOL, "no", 0, 0, allow_loop,
             "report loop devices and accept them as available (tests and demos)"),
@@ -91,6 +96,11 @@ static const ConfOption options[] = {
         OPT("filter", CONF_STRING, "", 0, 0, filter, "report only devices whose kernel name matches (regex)"),
         OPT("path-filter", CONF_STRING, "", 0, 0, path_filter,
             "report only devices with a /dev path or link matching (regex)"),
+        OPT("udev-events", CONF_STRING, "auto", 0, 0, udev_events,
+            "how device events arrive (read at start): netlink (udev's broadcast; it reaches only udevd's "
+            "network namespace), inotify (watch /run/udev/data: any network namespace, e.g. a pod without "
+            "hostNetwork), both, or auto (netlink in udevd's network namespace, inotify outside it, both "
+            "when that cannot be told)"),
         OPT("debounce-quiet", CONF_DURATION, "20ms", 1000, 10000000, debounce_quiet,
             "scan after this long without further device events"),
         OPT("debounce-max", CONF_DURATION, "200ms", 1000, 60000000, debounce_max,
@@ -102,6 +112,8 @@ static const ConfOption options[] = {
         OPT("probe-timeout", CONF_DURATION, "10s", 100000, 600000000, probe_timeout,
             "a device that does not answer within this is reported as \"Could not be probed\""),
         OPT("sysroot", CONF_STRING, "", 0, 0, sysroot, "read a captured tree instead of this machine (tests)"),
+        OPT("metrics-listen", CONF_LISTEN, "", 0, 0, metrics_listen,
+            "serve Prometheus metrics at http://ADDRESS/metrics (PORT alone: 127.0.0.1:PORT; empty: off)"),
         OSDOPT("helper", CONF_STRING, "", 0, 0, osd_helper,
                "the castlectl-osd program that prepares OSDs (default: next to castle-agent, else in the libexec directory)"),
         OSDOPT("cluster", CONF_STRING, "ceph", 0, 0, cluster, "Ceph cluster name"),
@@ -131,6 +143,8 @@ typedef struct Agent {
         zcert_t *cert;
         struct udev *udev;
         struct udev_monitor *monitor;
+        UdevWatch *udev_watch;
+        HostView host;
         int mountinfo_fd;
         Debounce debounce;
         int debounce_timer, heartbeat_timer, rescan_timer;
@@ -143,6 +157,8 @@ typedef struct Agent {
         uint64_t watchdog_usec;
         JobRunner *jobs;
         Policy policy;
+        AgentMetrics *metrics;
+        bool scan_full;         /* the running scan is a full one */
 } Agent;
 
 static void help(void) {
@@ -163,13 +179,36 @@ static void help(void) {
         printf("\nSignals: SIGTERM/SIGINT stop; SIGHUP re-reads the configuration.\n");
 }
 
-static char *default_node_id(const char *hostname) {
-        char *id = NULL;
+/* Where the agent runs (host or container, and what of the host it sees), then the node's
+ * id and hostname: the node-id option wins, else agent/hostview.c's order. Logs the sources. */
+static int identify(Agent *a) {
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        HostIdentity id = {};
+        const char *id_source;
+        int r;
 
-        if (read_one_line_at(AT_FDCWD, "/etc/machine-id", &id) >= 0 && codec_valid_id(id))
-                return id;
-        free(id);
-        return strdup(hostname);
+        host_view_detect(root >= 0 ? root : AT_FDCWD, &a->host);
+        if (a->host.container)
+                log_info("Running in a container (%s)%s.", a->host.container,
+                         a->host.pid1_is_host ? "; /proc/1 is the host's init (host PID namespace): its mount table is read" : "");
+        if (a->host.container && a->host.pid1_is_ours)
+                log_warning("This container does not share the host's PID namespace: /proc/1/mountinfo is the "
+                            "container's own, so filesystems mounted on the host are not seen. Run it with hostPID.");
+        r = host_identity(root >= 0 ? root : AT_FDCWD, &a->host, codec_valid_id, &id);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory.");
+        snprintf(a->hostname, sizeof a->hostname, "%s", id.hostname);
+        if (!isempty(a->cfg.node_id)) {
+                a->node_id = strdup(a->cfg.node_id);
+                id_source = "the node-id option";
+        } else {
+                a->node_id = TAKE_PTR(id.node_id);
+                id_source = id.node_id_source;
+        }
+        log_info("Node id %s (from %s), hostname %s (from %s).", strempty(a->node_id), id_source, a->hostname,
+                 id.hostname_source);
+        host_identity_done(&id);
+        return a->node_id ? 0 : log_error_errno(ENOMEM, "Out of memory.");
 }
 
 static void schedule(Agent *a);
@@ -184,6 +223,7 @@ static void send_envelope(Agent *a, Castle__Envelope *e) {
         e->protocol_version = CASTLE_PROTOCOL_VERSION;
         e->message_id = ++a->message_id;
         r = link_send(a->link, NULL, &e->base);
+        agent_metrics_sent(a->metrics, e->body_case, r);
         if (r < 0)
                 log_debug_errno(r, "Message to the coordinator not sent (%s): %m",
                                 r == -EAGAIN ? "not connected" : "error");
@@ -249,6 +289,7 @@ static void on_job_update(const Castle__JobUpdate *u, void *userdata) {
         Castle__Envelope e = CASTLE__ENVELOPE__INIT;
 
         if (u->done) {
+                agent_metrics_job_done(a->metrics, u);
                 if (!isempty(u->error))
                         log_error("Job %" PRIu64 " failed: %s", u->command_id, u->error);
                 else
@@ -369,6 +410,7 @@ static int on_link(zloop_t *loop, zsock_t *s, void *arg) {
                 return 0;
         r = codec_envelope_unpack(zframe_data(f), zframe_size(f), &e);
         zframe_destroy(&f);
+        agent_metrics_received(a->metrics, r < 0 ? CASTLE__ENVELOPE__BODY__NOT_SET : e->body_case, r < 0);
         if (r < 0) {
                 log_warning_errno(r, "Dropped a malformed message from the coordinator: %m");
                 return 0;
@@ -414,8 +456,10 @@ static void schedule(Agent *a) {
                         zloop_timer_end(a->loop, a->debounce_timer);
                         a->debounce_timer = -1;
                 }
-                if (scanner_request(a->scanner, full, dirty) >= 0)
+                if (scanner_request(a->scanner, full, dirty) >= 0) {
                         a->scanning = true;
+                        a->scan_full = full;
+                }
                 strv_free(dirty);
                 return;
         }
@@ -435,6 +479,7 @@ static int on_scanner(zloop_t *loop, zsock_t *s, void *arg) {
         if (!o)
                 return 0;
         a->scans++;
+        agent_metrics_scan(a->metrics, o, a->scan_full);
         if (o->error < 0)
                 log_error_errno(o->error, "Scan failed: %m");
         else {
@@ -480,16 +525,55 @@ static int on_udev(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
                 d = udev_monitor_receive_device(a->monitor);
                 if (!d) {
                         if (errno == ENOBUFS) {
+                                agent_metrics_udev_lost(a->metrics);
                                 log_warning("udev events were lost (receive buffer overflow): rescanning everything.");
                                 debounce_full(&a->debounce, now);
                         }
                         break;
                 }
                 a->events++;
+                agent_metrics_udev_event(a->metrics);
+                log_debug("udev event: %s %s.", strempty(udev_device_get_action(d)), strempty(udev_device_get_sysname(d)));
                 if (udev_device_get_sysname(d))
                         debounce_touch(&a->debounce, udev_device_get_sysname(d), now);
                 udev_device_unref(d);
         }
+        schedule(a);
+        return 0;
+}
+
+static void on_udev_record(UdevWatchEvent event, const char *record, const char *kname, void *userdata) {
+        Agent *a = userdata;
+        uint64_t now = now_usec();
+
+        a->events++;
+        agent_metrics_udev_event(a->metrics);
+        switch (event) {
+        case UDEV_WATCH_CHANGED:
+                log_debug("udev database: %s updated (%s).", kname, record);
+                debounce_touch(&a->debounce, kname, now);
+                break;
+        case UDEV_WATCH_REMOVED:
+                log_debug("udev database: %s removed (%s).", kname ?: "a device", record);
+                if (kname)
+                        debounce_touch(&a->debounce, kname, now);
+                else
+                        debounce_rescan(&a->debounce, now); /* the scan finds what is gone */
+                break;
+        case UDEV_WATCH_OVERFLOW:
+                agent_metrics_udev_lost(a->metrics);
+                log_warning("udev database events were lost: rescanning everything.");
+                debounce_full(&a->debounce, now);
+                break;
+        }
+}
+
+static int on_udev_watch(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+        Agent *a = arg;
+        int r = udev_watch_process(a->udev_watch, on_udev_record, a);
+
+        if (r < 0)
+                log_warning_errno(r, "Reading the udev database watch failed: %m");
         schedule(a);
         return 0;
 }
@@ -605,6 +689,39 @@ static int start_jobs(Agent *a) {
         return 0;
 }
 
+static void metrics_state(void *userdata, AgentMetricsState *ret) {
+        Agent *a = userdata;
+        uint64_t now = now_usec(), silent = now - a->last_ack;
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        *ret = (AgentMetricsState) {
+                .report = a->report,
+                /* The coordinator acks every heartbeat: three missed answers mean it is gone. */
+                .coordinator_connected = a->link && a->last_ack > 0 && silent <= 3 * a->cfg.heartbeat_interval,
+                .jobs_pending = a->jobs ? job_runner_pending(a->jobs) : 0,
+        };
+        if (a->last_ack > 0)
+                ret->last_contact_realtime_usec = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - (int64_t) silent;
+}
+
+/* Serves the metrics at metrics-listen (or stops serving, when it became empty). */
+static int start_metrics(Agent *a) {
+        int r;
+
+        if (!a->metrics) {
+                r = agent_metrics_new(metrics_state, a, &a->metrics);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the metrics: %m");
+        }
+        r = agent_metrics_listen(a->metrics, a->loop, a->cfg.metrics_listen);
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve metrics on %s: %m", a->cfg.metrics_listen);
+        if (!isempty(a->cfg.metrics_listen))
+                log_info("Serving metrics at http://%s/metrics.", agent_metrics_address(a->metrics));
+        return 0;
+}
+
 static int start_link(Agent *a) {
         char server_key[KEY_TEXT_LEN + 1];
         int r;
@@ -669,6 +786,7 @@ static void reload(Agent *a) {
                 kill(getpid(), SIGTERM);
                 return;
         }
+        (void) start_metrics(a); /* a metrics port in use is no reason to stop following devices */
         a->report = report_free(a->report); /* the filters may differ: start over */
         a->snapshot_wanted = true;
         debounce_full(&a->debounce, now_usec());
@@ -698,6 +816,60 @@ static int open_mountinfo(void) {
         return fd >= 0 ? fd : open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 }
 
+/* udev's netlink broadcast, inotify on its database, or both (the udev-events option). */
+static int start_device_events(Agent *a) {
+        const char *m = a->cfg.udev_events, *why;
+        bool netlink, inotify;
+        int r;
+
+        if (streq(m, "auto")) {
+                netlink = a->host.udevd_netns != 0;
+                inotify = a->host.udevd_netns != 1;
+                why = a->host.udevd_netns == 1 ? "this is udevd's network namespace"
+                      : a->host.udevd_netns == 0
+                              ? "this is not udevd's network namespace: its netlink events do not arrive here (rook#14844)"
+                              : "cannot tell whether this is udevd's network namespace";
+        } else if (streq(m, "netlink") || streq(m, "inotify") || streq(m, "both")) {
+                netlink = !streq(m, "inotify");
+                inotify = !streq(m, "netlink");
+                why = "udev-events option";
+        } else
+                return log_error_errno(EINVAL, "udev-events: '%s' is not one of auto, netlink, inotify, both.", m);
+        if (a->host.udevd_pid > 0)
+                log_debug("Compared network namespaces with udevd, pid %d.", a->host.udevd_pid);
+
+        if (netlink) {
+                a->udev = udev_new();
+                a->monitor = a->udev ? udev_monitor_new_from_netlink(a->udev, "udev") : NULL;
+                if (!a->monitor || udev_monitor_filter_add_match_subsystem_devtype(a->monitor, "block", NULL) < 0 ||
+                    udev_monitor_enable_receiving(a->monitor) < 0)
+                        return log_error_errno(errno ?: EIO, "Failed to listen for udev events: %m");
+                (void) udev_monitor_set_receive_buffer_size(a->monitor, 128 * 1024 * 1024);
+                zloop_poller(a->loop, &(zmq_pollitem_t) { .fd = udev_monitor_get_fd(a->monitor), .events = ZMQ_POLLIN },
+                             on_udev, a);
+        }
+        if (inotify) {
+                r = udev_watch_new("/", &a->udev_watch);
+                if (r < 0 && !streq(m, "auto"))
+                        return log_error_errno(r, "udev-events=%s: cannot watch /run/udev/data: %m "
+                                               "(in a container, mount the host's /run/udev).", m);
+                if (r < 0) {
+                        log_warning_errno(r, "Cannot watch /run/udev/data (%m): %s", netlink ? "netlink events only." :
+                                          "no device events, only the periodic rescan.");
+                        inotify = false;
+                } else
+                        zloop_poller(a->loop, &(zmq_pollitem_t) { .fd = udev_watch_fd(a->udev_watch), .events = ZMQ_POLLIN },
+                                     on_udev_watch, a);
+        }
+        log_info("Device events: %s (%s).",
+                 netlink && inotify ? "udev netlink and inotify on /run/udev/data"
+                 : netlink          ? "udev netlink"
+                 : inotify          ? "inotify on /run/udev/data"
+                                    : "none",
+                 why);
+        return 0;
+}
+
 static int run(Agent *a) {
         int sfd, r;
 
@@ -708,8 +880,9 @@ static int run(Agent *a) {
         zsys_set_io_threads(1);
         srandom((unsigned) (now_usec() ^ (uint64_t) getpid()));
 
-        gethostname(a->hostname, sizeof a->hostname - 1);
-        a->node_id = isempty(a->cfg.node_id) ? default_node_id(a->hostname) : strdup(a->cfg.node_id);
+        r = identify(a);
+        if (r < 0)
+                return r;
         if (!codec_valid_id(a->node_id))
                 return log_error_errno(EINVAL, "Node id '%s' is not valid: 1-255 printable characters, no blanks.",
                                        strempty(a->node_id));
@@ -722,17 +895,15 @@ static int run(Agent *a) {
                 return log_error_errno(ENOMEM, "Out of memory.");
         debounce_init(&a->debounce, a->cfg.debounce_quiet, a->cfg.debounce_max);
         a->debounce_timer = -1;
+        r = start_metrics(a);
+        if (r < 0)
+                return r;
 
         /* 1. the udev monitor, before anything is enumerated */
         if (isempty(a->cfg.sysroot)) {
-                a->udev = udev_new();
-                a->monitor = a->udev ? udev_monitor_new_from_netlink(a->udev, "udev") : NULL;
-                if (!a->monitor || udev_monitor_filter_add_match_subsystem_devtype(a->monitor, "block", NULL) < 0 ||
-                    udev_monitor_enable_receiving(a->monitor) < 0)
-                        return log_error_errno(errno ?: EIO, "Failed to listen for udev events: %m");
-                (void) udev_monitor_set_receive_buffer_size(a->monitor, 128 * 1024 * 1024);
-                zloop_poller(a->loop, &(zmq_pollitem_t) { .fd = udev_monitor_get_fd(a->monitor), .events = ZMQ_POLLIN },
-                             on_udev, a);
+                r = start_device_events(a);
+                if (r < 0)
+                        return r;
                 a->mountinfo_fd = open_mountinfo();
                 if (a->mountinfo_fd >= 0)
                         zloop_poller(a->loop, &(zmq_pollitem_t) { .fd = a->mountinfo_fd, .events = ZMQ_POLLPRI },
@@ -793,6 +964,7 @@ int main(int argc, char *argv[]) {
         } else
                 r = run(&a) < 0 ? 1 : 0;
 
+        agent_metrics_free(a.metrics); /* before the loop it is registered with */
         job_runner_free(a.jobs);
         policy_done(&a.policy);
         zloop_destroy(&a.loop);
@@ -800,6 +972,7 @@ int main(int argc, char *argv[]) {
         debounce_done(&a.debounce);
         if (a.monitor)
                 udev_monitor_unref(a.monitor);
+        udev_watch_free(a.udev_watch);
         if (a.udev)
                 udev_unref(a.udev);
         safe_close(a.mountinfo_fd);

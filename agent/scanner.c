@@ -17,6 +17,7 @@ ScanOutcome *scan_outcome_free(ScanOutcome *o) {
         report_free(o->report);
         free(o->lvm_status);
         free(o->warning);
+        free(o->probe_seconds);
         free(o);
         return NULL;
 }
@@ -41,6 +42,16 @@ static ScanOutcome *run_scan(Scanner *s, bool full, char **dirty) {
                 o->n_failed = res->n_failed;
                 o->lvm_status = res->lvm_status ? strdup(res->lvm_status) : NULL;
                 o->warning = res->warning ? strdup(res->warning) : NULL;
+                o->probe_seconds = calloc(res->devices->n ?: 1, sizeof(double));
+                for (size_t i = 0; i < res->devices->n && o->probe_seconds; i++) {
+                        const Device *d = res->devices->items[i];
+                        if (d->probe_usec == 0)
+                                continue; /* not probed in this scan: facts from the previous one */
+                        if (d->probe_error == -ETIMEDOUT)
+                                o->n_probe_timeouts++;
+                        else
+                                o->probe_seconds[o->n_probe_seconds++] = (double) d->probe_usec / 1e6;
+                }
                 scan_result_free(s->previous);
                 s->previous = res;
         } else

@@ -16,6 +16,10 @@ typedef struct ScanOutcome {
         uint64_t duration_usec;
         unsigned n_devices, n_probed, n_failed;
         char *lvm_status, *warning;
+        /* each content probe this scan ran, for the metrics; timed-out ones counted apart */
+        double *probe_seconds;
+        size_t n_probe_seconds;
+        unsigned n_probe_timeouts;
 } ScanOutcome;
 
 typedef struct ScannerConfig {

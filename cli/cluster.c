@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/rook.h"
 #include "cli/table.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -22,7 +23,8 @@
 
 typedef struct ClusterArgs {
         const char *endpoint, *server_key, *key;
-        bool insecure, json, headings;
+        bool insecure, json, rook, headings;
+        const char *rook_namespace;
         uint64_t timeout_usec;
         Castle__DeviceFilter filter;
         bool dry_run;
@@ -50,7 +52,11 @@ static void help(FILE *f) {
 "                        as it appears (until the agent restarts; its config sets the default)\n"
 "\n"
 "Options:\n"
-"  -f, --format=FORMAT   table (default) or json\n"
+"  -f, --format=FORMAT   table (default) or json; devices also takes rook: a Kubernetes List\n"
+"                        of ConfigMaps, one per node, laid out as Rook's discovery daemon\n"
+"                        writes local-device-<node> (data.devices: the JSON array of Rook's\n"
+"                        LocalDisk records as a string; the node is the agent's hostname)\n"
+"      --namespace=NS    rook: the ConfigMaps' namespace (default rook-ceph; \"\" for none)\n"
 "  -n, --no-headings     table without the heading line\n"
 "      --node=NODE       devices: only this node's\n"
 "      --available       devices: only available ones\n"
@@ -71,7 +77,7 @@ static void help(FILE *f) {
 
 enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL, ARG_MIN_SIZE, ARG_MAX_SIZE,
        ARG_LIMIT, ARG_COORDINATOR, ARG_SERVER_KEY, ARG_KEY, ARG_INSECURE, ARG_TIMEOUT, ARG_DRY_RUN,
-       ARG_CRUSH_CLASS, ARG_AUTO_PREPARE, ARG_FILTER, ARG_PATH_FILTER };
+       ARG_CRUSH_CLASS, ARG_AUTO_PREPARE, ARG_FILTER, ARG_PATH_FILTER, ARG_NAMESPACE };
 
 static int parse_args(int argc, char *argv[], ClusterArgs *a) {
         static const struct option options[] = {
@@ -96,6 +102,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "auto-prepare", required_argument, NULL, ARG_AUTO_PREPARE },
                 { "filter", required_argument, NULL, ARG_FILTER },
                 { "path-filter", required_argument, NULL, ARG_PATH_FILTER },
+                { "namespace", required_argument, NULL, ARG_NAMESPACE },
                 {}
         };
         uint64_t v;
@@ -107,9 +114,13 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         help(stdout);
                         return 0;
                 case 'f':
-                        if (!streq(optarg, "json") && !streq(optarg, "table"))
-                                return log_error_errno(EINVAL, "Unknown --format '%s': use table or json.", optarg);
+                        if (!streq(optarg, "json") && !streq(optarg, "table") && !streq(optarg, "rook"))
+                                return log_error_errno(EINVAL, "Unknown --format '%s': use table, json or rook.", optarg);
                         a->json = streq(optarg, "json");
+                        a->rook = streq(optarg, "rook");
+                        break;
+                case ARG_NAMESPACE:
+                        a->rook_namespace = optarg;
                         break;
                 case 'n':
                         a->headings = false;
@@ -384,6 +395,82 @@ static int cmd_devices(zsock_t *s, const ClusterArgs *a) {
         return r;
 }
 
+/* Rook's layout needs each node's name (its hostname) and all of its devices at once, to
+ * fill in partitions: the node list first, then every device reply, kept until the end. */
+static int cmd_devices_rook(zsock_t *s, const ClusterArgs *a) {
+        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
+        Castle__ListNodes ln = CASTLE__LIST_NODES__INIT;
+        Castle__DeviceFilter filter = a->filter;
+        Castle__QueryReply *nodes = NULL, **replies = NULL;
+        Castle__ClusterDevice **devs = NULL;
+        Castle__NodeInfo **sel = NULL;
+        size_t n_replies = 0, n_devs = 0, n_sel = 0;
+        json_object *list = NULL;
+        bool last = false;
+        int r;
+
+        q.protocol_version = CASTLE_PROTOCOL_VERSION;
+        q.request_id = 1;
+        q.kind_case = CASTLE__QUERY_REQUEST__KIND_NODES;
+        q.nodes = &ln;
+        r = link_send(s, NULL, &q.base);
+        if (r >= 0)
+                r = receive(s, a, a->timeout_usec, &nodes);
+        if (r < 0)
+                return r;
+        q.request_id = 2;
+        q.kind_case = CASTLE__QUERY_REQUEST__KIND_DEVICES;
+        q.devices = &filter;
+        r = link_send(s, NULL, &q.base);
+        while (r >= 0 && !last) {
+                Castle__QueryReply *rep = NULL, **nr;
+                Castle__ClusterDevice **nd;
+
+                r = receive(s, a, a->timeout_usec, &rep);
+                if (r < 0)
+                        break;
+                last = rep->last;
+                nr = reallocarray(replies, n_replies + 1, sizeof *replies);
+                nd = nr ? reallocarray(devs, n_devs + rep->n_devices + 1, sizeof *devs) : NULL;
+                if (nr)
+                        replies = nr;
+                if (nd)
+                        devs = nd;
+                if (!nr || !nd) {
+                        castle__query_reply__free_unpacked(rep, NULL);
+                        r = -ENOMEM;
+                        break;
+                }
+                replies[n_replies++] = rep;
+                for (size_t i = 0; i < rep->n_devices; i++)
+                        devs[n_devs++] = rep->devices[i];
+        }
+        /* --node: that node's map only (empty when it has no devices, as Rook writes it). */
+        sel = r >= 0 ? calloc(nodes->n_nodes + 1, sizeof *sel) : NULL;
+        if (r >= 0 && !sel)
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < nodes->n_nodes; i++)
+                if (isempty(a->filter.node_id) || streq(a->filter.node_id, strempty(nodes->nodes[i]->node_id)))
+                        sel[n_sel++] = nodes->nodes[i];
+        if (r >= 0 && !isempty(a->filter.node_id) && n_sel == 0 && n_devs == 0)
+                r = log_error_errno(ENODEV, "The coordinator knows no node %s.", a->filter.node_id);
+        if (r >= 0)
+                r = rook_config_maps(sel, n_sel, devs, n_devs,
+                                     a->rook_namespace ? a->rook_namespace : "rook-ceph", &list);
+        if (r >= 0)
+                print_json(list);
+        else if (r == -ENOMEM)
+                log_error("Out of memory.");
+        json_object_put(list);
+        free(sel);
+        free(devs);
+        for (size_t i = 0; i < n_replies; i++)
+                castle__query_reply__free_unpacked(replies[i], NULL);
+        free(replies);
+        castle__query_reply__free_unpacked(nodes, NULL);
+        return r;
+}
+
 static int cmd_watch(zsock_t *s, const ClusterArgs *a) {
         Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
         Castle__Watch w = CASTLE__WATCH__INIT;
@@ -557,6 +644,10 @@ int cmd_cluster(int argc, char *argv[]) {
                 log_error("Unexpected argument '%s'.", argv[optind + 1]);
                 return EXIT_USAGE;
         }
+        if (a.rook && !streq(cmd, "devices")) {
+                log_error("--format rook is for 'cluster devices' only.");
+                return EXIT_USAGE;
+        }
         if (!streq(cmd, "watch"))
                 zsys_handler_set(NULL);
         r = connect_coordinator(&a, &s);
@@ -570,6 +661,8 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cmd_osd_create(s, &a, argv[optind + 2], argv[optind + 3]);
         else if (streq(cmd, "policy"))
                 r = cmd_policy(s, &a, argv[optind + 1]);
+        else if (a.rook)
+                r = cmd_devices_rook(s, &a);
         else
                 r = cmd_devices(s, &a);
         zsock_destroy(&s);

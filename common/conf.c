@@ -11,6 +11,7 @@
 #include "common/conf.h"
 #include "common/fileio.h"
 #include "common/macro.h"
+#include "common/netaddr.h"
 #include "common/size.h"
 #include "common/strv.h"
 
@@ -22,7 +23,7 @@ static void *field(const ConfOption *o, void *values) {
 }
 
 static const char *type_name(ConfType t) {
-        static const char *const names[] = { "string", "bool", "number", "duration", "size", "list" };
+        static const char *const names[] = { "string", "bool", "number", "duration", "size", "list", "address" };
         return names[t];
 }
 
@@ -86,6 +87,22 @@ static int set_value(const ConfOption *o, const char *value, void *values, char 
         switch (o->type) {
         case CONF_STRING: {
                 char *c = strdup(value), **p = field(o, values);
+                if (!c)
+                        return -ENOMEM;
+                free(*p);
+                *p = c;
+                return 0;
+        }
+        case CONF_LISTEN: {
+                struct sockaddr_storage sa;
+                socklen_t len;
+                char *c, **p = field(o, values);
+                if (streq(value, "off"))
+                        value = "";
+                if (!isempty(value) && netaddr_parse_listen(value, &sa, &len) < 0)
+                        return asprintf(ret_error, "'%s' is not PORT, ADDRESS:PORT or [IPV6-ADDRESS]:PORT", value) < 0
+                                       ? -ENOMEM : -EINVAL;
+                c = strdup(value);
                 if (!c)
                         return -ENOMEM;
                 free(*p);
@@ -307,7 +324,7 @@ int conf_parse_file(const ConfOption *table, size_t n, const char *path, void *v
 
 void conf_free_values(const ConfOption *table, size_t n, void *values) {
         for (size_t i = 0; i < n; i++)
-                if (table[i].type == CONF_STRING) {
+                if (table[i].type == CONF_STRING || table[i].type == CONF_LISTEN) {
                         char **p = field(&table[i], values);
                         *p = mfree(*p);
                 } else if (table[i].type == CONF_STRV) {
@@ -322,6 +339,7 @@ static void format_value(const ConfOption *o, const void *values, char *buf, siz
 
         switch (o->type) {
         case CONF_STRING:
+        case CONF_LISTEN:
                 snprintf(buf, len, "%s", strempty(*(char *const *) f));
                 return;
         case CONF_BOOL:

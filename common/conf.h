@@ -16,6 +16,7 @@ typedef enum ConfType {
         CONF_DURATION,  /* uint64_t microseconds; "250ms", "5s", "10min", "1h"; bare number = seconds */
         CONF_SIZE,      /* uint64_t bytes; K, M, G, T suffixes (powers of 1024) */
         CONF_STRV,      /* char **: a list, separated by blanks or commas; owned */
+        CONF_LISTEN,    /* char *: "", "PORT" (127.0.0.1), "ADDR:PORT" or "[IPV6]:PORT"; "off" = ""; owned */
 } ConfType;
 
 typedef struct ConfOption {

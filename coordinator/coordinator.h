@@ -22,7 +22,10 @@ typedef struct CoordinatorConfig {
         uint64_t offline_after; /* usec without a message: -> offline */
         uint64_t max_message_size;
         bool insecure;
+        char *metrics_listen;   /* "" = no metrics endpoint */
 } CoordinatorConfig;
+
+typedef struct CoordinatorMetrics CoordinatorMetrics; /* coordinator/metrics.h */
 
 /* Why a message was dropped; counted, and logged at most once a second per reason. */
 typedef enum DropReason {
@@ -59,6 +62,7 @@ typedef struct Coordinator {
         uint64_t received, applied, dropped[_DROP_MAX];
         uint64_t last_drop_log[_DROP_MAX];
         uint64_t watchdog_usec;
+        CoordinatorMetrics *metrics;
 } Coordinator;
 
 /* ingest.c */

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/metrics.h"
 #include "proto/codec.h"
 #include "proto/link.h"
 
@@ -38,6 +39,16 @@ static int drop(Coordinator *c, DropReason why, const char *node, int error) {
                             node ?: "an unidentified peer", drop_names[why], strerror(abs(error)), c->dropped[why]);
         }
         return 0;
+}
+
+/* The store's node record, timed for the metrics like every transaction here. */
+static int node_seen(Coordinator *c, const char *node_id, const char *hostname, const char *agent_version,
+                     int64_t now) {
+        uint64_t start = now_usec();
+        int r = store_node_seen(c->store, node_id, hostname, agent_version, now);
+
+        coordinator_metrics_store(c->metrics, "node_seen", now_usec() - start);
+        return r;
 }
 
 static NodeRuntime *node_get(Coordinator *c, const char *node_id, bool create) {
@@ -185,12 +196,15 @@ static int apply_snapshot(Coordinator *c, NodeRuntime *n, const Castle__Snapshot
         DeviceQuery q = DEVICE_QUERY_INIT;
         char **gone = NULL;
         size_t n_gone = 0;
+        uint64_t start;
         int r;
 
         q.node_id = n->node_id;
         if (zlistx_size(c->watchers) > 0)
                 (void) store_query_devices(c->store, &q, collect_key, &old);
+        start = now_usec();
         r = store_apply_snapshot(c->store, n->node_id, s->generation, s->devices, s->n_devices);
+        coordinator_metrics_store(c->metrics, "snapshot", now_usec() - start);
         if (r >= 0 && old.n > 0 && (gone = calloc(old.n, sizeof(char *)))) {
                 for (size_t i = 0; i < old.n; i++) {
                         bool present = false;
@@ -218,19 +232,24 @@ int ingest_message(Coordinator *c, zmsg_t *msg) {
         NodeRuntime *n;
         char *node_id = NULL;
         int64_t now = realtime_usec();
+        uint64_t start;
         int r;
 
         c->received++;
-        if (zmsg_size(msg) != 2)
+        if (zmsg_size(msg) != 2) {
+                coordinator_metrics_received(c->metrics, CASTLE__ENVELOPE__BODY__NOT_SET, true);
                 return drop(c, DROP_FRAMING, NULL, EBADMSG);
+        }
         rid = zmsg_first(msg);
         payload = zmsg_next(msg);
         node_id = zframe_strdup(rid);
         if (!codec_valid_id(node_id)) {
                 free(node_id);
+                coordinator_metrics_received(c->metrics, CASTLE__ENVELOPE__BODY__NOT_SET, true);
                 return drop(c, DROP_INVALID, NULL, EINVAL);
         }
         r = codec_envelope_unpack(zframe_data(payload), zframe_size(payload), &e);
+        coordinator_metrics_received(c->metrics, r < 0 ? CASTLE__ENVELOPE__BODY__NOT_SET : e->body_case, r < 0);
         if (r < 0) {
                 drop(c, r == -EPROTO ? DROP_VERSION : r == -EBADMSG ? DROP_DECODE : DROP_INVALID, node_id, r);
                 free(node_id);
@@ -257,7 +276,7 @@ int ingest_message(Coordinator *c, zmsg_t *msg) {
                         drop(c, DROP_UNEXPECTED, node_id, EPERM);
                         goto finish;
                 }
-                r = store_node_seen(c->store, node_id, e->hello->hostname, e->hello->agent_version, now);
+                r = node_seen(c, node_id, e->hello->hostname, e->hello->agent_version, now);
                 if (r < 0)
                         break;
                 log_info("Node %s (%s, agent %s) connected.", node_id, e->hello->hostname, e->hello->agent_version);
@@ -266,7 +285,7 @@ int ingest_message(Coordinator *c, zmsg_t *msg) {
                         resync(c, n, "hello");
                 break;
         case CASTLE__ENVELOPE__BODY_SNAPSHOT:
-                r = store_node_seen(c->store, node_id, NULL, NULL, now);
+                r = node_seen(c, node_id, NULL, NULL, now);
                 if (r >= 0)
                         r = apply_snapshot(c, n, e->snapshot);
                 if (r < 0)
@@ -280,8 +299,10 @@ int ingest_message(Coordinator *c, zmsg_t *msg) {
                         resync(c, n, "generation gap");
                         break;
                 }
+                start = now_usec();
                 r = store_apply_delta(c->store, node_id, e->delta->generation, e->delta->changed,
                                       e->delta->n_changed, e->delta->removed, e->delta->n_removed);
+                coordinator_metrics_store(c->metrics, "delta", now_usec() - start);
                 if (r < 0)
                         break;
                 n->generation = e->delta->generation;
@@ -291,7 +312,7 @@ int ingest_message(Coordinator *c, zmsg_t *msg) {
                 ack(c, n, e->message_id);
                 break;
         case CASTLE__ENVELOPE__BODY_HEARTBEAT:
-                r = store_node_seen(c->store, node_id, NULL, NULL, now);
+                r = node_seen(c, node_id, NULL, NULL, now);
                 if (e->heartbeat->generation != n->generation)
                         resync(c, n, "heartbeat generation differs");
                 else

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/metrics.h"
 #include "proto/codec.h"
 #include "proto/link.h"
 
@@ -19,6 +20,7 @@ typedef struct Job {
         uint64_t request_id;
         char *node_id;
         zframe_t *client;       /* routing id on the query socket */
+        Castle__Command__KindCase kind;
 } Job;
 
 static void job_free(void **item) {
@@ -75,6 +77,7 @@ void jobs_submit(Coordinator *c, zframe_t *client, uint64_t request_id, const Ca
         else if (zlistx_size(c->jobs) >= MAX_PENDING_JOBS)
                 why = "too many commands in progress";
         if (why) {
+                coordinator_metrics_job(c->metrics, cmd.kind_case, "refused");
                 err.request_id = request_id;
                 err.error = (char *) why;
                 err.last = true;
@@ -89,6 +92,7 @@ void jobs_submit(Coordinator *c, zframe_t *client, uint64_t request_id, const Ca
         j->command_id = ++c->last_command_id;
         j->request_id = request_id;
         j->client = zframe_dup(client);
+        j->kind = cmd.kind_case;
         handle = zlistx_add_end(c->jobs, j);
 
         cmd.command_id = j->command_id;
@@ -97,6 +101,7 @@ void jobs_submit(Coordinator *c, zframe_t *client, uint64_t request_id, const Ca
         e.command = &cmd;
         if (link_send(c->agents, n->routing_id, &e.base) < 0) {
                 reply_job(c, j, NULL, "the command could not be sent to the node", true);
+                coordinator_metrics_job(c->metrics, j->kind, "refused");
                 zlistx_delete(c->jobs, handle);
                 return;
         }
@@ -110,6 +115,7 @@ void jobs_submit(Coordinator *c, zframe_t *client, uint64_t request_id, const Ca
                 u.done = true;
                 u.osd_id = -1;
                 reply_job(c, j, &u, NULL, true);
+                coordinator_metrics_job(c->metrics, j->kind, "done");
                 zlistx_delete(c->jobs, handle);
         }
 }
@@ -125,8 +131,10 @@ void jobs_update(Coordinator *c, const char *node_id, Castle__JobUpdate *u) {
                 log_info("Node %s: command %" PRIu64 " %s%s%s.", node_id, u->command_id,
                          isempty(u->error) ? "done" : "failed", isempty(u->error) ? "" : ": ", strempty(u->error));
         reply_job(c, j, u, isempty(u->error) ? NULL : u->error, u->done);
-        if (u->done)
+        if (u->done) {
+                coordinator_metrics_job(c->metrics, j->kind, isempty(u->error) ? "done" : "failed");
                 zlistx_delete(c->jobs, zlistx_cursor(c->jobs));
+        }
 }
 
 void jobs_node_lost(Coordinator *c, const char *node_id) {
@@ -135,6 +143,7 @@ void jobs_node_lost(Coordinator *c, const char *node_id) {
         while (j) {
                 if (streq(j->node_id, node_id)) {
                         reply_job(c, j, NULL, "the node went offline before the command finished", true);
+                        coordinator_metrics_job(c->metrics, j->kind, "node_lost");
                         zlistx_delete(c->jobs, zlistx_cursor(c->jobs));
                         j = zlistx_first(c->jobs);
                 } else

@@ -17,6 +17,7 @@
 #include "common/notify.h"
 #include "common/timeutil.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/metrics.h"
 #include "proto/keys.h"
 #include "proto/link.h"
 
@@ -36,8 +37,8 @@ static const ConfOption options[] = {
             "directory of agent public keys allowed to connect (re-read when it changes)"),
         OPT("coordinator", "query-keys", CONF_STRING, "/etc/castle/clients.d", 0, 0, query_keys,
             "directory of client public keys allowed to query"),
-        OPT("coordinator", "database", CONF_STRING, "/var/lib/castle/coordinator.db", 0, 0, database,
-            "SQLite database file (WAL mode)"),
+        OPT("coordinator", "database", CONF_STRING, "/var/lib/castle/coordinator/coordinator.db", 0, 0,
+            database, "SQLite database file (WAL mode)"),
         OPT("coordinator", "stale-after", CONF_DURATION, "15s", 1000000, 0, stale_after,
             "a node silent this long is stale (agents send heartbeats every 5 s)"),
         OPT("coordinator", "offline-after", CONF_DURATION, "2min", 1000000, 0, offline_after,
@@ -46,6 +47,8 @@ static const ConfOption options[] = {
             "larger messages from an agent drop its connection"),
         OPT("coordinator", "insecure", CONF_BOOL, "no", 0, 0, insecure,
             "accept plain-text connections without CURVE (testing only; logs a warning)"),
+        OPT("coordinator", "metrics-listen", CONF_LISTEN, "", 0, 0, metrics_listen,
+            "serve Prometheus metrics at http://ADDRESS/metrics (PORT alone: 127.0.0.1:PORT; empty: off)"),
 };
 
 static void help(void) {
@@ -175,6 +178,15 @@ static int run(Coordinator *c) {
         c->watchdog_usec = notify_watchdog_usec();
         zloop_timer(c->loop, c->watchdog_usec ? MIN(1000, c->watchdog_usec / 2000) : 1000, 0, on_tick, c);
 
+        r = coordinator_metrics_new(c, &c->metrics);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the metrics: %m");
+        r = coordinator_metrics_listen(c->metrics, c->cfg.metrics_listen);
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve metrics on %s: %m", c->cfg.metrics_listen);
+        if (!isempty(c->cfg.metrics_listen))
+                log_info("Serving metrics at http://%s/metrics.", coordinator_metrics_address(c->metrics));
+
         log_info("Listening for agents on %s and for queries on %s.", c->cfg.agent_endpoint, c->cfg.query_endpoint);
         notify_send("READY=1\nSTATUS=Serving the inventory");
         zloop_start(c->loop);
@@ -206,6 +218,7 @@ int main(int argc, char *argv[]) {
         } else
                 r = run(&c) < 0 ? 1 : 0;
 
+        c.metrics = coordinator_metrics_free(c.metrics); /* before the loop it is registered with */
         zloop_destroy(&c.loop);
         zsock_destroy(&c.agents);
         zsock_destroy(&c.query);

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/metrics.h"
 #include "proto/codec.h"
 #include "proto/link.h"
 
@@ -166,11 +167,13 @@ int query_message(Coordinator *c, zmsg_t *msg) {
 
         if (zmsg_size(msg) != 2) {
                 c->dropped[DROP_FRAMING]++;
+                coordinator_metrics_query(c->metrics, CASTLE__QUERY_REQUEST__KIND__NOT_SET, true);
                 return 0;
         }
         rid = zmsg_first(msg);
         payload = zmsg_next(msg);
         r = codec_query_request_unpack(zframe_data(payload), zframe_size(payload), &q);
+        coordinator_metrics_query(c->metrics, r < 0 ? CASTLE__QUERY_REQUEST__KIND__NOT_SET : q->kind_case, r < 0);
         if (r < 0) {
                 c->dropped[r == -EPROTO ? DROP_VERSION : DROP_DECODE]++;
                 reply_error(c, rid, 0, r == -EPROTO ? "unsupported protocol version" : "malformed request");

@@ -24,6 +24,7 @@ enum {
         STMT_DELETE_DEVICE,
         STMT_UPSERT_DEVICE,
         STMT_NODE_ENSURE,
+        STMT_COUNT_DEVICES,
         _STMT_MAX,
 };
 
@@ -44,6 +45,8 @@ static const char *const statements[_STMT_MAX] = {
         [STMT_DELETE_DEVICE] = "DELETE FROM devices WHERE node_id = ?1 AND key = ?2",
         [STMT_NODE_ENSURE] = "INSERT OR IGNORE INTO nodes(node_id, hostname, agent_version, generation, state, "
                              "state_since, last_seen, first_seen) VALUES(?1, '', '', 0, 2, 0, 0, 0)",
+        /* the devices_available index covers it: no table rows are read */
+        [STMT_COUNT_DEVICES] = "SELECT available, count(*) FROM devices GROUP BY available",
         [STMT_UPSERT_DEVICE] = "INSERT OR REPLACE INTO devices(node_id, key, path, available, rotational, size, "
                                "transport, model, data) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 };
@@ -286,6 +289,22 @@ int store_list_nodes(Store *s, StoreNode **ret, size_t *ret_n) {
         }
         *ret = nodes;
         *ret_n = n;
+        return 0;
+}
+
+int store_count_devices(Store *s, uint64_t *ret_available, uint64_t *ret_unavailable) {
+        sqlite3_stmt *st = s->stmt[STMT_COUNT_DEVICES];
+        uint64_t counts[2] = {};
+        int rc, r;
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                counts[sqlite3_column_int(st, 0) ? 1 : 0] += (uint64_t) sqlite3_column_int64(st, 1);
+        r = rc == SQLITE_DONE ? 0 : sql_error(rc);
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        *ret_available = counts[1];
+        *ret_unavailable = counts[0];
         return 0;
 }
 

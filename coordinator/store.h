@@ -74,3 +74,5 @@ int store_apply_delta(Store *s, const char *node_id, uint64_t generation, Castle
                       size_t n_changed, char *const *removed, size_t n_removed);
 
 int store_query_devices(Store *s, const DeviceQuery *q, StoreDeviceFunc f, void *userdata);
+/* Devices in the store (of every node, whatever its state) by verdict. */
+int store_count_devices(Store *s, uint64_t *ret_available, uint64_t *ret_unavailable);

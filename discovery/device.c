@@ -123,6 +123,7 @@ Device *device_free(Device *d) {
                 signature_done(&d->signatures[i]);
         free(d->signatures);
         free(d->pttype);
+        free(d->ptuuid);
         lvm_facts_free(d->lvm);
         for (size_t i = 0; i < d->n_ceph; i++)
                 ceph_facts_done(&d->ceph[i]);
@@ -225,6 +226,8 @@ int device_copy_content(Device *d, const Device *src) {
                                 return r;
                 }
         if (src->pttype && !(d->pttype = strdup(src->pttype)))
+                return -ENOMEM;
+        if (src->ptuuid && !(d->ptuuid = strdup(src->ptuuid)))
                 return -ENOMEM;
         memcpy(d->label_offsets, src->label_offsets, sizeof d->label_offsets);
         d->n_label_offsets = src->n_label_offsets;

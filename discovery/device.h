@@ -117,9 +117,11 @@ typedef struct Device {
         bool probed;            /* content facts below are valid */
         int probe_error;        /* -errno when the probe failed */
         char *probe_error_msg;
+        uint64_t probe_usec;    /* how long this scan's own probe took (0: none ran); for metrics */
         Signature *signatures;
         size_t n_signatures;
         char *pttype;
+        char *ptuuid;           /* PTUUID: GPT disk GUID, DOS disk id */
         uint64_t label_offsets[BLUESTORE_LABEL_OFFSETS_MAX];
         size_t n_label_offsets;
         int label_error;        /* -errno: a label location could not be read */

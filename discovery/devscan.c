@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 #include "common/log.h"
@@ -156,7 +157,10 @@ static int probe_all(DevSource *src, DeviceList *l, const ScanOptions *o, unsign
                         continue;
                 }
                 if (devsource_is_live(src)) {
-                        node = strdup(d->path);
+                        /* /dev/mapper/NAME is udev's to make, and udev may never finish with
+                         * a hung device; the kernel's own /dev/dm-N node is there regardless. */
+                        if (access(d->path, F_OK) == 0 || asprintf(&node, "/dev/%s", d->kname) < 0)
+                                node = strdup(d->path);
                 } else {
                         if (asprintf(&node, "%s/dev/%s", devsource_root(src), d->kname) < 0)
                                 node = NULL;

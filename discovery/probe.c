@@ -57,8 +57,9 @@ static int probe_signatures(Device *d, int fd) {
                 pttype = value(pr, "PTTYPE");
                 if (pttype) {
                         if (!d->pttype) {
+                                const char *ptuuid = value(pr, "PTUUID");
                                 d->pttype = strdup(pttype);
-                                if (!d->pttype)
+                                if (!d->pttype || (ptuuid && !(d->ptuuid = strdup(ptuuid))))
                                         return -ENOMEM;
                         }
                         continue;

@@ -18,7 +18,7 @@ typedef struct Job {
         char *node;
         ProbeOptions opts;
         JobState state;
-        uint64_t started;
+        uint64_t started, finished;
 } Job;
 
 typedef struct Pool {
@@ -67,6 +67,7 @@ static void *worker(void *arg) {
                 (void) probe_device(j->scratch, j->node, &j->opts);
 
                 pthread_mutex_lock(&p->lock);
+                j->finished = now_usec();
                 if (j->state == JOB_ABANDONED) {
                         /* The caller gave up on this device long ago; the job is ours. And
                          * a replacement worker took our place, so stop here. */
@@ -107,6 +108,7 @@ static void take_results(Device *d, Device *s) {
         MOVE(signatures);
         MOVE(n_signatures);
         MOVE(pttype);
+        MOVE(ptuuid);
         MOVE(n_label_offsets);
         MOVE(label_error);
         MOVE(locked);
@@ -198,6 +200,7 @@ int probepool_run(ProbeRequest *reqs, size_t n, unsigned workers, uint64_t timeo
                                 j->state = JOB_ABANDONED;
                                 p->jobs[i] = NULL;
                                 d->probe_error = -ETIMEDOUT;
+                                d->probe_usec = now - j->started;
                                 free(d->probe_error_msg);
                                 if (asprintf(&d->probe_error_msg, "no answer within %.1f s",
                                              (double) timeout_usec / 1e6) < 0)
@@ -226,8 +229,10 @@ int probepool_run(ProbeRequest *reqs, size_t n, unsigned workers, uint64_t timeo
         }
 
         for (size_t i = 0; i < n; i++)
-                if (p->jobs[i] && p->jobs[i]->state == JOB_DONE)
+                if (p->jobs[i] && p->jobs[i]->state == JOB_DONE) {
                         take_results(reqs[i].device, p->jobs[i]->scratch);
+                        reqs[i].device->probe_usec = MAX(p->jobs[i]->finished - p->jobs[i]->started, UINT64_C(1));
+                }
         pool_unref_locked(p);
         return 0;
 }

@@ -139,6 +139,8 @@ static void fill_device(Castle__Device *m, const Device *d, bool *oom) {
         m->mountpoints = dup_strv(d->mountpoints, &m->n_mountpoints, oom);
         m->swap = d->swap;
         m->partition_table = dup_str(d->pttype, oom);
+        m->partition_table_uuid = dup_str(d->ptuuid, oom);
+        m->id_serial = dup_str(d->id_serial, oom);
 
         m->signatures = new_array(d->n_signatures, sizeof(Castle__Signature *), oom);
         for (size_t i = 0; m->signatures && i < d->n_signatures; i++) {

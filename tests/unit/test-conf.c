@@ -132,8 +132,51 @@ static void test_overrides_and_round_trip(void **state) {
         conf_free_values(table, N, &w);
 }
 
+/* CONF_LISTEN: the metrics-listen option of both daemons. */
+static void test_listen_address(void **state) {
+        typedef struct {
+                char *listen;
+        } L;
+        static const ConfOption lt[] = {
+                { "t", "listen", CONF_LISTEN, "", 0, 0, offsetof(L, listen), "where to listen" },
+        };
+        L v = {};
+        char *err = NULL, *text = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        assert_int_equal(conf_set_defaults(lt, 1, &v), 0);
+        assert_string_equal(v.listen, "");
+        assert_int_equal(conf_set(lt, 1, "listen", "9100", &v, &err), 0);
+        assert_string_equal(v.listen, "9100");
+        assert_int_equal(conf_set(lt, 1, "listen", "[::1]:9100", &v, &err), 0);
+        assert_int_equal(conf_set(lt, 1, "listen", "off", &v, &err), 0);
+        assert_string_equal(v.listen, "");
+        assert_int_equal(conf_set(lt, 1, "listen", "0.0.0.0:9100", &v, &err), 0);
+        assert_int_equal(conf_set(lt, 1, "listen", "localhost:9100", &v, &err), -EINVAL);
+        assert_non_null(strstr(err, "'localhost:9100' is not PORT, ADDRESS:PORT or [IPV6-ADDRESS]:PORT"));
+        err = mfree(err);
+        assert_string_equal(v.listen, "0.0.0.0:9100"); /* a bad value changes nothing */
+
+        f = open_memstream(&text, &size);
+        assert_non_null(f);
+        assert_int_equal(conf_parse_text(lt, 1, "x.conf", "[t]\nlisten = 1.2.3.4:99999\n", &v, f), -EINVAL);
+        fclose(f);
+        assert_non_null(strstr(text, "x.conf:2: listen:"));
+        free(text);
+        text = NULL;
+        f = open_memstream(&text, &size);
+        conf_print_help(lt, 1, f);
+        fclose(f);
+        assert_non_null(strstr(text, "(address, default: none)"));
+        free(text);
+        conf_free_values(lt, 1, &v);
+        assert_null(v.listen);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_listen_address),
                 cmocka_unit_test(test_defaults_and_types),
                 cmocka_unit_test(test_errors_name_file_and_line),
                 cmocka_unit_test(test_hostile_input),

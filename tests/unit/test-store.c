@@ -107,6 +107,12 @@ static void test_store(void **state) {
         assert_int_equal(query(s, (DeviceQuery) { .available = -1, .rotational = -1, .stable_id = "wwn-a" }), 2);
         assert_int_equal(query(s, (DeviceQuery) { .available = -1, .rotational = -1, .stable_id = "kname:sdc" }), 2);
         assert_int_equal(query(s, (DeviceQuery) { .available = -1, .rotational = -1, .limit = 2 }), 2);
+        {
+                uint64_t yes = 0, no = 0;
+                assert_int_equal(store_count_devices(s, &yes, &no), 0); /* the metrics' device counts */
+                assert_int_equal(yes, 4);
+                assert_int_equal(no, 1);
+        }
 
         /* a snapshot replaces; a delta upserts and removes */
         assert_int_equal(store_apply_snapshot(s, "n1", 8, second, 2), 0);

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* castle-agent's metrics: counted as things happen (scans, probes, udev events, messages,
+ * OSD jobs), and read from the agent's state at each scrape (devices by type, verdict and
+ * reason, the coordinator link, pending jobs). Served over HTTP at /metrics when the
+ * metrics-listen option is set; everything runs on the agent's loop thread. docs/metrics.md
+ * lists every metric. */
+#pragma once
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/report.h"
+#include "agent/scanner.h"
+#include "proto/castle.pb-c.h"
+
+typedef struct AgentMetrics AgentMetrics;
+
+/* What a scrape reads from the agent. */
+typedef struct AgentMetricsState {
+        const Report *report; /* NULL before the first scan */
+        bool coordinator_connected;
+        int64_t last_contact_realtime_usec; /* 0: never heard from the coordinator */
+        size_t jobs_pending;
+} AgentMetricsState;
+
+typedef void (*AgentMetricsStateFn)(void *userdata, AgentMetricsState *ret);
+
+int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **ret);
+AgentMetrics *agent_metrics_free(AgentMetrics *m);
+
+/* Serves /metrics on listen (see netaddr_parse_listen()) through loop; "" stops serving. The
+ * address it already serves is kept as it is (a reload that did not change it). */
+int agent_metrics_listen(AgentMetrics *m, zloop_t *loop, const char *listen);
+/* Where it listens ("" when off). */
+const char *agent_metrics_address(const AgentMetrics *m);
+
+void agent_metrics_scan(AgentMetrics *m, const ScanOutcome *o, bool full);
+void agent_metrics_udev_event(AgentMetrics *m);
+void agent_metrics_udev_lost(AgentMetrics *m);
+/* A message to the coordinator, and link_send()'s result. */
+void agent_metrics_sent(AgentMetrics *m, Castle__Envelope__BodyCase body, int result);
+/* A message from the coordinator; malformed: it did not decode. */
+void agent_metrics_received(AgentMetrics *m, Castle__Envelope__BodyCase body, bool malformed);
+/* A job's last update (done = true). */
+void agent_metrics_job_done(AgentMetrics *m, const Castle__JobUpdate *u);
+
+/* The text a scrape gets (tests use it without HTTP). */
+int agent_metrics_render(AgentMetrics *m, char **ret, size_t *ret_size);
