@@ -155,6 +155,9 @@ static void zap_one(Zap *z, const Device *d, bool whole) {
 }
 
 static bool device_of_osd(const Device *d, const ZapRequest *req) {
+        /* LVs and the crypt mappings on them (whose labels name the OSD too) are zap_lvm()'s */
+        if (d->type == DEVICE_TYPE_LVM || d->type == DEVICE_TYPE_CRYPT || d->type == DEVICE_TYPE_DM)
+                return false;
         for (size_t i = 0; i < d->n_ceph; i++) {
                 if (streq_ptr(d->ceph[i].source, "lvm-tags"))
                         continue; /* LVM OSDs: zap_lvm() */
