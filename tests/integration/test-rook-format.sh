@@ -72,7 +72,11 @@ sgdisk -o /dev/loop${P}3 >/dev/null
 attach_at ${P}4 "$(new_image gpt-part 12G)"
 sgdisk -o -n 1:2048:+1G -c 1:castle-data /dev/loop${P}4 >/dev/null
 partx -u /dev/loop${P}4
+udevadm settle
 mkfs.ext4 -q /dev/loop${P}4p1
+# udev's record must be current before it is the yardstick: a filesystem made before udev
+# watched the new partition would stay unknown to udev until the next event.
+udevadm trigger --action=change --sysname-match="loop${P}[0-9]*"
 udevadm settle
 
 NODE_NAME=$NODE container=castle-test "$AGENT" --config /dev/null --verbose --coordinator "$AEP" \
