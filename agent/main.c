@@ -631,6 +631,7 @@ static int start_scanner(Agent *a) {
                         .sysroot = isempty(a->cfg.sysroot) ? NULL : a->cfg.sysroot,
                         .allow_loop = a->cfg.allow_loop,
                         .probe_timeout_usec = a->cfg.probe_timeout,
+                        .no_exclusive_test = true,
                 },
                 .all = a->cfg.all,
         };

@@ -177,7 +177,7 @@ static int probe_all(DevSource *src, DeviceList *l, const ScanOptions *o, unsign
                 reqs[n++] = (ProbeRequest) {
                         .device = d,
                         .node = node,
-                        .opts.test_exclusive = devsource_is_live(src) && strv_isempty(d->holders) &&
+                        .opts.test_exclusive = !o->no_exclusive_test && devsource_is_live(src) && strv_isempty(d->holders) &&
                                                strv_isempty(d->partitions) && strv_isempty(d->mountpoints) &&
                                                !d->swap && !(o->held_devnum != 0 && d->devnum == o->held_devnum),
                 };

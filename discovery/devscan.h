@@ -25,6 +25,12 @@ typedef struct ScanOptions {
         /* A device this process holds open O_EXCL itself (OSD preparation re-probes under its
          * own lock): not "locked" by someone else. 0: none. */
         dev_t held_devnum;
+        /* Never open a device O_EXCL to learn whether someone holds it: a background scan
+         * (the agent's) would, for that millisecond, make another program's exclusive open
+         * fail (ceph-osd --mkfs and ceph-osd itself give up at once). Without the test, a
+         * device a program holds exclusively is not seen as held; prepare tests under its
+         * lock anyway. */
+        bool no_exclusive_test;
 } ScanOptions;
 
 #define SCAN_DEFAULT_WORKERS 4
