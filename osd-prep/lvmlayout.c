@@ -129,19 +129,11 @@ static int base_tags(const JournalEntry *e, const LayoutRequest *req, VolumeType
         return 0;
 }
 
+/* Even slots, as ceph-volume cuts them (the extents rounding leaves over stay free). */
 static uint64_t extents_for(const VgInfo *vg, unsigned slots, uint64_t size) {
-        uint64_t n;
-
         if (size > 0)
-                n = (size + vg->extent_size - 1) / vg->extent_size;
-        else
-                n = vg->extent_count / (slots ?: 1);
-        /* The last slot takes what rounding left over. */
-        if (size == 0 && n > vg->free_count)
-                n = vg->free_count;
-        if (size == 0 && vg->free_count - n < (slots ?: 1))
-                n = vg->free_count;
-        return n;
+                return (size + vg->extent_size - 1) / vg->extent_size;
+        return MIN(vg->extent_count / (slots ?: 1), vg->free_count);
 }
 
 static int create_volume(const JournalEntry *e, const LayoutRequest *req, VolumeType t, char **error) {
