@@ -95,7 +95,9 @@ static void handle_line(JobRunner *jr, const char *line) {
                 json_object_put(o);
                 return;
         }
-        if (get_bool(o, "result")) {
+        /* The last line is the result object (its "result" says whether it succeeded); the
+         * lines before it are progress. */
+        if (json_object_object_get_ex(o, "result", NULL)) {
                 const char *error = get_str(o, "error");
                 emit_done(jr, error, error ? -1 : get_int(o, "osd_id", -1), get_str(o, "device"),
                           get_str(o, "osd_uuid"), get_bool(o, "already_prepared"));

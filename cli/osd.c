@@ -226,10 +226,10 @@ static int set_progress(Args *a) {
         return 0;
 }
 
-static json_object *prepare_json(const PrepareResult *r, const PrepareRequest *req) {
+static json_object *prepare_json(const PrepareResult *r, const PrepareRequest *req, bool ok) {
         json_object *o = json_object_new_object(), *steps = json_object_new_array();
 
-        json_object_object_add(o, "result", json_object_new_boolean(true));
+        json_object_object_add(o, "result", json_object_new_boolean(ok));
         json_object_object_add(o, "device", json_string_or_null(r->device));
         json_object_object_add(o, "stable_id", json_string_or_null(r->stable_id));
         json_object_object_add(o, "size", json_object_new_int64((int64_t) r->size));
@@ -408,7 +408,7 @@ static int osd_prepare_cmd(int argc, char *argv[]) {
 
         r = osd_prepare(&a.ctx, &a.prep, &res);
         if (want_json(&a) || streq_ptr(a.progress, "json"))
-                print_json(prepare_json(&res, &a.prep), want_json(&a) && !streq_ptr(a.progress, "json"));
+                print_json(prepare_json(&res, &a.prep, r >= 0), want_json(&a) && !streq_ptr(a.progress, "json"));
         else if (a.prep.dry_run && r >= 0)
                 print_plan(&a, &res);
         else if (r >= 0 && res.already_prepared)
@@ -639,7 +639,7 @@ static int osd_batch_cmd(int argc, char *argv[]) {
                 } else if (!want_json(&a))
                         printf("osd.%d is %s on /dev/%s%s%s\n", res.osd_id, a.ctx.start == START_NONE ? "prepared" : "up",
                                o->data->kname, o->db ? ", block.db on /dev/" : "", o->db ? o->db->kname : "");
-                json_object_array_add(results, prepare_json(&res, &pr));
+                json_object_array_add(results, prepare_json(&res, &pr, r >= 0));
         }
         if (want_json(&a))
                 print_json(results, !streq_ptr(a.progress, "json"));
