@@ -171,7 +171,19 @@ static json_object *json_strv(char *const *l) {
 
 /* ---- prepare ---- */
 
-/* The options prepare and batch share; 1 if c was one, 0 if not, < 0 on error. */
+/* The options prepare and batch share (start-mode and timeout are common_option()'s). */
+#define PREPARE_OPTIONS                                                         \
+        { "crush-device-class", required_argument, NULL, ARG_CRUSH_CLASS },     \
+        { "no-start", no_argument, NULL, ARG_NO_START },                        \
+        { "start-mode", required_argument, NULL, ARG_START_MODE },              \
+        { "timeout", required_argument, NULL, ARG_TIMEOUT },                    \
+        { "format", required_argument, NULL, 'f' },                             \
+        { "progress", required_argument, NULL, ARG_PROGRESS },                  \
+        { "block-db-size", required_argument, NULL, ARG_BLOCK_DB_SIZE },        \
+        { "block-wal-size", required_argument, NULL, ARG_BLOCK_WAL_SIZE },      \
+        { "dmcrypt", no_argument, NULL, ARG_DMCRYPT }
+
+/* 1 if c was one of PREPARE_OPTIONS' own, 0 if not, < 0 on error. */
 static int prepare_option(Args *a, int c) {
         switch (c) {
         case ARG_CRUSH_CLASS:
@@ -216,7 +228,10 @@ static void progress_json(const char *step, unsigned percent, const char *messag
         print_json(o, false);
 }
 
-static int set_progress(Args *a) {
+/* After the options of prepare or batch: how they start OSDs, and show progress. */
+static int prepare_options_done(Args *a) {
+        if (a->ctx.start == START_EXEC)
+                return log_error("--start-mode=exec is for `castlectl osd activate ID` only"), -EINVAL;
         if (!a->progress || streq(a->progress, "text"))
                 a->ctx.progress = progress_text;
         else if (streq(a->progress, "json"))
@@ -333,19 +348,11 @@ static int osd_prepare_cmd(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "data", required_argument, NULL, ARG_DATA },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
-                { "crush-device-class", required_argument, NULL, ARG_CRUSH_CLASS },
                 { "osd-id", required_argument, NULL, ARG_OSD_ID },
-                { "no-start", no_argument, NULL, ARG_NO_START },
-                { "start-mode", required_argument, NULL, ARG_START_MODE },
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "format", required_argument, NULL, 'f' },
-                { "progress", required_argument, NULL, ARG_PROGRESS },
                 { "mode", required_argument, NULL, ARG_MODE },
                 { "block-db", required_argument, NULL, ARG_BLOCK_DB },
                 { "block-wal", required_argument, NULL, ARG_BLOCK_WAL },
-                { "block-db-size", required_argument, NULL, ARG_BLOCK_DB_SIZE },
-                { "block-wal-size", required_argument, NULL, ARG_BLOCK_WAL_SIZE },
-                { "dmcrypt", no_argument, NULL, ARG_DMCRYPT },
+                PREPARE_OPTIONS,
                 COMMON_OPTIONS,
                 {},
         };
@@ -393,15 +400,11 @@ static int osd_prepare_cmd(int argc, char *argv[]) {
                 log_error("castlectl osd prepare needs --data=DEVICE and no other arguments (see --help)");
                 return EXIT_USAGE;
         }
-        if (a.ctx.start == START_EXEC) {
-                log_error("--start-mode=exec is for `castlectl osd activate ID` only");
-                return EXIT_USAGE;
-        }
         if (!a.prep.lvm && (a.prep.db || a.prep.wal || a.prep.dmcrypt || a.prep.db_size || a.prep.wal_size)) {
                 log_error("--block-db, --block-wal, their sizes and --dmcrypt need --mode=lvm");
                 return EXIT_USAGE;
         }
-        if (set_progress(&a) < 0)
+        if (prepare_options_done(&a) < 0)
                 return EXIT_USAGE;
         if (a.prep.dry_run)
                 a.ctx.progress = NULL;
@@ -515,16 +518,8 @@ static int osd_batch_cmd(int argc, char *argv[]) {
                 { "db-devices", required_argument, NULL, ARG_DB_DEVICES },
                 { "wal-devices", required_argument, NULL, ARG_WAL_DEVICES },
                 { "osds-per-device", required_argument, NULL, ARG_OSDS_PER_DEVICE },
-                { "block-db-size", required_argument, NULL, ARG_BLOCK_DB_SIZE },
-                { "block-wal-size", required_argument, NULL, ARG_BLOCK_WAL_SIZE },
-                { "dmcrypt", no_argument, NULL, ARG_DMCRYPT },
-                { "crush-device-class", required_argument, NULL, ARG_CRUSH_CLASS },
                 { "report", no_argument, NULL, ARG_REPORT },
-                { "no-start", no_argument, NULL, ARG_NO_START },
-                { "start-mode", required_argument, NULL, ARG_START_MODE },
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "format", required_argument, NULL, 'f' },
-                { "progress", required_argument, NULL, ARG_PROGRESS },
+                PREPARE_OPTIONS,
                 COMMON_OPTIONS,
                 {},
         };
@@ -578,11 +573,7 @@ static int osd_batch_cmd(int argc, char *argv[]) {
                 log_error("castlectl osd batch needs at least one DEVICE (see --help)");
                 return EXIT_USAGE;
         }
-        if (a.ctx.start == START_EXEC) {
-                log_error("--start-mode=exec is for `castlectl osd activate ID` only");
-                return EXIT_USAGE;
-        }
-        if (set_progress(&a) < 0)
+        if (prepare_options_done(&a) < 0)
                 return EXIT_USAGE;
         req.db_size = a.prep.db_size;
         req.wal_size = a.prep.wal_size;
