@@ -54,6 +54,7 @@ typedef struct LogicalVolume {
 
 typedef struct LvmFacts {
         char *pv_uuid, *vg_name, *vg_uuid;
+        uint64_t vg_extent_size;        /* bytes; 0: not reported */
         uint64_t vg_extent_count, vg_free_count;
         LogicalVolume *lvs;
         size_t n_lvs;

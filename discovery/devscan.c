@@ -125,6 +125,13 @@ static void content_from_udev(Device *d) {
         d->probed = true;
 }
 
+static bool held(const ScanOptions *o, dev_t devnum) {
+        for (size_t i = 0; i < o->n_held; i++)
+                if (o->held[i] == devnum)
+                        return true;
+        return false;
+}
+
 /* A device nothing happened to keeps the content facts of the previous scan. */
 static bool reuse_content(Device *d, const ScanOptions *o) {
         const Device *p;
@@ -179,7 +186,7 @@ static int probe_all(DevSource *src, DeviceList *l, const ScanOptions *o, unsign
                         .node = node,
                         .opts.test_exclusive = !o->no_exclusive_test && devsource_is_live(src) && strv_isempty(d->holders) &&
                                                strv_isempty(d->partitions) && strv_isempty(d->mountpoints) &&
-                                               !d->swap && !(o->held_devnum != 0 && d->devnum == o->held_devnum),
+                                               !d->swap && !held(o, d->devnum),
                 };
         }
         r = probepool_run(reqs, n, o->workers ?: SCAN_DEFAULT_WORKERS,
@@ -310,6 +317,8 @@ int devscan_run(const ScanOptions *o, ScanResult **ret) {
         }
         classify(l, devsource_is_live(src));
         log_debug("scan: enumerate + sysfs + classify: %.1f ms", (double) (now_usec() - start) / 1000);
+        if (o->identity_only)
+                goto done;
 
         r = mount_table_load(devsource_root_fd(src), &mounts);
         if (r < 0) {
@@ -346,6 +355,7 @@ int devscan_run(const ScanOptions *o, ScanResult **ret) {
                 }
                 verdict_evaluate(d, devscan_parent(l, d), l, &vo);
         }
+done:
         res->duration_usec = now_usec() - start;
         *ret = TAKE_PTR(res);
         return 0;

@@ -22,9 +22,13 @@ typedef struct ScanOptions {
          * Everything else (udev, sysfs, mounts, LVM, verdicts) is always read afresh. */
         const DeviceList *previous;
         char *const *dirty;
-        /* A device this process holds open O_EXCL itself (OSD preparation re-probes under its
-         * own lock): not "locked" by someone else. 0: none. */
-        dev_t held_devnum;
+        /* Devices this process holds open O_EXCL itself (OSD preparation re-probes under its
+         * own locks): not "locked" by someone else. */
+        const dev_t *held;
+        size_t n_held;
+        /* Names and identities only (enumeration, sysfs, types, stable ids): no mounts,
+         * content probes, LVM report or verdicts. Finds a device by its stable id quickly. */
+        bool identity_only;
         /* Never open a device O_EXCL to learn whether someone holds it: a background scan
          * (the agent's) would, for that millisecond, make another program's exclusive open
          * fail (ceph-osd --mkfs and ceph-osd itself give up at once). Without the test, a

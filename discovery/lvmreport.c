@@ -17,7 +17,7 @@
 
 const char *const lvm_report_argv[] = {
         "lvm", "fullreport", "--reportformat", "json", "--units", "b", "--nosuffix",
-        "--configreport", "vg", "-o", "vg_name,vg_uuid,vg_extent_count,vg_free_count",
+        "--configreport", "vg", "-o", "vg_name,vg_uuid,vg_extent_size,vg_extent_count,vg_free_count",
         "--configreport", "pv", "-o", "pv_name,pv_uuid,vg_name,vg_uuid",
         "--configreport", "lv", "-o", "lv_name,vg_name,lv_path,lv_uuid,lv_size,lv_tags",
         "--configreport", "pvseg", "-o", "pv_name",
@@ -30,7 +30,7 @@ typedef struct Pv {
 } Pv;
 typedef struct Vg {
         char *name, *uuid;
-        uint64_t extent_count, free_count;
+        uint64_t extent_size, extent_count, free_count;
 } Vg;
 typedef struct Lv {
         char *name, *vg_name, *path, *uuid, *tags;
@@ -150,6 +150,7 @@ static int add_vg(LvmReport *r, json_object *o) {
         v = &r->vgs[r->n_vgs - 1];
         v->name = get_str(o, "vg_name");
         v->uuid = get_str(o, "vg_uuid");
+        v->extent_size = get_u64(o, "vg_extent_size");
         v->extent_count = get_u64(o, "vg_extent_count");
         v->free_count = get_u64(o, "vg_free_count");
         return 0;
@@ -412,6 +413,7 @@ int lvm_report_apply(const LvmReport *rep, DeviceList *l) {
                         f->vg_uuid = pv->vg_uuid ? strdup(pv->vg_uuid) : NULL;
                         for (size_t v = 0; v < rep->n_vgs; v++)
                                 if (pv->vg_uuid && streq_ptr(rep->vgs[v].uuid, pv->vg_uuid)) {
+                                        f->vg_extent_size = rep->vgs[v].extent_size;
                                         f->vg_extent_count = rep->vgs[v].extent_count;
                                         f->vg_free_count = rep->vgs[v].free_count;
                                 }

@@ -71,12 +71,6 @@ static char *lv_spec(const char *vg, const char *lv) {
         return asprintf(&s, "%s/%s", vg, lv) < 0 ? NULL : s;
 }
 
-int lvmcmd_pv_create(const char *device, char **error) {
-        /* No --yes and no --force: a signature that appeared since the check makes LVM
-         * ask, stdin is /dev/null, and the answer is no. */
-        return run_args(args("pvcreate", "--metadatatype", "2", device, NULL), error);
-}
-
 int lvmcmd_pv_remove(const char *device, char **error) {
         return run_args(args("pvremove", device, NULL), error);
 }
@@ -169,7 +163,10 @@ int lvmcmd_lv_create(const char *vg, const char *lv, uint64_t extents, char *con
         _cleanup_strv_free_ char **a = NULL;
         char n[32];
 
-        snprintf(n, sizeof n, "%llu", (unsigned long long) extents);
+        if (extents > 0)
+                snprintf(n, sizeof n, "%llu", (unsigned long long) extents);
+        else
+                snprintf(n, sizeof n, "100%%FREE");
         /* --yes answers only lvcreate's question about an old signature inside the new LV,
          * which lies in a VG this prepare just created or a ceph VG's free space. */
         a = args("lvcreate", "--yes", "--wipesignatures", "y", "-l", n, "-n", lv, NULL);
@@ -191,11 +188,10 @@ int lvmcmd_lv_activate(const char *vg, const char *lv, char **error) {
         return spec ? run_args(args("lvchange", "-ay", spec, NULL), error) : -ENOMEM;
 }
 
-int lvmcmd_lv_tags(const char *vg, const char *lv, char *const *addtags, char *const *deltags, char **error) {
-        _cleanup_free_ char *spec = lv_spec(vg, lv);
+int lvmcmd_lv_tags(char *const *lvs, char *const *addtags, char *const *deltags, char **error) {
         _cleanup_strv_free_ char **a = args("lvchange", NULL);
 
-        if (!spec || !a)
+        if (!a)
                 return -ENOMEM;
         STRV_FOREACH(t, deltags)
                 if (strv_extend(&a, "--deltag") < 0 || strv_extend(&a, *t) < 0)
@@ -203,10 +199,11 @@ int lvmcmd_lv_tags(const char *vg, const char *lv, char *const *addtags, char *c
         STRV_FOREACH(t, addtags)
                 if (strv_extend(&a, "--addtag") < 0 || strv_extend(&a, *t) < 0)
                         return -ENOMEM;
-        if (strv_length(a) == 2)
+        if (strv_length(a) == 2 || strv_isempty(lvs))
                 return 0;
-        if (strv_extend(&a, spec) < 0)
-                return -ENOMEM;
+        STRV_FOREACH(lv, lvs)
+                if (strv_extend(&a, *lv) < 0)
+                        return -ENOMEM;
         return run(a, NULL, error);
 }
 

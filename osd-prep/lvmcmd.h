@@ -13,19 +13,19 @@ typedef struct VgInfo {
         uint64_t free_count;
 } VgInfo;
 
-int lvmcmd_pv_create(const char *device, char **error);
 int lvmcmd_pv_remove(const char *device, char **error);
 int lvmcmd_vg_create(const char *vg, const char *pv, char **error);
 int lvmcmd_vg_remove(const char *vg, char **error);
 /* -ENOENT if there is no such VG. */
 int lvmcmd_vg_info(const char *vg, VgInfo *ret, char **error);
 
-/* Creates vg/lv of extents extents with the tags ("key=value") set in the same command, so
- * no LV exists without its ceph.* tags. */
+/* Creates vg/lv of extents extents (0: all the VG's free space) with the tags
+ * ("key=value") set in the same command, so no LV exists without its ceph.* tags. */
 int lvmcmd_lv_create(const char *vg, const char *lv, uint64_t extents, char *const *tags, char **error);
 int lvmcmd_lv_remove(const char *vg, const char *lv, char **error);
 int lvmcmd_lv_activate(const char *vg, const char *lv, char **error);
-/* Sets tags (replacing the old values of the same keys) and deletes deltags ("key=value"). */
-int lvmcmd_lv_tags(const char *vg, const char *lv, char *const *addtags, char *const *deltags, char **error);
+/* On every LV of lvs ("vg/lv"), in one command: sets addtags and deletes deltags
+ * ("key=value"). */
+int lvmcmd_lv_tags(char *const *lvs, char *const *addtags, char *const *deltags, char **error);
 /* The LV's uuid (LVM's 38-character form). -ENOENT if there is no such LV. */
 int lvmcmd_lv_uuid(const char *vg, const char *lv, char **ret, char **error);

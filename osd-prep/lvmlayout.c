@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -139,27 +141,36 @@ static uint64_t extents_for(const VgInfo *vg, unsigned slots, uint64_t size) {
 static int create_volume(const JournalEntry *e, const LayoutRequest *req, VolumeType t, char **error) {
         const JournalVolume *v = &e->vol[t];
         _cleanup_strv_free_ char **tags = NULL;
-        VgInfo vg;
-        uint64_t n;
+        VgInfo vg = req->vg[t];
+        uint64_t n = 0;
         int r;
 
-        r = lvmcmd_vg_info(v->vg, &vg, NULL);
-        if (r == -ENOENT && v->vg_ours) {
-                r = lvmcmd_pv_create(req->node[t], error);
-                if (r >= 0)
-                        r = lvmcmd_vg_create(v->vg, req->node[t], error);
-                if (r >= 0)
+        if (v->vg_ours) {
+                /* vgcreate makes the PV as well. Without --yes, a signature that appeared
+                 * since the check makes LVM ask, stdin is /dev/null, and the answer is no. */
+                r = lvmcmd_vg_create(v->vg, req->node[t], error);
+                if (r < 0)
+                        return r;
+                vg = (VgInfo) {};
+        }
+        /* The one LV of a new VG takes all of it (0: 100%FREE), and LVM need not be asked
+         * how big the VG came out. */
+        if (!v->vg_ours || req->slots[t] > 1 || req->size[t] > 0) {
+                if (vg.extent_size == 0) {
                         r = lvmcmd_vg_info(v->vg, &vg, error);
-        } else if (r < 0)
-                error_set(error, "the volume group %s for the %s volume is gone", v->vg, volume_type_to_string(t));
-        if (r < 0)
-                return r;
-        n = extents_for(&vg, req->slots[t], req->size[t]);
-        if (n == 0 || n > vg.free_count) {
-                error_set(error, "%s has %llu free extents of %llu bytes; the %s volume needs %llu", v->vg,
-                          (unsigned long long) vg.free_count, (unsigned long long) vg.extent_size,
-                          volume_type_to_string(t), (unsigned long long) (n ?: 1));
-                return -ENOSPC;
+                        if (r == -ENOENT)
+                                error_set(error, "the volume group %s for the %s volume is gone", v->vg,
+                                          volume_type_to_string(t));
+                        if (r < 0)
+                                return r;
+                }
+                n = extents_for(&vg, req->slots[t], req->size[t]);
+                if (n == 0 || n > vg.free_count) {
+                        error_set(error, "%s has %llu free extents of %llu bytes; the %s volume needs %llu", v->vg,
+                                  (unsigned long long) vg.free_count, (unsigned long long) vg.extent_size,
+                                  volume_type_to_string(t), (unsigned long long) (n ?: 1));
+                        return -ENOSPC;
+                }
         }
         r = base_tags(e, req, t, &tags);
         if (r < 0)
@@ -167,8 +178,41 @@ static int create_volume(const JournalEntry *e, const LayoutRequest *req, Volume
         return lvmcmd_lv_create(v->vg, v->lv, n, tags, error);
 }
 
+/* The uuid of an active LV, from device-mapper's uuid of its node: "LVM-", then the VG's
+ * and the LV's uuid, 32 characters each, without the dashes LVM shows (6-4-4-4-4-4-6). */
+static int active_lv_uuid(const char *path, char **ret) {
+        static const unsigned groups[] = { 6, 4, 4, 4, 4, 4, 6 };
+        _cleanup_free_ char *dm = NULL;
+        char sys[64], out[39], *o = out;
+        const char *lv;
+        struct stat st;
+        int r;
+
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISBLK(st.st_mode))
+                return -ENOTBLK;
+        snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u/dm/uuid", major(st.st_rdev), minor(st.st_rdev));
+        r = read_one_line_at(AT_FDCWD, sys, &dm);
+        if (r < 0)
+                return r;
+        if (!startswith(dm, "LVM-") || strlen(dm) != 4 + 64)
+                return -EBADMSG;
+        lv = dm + 4 + 32;
+        for (size_t i = 0; i < ELEMENTSOF(groups); i++) {
+                memcpy(o, lv, groups[i]);
+                o += groups[i];
+                lv += groups[i];
+                if (i + 1 < ELEMENTSOF(groups))
+                        *o++ = '-';
+        }
+        *o = 0;
+        *ret = strdup(out);
+        return *ret ? 0 : -ENOMEM;
+}
+
 int lvm_layout_create(const JournalEntry *e, const LayoutRequest *req, OsdPaths *ret, char **error) {
-        _cleanup_strv_free_ char **cross = NULL;
+        _cleanup_strv_free_ char **cross = NULL, **lvs = NULL;
         OsdPaths p = {};
         int r;
 
@@ -176,14 +220,21 @@ int lvm_layout_create(const JournalEntry *e, const LayoutRequest *req, OsdPaths 
                 if (!e->vol[t].stable_id)
                         continue;
                 r = create_volume(e, req, t, error);
-                if (r >= 0)
-                        r = lvmcmd_lv_uuid(e->vol[t].vg, e->vol[t].lv, &p.lv_uuid[t], error);
-                if (r >= 0 && asprintf(&p.path[t], "/dev/%s/%s", e->vol[t].vg, e->vol[t].lv) < 0)
+                if (r >= 0 && asprintf(&p.path[t], "/dev/%s/%s", e->vol[t].vg, e->vol[t].lv) < 0) {
+                        p.path[t] = NULL;
                         r = -ENOMEM;
+                }
+                if (r >= 0 && active_lv_uuid(p.path[t], &p.lv_uuid[t]) < 0)
+                        r = lvmcmd_lv_uuid(e->vol[t].vg, e->vol[t].lv, &p.lv_uuid[t], error);
+                if (r >= 0) {
+                        char *spec;
+                        r = asprintf(&spec, "%s/%s", e->vol[t].vg, e->vol[t].lv) < 0 ? -ENOMEM : strv_consume(&lvs, spec);
+                }
                 if (r < 0)
                         goto fail;
         }
-        /* ceph.block_device, ceph.db_uuid...: the same on every LV of the OSD */
+        /* ceph.block_device, ceph.db_uuid...: the same on every LV of the OSD, set on all of
+         * them in one lvchange */
         for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
                 char key[32];
                 if (!p.path[t])
@@ -196,13 +247,9 @@ int lvm_layout_create(const JournalEntry *e, const LayoutRequest *req, OsdPaths 
                 if (r < 0)
                         goto fail;
         }
-        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
-                if (!p.path[t])
-                        continue;
-                r = lvmcmd_lv_tags(e->vol[t].vg, e->vol[t].lv, cross, NULL, error);
-                if (r < 0)
-                        goto fail;
-        }
+        r = lvmcmd_lv_tags(lvs, cross, NULL, error);
+        if (r < 0)
+                goto fail;
         /* dm-crypt: each LV is a LUKS2 volume opened under its LV uuid, as ceph-volume names it */
         for (VolumeType t = 0; req->dmcrypt_key && t < _VOLUME_MAX; t++) {
                 if (!p.path[t])

@@ -4,7 +4,7 @@
  * their own devices), the full ceph.* tag set on every LV, and with dm-crypt a LUKS2 volume
  * on each LV opened as /dev/mapper/<lv uuid>. Each LV is created with its ceph.* tags in the
  * same lvcreate, so no untagged LV of castle's ever exists; the tags that name the other LVs'
- * uuids follow in one lvchange per LV. */
+ * uuids follow in one lvchange for all of them. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,6 +12,7 @@
 
 #include "discovery/device.h"
 #include "osd-prep/journal.h"
+#include "osd-prep/lvmcmd.h"
 #include "osd-prep/mon.h"
 
 /* The value of an LV's tag ("" for a tag without one), or NULL if it has none. */
@@ -30,6 +31,9 @@ typedef struct LayoutRequest {
         const char *node[_VOLUME_MAX];  /* /dev node of each volume's device; NULL: none */
         unsigned slots[_VOLUME_MAX];     /* the LV gets 1/slots of its VG (0: 1) */
         uint64_t size[_VOLUME_MAX];      /* or exactly this many bytes */
+        /* an existing VG's extents as the scan under the locks saw them (extent_size 0:
+         * unknown, LVM is asked) */
+        VgInfo vg[_VOLUME_MAX];
         const char *cluster_name;
         const char *dmcrypt_key;         /* NULL: no dm-crypt */
 } LayoutRequest;

@@ -58,12 +58,11 @@ typedef struct Run {
         MonConn *mon;
         JournalEntry entry;
         bool have_entry;
-        TargetLock lock;
-        char *node;             /* /dev/<kname> under the lock */
-        /* LVM mode: the db and wal devices (the block volume's is lock/node above) */
-        const Device *planned[_VOLUME_MAX];
-        TargetLock vol_lock[_VOLUME_MAX];
-        char *vol_node[_VOLUME_MAX];
+        /* the data device, and in LVM mode the db and wal devices */
+        const Device *planned[_VOLUME_MAX];     /* in the plan's scan */
+        TargetLock lock[_VOLUME_MAX];
+        ScanResult *locked;                     /* the scan made under the locks */
+        char *node[_VOLUME_MAX];                /* /dev/<kname> under the lock */
         OsdPaths paths;
         char dmcrypt_key[DMCRYPT_KEY_MAX];
         dev_t devnum;
@@ -244,7 +243,7 @@ static int mkfs(Run *run) {
                         return 0;
                 /* udevd probes the device after our close and holds its lock for a moment */
                 if (attempt < MKFS_TRIES && osd_error_busy(res.err)) {
-                        log_info("ceph-osd --mkfs found %s busy, trying again", run->node);
+                        log_info("ceph-osd --mkfs found %s busy, trying again", run->node[VOLUME_BLOCK]);
                         (void) nanosleep(&(struct timespec) { .tv_nsec = MKFS_RETRY_NSEC }, NULL);
                         continue;
                 }
@@ -262,11 +261,10 @@ static void rollback(Run *run) {
         int r;
 
         if (e->lvm) {
-                const char *nodes[_VOLUME_MAX] = { run->node, run->vol_node[VOLUME_DB], run->vol_node[VOLUME_WAL] };
-                left = lvm_layout_remove(e, nodes, &done);
-        } else if (run->node && run->devnum != 0 && label_check(run->node, e->uuid, -1) == 0) {
+                left = lvm_layout_remove(e, (const char *const *) run->node, &done);
+        } else if (run->node[VOLUME_BLOCK] && run->devnum != 0 && label_check(run->node[VOLUME_BLOCK], e->uuid, -1) == 0) {
                 /* Only ours: the label there carries this prepare's uuid. */
-                Device d = { .kname = run->node + 5, .devnum = run->devnum };
+                Device d = { .kname = run->node[VOLUME_BLOCK] + 5, .devnum = run->devnum };
                 int fd = -EBADF;
 
                 for (size_t i = 0; i < ELEMENTSOF(bluestore_label_offsets); i++)
@@ -276,7 +274,7 @@ static void rollback(Run *run) {
                 if (target_open_exclusive(&d, &fd, NULL) >= 0) {
                         r = zero_labels(fd, &d);
                         safe_close(fd);
-                        snprintf(buf, sizeof buf, r < 0 ? "could not wipe the label on %s" : "wiped the label on %s", run->node);
+                        snprintf(buf, sizeof buf, r < 0 ? "could not wipe the label on %s" : "wiped the label on %s", run->node[VOLUME_BLOCK]);
                         (void) strv_extend(&done, buf);
                 }
         }
@@ -434,7 +432,7 @@ static int new_entry(Run *run) {
                 .uuid = strdup(uuid),
                 .secret = strdup(secret),
                 .stable_id = strdup(run->res->stable_id),
-                .device = strdup(run->node),
+                .device = strdup(run->node[VOLUME_BLOCK]),
                 .cluster = strdup(osd_ctx_cluster(run->c)),
                 .cluster_fsid = strdup(run->res->cluster_fsid),
                 .crush_class = run->req->crush_class ? strdup(run->req->crush_class) : NULL,
@@ -456,7 +454,7 @@ static int new_entry(Run *run) {
                                 return -ENOMEM;
                 }
                 for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
-                        const Device *d = t == VOLUME_BLOCK ? run->lock.device : run->vol_lock[t].device;
+                        const Device *d = run->lock[t].device;
                         if (!d)
                                 continue;
                         r = lvm_volume_plan(&e->vol[t], t, d, e->uuid);
@@ -489,9 +487,8 @@ static int fetch_dmcrypt_key(Run *run) {
  * removed first (only names this entry chose), so every run builds the layout whole. */
 static int make_layout(Run *run) {
         JournalEntry *e = &run->entry;
-        const char *nodes[_VOLUME_MAX] = { run->node, run->vol_node[VOLUME_DB], run->vol_node[VOLUME_WAL] };
         LayoutRequest lr = {
-                .node = { run->node, run->vol_node[VOLUME_DB], run->vol_node[VOLUME_WAL] },
+                .node = { run->node[VOLUME_BLOCK], run->node[VOLUME_DB], run->node[VOLUME_WAL] },
                 .slots = { run->req->data_slots, run->req->db_slots, run->req->wal_slots },
                 .size = { 0, run->req->db_size, run->req->wal_size },
                 .cluster_name = osd_ctx_cluster(run->c),
@@ -505,13 +502,21 @@ static int make_layout(Run *run) {
                         return r;
         }
         lr.dmcrypt_key = e->encrypted ? run->dmcrypt_key : NULL;
-        /* LVM opens the devices itself (pvcreate exclusively): hand them over. */
-        run->lock.fd = safe_close(run->lock.fd);
+        /* The scan under the locks knows the extents of a VG that is there already, unless
+         * the removal of an interrupted run's LVs below changes them. */
+        for (VolumeType t = 0; !run->res->resumed && t < _VOLUME_MAX; t++) {
+                const Device *d = run->lock[t].device;
+                if (d && d->lvm && !e->vol[t].vg_ours && streq_ptr(d->lvm->vg_name, e->vol[t].vg))
+                        lr.vg[t] = (VgInfo) { .extent_size = d->lvm->vg_extent_size,
+                                              .extent_count = d->lvm->vg_extent_count,
+                                              .free_count = d->lvm->vg_free_count };
+        }
+        /* LVM opens the devices itself (vgcreate exclusively): hand them over. */
         for (VolumeType t = 0; t < _VOLUME_MAX; t++)
-                run->vol_lock[t].fd = safe_close(run->vol_lock[t].fd);
+                run->lock[t].fd = safe_close(run->lock[t].fd);
         if (run->res->resumed) {
                 _cleanup_strv_free_ char **done = NULL;
-                lvm_layout_remove(e, nodes, &done);
+                lvm_layout_remove(e, (const char *const *) run->node, &done);
                 STRV_FOREACH(d, done)
                         log_info("Interrupted prepare of osd %s: %s", e->uuid, *d);
         }
@@ -586,10 +591,10 @@ static int make_osd(Run *run) {
         } else {
                 /* An interrupted mkfs of ours may have left labels: they carry our uuid (checked
                  * under the lock), and mkfs starts again from nothing. */
-                r = zero_labels(run->lock.fd, run->lock.device);
+                r = zero_labels(run->lock[VOLUME_BLOCK].fd, run->lock[VOLUME_BLOCK].device);
                 if (r < 0)
-                        return fail(run, r, "cannot clear the interrupted mkfs on %s: %s", run->node, strerror(-r));
-                run->paths.path[VOLUME_BLOCK] = strdup(run->node);
+                        return fail(run, r, "cannot clear the interrupted mkfs on %s: %s", run->node[VOLUME_BLOCK], strerror(-r));
+                run->paths.path[VOLUME_BLOCK] = strdup(run->node[VOLUME_BLOCK]);
                 if (!run->paths.path[VOLUME_BLOCK])
                         return -ENOMEM;
         }
@@ -614,7 +619,7 @@ static int make_osd(Run *run) {
 
         /* ceph-osd takes its own flock on the device: hand it over. The label it writes is
          * read back below, which proves mkfs wrote the device we locked. */
-        run->lock.fd = safe_close(run->lock.fd);
+        run->lock[VOLUME_BLOCK].fd = safe_close(run->lock[VOLUME_BLOCK].fd);
         progress(run, "mkfs", 40, "ceph-osd --mkfs on %s", run->paths.path[VOLUME_BLOCK]);
         r = mkfs(run);
         if (r < 0)
@@ -649,7 +654,7 @@ static bool volume_ours(Run *run, const Device *d, VolumeType t) {
                 return device_owned_by(d, run->entry.uuid);
         if (v->vg_ours && d->available)
                 return true;
-        /* A bare PV: the run was killed between pvcreate and vgcreate. */
+        /* A bare PV: the run was killed while vgcreate made the PV and the VG. */
         if (v->vg_ours && d->lvm && isempty(d->lvm->vg_name) && d->n_signatures == 1 &&
             streq_ptr(d->signatures[0].type, "LVM2_member") &&
             !(d->reasons & ~(REASON_BIT(REASON_HAS_FILESYSTEM) | REASON_BIT(REASON_LVM_DETECTED))))
@@ -710,32 +715,39 @@ static int prepare(Run *run) {
         }
 
         progress(run, "lock", 10, "locking %s", res->device);
+        TargetWant want[_VOLUME_MAX] = {};
         for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
-                const char *sid = run->have_entry ? run->entry.vol[t].stable_id : run->planned[t] ? run->planned[t]->stable_id : NULL;
-                TargetLock *l = t == VOLUME_BLOCK ? &run->lock : &run->vol_lock[t];
-                char **node = t == VOLUME_BLOCK ? &run->node : &run->vol_node[t];
                 const Device *was;
 
-                if (t == VOLUME_BLOCK)
-                        sid = res->stable_id;
-                if (!sid)
+                want[t].stable_id = t == VOLUME_BLOCK ? res->stable_id
+                                    : run->have_entry ? run->entry.vol[t].stable_id
+                                    : run->planned[t] ? run->planned[t]->stable_id : NULL;
+                if (!want[t].stable_id)
                         continue;
-                was = target_find(scan->devices, sid);
+                was = target_find(scan->devices, want[t].stable_id);
+                want[t].planned_kname = was ? was->kname : NULL;
                 /* A PV whose LVs are open is held by device-mapper: flock only (LVM's own
                  * locking orders its metadata writes), and the checks below still apply. */
-                r = target_lock(sid, was ? was->kname : NULL, &run->c->scan, !(was && was->lvm), l, &err);
-                if (r < 0)
-                        return fail_with(run, r, "cannot lock the device", err);
-                if (asprintf(node, "/dev/%s", l->device->kname) < 0)
-                        return -ENOMEM;
-                if (run->have_entry ? !volume_ours(run, l->device, t) : !volume_fresh(run, l->device, t))
-                        return refuse(run, l->device);
+                want[t].exclusive = !(was && was->lvm);
         }
-        d = run->lock.device;
+        r = target_lock_all(want, _VOLUME_MAX, &run->c->scan, run->lock, &run->locked, &err);
+        if (r < 0)
+                return fail_with(run, r, "cannot lock the device", err);
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                const Device *l = run->lock[t].device;
+
+                if (!l)
+                        continue;
+                if (asprintf(&run->node[t], "/dev/%s", l->kname) < 0)
+                        return -ENOMEM;
+                if (run->have_entry ? !volume_ours(run, l, t) : !volume_fresh(run, l, t))
+                        return refuse(run, l);
+        }
+        d = run->lock[VOLUME_BLOCK].device;
         run->devnum = d->devnum;
         run->size = d->size;
         free(res->device);
-        res->device = strdup(run->node);
+        res->device = strdup(run->node[VOLUME_BLOCK]);
         fault_point("lock");
         step_done(run, "lock");
 
@@ -766,9 +778,8 @@ static int prepare(Run *run) {
                         return r;
                 }
         }
-        target_unlock(&run->lock);
         for (VolumeType t = 0; t < _VOLUME_MAX; t++)
-                target_unlock(&run->vol_lock[t]);
+                target_unlock(&run->lock[t]);
         /* Prepared: what is left (starting it) is what activation does, and a rerun finds the
          * OSD by its label. */
         r = journal_remove(state_dir, run->entry.uuid);
@@ -785,8 +796,7 @@ int osd_prepare(const OsdContext *c, const PrepareRequest *req, PrepareResult *r
                 .res = ret,
                 .step_start = t0,
                 .entry = { .osd_id = -1 },
-                .lock = { .fd = -EBADF },
-                .vol_lock = { { .fd = -EBADF }, { .fd = -EBADF }, { .fd = -EBADF } },
+                .lock = { { .fd = -EBADF }, { .fd = -EBADF }, { .fd = -EBADF } },
         };
         int r;
 
@@ -795,16 +805,15 @@ int osd_prepare(const OsdContext *c, const PrepareRequest *req, PrepareResult *r
         if (r >= 0 && !req->dry_run)
                 progress(&run, "done", 100, "osd.%d is ready on %s", ret->osd_id, strempty(ret->device));
         ret->total_usec = now_usec() - t0;
-        target_unlock(&run.lock);
         for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
-                target_unlock(&run.vol_lock[t]);
-                free(run.vol_node[t]);
+                target_unlock(&run.lock[t]);
+                free(run.node[t]);
         }
+        scan_result_free(run.locked);
         osd_paths_done(&run.paths);
         explicit_bzero(run.dmcrypt_key, sizeof run.dmcrypt_key);
         mon_disconnect(run.mon);
         journal_entry_done(&run.entry);
-        free(run.node);
         free(run.dir);
         return r;
 }

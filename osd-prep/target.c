@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -81,61 +82,82 @@ int target_open_locked(const Device *d, bool exclusive, int *ret_fd, char **erro
         return 0;
 }
 
-int target_lock(const char *stable_id, const char *planned_kname, const ScanOptions *base, bool exclusive,
-                TargetLock *ret, char **error) {
-        _cleanup_(scan_result_freep) ScanResult *first = NULL, *locked = NULL;
-        _cleanup_close_ int fd = -EBADF;
+int target_lock_all(const TargetWant *want, size_t n, const ScanOptions *base, TargetLock *ret,
+                    ScanResult **ret_scan, char **error) {
+        _cleanup_(scan_result_freep) ScanResult *found = NULL, *locked = NULL;
+        TargetLock l[TARGET_MAX];
+        dev_t held[TARGET_MAX];
+        size_t n_held = 0;
         ScanOptions o = *base;
-        Device *d;
-        dev_t devnum;
-        bool moved;
         int r;
 
+        assert(n <= TARGET_MAX);
+        for (size_t i = 0; i < n; i++)
+                l[i] = (TargetLock) { .fd = -EBADF };
+
+        /* Where is each now? Names and identities are enough for that. */
         o.previous = NULL;
-        r = devscan_run(&o, &first);
+        o.identity_only = true;
+        r = devscan_run(&o, &found);
         if (r < 0) {
                 error_set(error, "cannot scan the devices: %s", strerror(-r));
-                return r;
+                goto fail;
         }
-        d = find_stable(first->devices, stable_id);
-        if (!d) {
-                error_set(error, "no device with stable id %s is present now (it was %s)", stable_id,
-                          strempty(planned_kname));
-                return -ENODEV;
-        }
-        moved = planned_kname && !streq(d->kname, planned_kname);
-        if (moved)
-                log_notice("%s is now /dev/%s (was /dev/%s): following its stable id", stable_id, d->kname,
-                           planned_kname);
-        r = target_open_locked(d, exclusive, &fd, error);
-        if (r < 0)
-                return r;
-        devnum = d->devnum;
+        for (size_t i = 0; i < n; i++) {
+                const Device *d;
 
-        /* Everything again, now that nobody else can open it exclusively or mount it. */
-        o.held_devnum = devnum;
+                if (!want[i].stable_id)
+                        continue;
+                d = find_stable(found->devices, want[i].stable_id);
+                if (!d) {
+                        error_set(error, "no device with stable id %s is present now (it was %s)", want[i].stable_id,
+                                  strempty(want[i].planned_kname));
+                        r = -ENODEV;
+                        goto fail;
+                }
+                l[i].moved = want[i].planned_kname && !streq(d->kname, want[i].planned_kname);
+                if (l[i].moved)
+                        log_notice("%s is now /dev/%s (was /dev/%s): following its stable id", want[i].stable_id,
+                                   d->kname, want[i].planned_kname);
+                r = target_open_locked(d, want[i].exclusive, &l[i].fd, error);
+                if (r < 0)
+                        goto fail;
+                held[n_held++] = d->devnum;
+        }
+
+        /* Everything again, now that nobody else can open them exclusively or mount them. */
+        o.identity_only = false;
+        o.held = held;
+        o.n_held = n_held;
         r = devscan_run(&o, &locked);
         if (r < 0) {
                 error_set(error, "cannot scan the devices: %s", strerror(-r));
-                return r;
+                goto fail;
         }
-        d = device_list_find_devnum(locked->devices, devnum);
-        if (!d || !streq_ptr(d->stable_id, stable_id)) {
-                error_set(error, "the device changed under the lock: stable id %s expected, found %s", stable_id,
-                          d ? strempty(d->stable_id) : "nothing");
-                return -ESTALE;
+        for (size_t i = 0, k = 0; i < n; i++) {
+                Device *d;
+
+                if (!want[i].stable_id)
+                        continue;
+                d = device_list_find_devnum(locked->devices, held[k++]);
+                if (!d || !streq_ptr(d->stable_id, want[i].stable_id)) {
+                        error_set(error, "the device changed under the lock: stable id %s expected, found %s",
+                                  want[i].stable_id, d ? strempty(d->stable_id) : "nothing");
+                        r = -ESTALE;
+                        goto fail;
+                }
+                l[i].device = d;
         }
-        *ret = (TargetLock) {
-                .fd = TAKE_FD(fd),
-                .scan = TAKE_PTR(locked),
-                .device = d,
-                .moved = moved,
-        };
+        memcpy(ret, l, sizeof(TargetLock) * n);
+        *ret_scan = TAKE_PTR(locked);
         return 0;
+fail:
+        for (size_t i = 0; i < n; i++)
+                safe_close(l[i].fd);
+        return r;
 }
 
 void target_unlock(TargetLock *l) {
         l->fd = safe_close(l->fd);
-        l->scan = scan_result_free(l->scan);
         l->device = NULL;
 }

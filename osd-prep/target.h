@@ -14,19 +14,29 @@
 /* The device in l that arg names, or NULL. */
 Device *target_find(const DeviceList *l, const char *arg);
 
+#define TARGET_MAX 3
+
+typedef struct TargetWant {
+        const char *stable_id;  /* NULL: nothing wanted in this slot */
+        const char *planned_kname; /* its name when the plan was made, or NULL */
+        bool exclusive;         /* O_RDWR|O_EXCL and flock; else (a PV whose LVs
+                                 * device-mapper holds open) a read-only open and flock */
+} TargetWant;
+
 typedef struct TargetLock {
-        int fd;                 /* O_RDWR|O_EXCL, flock(LOCK_EX) held */
-        ScanResult *scan;       /* the scan made under the lock */
-        Device *device;         /* in scan->devices */
+        int fd;                 /* the open, flock(LOCK_EX)ed device */
+        Device *device;         /* in the scan made under the locks */
         bool moved;             /* it now has another kernel name than in the plan */
 } TargetLock;
 
-/* Finds the device with this stable id (whatever its name now), opens and locks it, and
- * scans again under the lock. base: scan options (allow_loop...). exclusive: O_RDWR|O_EXCL
- * and flock; else (a PV whose LVs device-mapper holds open) only flock. On failure *error
- * says why in words. Writes nothing. */
-int target_lock(const char *stable_id, const char *planned_kname, const ScanOptions *base, bool exclusive,
-                TargetLock *ret, char **error);
+/* Finds each wanted device by its stable id (whatever its name now) with an identity-only
+ * scan, opens and locks them all, then scans once more, fully, under all the locks, and
+ * checks that each locked device still carries its stable id. base: scan options
+ * (allow_loop...). want and ret have n (<= TARGET_MAX) slots; ret[i] is filled for every
+ * want[i] with a stable id, and *ret_scan owns the devices they point to. On failure
+ * nothing stays locked and *error says why in words. Writes nothing. */
+int target_lock_all(const TargetWant *want, size_t n, const ScanOptions *base, TargetLock *ret,
+                    ScanResult **ret_scan, char **error);
 void target_unlock(TargetLock *l);
 
 /* Opens /dev/<kname> of d O_RDWR|O_EXCL and takes flock(LOCK_EX), retrying while udev holds

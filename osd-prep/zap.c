@@ -233,7 +233,12 @@ static void zap_lvm(Zap *z, const Device *only) {
                                         continue;
                                 }
                                 wipe_report_done(&w);
-                                if (lvmcmd_lv_tags(lv->vg_name, lv->name, NULL, tags, &res->error) < 0)
+                                _cleanup_free_ char *spec = NULL;
+                                if (asprintf(&spec, "%s/%s", lv->vg_name, lv->name) < 0) {
+                                        spec = NULL;
+                                        continue;
+                                }
+                                if (lvmcmd_lv_tags((char *[]) { spec, NULL }, NULL, tags, &res->error) < 0)
                                         continue;
                         }
                         res->zapped = true;

@@ -14,7 +14,7 @@ static const char report[] =
         "{\n"
         "  \"report\": [\n"
         "    {\n"
-        "      \"vg\": [ {\"vg_name\":\"ceph-5c3a\", \"vg_uuid\":\"VGU-1\", \"vg_extent_count\":\"2559\", \"vg_free_count\":\"0\"} ],\n"
+        "      \"vg\": [ {\"vg_name\":\"ceph-5c3a\", \"vg_uuid\":\"VGU-1\", \"vg_extent_size\":\"4194304\", \"vg_extent_count\":\"2559\", \"vg_free_count\":\"0\"} ],\n"
         "      \"pv\": [ {\"pv_name\":\"/dev/sdb\", \"pv_uuid\":\"PVU-1\", \"vg_name\":\"ceph-5c3a\", \"vg_uuid\":\"VGU-1\"} ],\n"
         "      \"lv\": [ {\"lv_name\":\"osd-block-9d6c\", \"vg_name\":\"ceph-5c3a\", \"lv_path\":\"/dev/ceph-5c3a/osd-block-9d6c\",\n"
         "                \"lv_uuid\":\"LVU-1\", \"lv_size\":\"10733223936\",\n"
@@ -57,6 +57,7 @@ static void test_parse_and_apply(void **state) {
         assert_string_equal(sdb->lvm->vg_name, "ceph-5c3a");
         assert_int_equal(sdb->lvm->vg_free_count, 0);
         assert_int_equal(sdb->lvm->vg_extent_count, 2559);
+        assert_int_equal(sdb->lvm->vg_extent_size, 4194304);
         assert_int_equal(sdb->lvm->n_lvs, 1);
         assert_string_equal(sdb->lvm->lvs[0].name, "osd-block-9d6c");
         assert_int_equal(sdb->lvm->lvs[0].size, UINT64_C(10733223936));
