@@ -523,7 +523,7 @@ static int osd_batch_cmd(int argc, char *argv[]) {
                 COMMON_OPTIONS,
                 {},
         };
-        _cleanup_strv_free_ char **args = NULL, **db = NULL, **wal = NULL;
+        _cleanup_strv_free_ char **args = NULL, **db = NULL, **wal = NULL, **written = NULL;
         _cleanup_(scan_result_freep) ScanResult *scan = NULL;
         _cleanup_(batch_plan_done) BatchPlan plan = {};
         _cleanup_free_ char *err = NULL;
@@ -600,6 +600,13 @@ static int osd_batch_cmd(int argc, char *argv[]) {
                         print_batch_report(&plan, a.prep.dmcrypt);
                 return 0;
         }
+        /* One connection to the monitors for every OSD of the batch; without it each prepare
+         * connects itself and says so if it cannot. */
+        for (size_t i = 0; i < plan.n; i++)
+                if (!plan.osds[i].exists) {
+                        (void) mon_connect(&a.ctx.ceph, &a.ctx.mon, NULL);
+                        break;
+                }
         results = json_object_new_array();
         for (size_t i = 0; i < plan.n; i++) {
                 const BatchOsd *o = &plan.osds[i];
@@ -617,11 +624,19 @@ static int osd_batch_cmd(int argc, char *argv[]) {
                         .wal_slots = o->wal_slots,
                         .db_size = req.db_size,
                         .wal_size = req.wal_size,
+                        .recent = scan->devices,
+                        .dirty = written,
                 };
 
                 if (o->exists)
                         continue;
                 r = osd_prepare(&a.ctx, &pr, &res);
+                /* what this OSD wrote to is probed again by the next OSD's plan */
+                (void) strv_extend(&written, o->data->kname);
+                if (o->db)
+                        (void) strv_extend_unique(&written, o->db->kname);
+                if (o->wal)
+                        (void) strv_extend_unique(&written, o->wal->kname);
                 if (r < 0) {
                         failed++;
                         log_error("/dev/%s: %s", o->data->kname, res.error ?: strerror(-r));
@@ -632,6 +647,7 @@ static int osd_batch_cmd(int argc, char *argv[]) {
                                o->data->kname, o->db ? ", block.db on /dev/" : "", o->db ? o->db->kname : "");
                 json_object_array_add(results, prepare_json(&res, &pr, r >= 0));
         }
+        a.ctx.mon = mon_disconnect(a.ctx.mon);
         if (want_json(&a))
                 print_json(results, !streq_ptr(a.progress, "json"));
         else

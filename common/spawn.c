@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "common/spawn.h"
 #include "common/timeutil.h"
@@ -114,7 +115,7 @@ int spawn_capture(char *const argv[], char *const envp[], const SpawnOptions *o,
                            null_fd = -EBADF;
         posix_spawn_file_actions_t fa;
         Sink sinks[2] = {};
-        uint64_t deadline = now_usec() + o->timeout_usec;
+        uint64_t start = now_usec(), deadline = start + o->timeout_usec;
         bool timed_out = false, complete = false, exited = true;
         int pipe_out[2], pipe_err[2], status, r;
         pid_t pid;
@@ -221,6 +222,9 @@ int spawn_capture(char *const argv[], char *const envp[], const SpawnOptions *o,
                 r = -ETIMEDOUT;
         else if (r == 0 && sinks[0].overflow)
                 r = -EFBIG;
+        log_debug("%s %s: %s after %.1f ms", argv[0], argv[1] ? argv[1] : "",
+                  r < 0 ? strerror(-r) : !exited ? "left running" : WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "done" : "failed",
+                  (double) (now_usec() - start) / 1000);
         if (r < 0) {
                 free(sinks[0].buf);
                 free(sinks[1].buf);

@@ -136,7 +136,7 @@ static bool held(const ScanOptions *o, dev_t devnum) {
 static bool reuse_content(Device *d, const ScanOptions *o) {
         const Device *p;
 
-        if (!o->previous || strv_contains(o->dirty, d->kname))
+        if (!o->previous || strv_contains(o->dirty, d->kname) || held(o, d->devnum))
                 return false;
         p = device_list_find(o->previous, d->kname);
         /* A holder may let go without any event: ask again rather than remember "locked". */

@@ -23,7 +23,7 @@ typedef struct ScanOptions {
         const DeviceList *previous;
         char *const *dirty;
         /* Devices this process holds open O_EXCL itself (OSD preparation re-probes under its
-         * own locks): not "locked" by someone else. */
+         * own locks): not "locked" by someone else, and always probed afresh. */
         const dev_t *held;
         size_t n_held;
         /* Names and identities only (enumeration, sysfs, types, stable ids): no mounts,

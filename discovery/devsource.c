@@ -286,11 +286,19 @@ static int wait_for_udev(DevSource *s, struct udev_monitor *mon, char **pending,
         }
 }
 
+static void udev_devices_free(struct udev_device **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                udev_device_unref(v[i]);
+        free(v);
+}
+
 static int enumerate_live(DevSource *s, uint64_t timeout_usec, DeviceList **ret) {
         _cleanup_(udev_monitor_unrefp) struct udev_monitor *mon = NULL;
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *en = NULL;
         _cleanup_(device_list_freep) DeviceList *l = device_list_new();
-        _cleanup_strv_free_ char **syspaths = NULL, **pending = NULL;
+        _cleanup_strv_free_ char **pending = NULL;
+        struct udev_device **uds = NULL;
+        size_t n = 0, allocated = 0;
         struct udev_list_entry *e;
         int r;
 
@@ -315,53 +323,70 @@ static int enumerate_live(DevSource *s, uint64_t timeout_usec, DeviceList **ret)
         if (r < 0)
                 return r;
         udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
-                _cleanup_(udev_device_unrefp) struct udev_device *ud =
-                        udev_device_new_from_syspath(s->udev, udev_list_entry_get_name(e));
+                struct udev_device *ud = udev_device_new_from_syspath(s->udev, udev_list_entry_get_name(e));
+
                 if (!ud)
                         continue; /* gone meanwhile */
-                r = strv_extend(&syspaths, udev_list_entry_get_name(e));
-                if (r < 0)
-                        return r;
+                if (n == allocated) {
+                        struct udev_device **v = reallocarray(uds, allocated * 2 + 16, sizeof *uds);
+                        if (!v) {
+                                udev_device_unref(ud);
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                        uds = v;
+                        allocated = allocated * 2 + 16;
+                }
+                uds[n++] = ud;
                 if (mon && udev_device_get_is_initialized(ud) <= 0) {
                         r = strv_extend(&pending, udev_list_entry_get_name(e));
                         if (r < 0)
-                                return r;
+                                goto finish;
                 }
         }
 
         if (mon && pending) {
                 r = wait_for_udev(s, mon, pending, now_usec() + timeout_usec);
                 if (r < 0 && r != -ETIMEDOUT)
-                        return r;
+                        goto finish;
+                /* Read those again: udev has written their database entries meanwhile. */
+                for (size_t i = 0; i < n; i++) {
+                        const char *sp = udev_device_get_syspath(uds[i]);
+                        if (!strv_contains(pending, sp))
+                                continue;
+                        struct udev_device *again = udev_device_new_from_syspath(s->udev, sp);
+                        if (again) {
+                                udev_device_unref(uds[i]);
+                                uds[i] = again;
+                        }
+                }
         }
 
-        STRV_FOREACH(sp, syspaths) {
-                _cleanup_(udev_device_unrefp) struct udev_device *ud =
-                        udev_device_new_from_syspath(s->udev, *sp);
+        for (size_t i = 0; i < n; i++) {
                 _cleanup_(device_freep) Device *d = NULL;
-                const char *name;
+                const char *name = udev_device_get_sysname(uds[i]);
 
-                if (!ud)
-                        continue;
-                name = udev_device_get_sysname(ud);
                 if (!name)
                         continue;
-                r = new_device(name, udev_device_get_devnum(ud), &d);
+                r = new_device(name, udev_device_get_devnum(uds[i]), &d);
                 if (r < 0)
-                        return r;
-                r = fill_from_udev_device(d, ud);
+                        goto finish;
+                r = fill_from_udev_device(d, uds[i]);
                 if (r < 0)
-                        return r;
-                if (mon && udev_device_get_is_initialized(ud) <= 0) {
+                        goto finish;
+                if (mon && udev_device_get_is_initialized(uds[i]) <= 0) {
                         d->probe_error = -ETIMEDOUT;
                         d->probe_error_msg = strdup("udev has not finished initialising the device");
                 }
                 r = device_list_add(l, TAKE_PTR(d));
                 if (r < 0)
-                        return r;
+                        goto finish;
         }
         *ret = TAKE_PTR(l);
-        return 0;
+        r = 0;
+finish:
+        udev_devices_free(uds, n);
+        return r;
 }
 
 /* Adds the /dev/disk links of a captured tree that point at kname. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sysfs reader. Attributes that are missing stay at their zero value: virtual devices lack
  * many of them. A missing device directory is an error (the device went away). */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,52 +12,36 @@
 #include "common/strv.h"
 #include "discovery/sysfs.h"
 
-static int attr_path(const Device *d, const char *attr, char **ret) {
-        return asprintf(ret, "%s/%s", d->syspath, attr) < 0 ? -ENOMEM : 0;
+/* Attributes are read relative to the device's own sysfs directory (dfd): one path walk
+ * for the device, not one per attribute. */
+static int read_attr(int dfd, const char *attr, char **ret) {
+        return read_one_line_at(dfd, attr, ret);
 }
 
-static int read_attr(int root_fd, const Device *d, const char *attr, char **ret) {
-        _cleanup_free_ char *p = NULL;
-        int r;
-
-        r = attr_path(d, attr, &p);
-        if (r < 0)
-                return r;
-        return read_one_line_at(root_fd, p, ret);
-}
-
-static uint64_t read_attr_u64(int root_fd, const Device *d, const char *attr) {
-        _cleanup_free_ char *p = NULL;
+static uint64_t read_attr_u64(int dfd, const char *attr) {
         uint64_t v = 0;
 
-        if (attr_path(d, attr, &p) < 0 || read_u64_at(root_fd, p, &v) < 0)
+        if (read_u64_at(dfd, attr, &v) < 0)
                 return 0;
         return v;
 }
 
-static bool attr_exists(int root_fd, const Device *d, const char *attr) {
-        _cleanup_free_ char *p = NULL;
+static bool attr_exists(int dfd, const char *attr) {
         struct stat st;
 
-        return attr_path(d, attr, &p) >= 0 && fstatat(root_fd, p, &st, 0) >= 0;
+        return fstatat(dfd, attr, &st, 0) >= 0;
 }
 
-static int list_attr_dir(int root_fd, const Device *d, const char *attr, char ***ret) {
-        _cleanup_free_ char *p = NULL;
-        int r;
-
-        r = attr_path(d, attr, &p);
-        if (r < 0)
-                return r;
-        r = list_dir_at(root_fd, p, ret);
+static int list_attr_dir(int dfd, const char *attr, char ***ret) {
+        int r = list_dir_at(dfd, attr, ret);
         return r == -ENOENT ? 0 : r;
 }
 
 /* Keeps the string attribute if it has content: vendor/model strings are space-padded. */
-static void take_attr(int root_fd, const Device *d, const char *attr, char **field) {
+static void take_attr(int dfd, const char *attr, char **field) {
         char *v = NULL;
 
-        if (read_attr(root_fd, d, attr, &v) < 0)
+        if (read_attr(dfd, attr, &v) < 0)
                 return;
         if (isempty(v)) {
                 free(v);
@@ -68,11 +53,11 @@ static void take_attr(int root_fd, const Device *d, const char *attr, char **fie
 
 /* sysfs wwid holds the best SCSI/NVMe designator; only NAA and EUI-64 ones are world-wide
  * names. A "t10." vendor id is just vendor, model and serial again. */
-static void take_wwid(int root_fd, Device *d) {
+static void take_wwid(int dfd, Device *d) {
         _cleanup_free_ char *v = NULL;
         const char *naa;
 
-        if (read_attr(root_fd, d, "device/wwid", &v) < 0)
+        if (read_attr(dfd, "device/wwid", &v) < 0)
                 return;
         if ((naa = startswith(v, "naa.")))
                 (void) asprintf(&d->wwn, "0x%s", naa);
@@ -112,26 +97,27 @@ static int read_parent(int root_fd, Device *d) {
 int sysfs_fill(int root_fd, Device *d) {
         _cleanup_strv_free_ char **entries = NULL;
         _cleanup_free_ char *sched = NULL;
-        struct stat st;
+        _cleanup_close_ int dfd = -EBADF;
         int r;
 
-        if (fstatat(root_fd, d->syspath, &st, 0) < 0)
+        dfd = openat(root_fd, d->syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
                 return -errno;
 
-        d->size = read_attr_u64(root_fd, d, "size") * 512; /* always 512-byte units */
-        d->logical_sector_size = (unsigned) read_attr_u64(root_fd, d, "queue/logical_block_size");
-        d->physical_sector_size = (unsigned) read_attr_u64(root_fd, d, "queue/physical_block_size");
-        d->rotational = read_attr_u64(root_fd, d, "queue/rotational") == 1;
-        d->read_only = read_attr_u64(root_fd, d, "ro") == 1;
-        d->removable = read_attr_u64(root_fd, d, "removable") == 1;
-        d->nr_requests = (unsigned) read_attr_u64(root_fd, d, "queue/nr_requests");
-        d->discard_granularity = read_attr_u64(root_fd, d, "queue/discard_granularity");
-        d->optimal_io_size = read_attr_u64(root_fd, d, "queue/optimal_io_size");
-        if (read_attr(root_fd, d, "queue/scheduler", &sched) >= 0)
+        d->size = read_attr_u64(dfd, "size") * 512; /* always 512-byte units */
+        d->logical_sector_size = (unsigned) read_attr_u64(dfd, "queue/logical_block_size");
+        d->physical_sector_size = (unsigned) read_attr_u64(dfd, "queue/physical_block_size");
+        d->rotational = read_attr_u64(dfd, "queue/rotational") == 1;
+        d->read_only = read_attr_u64(dfd, "ro") == 1;
+        d->removable = read_attr_u64(dfd, "removable") == 1;
+        d->nr_requests = (unsigned) read_attr_u64(dfd, "queue/nr_requests");
+        d->discard_granularity = read_attr_u64(dfd, "queue/discard_granularity");
+        d->optimal_io_size = read_attr_u64(dfd, "queue/optimal_io_size");
+        if (read_attr(dfd, "queue/scheduler", &sched) >= 0)
                 d->scheduler = active_scheduler(sched);
 
-        if (attr_exists(root_fd, d, "partition")) {
-                d->partition_number = (unsigned) read_attr_u64(root_fd, d, "partition");
+        if (attr_exists(dfd, "partition")) {
+                d->partition_number = (unsigned) read_attr_u64(dfd, "partition");
                 r = read_parent(root_fd, d);
                 if (r < 0)
                         return r;
@@ -139,7 +125,7 @@ int sysfs_fill(int root_fd, Device *d) {
         }
 
         /* Partitions are the subdirectories that carry a "partition" attribute. */
-        r = list_attr_dir(root_fd, d, ".", &entries);
+        r = list_attr_dir(dfd, ".", &entries);
         if (r < 0)
                 return r;
         STRV_FOREACH(e, entries) {
@@ -149,41 +135,45 @@ int sysfs_fill(int root_fd, Device *d) {
                         continue;
                 if (asprintf(&p, "%s/partition", *e) < 0)
                         return -ENOMEM;
-                if (!attr_exists(root_fd, d, p))
+                if (!attr_exists(dfd, p))
                         continue;
                 r = strv_extend(&d->partitions, *e);
                 if (r < 0)
                         return r;
         }
 
-        r = list_attr_dir(root_fd, d, "holders", &d->holders);
+        r = list_attr_dir(dfd, "holders", &d->holders);
         if (r < 0)
                 return r;
-        r = list_attr_dir(root_fd, d, "slaves", &d->slaves);
+        r = list_attr_dir(dfd, "slaves", &d->slaves);
         if (r < 0)
                 return r;
 
-        take_attr(root_fd, d, "dm/name", &d->dm_name);
-        take_attr(root_fd, d, "dm/uuid", &d->dm_uuid);
-        take_attr(root_fd, d, "loop/backing_file", &d->loop_backing_file);
-        d->is_md = attr_exists(root_fd, d, "md");
+        /* The kernel names these dm-N, loopN and mdN; other devices have none of them. */
+        if (startswith(d->kname, "dm-")) {
+                take_attr(dfd, "dm/name", &d->dm_name);
+                take_attr(dfd, "dm/uuid", &d->dm_uuid);
+        }
+        if (startswith(d->kname, "loop"))
+                take_attr(dfd, "loop/backing_file", &d->loop_backing_file);
+        d->is_md = startswith(d->kname, "md") && attr_exists(dfd, "md");
 
         /* Hardware strings come from udev (the full ATA model, not sysfs' 16 characters);
          * sysfs stands in when udev has nothing, e.g. when udevd is not running. */
-        if (!d->vendor && attr_exists(root_fd, d, "device/type"))
+        if (!d->vendor && attr_exists(dfd, "device/type"))
                 /* only SCSI devices have a vendor string here; virtio's is a PCI id (0x1af4) */
-                take_attr(root_fd, d, "device/vendor", &d->vendor);
+                take_attr(dfd, "device/vendor", &d->vendor);
         if (!d->model)
-                take_attr(root_fd, d, "device/model", &d->model);
+                take_attr(dfd, "device/model", &d->model);
         if (!d->serial) /* virtio-blk keeps its serial in the block directory */
-                take_attr(root_fd, d, "serial", &d->serial);
+                take_attr(dfd, "serial", &d->serial);
         if (!d->serial)
-                take_attr(root_fd, d, "device/serial", &d->serial);
+                take_attr(dfd, "device/serial", &d->serial);
         if (!d->wwn)
-                take_wwid(root_fd, d);
-        take_attr(root_fd, d, "device/rev", &d->revision);
+                take_wwid(dfd, d);
+        take_attr(dfd, "device/rev", &d->revision);
         if (!d->revision)
-                take_attr(root_fd, d, "device/firmware_rev", &d->revision); /* NVMe */
-        take_attr(root_fd, d, "device/sas_address", &d->sas_address);
+                take_attr(dfd, "device/firmware_rev", &d->revision); /* NVMe */
+        take_attr(dfd, "device/sas_address", &d->sas_address);
         return 0;
 }

@@ -36,6 +36,9 @@ typedef struct OsdContext {
         uint64_t up_timeout_usec; /* wait for "up" in the osd map; 0: 120 s */
         ProgressFn progress;
         void *userdata;
+        /* A connection to the monitors that the caller keeps open across operations (a
+         * batch's OSDs); NULL: each operation connects and disconnects itself. */
+        MonConn *mon;
 } OsdContext;
 
 static inline const char *osd_ctx_cluster(const OsdContext *c) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,25 +212,70 @@ static int active_lv_uuid(const char *path, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+typedef struct VolumeJob {
+        const JournalEntry *e;
+        const LayoutRequest *req;
+        VolumeType t;
+        char *path, *lv_uuid, *error;
+        int r;
+} VolumeJob;
+
+/* One volume: its VG (if new) and LV, then the LV's path and uuid. */
+static void *volume_job(void *userdata) {
+        VolumeJob *j = userdata;
+        const JournalVolume *v = &j->e->vol[j->t];
+
+        j->r = create_volume(j->e, j->req, j->t, &j->error);
+        if (j->r >= 0 && asprintf(&j->path, "/dev/%s/%s", v->vg, v->lv) < 0) {
+                j->path = NULL;
+                j->r = -ENOMEM;
+        }
+        if (j->r >= 0 && active_lv_uuid(j->path, &j->lv_uuid) < 0)
+                j->r = lvmcmd_lv_uuid(v->vg, v->lv, &j->lv_uuid, &j->error);
+        return NULL;
+}
+
 int lvm_layout_create(const JournalEntry *e, const LayoutRequest *req, OsdPaths *ret, char **error) {
         _cleanup_strv_free_ char **cross = NULL, **lvs = NULL;
+        VolumeJob jobs[_VOLUME_MAX] = {};
+        pthread_t threads[_VOLUME_MAX];
+        bool started[_VOLUME_MAX] = {};
         OsdPaths p = {};
-        int r;
+        int r = 0;
 
+        /* The volumes are on different devices and in different VGs: LVM makes them at the
+         * same time (each lvm command mostly waits for its own start, scan and udev). */
         for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
                 if (!e->vol[t].stable_id)
                         continue;
-                r = create_volume(e, req, t, error);
-                if (r >= 0 && asprintf(&p.path[t], "/dev/%s/%s", e->vol[t].vg, e->vol[t].lv) < 0) {
-                        p.path[t] = NULL;
+                jobs[t] = (VolumeJob) { .e = e, .req = req, .t = t };
+                if (pthread_create(&threads[t], NULL, volume_job, &jobs[t]) == 0)
+                        started[t] = true;
+                else
+                        volume_job(&jobs[t]);
+        }
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                if (started[t])
+                        (void) pthread_join(threads[t], NULL);
+                if (jobs[t].r < 0 && r >= 0) {
+                        r = jobs[t].r;
+                        error_set(error, "%s", jobs[t].error ?: strerror(-r));
+                }
+                free(jobs[t].error);
+                p.path[t] = jobs[t].path;
+                p.lv_uuid[t] = jobs[t].lv_uuid;
+        }
+        if (r < 0)
+                goto fail;
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                char *spec;
+                if (!p.path[t])
+                        continue;
+                if (asprintf(&spec, "%s/%s", e->vol[t].vg, e->vol[t].lv) < 0) {
                         r = -ENOMEM;
+                        goto fail;
                 }
-                if (r >= 0 && active_lv_uuid(p.path[t], &p.lv_uuid[t]) < 0)
-                        r = lvmcmd_lv_uuid(e->vol[t].vg, e->vol[t].lv, &p.lv_uuid[t], error);
-                if (r >= 0) {
-                        char *spec;
-                        r = asprintf(&spec, "%s/%s", e->vol[t].vg, e->vol[t].lv) < 0 ? -ENOMEM : strv_consume(&lvs, spec);
-                }
+                r = strv_consume(&lvs, spec);
                 if (r < 0)
                         goto fail;
         }

@@ -56,6 +56,7 @@ typedef struct Run {
         PrepareResult *res;
         uint64_t step_start;
         MonConn *mon;
+        bool own_mon;           /* connected by this prepare (not the context's) */
         JournalEntry entry;
         bool have_entry;
         /* the data device, and in LVM mode the db and wal devices */
@@ -362,8 +363,11 @@ static int plan(Run *run, ScanResult **ret_scan, const Device **ret) {
         const Device *d;
         int r;
 
+        ScanOptions o = run->c->scan;
+        o.previous = run->req->recent;
+        o.dirty = run->req->dirty;
         progress(run, "plan", 0, "scanning devices");
-        r = devscan_run(&run->c->scan, &scan);
+        r = devscan_run(&o, &scan);
         if (r < 0)
                 return fail(run, r, "cannot scan the devices: %s", strerror(-r));
         d = target_find(scan->devices, run->req->data);
@@ -694,9 +698,13 @@ static int prepare(Run *run) {
         fault_point("plan");
         step_done(run, "plan");
 
-        r = mon_connect(&run->c->ceph, &run->mon, &err);
-        if (r < 0)
-                return fail_with(run, r, "cannot connect to the cluster", err);
+        run->mon = run->c->mon;
+        if (!run->mon) {
+                r = mon_connect(&run->c->ceph, &run->mon, &err);
+                if (r < 0)
+                        return fail_with(run, r, "cannot connect to the cluster", err);
+                run->own_mon = true;
+        }
         r = mon_fsid(run->mon, fsid);
         if (r < 0)
                 return fail(run, r, "cannot read the cluster's fsid: %s", strerror(-r));
@@ -730,7 +738,7 @@ static int prepare(Run *run) {
                  * locking orders its metadata writes), and the checks below still apply. */
                 want[t].exclusive = !(was && was->lvm);
         }
-        r = target_lock_all(want, _VOLUME_MAX, &run->c->scan, run->lock, &run->locked, &err);
+        r = target_lock_all(want, _VOLUME_MAX, &run->c->scan, scan->devices, run->lock, &run->locked, &err);
         if (r < 0)
                 return fail_with(run, r, "cannot lock the device", err);
         for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
@@ -812,7 +820,8 @@ int osd_prepare(const OsdContext *c, const PrepareRequest *req, PrepareResult *r
         scan_result_free(run.locked);
         osd_paths_done(&run.paths);
         explicit_bzero(run.dmcrypt_key, sizeof run.dmcrypt_key);
-        mon_disconnect(run.mon);
+        if (run.own_mon)
+                mon_disconnect(run.mon);
         journal_entry_done(&run.entry);
         free(run.dir);
         return r;

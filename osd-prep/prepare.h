@@ -31,6 +31,12 @@ typedef struct PrepareRequest {
         unsigned data_slots;     /* this OSD's LV gets 1/data_slots of the data device (0: 1) */
         unsigned db_slots, wal_slots;
         uint64_t db_size, wal_size; /* bytes, instead of a slot */
+        /* A scan the caller made moments ago (a batch's plan): the plan step keeps its
+         * content facts for every device not in dirty (the devices earlier OSDs of the
+         * batch wrote to) instead of probing them again. The lock step probes the devices
+         * it locks afresh either way. NULL: the plan step probes everything. */
+        const DeviceList *recent;
+        char *const *dirty;
 } PrepareRequest;
 
 typedef struct StepTiming {

@@ -82,8 +82,8 @@ int target_open_locked(const Device *d, bool exclusive, int *ret_fd, char **erro
         return 0;
 }
 
-int target_lock_all(const TargetWant *want, size_t n, const ScanOptions *base, TargetLock *ret,
-                    ScanResult **ret_scan, char **error) {
+int target_lock_all(const TargetWant *want, size_t n, const ScanOptions *base, const DeviceList *recent,
+                    TargetLock *ret, ScanResult **ret_scan, char **error) {
         _cleanup_(scan_result_freep) ScanResult *found = NULL, *locked = NULL;
         TargetLock l[TARGET_MAX];
         dev_t held[TARGET_MAX];
@@ -125,8 +125,10 @@ int target_lock_all(const TargetWant *want, size_t n, const ScanOptions *base, T
                 held[n_held++] = d->devnum;
         }
 
-        /* Everything again, now that nobody else can open them exclusively or mount them. */
+        /* Again, now that nobody else can open them exclusively or mount them. */
         o.identity_only = false;
+        o.previous = recent;
+        o.dirty = NULL;
         o.held = held;
         o.n_held = n_held;
         r = devscan_run(&o, &locked);

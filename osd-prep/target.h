@@ -30,13 +30,15 @@ typedef struct TargetLock {
 } TargetLock;
 
 /* Finds each wanted device by its stable id (whatever its name now) with an identity-only
- * scan, opens and locks them all, then scans once more, fully, under all the locks, and
- * checks that each locked device still carries its stable id. base: scan options
+ * scan, opens and locks them all, then scans once more under all the locks and checks
+ * that each locked device still carries its stable id. The locked devices are probed
+ * afresh; the others keep the content facts of recent (a scan the caller made moments
+ * ago; NULL: everything is probed), as the agent's rescans do. base: scan options
  * (allow_loop...). want and ret have n (<= TARGET_MAX) slots; ret[i] is filled for every
  * want[i] with a stable id, and *ret_scan owns the devices they point to. On failure
  * nothing stays locked and *error says why in words. Writes nothing. */
-int target_lock_all(const TargetWant *want, size_t n, const ScanOptions *base, TargetLock *ret,
-                    ScanResult **ret_scan, char **error);
+int target_lock_all(const TargetWant *want, size_t n, const ScanOptions *base, const DeviceList *recent,
+                    TargetLock *ret, ScanResult **ret_scan, char **error);
 void target_unlock(TargetLock *l);
 
 /* Opens /dev/<kname> of d O_RDWR|O_EXCL and takes flock(LOCK_EX), retrying while udev holds
