@@ -223,7 +223,7 @@ int spawn_capture(char *const argv[], char *const envp[], const SpawnOptions *o,
         else if (r == 0 && sinks[0].overflow)
                 r = -EFBIG;
         log_debug("%s %s: %s after %.1f ms", argv[0], argv[1] ? argv[1] : "",
-                  r < 0 ? strerror(-r) : !exited ? "left running" : WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "done" : "failed",
+                  r < 0 ? strerror(-r) : !exited ? "output complete" : WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "done" : "failed",
                   (double) (now_usec() - start) / 1000);
         if (r < 0) {
                 free(sinks[0].buf);
