@@ -204,6 +204,30 @@ static void test_lvm_osd(void **state) {
         assert_string_equal(startswith(lv->stable_id, "dm-uuid-"), dm_uuid);
 }
 
+/* An identity-only scan names and identifies the same devices as a full one, and reads
+ * nothing of their content: no probe, no LVM report, no verdict. */
+static void test_identity_only(void **state) {
+        _cleanup_(scan_result_freep) ScanResult *full = scan("lvm-osd"), *quick = NULL;
+        _cleanup_free_ char *root = NULL;
+
+        assert_true(asprintf(&root, "%s/lvm-osd", TEST_DATA_DIR) > 0);
+        assert_int_equal(devscan_run(&(ScanOptions) { .sysroot = root, .identity_only = true }, &quick), 0);
+        assert_int_equal(quick->devices->n, full->devices->n);
+        assert_int_equal(quick->n_probed, 0);
+        assert_null(quick->lvm_status);
+        for (size_t i = 0; i < full->devices->n; i++) {
+                const Device *f = full->devices->items[i], *q = find(quick, f->kname);
+
+                assert_non_null(f->stable_id);
+                assert_string_equal(q->stable_id, f->stable_id);
+                assert_int_equal(q->devnum, f->devnum);
+                assert_false(q->probed);
+                assert_int_equal(q->n_signatures, 0);
+                assert_null(q->lvm);
+                assert_int_equal(q->reasons, 0);
+        }
+}
+
 static void test_os_disk(void **state) {
         _cleanup_(scan_result_freep) ScanResult *res = scan("os-disk");
 #define OS_ID "wwn-" NVME_WWID("434153544c454e564d4530303032") "_CASTLENVME0002"
@@ -284,6 +308,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_nvme_sata),
                 cmocka_unit_test(test_lvm_osd),
+                cmocka_unit_test(test_identity_only),
                 cmocka_unit_test(test_os_disk),
                 cmocka_unit_test(test_scsi_serial),
                 cmocka_unit_test(test_virtio_serial),

@@ -97,9 +97,12 @@ if [ "$CASTLE_VM_BOOT" = 1 ]; then
                                   .tags["ceph.osd_id"] == $id and (.tags["ceph.cephx_lockbox_secret"] | length) == 40 and
                                   (.tags["ceph.db_device"] | startswith("/dev/ceph-"))) and
                         ([$o[] | select(.type == "db") | .devices[0]] == [$n]) and
-                        ([$o[] | select(.type == "block") | .lv_name | startswith("osd-block-")] == [true])' \
+                        ([$o[] | select(.type == "block") | .lv_name | startswith("osd-block-")] == [true]) and
+                        (([$o[] | select(.type == "block") | .lv_uuid][0]) as $bu |
+                         ([$o[] | select(.type == "db") | .lv_uuid][0]) as $du |
+                         all($o[]; .tags["ceph.block_uuid"] == $bu and .tags["ceph.db_uuid"] == $du))' \
                         "$OUTER_WORK/cv.json" >/dev/null &&
-                        ok "ceph-volume lvm list shows osd.$id: block and db LVs, every ceph.* tag" ||
+                        ok "ceph-volume lvm list shows osd.$id: block and db LVs, every ceph.* tag, the uuids of both LVs" ||
                         bad "ceph-volume lvm list for osd.$id: $(head -c 600 "$OUTER_WORK/cv.json") $(tail -3 "$OUTER_WORK/cv.err")"
         done
         before=$(osd_count)
