@@ -298,7 +298,7 @@ static int enumerate_live(DevSource *s, uint64_t timeout_usec, DeviceList **ret)
         _cleanup_(device_list_freep) DeviceList *l = device_list_new();
         _cleanup_strv_free_ char **pending = NULL;
         struct udev_device **uds = NULL;
-        size_t n = 0, allocated = 0;
+        size_t n = 0;
         struct udev_list_entry *e;
         int r;
 
@@ -327,16 +327,13 @@ static int enumerate_live(DevSource *s, uint64_t timeout_usec, DeviceList **ret)
 
                 if (!ud)
                         continue; /* gone meanwhile */
-                if (n == allocated) {
-                        struct udev_device **v = reallocarray(uds, allocated * 2 + 16, sizeof *uds);
-                        if (!v) {
-                                udev_device_unref(ud);
-                                r = -ENOMEM;
-                                goto finish;
-                        }
-                        uds = v;
-                        allocated = allocated * 2 + 16;
+                struct udev_device **v = reallocarray(uds, n + 1, sizeof *uds);
+                if (!v) {
+                        udev_device_unref(ud);
+                        r = -ENOMEM;
+                        goto finish;
                 }
+                uds = v;
                 uds[n++] = ud;
                 if (mon && udev_device_get_is_initialized(ud) <= 0) {
                         r = strv_extend(&pending, udev_list_entry_get_name(e));

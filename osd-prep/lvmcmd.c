@@ -66,7 +66,7 @@ static int run_args(char **argv, char **error) {
         return a ? run(a, NULL, error) : -ENOMEM;
 }
 
-static char *lv_spec(const char *vg, const char *lv) {
+char *lvmcmd_lv_spec(const char *vg, const char *lv) {
         char *s;
         return asprintf(&s, "%s/%s", vg, lv) < 0 ? NULL : s;
 }
@@ -179,12 +179,12 @@ int lvmcmd_lv_create(const char *vg, const char *lv, uint64_t extents, char *con
 }
 
 int lvmcmd_lv_remove(const char *vg, const char *lv, char **error) {
-        _cleanup_free_ char *spec = lv_spec(vg, lv);
+        _cleanup_free_ char *spec = lvmcmd_lv_spec(vg, lv);
         return spec ? run_args(args("lvremove", "--yes", spec, NULL), error) : -ENOMEM;
 }
 
 int lvmcmd_lv_activate(const char *vg, const char *lv, char **error) {
-        _cleanup_free_ char *spec = lv_spec(vg, lv);
+        _cleanup_free_ char *spec = lvmcmd_lv_spec(vg, lv);
         return spec ? run_args(args("lvchange", "-ay", spec, NULL), error) : -ENOMEM;
 }
 
@@ -208,7 +208,7 @@ int lvmcmd_lv_tags(char *const *lvs, char *const *addtags, char *const *deltags,
 }
 
 int lvmcmd_lv_uuid(const char *vg, const char *lv, char **ret, char **error) {
-        _cleanup_free_ char *spec = lv_spec(vg, lv);
+        _cleanup_free_ char *spec = lvmcmd_lv_spec(vg, lv);
         json_object *o = NULL, *row, *v;
         int r;
 

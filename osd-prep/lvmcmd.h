@@ -13,6 +13,9 @@ typedef struct VgInfo {
         uint64_t free_count;
 } VgInfo;
 
+/* "vg/lv", the name LVM commands take; NULL when out of memory. */
+char *lvmcmd_lv_spec(const char *vg, const char *lv);
+
 int lvmcmd_pv_remove(const char *device, char **error);
 int lvmcmd_vg_create(const char *vg, const char *pv, char **error);
 int lvmcmd_vg_remove(const char *vg, char **error);

@@ -267,26 +267,16 @@ int lvm_layout_create(const JournalEntry *e, const LayoutRequest *req, OsdPaths 
         }
         if (r < 0)
                 goto fail;
-        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
-                char *spec;
-                if (!p.path[t])
-                        continue;
-                if (asprintf(&spec, "%s/%s", e->vol[t].vg, e->vol[t].lv) < 0) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                r = strv_consume(&lvs, spec);
-                if (r < 0)
-                        goto fail;
-        }
         /* ceph.block_device, ceph.db_uuid...: the same on every LV of the OSD, set on all of
          * them in one lvchange */
         for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
                 char key[32];
                 if (!p.path[t])
                         continue;
+                r = strv_consume(&lvs, lvmcmd_lv_spec(e->vol[t].vg, e->vol[t].lv));
                 snprintf(key, sizeof key, "%s_device", volume_type_to_string(t));
-                r = tag(&cross, key, p.path[t]);
+                if (r >= 0)
+                        r = tag(&cross, key, p.path[t]);
                 snprintf(key, sizeof key, "%s_uuid", volume_type_to_string(t));
                 if (r >= 0)
                         r = tag(&cross, key, p.lv_uuid[t]);

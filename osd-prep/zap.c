@@ -233,12 +233,8 @@ static void zap_lvm(Zap *z, const Device *only) {
                                         continue;
                                 }
                                 wipe_report_done(&w);
-                                _cleanup_free_ char *spec = NULL;
-                                if (asprintf(&spec, "%s/%s", lv->vg_name, lv->name) < 0) {
-                                        spec = NULL;
-                                        continue;
-                                }
-                                if (lvmcmd_lv_tags((char *[]) { spec, NULL }, NULL, tags, &res->error) < 0)
+                                _cleanup_free_ char *spec = lvmcmd_lv_spec(lv->vg_name, lv->name);
+                                if (!spec || lvmcmd_lv_tags((char *[]) { spec, NULL }, NULL, tags, &res->error) < 0)
                                         continue;
                         }
                         res->zapped = true;
