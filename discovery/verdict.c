@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Verdict rules. Each rule adds a reason; order of evaluation does not matter because
  * reasons are a set printed in code order. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -159,4 +161,53 @@ void verdict_evaluate(Device *d, const Device *parent, const DeviceList *all, co
 
         d->reasons = set;
         d->available = set == 0;
+}
+
+/* What was found behind reason c, as "a, b", or NULL where the message says it all. */
+static char *reason_detail(ReasonCode c, const Device *d, const DeviceList *all) {
+        _cleanup_strv_free_ char **what = NULL;
+
+        switch (c) {
+        case REASON_HAS_FILESYSTEM:
+                for (size_t i = 0; i < d->n_signatures; i++)
+                        if (strv_extend_unique(&what, d->signatures[i].type ?: "unknown") < 0)
+                                return NULL;
+                break;
+        case REASON_HAS_HOLDERS:
+                STRV_FOREACH(h, d->holders) {
+                        const Device *hd = all ? device_list_find(all, *h) : NULL;
+                        char *one;
+
+                        if (!hd || hd->type == DEVICE_TYPE_UNKNOWN)
+                                one = strdup(*h);
+                        else if (asprintf(&one, "%s: %s%s%s", *h, device_type_to_string(hd->type),
+                                          hd->dm_name ? " " : "", strempty(hd->dm_name)) < 0)
+                                one = NULL;
+                        if (!one || strv_consume(&what, one) < 0)
+                                return NULL;
+                }
+                break;
+        case REASON_MOUNTED:
+                what = strv_copy(d->mountpoints);
+                break;
+        default:
+                break;
+        }
+        return strv_isempty(what) ? NULL : strv_join(what, ", ");
+}
+
+char *verdict_explain(const Device *d, const DeviceList *all) {
+        _cleanup_strv_free_ char **why = NULL;
+
+        REASON_SET_FOREACH(c, d->reasons) {
+                _cleanup_free_ char *detail = reason_detail(c, d, all);
+                char *one;
+
+                if (detail ? asprintf(&one, "%s (%s)", reason_message(c), detail) < 0
+                           : !(one = strdup(reason_message(c))))
+                        return NULL;
+                if (strv_consume(&why, one) < 0)
+                        return NULL;
+        }
+        return strv_join(why, "; ");
 }

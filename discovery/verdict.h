@@ -20,3 +20,8 @@ typedef struct VerdictOptions {
 void verdict_evaluate(Device *d, const Device *parent, const DeviceList *all, const VerdictOptions *o);
 
 bool verdict_is_ceph_disk_partition(const Device *part);
+
+/* The device's reasons as one line for an error message, each with what was found where that
+ * helps ("Has a FileSystem (crypto_LUKS); Has holders (dm-3: crypt dirtycrypt)"). all, may be
+ * NULL, names the holders' types. NULL on allocation failure. */
+char *verdict_explain(const Device *d, const DeviceList *all);

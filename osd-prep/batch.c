@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/strv.h"
+#include "discovery/verdict.h"
 #include "osd-prep/batch.h"
 #include "osd-prep/lvmlayout.h"
 #include "osd-prep/osdlist.h"
@@ -54,20 +55,16 @@ static int resolve(const DeviceList *devices, char *const *names, Role *roles, s
         return 0;
 }
 
-static int refuse(const Device *d, const char *role, char **error) {
-        _cleanup_strv_free_ char **why = NULL;
-        _cleanup_free_ char *joined = NULL;
+static int refuse(const Device *d, const DeviceList *all, const char *role, char **error) {
+        _cleanup_free_ char *why = verdict_explain(d, all);
 
-        REASON_SET_FOREACH(c, d->reasons)
-                (void) strv_extend(&why, reason_message(c));
-        joined = strv_join(why, "; ");
-        error_set(error, "refusing /dev/%s as a %s device: %s", d->kname, role, strempty(joined));
+        error_set(error, "refusing /dev/%s as a %s device: %s", d->kname, role, strempty(why));
         return -EPERM;
 }
 
 /* One role's devices split into slots for `users` OSDs: slots per device, and the size. */
-static int fast_slots(const Role *fast, size_t users, uint64_t want, const char *what, unsigned *ret_slots,
-                      char **error) {
+static int fast_slots(const DeviceList *all, const Role *fast, size_t users, uint64_t want, const char *what,
+                      unsigned *ret_slots, char **error) {
         unsigned slots;
 
         if (fast->n == 0)
@@ -76,7 +73,7 @@ static int fast_slots(const Role *fast, size_t users, uint64_t want, const char 
         for (size_t i = 0; i < fast->n; i++) {
                 const Device *d = fast->d[i];
                 if (!d->available && !lvm_device_in_ceph_vg(d, NULL, NULL))
-                        return refuse(d, what, error);
+                        return refuse(d, all, what, error);
                 if (want > 0 && want * slots > d->size) {
                         error_set(error, "--block-%s-size is larger than a slot of /dev/%s (%u slots of %llu bytes)", what,
                                   d->kname, slots, (unsigned long long) (d->size / slots));
@@ -121,12 +118,12 @@ int batch_plan(const DeviceList *devices, const BatchRequest *req, BatchPlan *re
         for (size_t i = 0; i < data->n; i++) {
                 const Device *d = data->d[i];
                 if (!d->available && osd_count_on(d) == 0 && !lvm_device_in_ceph_vg(d, NULL, NULL))
-                        return refuse(d, "data", error);
+                        return refuse(d, devices, "data", error);
         }
         users = data->n * per;
-        r = fast_slots(db, users, req->db_size, "db", &db_slots, error);
+        r = fast_slots(devices, db, users, req->db_size, "db", &db_slots, error);
         if (r >= 0)
-                r = fast_slots(wal, users, req->wal_size, "wal", &wal_slots, error);
+                r = fast_slots(devices, wal, users, req->wal_size, "wal", &wal_slots, error);
         if (r < 0)
                 return r;
 

@@ -17,6 +17,7 @@
 #include "common/strv.h"
 #include "common/timeutil.h"
 #include "discovery/bluestore.h"
+#include "discovery/verdict.h"
 #include "osd-prep/cephx.h"
 #include "osd-prep/crypt.h"
 #include "osd-prep/fault.h"
@@ -135,10 +136,9 @@ static char **reason_strings(ReasonSet set) {
         return l;
 }
 
-static int refuse(Run *run, const Device *d) {
-        _cleanup_strv_free_ char **why = reason_strings(d->reasons);
-        _cleanup_free_ char *joined = strv_join(why, "; ");
-        return fail(run, -EPERM, "refusing /dev/%s (%s): %s", d->kname, strempty(d->stable_id), strempty(joined));
+static int refuse(Run *run, const Device *d, const ScanResult *scan) {
+        _cleanup_free_ char *why = verdict_explain(d, scan->devices);
+        return fail(run, -EPERM, "refusing /dev/%s (%s): %s", d->kname, strempty(d->stable_id), strempty(why));
 }
 
 /* The OSD a device already holds, from its label or LVM tags, or NULL. */
@@ -199,6 +199,14 @@ static int zero_labels(int fd, const Device *d) {
         return d->n_label_offsets > 0 && fsync(fd) < 0 ? -errno : 0;
 }
 
+/* The first of the OSD's devices that is no longer there (pulled during the prepare), or NULL. */
+static const char *device_gone(const Run *run) {
+        for (VolumeType t = 0; t < _VOLUME_MAX; t++)
+                if (run->node[t] && access(run->node[t], F_OK) < 0)
+                        return run->node[t];
+        return NULL;
+}
+
 static int mkfs(Run *run) {
         const OsdContext *c = run->c;
         SpawnOptions so = { .timeout_usec = MKFS_TIMEOUT_USEC, .out_max = 1 << 20, .in = run->entry.secret };
@@ -248,6 +256,9 @@ static int mkfs(Run *run) {
                         (void) nanosleep(&(struct timespec) { .tv_nsec = MKFS_RETRY_NSEC }, NULL);
                         continue;
                 }
+                if (device_gone(run))
+                        return fail(run, -ENODEV, "ceph-osd --mkfs failed: %s is gone (the disk was removed during the prepare); ceph-osd said: %s",
+                                    device_gone(run), strip_trailing(res.err));
                 return fail(run, -EIO, "ceph-osd --mkfs failed (exit %d): %s", res.status, strip_trailing(res.err));
         }
 }
@@ -692,7 +703,7 @@ static int prepare(Run *run) {
                 existing = NULL;
         for (VolumeType t = 0; !run->have_entry && t < _VOLUME_MAX; t++)
                 if (run->planned[t] && !(t == VOLUME_BLOCK && existing) && !volume_fresh(run, run->planned[t], t))
-                        return refuse(run, run->planned[t]);
+                        return refuse(run, run->planned[t], scan);
         if (run->req->dry_run)
                 return 0;
         fault_point("plan");
@@ -749,7 +760,7 @@ static int prepare(Run *run) {
                 if (asprintf(&run->node[t], "/dev/%s", l->kname) < 0)
                         return -ENOMEM;
                 if (run->have_entry ? !volume_ours(run, l, t) : !volume_fresh(run, l, t))
-                        return refuse(run, l);
+                        return refuse(run, l, run->locked);
         }
         d = run->lock[VOLUME_BLOCK].device;
         run->devnum = d->devnum;

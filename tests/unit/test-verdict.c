@@ -250,6 +250,31 @@ static void test_fail_safe(void **state) {
         assert_int_equal(evaluate(d, NULL, NULL, false), ONLY(REASON_NO_STABLE_ID));
 }
 
+static void test_explain(void **state) {
+        _cleanup_(device_list_freep) DeviceList *all = device_list_new();
+        Device *disk = clean_disk("sdg"), *map = clean_disk("dm-4");
+        _cleanup_free_ char *clean = NULL, *why = NULL, *alone = NULL;
+
+        assert_int_equal(device_list_add(all, disk), 0);
+        assert_int_equal(device_list_add(all, map), 0);
+        assert_int_equal(evaluate(disk, NULL, all, false), 0);
+        clean = verdict_explain(disk, all);
+        assert_string_equal(clean, "");
+
+        /* An open LUKS volume: the signature and the mapping that holds the disk are named. */
+        map->type = DEVICE_TYPE_CRYPT;
+        map->dm_name = strdup("dirtycrypt");
+        assert_int_equal(device_add_signature(disk, "crypto_LUKS", "crypto", "u", NULL, "2"), 0);
+        assert_int_equal(strv_extend(&disk->holders, "dm-4"), 0);
+        assert_int_equal(strv_extend(&disk->mountpoints, "/srv"), 0);
+        evaluate(disk, NULL, all, false);
+        why = verdict_explain(disk, all);
+        assert_string_equal(why, "Has a FileSystem (crypto_LUKS); Mounted (/srv); Has holders (dm-4: crypt dirtycrypt)");
+        /* Without the scan, a holder is named by its kernel name only. */
+        alone = verdict_explain(disk, NULL);
+        assert_string_equal(alone, "Has a FileSystem (crypto_LUKS); Mounted (/srv); Has holders (dm-4)");
+}
+
 static void test_reason_table(void **state) {
         /* Every code has a name and a message, and messages map back to their code. */
         for (ReasonCode c = 1; c < _REASON_MAX; c++) {
@@ -281,6 +306,7 @@ int main(void) {
                 cmocka_unit_test(test_host_state),
                 cmocka_unit_test(test_multipath_member),
                 cmocka_unit_test(test_fail_safe),
+                cmocka_unit_test(test_explain),
                 cmocka_unit_test(test_reason_table),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

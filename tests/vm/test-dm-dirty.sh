@@ -164,7 +164,7 @@ cat "$WORK/disks"
 # What each refusal must name (from what the guest set up, not from castle's output).
 declare -A WANT=(
         [lv]="LVM detected|Has holders"
-        [luks]="Has holders"
+        [luks]="Has holders|crypto_LUKS|: crypt dirtycrypt"
         [mpath]="Multipath member"
         [ceph]="osd.7|another cluster|$OTHER_FSID"
 )

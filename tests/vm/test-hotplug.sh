@@ -230,8 +230,8 @@ fi
 err1=$(j prepare1.json '.error // empty')
 rb1=$(j prepare1.json '.rolled_back // empty')
 id1=$(j prepare1.json '.osd_id // empty')
-if [ "$(f prepare1.rc)" = 1 ] && [ -n "$err1" ]; then
-        pass "the prepare failed with exit 1: $err1"
+if [ "$(f prepare1.rc)" = 1 ] && [[ $err1 == *"/dev/$(f kname1) is gone"* ]]; then
+        pass "the prepare failed with exit 1 and names the pulled disk: $err1"
 else
         fail "the prepare without its disk: exit '$(f prepare1.rc)', error '$err1' ($(tail -3 "$WORK/prepare1.err"))"
 fi
