@@ -138,7 +138,8 @@ static char **reason_strings(ReasonSet set) {
 
 static int refuse(Run *run, const Device *d, const ScanResult *scan) {
         _cleanup_free_ char *why = verdict_explain(d, scan->devices);
-        return fail(run, -EPERM, "refusing /dev/%s (%s): %s", d->kname, strempty(d->stable_id), strempty(why));
+        return fail(run, -EPERM, "refusing /dev/%s (%s): %s", d->kname, strempty(d->stable_id),
+                    strempty(why));
 }
 
 /* The OSD a device already holds, from its label or LVM tags, or NULL. */
@@ -257,7 +258,9 @@ static int mkfs(Run *run) {
                         continue;
                 }
                 if (device_gone(run))
-                        return fail(run, -ENODEV, "ceph-osd --mkfs failed: %s is gone (the disk was removed during the prepare); ceph-osd said: %s",
+                        return fail(run, -ENODEV,
+                                    "ceph-osd --mkfs failed: %s is gone (the disk was removed during the prepare); "
+                                    "ceph-osd said: %s",
                                     device_gone(run), strip_trailing(res.err));
                 return fail(run, -EIO, "ceph-osd --mkfs failed (exit %d): %s", res.status, strip_trailing(res.err));
         }

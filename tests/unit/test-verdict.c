@@ -269,7 +269,8 @@ static void test_explain(void **state) {
         assert_int_equal(strv_extend(&disk->mountpoints, "/srv"), 0);
         evaluate(disk, NULL, all, false);
         why = verdict_explain(disk, all);
-        assert_string_equal(why, "Has a FileSystem (crypto_LUKS); Mounted (/srv); Has holders (dm-4: crypt dirtycrypt)");
+        assert_string_equal(why,
+                            "Has a FileSystem (crypto_LUKS); Mounted (/srv); Has holders (dm-4: crypt dirtycrypt)");
         /* Without the scan, a holder is named by its kernel name only. */
         alone = verdict_explain(disk, NULL);
         assert_string_equal(alone, "Has a FileSystem (crypto_LUKS); Mounted (/srv); Has holders (dm-4)");
