@@ -33,8 +33,7 @@ static const double scan_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 static const double probe_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                        0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
-static int64_t realtime_now_usec(void)
-{
+static int64_t realtime_now_usec(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -42,15 +41,13 @@ static int64_t realtime_now_usec(void)
 }
 
 /* "hello", "job_update": the oneof field's own name in castle.proto. */
-static const char *body_name(Castle__Envelope__BodyCase body)
-{
+static const char *body_name(Castle__Envelope__BodyCase body) {
         const ProtobufCFieldDescriptor *f =
                 protobuf_c_message_descriptor_get_field(&castle__envelope__descriptor, (unsigned) body);
         return f ? f->name : "other";
 }
 
-int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **ret)
-{
+int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **ret) {
         _cleanup_(metrics_freep) Metrics *reg = NULL;
         AgentMetrics *m;
         int r;
@@ -148,8 +145,7 @@ int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **
         return 0;
 }
 
-AgentMetrics *agent_metrics_free(AgentMetrics *m)
-{
+AgentMetrics *agent_metrics_free(AgentMetrics *m) {
         if (!m)
                 return NULL;
         httpd_loop_stop(&m->server);
@@ -159,8 +155,7 @@ AgentMetrics *agent_metrics_free(AgentMetrics *m)
         return NULL;
 }
 
-static void count_devices(AgentMetrics *m, const Report *report)
-{
+static void count_devices(AgentMetrics *m, const Report *report) {
         metric_reset(m->devices);
         metric_reset(m->reasons);
         if (!report)
@@ -180,8 +175,7 @@ static void count_devices(AgentMetrics *m, const Report *report)
         }
 }
 
-int agent_metrics_render(AgentMetrics *m, char **ret, size_t *ret_size)
-{
+int agent_metrics_render(AgentMetrics *m, char **ret, size_t *ret_size) {
         AgentMetricsState s = {};
 
         if (m->state)
@@ -194,13 +188,11 @@ int agent_metrics_render(AgentMetrics *m, char **ret, size_t *ret_size)
         return metrics_render(m->reg, ret, ret_size);
 }
 
-static int on_render(void *userdata, char **ret, size_t *ret_size)
-{
+static int on_render(void *userdata, char **ret, size_t *ret_size) {
         return agent_metrics_render(userdata, ret, ret_size);
 }
 
-int agent_metrics_listen(AgentMetrics *m, zloop_t *loop, const char *listen)
-{
+int agent_metrics_listen(AgentMetrics *m, zloop_t *loop, const char *listen) {
         Httpd *h = NULL;
         char *copy;
         int r;
@@ -228,13 +220,11 @@ int agent_metrics_listen(AgentMetrics *m, zloop_t *loop, const char *listen)
         return 0;
 }
 
-const char *agent_metrics_address(const AgentMetrics *m)
-{
+const char *agent_metrics_address(const AgentMetrics *m) {
         return m->server.httpd ? httpd_address(m->server.httpd) : "";
 }
 
-void agent_metrics_scan(AgentMetrics *m, const ScanOutcome *o, bool full)
-{
+void agent_metrics_scan(AgentMetrics *m, const ScanOutcome *o, bool full) {
         if (!m)
                 return;
         (void) metric_inc(m->scans, METRIC_LABELS(full ? "full" : "partial", o->error < 0 ? "error" : "ok"));
@@ -246,32 +236,27 @@ void agent_metrics_scan(AgentMetrics *m, const ScanOutcome *o, bool full)
         (void) metric_add(m->probe_timeouts, NULL, o->n_probe_timeouts);
 }
 
-void agent_metrics_udev_event(AgentMetrics *m)
-{
+void agent_metrics_udev_event(AgentMetrics *m) {
         if (m)
                 (void) metric_inc(m->udev_events, NULL);
 }
 
-void agent_metrics_udev_lost(AgentMetrics *m)
-{
+void agent_metrics_udev_lost(AgentMetrics *m) {
         if (m)
                 (void) metric_inc(m->udev_overflows, NULL);
 }
 
-void agent_metrics_sent(AgentMetrics *m, Castle__Envelope__BodyCase body, int result)
-{
+void agent_metrics_sent(AgentMetrics *m, Castle__Envelope__BodyCase body, int result) {
         if (m)
                 (void) metric_inc(result < 0 ? m->unsent : m->sent, METRIC_LABELS(body_name(body)));
 }
 
-void agent_metrics_received(AgentMetrics *m, Castle__Envelope__BodyCase body, bool malformed)
-{
+void agent_metrics_received(AgentMetrics *m, Castle__Envelope__BodyCase body, bool malformed) {
         if (m)
                 (void) metric_inc(m->received, METRIC_LABELS(malformed ? "malformed" : body_name(body)));
 }
 
-void agent_metrics_job_done(AgentMetrics *m, const Castle__JobUpdate *u)
-{
+void agent_metrics_job_done(AgentMetrics *m, const Castle__JobUpdate *u) {
         if (!m || !u->done)
                 return;
         (void) metric_inc(m->jobs, METRIC_LABELS(u->command_id == 0 ? "policy" : "coordinator",

@@ -30,8 +30,7 @@ struct Httpd {
         int epoll_fd;
 };
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         char buf[512];
 
         vsnprintf(buf, sizeof buf, fmt, ap);
@@ -40,8 +39,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *content_type,
-                              char *body, size_t size, const char *allow)
-{
+                              char *body, size_t size, const char *allow) {
         struct MHD_Response *resp;
         enum MHD_Result r;
 
@@ -60,8 +58,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
 }
 
 static enum MHD_Result answer_text(struct MHD_Connection *c, unsigned status, const char *text,
-                                   const char *allow)
-{
+                                   const char *allow) {
         char *body = strdup(text);
 
         if (!body)
@@ -71,8 +68,7 @@ static enum MHD_Result answer_text(struct MHD_Connection *c, unsigned status, co
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
-{
+                                  void **req_cls) {
         Httpd *h = cls;
         char *body = NULL;
         size_t size = 0;
@@ -96,8 +92,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return answer(c, MHD_HTTP_OK, h->content_type, body, size, NULL);
 }
 
-static int listen_socket(const struct sockaddr_storage *sa, socklen_t len, int *ret_fd)
-{
+static int listen_socket(const struct sockaddr_storage *sa, socklen_t len, int *ret_fd) {
         _cleanup_close_ int fd = -EBADF;
         int one = 1;
 
@@ -118,8 +113,7 @@ static int listen_socket(const struct sockaddr_storage *sa, socklen_t len, int *
 }
 
 int httpd_new(const char *listen, const char *path, const char *content_type, HttpdRenderFn render,
-              void *userdata, Httpd **ret)
-{
+              void *userdata, Httpd **ret) {
         _cleanup_(httpd_freep) Httpd *h = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_storage sa;
@@ -174,8 +168,7 @@ int httpd_new(const char *listen, const char *path, const char *content_type, Ht
         return 0;
 }
 
-Httpd *httpd_free(Httpd *h)
-{
+Httpd *httpd_free(Httpd *h) {
         if (!h)
                 return NULL;
         if (h->daemon)
@@ -186,28 +179,23 @@ Httpd *httpd_free(Httpd *h)
         return NULL;
 }
 
-void httpd_freep(Httpd **h)
-{
+void httpd_freep(Httpd **h) {
         httpd_free(*h);
 }
 
-int httpd_fd(const Httpd *h)
-{
+int httpd_fd(const Httpd *h) {
         return h->epoll_fd;
 }
 
-const char *httpd_address(const Httpd *h)
-{
+const char *httpd_address(const Httpd *h) {
         return h->address;
 }
 
-uint16_t httpd_port(const Httpd *h)
-{
+uint16_t httpd_port(const Httpd *h) {
         return h->port;
 }
 
-int httpd_process(Httpd *h, uint64_t *ret_timeout_usec)
-{
+int httpd_process(Httpd *h, uint64_t *ret_timeout_usec) {
         MHD_UNSIGNED_LONG_LONG ms = 0;
 
         if (MHD_run(h->daemon) != MHD_YES)

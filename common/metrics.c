@@ -41,16 +41,14 @@ static const char *const type_names[_METRIC_TYPE_MAX] = {
         [METRIC_HISTOGRAM] = "histogram",
 };
 
-static void series_done(Series *s, size_t n_labels)
-{
+static void series_done(Series *s, size_t n_labels) {
         for (size_t i = 0; i < n_labels; i++)
                 free(s->values[i]);
         free(s->values);
         free(s->buckets);
 }
 
-static Metric *family_free(Metric *f)
-{
+static Metric *family_free(Metric *f) {
         if (!f)
                 return NULL;
         for (size_t i = 0; i < f->n_series; i++)
@@ -64,8 +62,7 @@ static Metric *family_free(Metric *f)
         return NULL;
 }
 
-int metrics_new(Metrics **ret)
-{
+int metrics_new(Metrics **ret) {
         Metrics *m = calloc(1, sizeof(Metrics));
 
         if (!m)
@@ -74,8 +71,7 @@ int metrics_new(Metrics **ret)
         return 0;
 }
 
-Metrics *metrics_free(Metrics *m)
-{
+Metrics *metrics_free(Metrics *m) {
         if (!m)
                 return NULL;
         for (size_t i = 0; i < m->n; i++)
@@ -85,13 +81,11 @@ Metrics *metrics_free(Metrics *m)
         return NULL;
 }
 
-void metrics_freep(Metrics **m)
-{
+void metrics_freep(Metrics **m) {
         metrics_free(*m);
 }
 
-static bool valid_name(const char *s, bool colons)
-{
+static bool valid_name(const char *s, bool colons) {
         if (isempty(s))
                 return false;
         for (const char *p = s; *p; p++) {
@@ -104,8 +98,7 @@ static bool valid_name(const char *s, bool colons)
         return true;
 }
 
-static int series_new(Metric *f, char **values, Series **ret)
-{
+static int series_new(Metric *f, char **values, Series **ret) {
         Series *n, *s;
 
         if (f->n_series >= METRICS_MAX_SERIES)
@@ -127,8 +120,7 @@ static int series_new(Metric *f, char **values, Series **ret)
 }
 
 int metrics_add(Metrics *m, const char *name, MetricType type, const char *help, const char *const *labels,
-                const double *buckets, size_t n_buckets, Metric **ret)
-{
+                const double *buckets, size_t n_buckets, Metric **ret) {
         Metric *f = NULL, **a;
         size_t n_labels = 0;
         int r;
@@ -192,8 +184,7 @@ nomem:
 }
 
 /* Prometheus reads label values as UTF-8; a value that is not would break the whole scrape. */
-static bool valid_utf8(const char *s)
-{
+static bool valid_utf8(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
 
         while (*p) {
@@ -230,8 +221,7 @@ static bool valid_utf8(const char *s)
 }
 
 /* The series for these label values, created on first use. */
-static int series_get(Metric *f, const char *const *values, Series **ret)
-{
+static int series_get(Metric *f, const char *const *values, Series **ret) {
         char **copy = NULL;
         size_t n = 0;
         int r;
@@ -265,8 +255,7 @@ static int series_get(Metric *f, const char *const *values, Series **ret)
         return r;
 }
 
-int metric_add(Metric *f, const char *const *values, double v)
-{
+int metric_add(Metric *f, const char *const *values, double v) {
         Series *s;
         int r;
 
@@ -281,8 +270,7 @@ int metric_add(Metric *f, const char *const *values, double v)
         return 0;
 }
 
-int metric_set(Metric *f, const char *const *values, double v)
-{
+int metric_set(Metric *f, const char *const *values, double v) {
         Series *s;
         int r;
 
@@ -297,8 +285,7 @@ int metric_set(Metric *f, const char *const *values, double v)
         return 0;
 }
 
-int metric_observe(Metric *f, const char *const *values, double v)
-{
+int metric_observe(Metric *f, const char *const *values, double v) {
         Series *s;
         size_t b = 0;
         int r;
@@ -318,8 +305,7 @@ int metric_observe(Metric *f, const char *const *values, double v)
         return 0;
 }
 
-void metric_reset(Metric *f)
-{
+void metric_reset(Metric *f) {
         if (!f)
                 return;
         if (f->n_labels == 0) {
@@ -336,8 +322,7 @@ void metric_reset(Metric *f)
         f->n_series = 0;
 }
 
-void metrics_format_value(double v, char *buf, size_t size)
-{
+void metrics_format_value(double v, char *buf, size_t size) {
         if (isnan(v)) {
                 snprintf(buf, size, "NaN");
                 return;
@@ -362,8 +347,7 @@ void metrics_format_value(double v, char *buf, size_t size)
 }
 
 /* HELP text escapes backslash and newline; label values also the double quote. */
-static void write_escaped(FILE *f, const char *s, bool quote)
-{
+static void write_escaped(FILE *f, const char *s, bool quote) {
         for (; *s; s++)
                 switch (*s) {
                 case '\\':
@@ -382,8 +366,7 @@ static void write_escaped(FILE *f, const char *s, bool quote)
 
 /* name{a="x",b="y"[,le="..."]} value */
 static void write_sample(FILE *out, const Metric *f, const Series *s, const char *suffix, const char *le,
-                         double v)
-{
+                         double v) {
         char buf[64];
 
         fputs(f->name, out);
@@ -403,8 +386,7 @@ static void write_sample(FILE *out, const Metric *f, const Series *s, const char
         fprintf(out, " %s\n", buf);
 }
 
-int metrics_render(const Metrics *m, char **ret, size_t *ret_size)
-{
+int metrics_render(const Metrics *m, char **ret, size_t *ret_size) {
         char *text = NULL;
         size_t size = 0;
         FILE *out;

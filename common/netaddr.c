@@ -9,8 +9,7 @@
 #include "common/macro.h"
 #include "common/netaddr.h"
 
-static int parse_port(const char *s, uint16_t *ret)
-{
+static int parse_port(const char *s, uint16_t *ret) {
         unsigned long v = 0;
 
         if (isempty(s) || strlen(s) > 5)
@@ -26,8 +25,7 @@ static int parse_port(const char *s, uint16_t *ret)
         return 0;
 }
 
-int netaddr_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len)
-{
+int netaddr_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
         char host[INET6_ADDRSTRLEN + 1];
         const char *port, *colon;
         uint16_t p;
@@ -77,8 +75,7 @@ int netaddr_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t 
         return 0;
 }
 
-const char *netaddr_format(const struct sockaddr *sa, char buf[static NETADDR_FORMAT_MAX])
-{
+const char *netaddr_format(const struct sockaddr *sa, char buf[static NETADDR_FORMAT_MAX]) {
         char host[INET6_ADDRSTRLEN];
 
         if (sa->sa_family == AF_INET6) {

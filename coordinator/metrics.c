@@ -29,14 +29,12 @@ static const double store_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0
                                        0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
 
 /* The oneof field's own name in castle.proto: "hello", "job_update", "osd_create". */
-static const char *field_name(const ProtobufCMessageDescriptor *d, int number, const char *fallback)
-{
+static const char *field_name(const ProtobufCMessageDescriptor *d, int number, const char *fallback) {
         const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, (unsigned) number);
         return f ? f->name : fallback;
 }
 
-int coordinator_metrics_new(Coordinator *c, CoordinatorMetrics **ret)
-{
+int coordinator_metrics_new(Coordinator *c, CoordinatorMetrics **ret) {
         _cleanup_(metrics_freep) Metrics *reg = NULL;
         CoordinatorMetrics *m;
         int r;
@@ -110,8 +108,7 @@ int coordinator_metrics_new(Coordinator *c, CoordinatorMetrics **ret)
         return 0;
 }
 
-CoordinatorMetrics *coordinator_metrics_free(CoordinatorMetrics *m)
-{
+CoordinatorMetrics *coordinator_metrics_free(CoordinatorMetrics *m) {
         if (!m)
                 return NULL;
         httpd_loop_stop(&m->server);
@@ -121,8 +118,7 @@ CoordinatorMetrics *coordinator_metrics_free(CoordinatorMetrics *m)
         return NULL;
 }
 
-int coordinator_metrics_render(CoordinatorMetrics *m, char **ret, size_t *ret_size)
-{
+int coordinator_metrics_render(CoordinatorMetrics *m, char **ret, size_t *ret_size) {
         Coordinator *c = m->c;
         uint64_t nodes[_NODE_STATE_MAX] = {}, available = 0, unavailable = 0;
         int r;
@@ -154,13 +150,11 @@ int coordinator_metrics_render(CoordinatorMetrics *m, char **ret, size_t *ret_si
         return metrics_render(m->reg, ret, ret_size);
 }
 
-static int on_render(void *userdata, char **ret, size_t *ret_size)
-{
+static int on_render(void *userdata, char **ret, size_t *ret_size) {
         return coordinator_metrics_render(userdata, ret, ret_size);
 }
 
-int coordinator_metrics_listen(CoordinatorMetrics *m, const char *listen)
-{
+int coordinator_metrics_listen(CoordinatorMetrics *m, const char *listen) {
         Httpd *h = NULL;
         char *copy;
         int r;
@@ -183,13 +177,11 @@ int coordinator_metrics_listen(CoordinatorMetrics *m, const char *listen)
         return 0;
 }
 
-const char *coordinator_metrics_address(const CoordinatorMetrics *m)
-{
+const char *coordinator_metrics_address(const CoordinatorMetrics *m) {
         return m->server.httpd ? httpd_address(m->server.httpd) : "";
 }
 
-void coordinator_metrics_received(CoordinatorMetrics *m, Castle__Envelope__BodyCase body, bool invalid)
-{
+void coordinator_metrics_received(CoordinatorMetrics *m, Castle__Envelope__BodyCase body, bool invalid) {
         if (m)
                 (void) metric_inc(m->received,
                                   METRIC_LABELS(invalid ? "invalid"
@@ -197,8 +189,7 @@ void coordinator_metrics_received(CoordinatorMetrics *m, Castle__Envelope__BodyC
                                                                      (int) body, "other")));
 }
 
-void coordinator_metrics_query(CoordinatorMetrics *m, Castle__QueryRequest__KindCase kind, bool invalid)
-{
+void coordinator_metrics_query(CoordinatorMetrics *m, Castle__QueryRequest__KindCase kind, bool invalid) {
         if (m)
                 (void) metric_inc(m->queries,
                                   METRIC_LABELS(invalid ? "invalid"
@@ -206,14 +197,12 @@ void coordinator_metrics_query(CoordinatorMetrics *m, Castle__QueryRequest__Kind
                                                                      (int) kind, "other")));
 }
 
-void coordinator_metrics_store(CoordinatorMetrics *m, const char *op, uint64_t usec)
-{
+void coordinator_metrics_store(CoordinatorMetrics *m, const char *op, uint64_t usec) {
         if (m)
                 (void) metric_observe(m->store_duration, METRIC_LABELS(op), (double) usec / 1e6);
 }
 
-void coordinator_metrics_job(CoordinatorMetrics *m, Castle__Command__KindCase kind, const char *result)
-{
+void coordinator_metrics_job(CoordinatorMetrics *m, Castle__Command__KindCase kind, const char *result) {
         if (m)
                 (void) metric_inc(
                         m->jobs, METRIC_LABELS(field_name(&castle__command__descriptor, (int) kind, "other"),

@@ -22,8 +22,7 @@
 static int renders;
 static bool render_fails;
 
-static int render(void *userdata, char **ret, size_t *ret_size)
-{
+static int render(void *userdata, char **ret, size_t *ret_size) {
         renders++;
         if (render_fails)
                 return -EIO;
@@ -33,8 +32,7 @@ static int render(void *userdata, char **ret, size_t *ret_size)
 }
 
 /* Sends request to the server on port and returns everything it answers until it closes. */
-static char *exchange(Httpd *h, const char *request)
-{
+static char *exchange(Httpd *h, const char *request) {
         struct sockaddr_in sa = {.sin_family = AF_INET,
                                  .sin_port = htons(httpd_port(h)),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -73,8 +71,7 @@ static char *exchange(Httpd *h, const char *request)
         return buf;
 }
 
-static void test_pages(void **state)
-{
+static void test_pages(void **state) {
         _cleanup_(httpd_freep) Httpd *h = NULL;
         char *r;
 
@@ -128,8 +125,7 @@ static void test_pages(void **state)
         free(r);
 }
 
-static void test_port_in_use(void **state)
-{
+static void test_port_in_use(void **state) {
         _cleanup_(httpd_freep) Httpd *a = NULL, *b = NULL;
         char listen[32];
 
@@ -141,8 +137,7 @@ static void test_port_in_use(void **state)
         assert_int_equal(httpd_new("127.0.0.1:0", "metrics", NULL, render, (void *) "", &b), -EINVAL);
 }
 
-static int count_fds(void)
-{
+static int count_fds(void) {
         DIR *d = opendir("/proc/self/fd");
         int n = 0;
 
@@ -154,8 +149,7 @@ static int count_fds(void)
 }
 
 /* The listening socket is handed to libmicrohttpd, which closes it; the epoll fd too. */
-static void test_no_fd_leak(void **state)
-{
+static void test_no_fd_leak(void **state) {
         int before = count_fds();
 
         for (int i = 0; i < 20; i++) {
@@ -170,8 +164,7 @@ static void test_no_fd_leak(void **state)
         assert_int_equal(count_fds(), before);
 }
 
-static void test_ipv6(void **state)
-{
+static void test_ipv6(void **state) {
         _cleanup_(httpd_freep) Httpd *h = NULL;
         int r;
 
@@ -184,8 +177,7 @@ static void test_ipv6(void **state)
         assert_true(strncmp(httpd_address(h), "[::1]:", 6) == 0);
 }
 
-static void test_listen_forms(void **state)
-{
+static void test_listen_forms(void **state) {
         static const struct {
                 const char *in, *out;
         } good[] = {
@@ -224,8 +216,7 @@ static void test_listen_forms(void **state)
                         fail_msg("'%s' was accepted", bad[i]);
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_pages),        cmocka_unit_test(test_port_in_use),
                 cmocka_unit_test(test_no_fd_leak),   cmocka_unit_test(test_ipv6),

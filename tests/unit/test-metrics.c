@@ -11,8 +11,7 @@
 
 #include "common/metrics.h"
 
-static void test_render_exact(void **state)
-{
+static void test_render_exact(void **state) {
         _cleanup_(metrics_freep) Metrics *m = NULL;
         _cleanup_free_ char *text = NULL;
         Metric *requests, *temp, *latency, *size;
@@ -69,8 +68,7 @@ static void test_render_exact(void **state)
                                   "# TYPE t_empty gauge\n");
 }
 
-static void test_unlabelled_starts_at_zero_and_reset(void **state)
-{
+static void test_unlabelled_starts_at_zero_and_reset(void **state) {
         _cleanup_(metrics_freep) Metrics *m = NULL;
         _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
         Metric *total, *hist, *by;
@@ -108,8 +106,7 @@ static void test_unlabelled_starts_at_zero_and_reset(void **state)
         assert_non_null(strstr(c, "\nh_count 0\n"));
 }
 
-static void test_refusals(void **state)
-{
+static void test_refusals(void **state) {
         _cleanup_(metrics_freep) Metrics *m = NULL;
         Metric *c, *g, *h;
         char big[METRICS_MAX_LABEL_VALUE + 2];
@@ -169,8 +166,7 @@ static void test_refusals(void **state)
         metric_reset(NULL);
 }
 
-static void test_series_cap(void **state)
-{
+static void test_series_cap(void **state) {
         _cleanup_(metrics_freep) Metrics *m = NULL;
         Metric *f;
         char v[16];
@@ -185,8 +181,7 @@ static void test_series_cap(void **state)
         assert_int_equal(metric_set(f, METRIC_LABELS("7"), 1), 0); /* existing series still work */
 }
 
-static void test_format_value(void **state)
-{
+static void test_format_value(void **state) {
         static const struct {
                 double v;
                 const char *text;
@@ -218,8 +213,7 @@ static void test_format_value(void **state)
         assert_string_equal(buf, "NaN");
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_render_exact),
                 cmocka_unit_test(test_unlabelled_starts_at_zero_and_reset),
