@@ -17,7 +17,6 @@ struct AgentMetrics {
         AgentMetricsStateFn state;
         void *userdata;
         HttpdLoop server;
-        char *listen;
         int64_t start_realtime_usec;
         uint64_t start_usec;
         Metric *build_info, *start_time, *uptime;
@@ -148,9 +147,8 @@ int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **
 AgentMetrics *agent_metrics_free(AgentMetrics *m) {
         if (!m)
                 return NULL;
-        httpd_loop_stop(&m->server);
+        httpd_loop_done(&m->server);
         metrics_free(m->reg);
-        free(m->listen);
         free(m);
         return NULL;
 }
@@ -193,35 +191,11 @@ static int on_render(void *userdata, char **ret, size_t *ret_size) {
 }
 
 int agent_metrics_listen(AgentMetrics *m, zloop_t *loop, const char *listen) {
-        Httpd *h = NULL;
-        char *copy;
-        int r;
-
-        if (streq_ptr(m->listen, strempty(listen)) && (m->server.httpd || isempty(listen)))
-                return 0;
-        httpd_loop_stop(&m->server);
-        m->listen = mfree(m->listen);
-        if (isempty(listen))
-                return 0;
-        copy = strdup(listen);
-        if (!copy)
-                return -ENOMEM;
-        r = httpd_new(listen, "/metrics", METRICS_CONTENT_TYPE, on_render, m, &h);
-        if (r < 0) {
-                free(copy);
-                return r;
-        }
-        r = httpd_loop_start(&m->server, loop, h);
-        if (r < 0) {
-                free(copy);
-                return r;
-        }
-        m->listen = copy;
-        return 0;
+        return httpd_loop_listen(&m->server, loop, listen, "/metrics", METRICS_CONTENT_TYPE, on_render, m);
 }
 
 const char *agent_metrics_address(const AgentMetrics *m) {
-        return m->server.httpd ? httpd_address(m->server.httpd) : "";
+        return httpd_loop_address(&m->server);
 }
 
 void agent_metrics_scan(AgentMetrics *m, const ScanOutcome *o, bool full) {

@@ -15,7 +15,6 @@ struct CoordinatorMetrics {
         Coordinator *c;
         Metrics *reg;
         HttpdLoop server;
-        char *listen;
         uint64_t start_usec;
         Metric *build_info, *start_time, *uptime;
         Metric *nodes, *devices;
@@ -111,9 +110,8 @@ int coordinator_metrics_new(Coordinator *c, CoordinatorMetrics **ret) {
 CoordinatorMetrics *coordinator_metrics_free(CoordinatorMetrics *m) {
         if (!m)
                 return NULL;
-        httpd_loop_stop(&m->server);
+        httpd_loop_done(&m->server);
         metrics_free(m->reg);
-        free(m->listen);
         free(m);
         return NULL;
 }
@@ -155,30 +153,12 @@ static int on_render(void *userdata, char **ret, size_t *ret_size) {
 }
 
 int coordinator_metrics_listen(CoordinatorMetrics *m, const char *listen) {
-        Httpd *h = NULL;
-        char *copy;
-        int r;
-
-        httpd_loop_stop(&m->server);
-        m->listen = mfree(m->listen);
-        if (isempty(listen))
-                return 0;
-        copy = strdup(listen);
-        if (!copy)
-                return -ENOMEM;
-        r = httpd_new(listen, "/metrics", METRICS_CONTENT_TYPE, on_render, m, &h);
-        if (r >= 0)
-                r = httpd_loop_start(&m->server, m->c->loop, h);
-        if (r < 0) {
-                free(copy);
-                return r;
-        }
-        m->listen = copy;
-        return 0;
+        return httpd_loop_listen(&m->server, m->c->loop, listen, "/metrics", METRICS_CONTENT_TYPE, on_render,
+                                 m);
 }
 
 const char *coordinator_metrics_address(const CoordinatorMetrics *m) {
-        return m->server.httpd ? httpd_address(m->server.httpd) : "";
+        return httpd_loop_address(&m->server);
 }
 
 void coordinator_metrics_received(CoordinatorMetrics *m, Castle__Envelope__BodyCase body, bool invalid) {
