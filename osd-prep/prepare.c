@@ -245,6 +245,7 @@ static int mkfs(Run *run) {
                 return r;
         for (int attempt = 1;; attempt++) {
                 _cleanup_(spawn_result_done) SpawnResult res = {};
+                const char *gone;
 
                 r = spawn_capture(argv, NULL, &so, &res);
                 if (r < 0)
@@ -257,11 +258,12 @@ static int mkfs(Run *run) {
                         (void) nanosleep(&(struct timespec) { .tv_nsec = MKFS_RETRY_NSEC }, NULL);
                         continue;
                 }
-                if (device_gone(run))
+                gone = device_gone(run);
+                if (gone)
                         return fail(run, -ENODEV,
                                     "ceph-osd --mkfs failed: %s is gone (the disk was removed during the prepare); "
                                     "ceph-osd said: %s",
-                                    device_gone(run), strip_trailing(res.err));
+                                    gone, strip_trailing(res.err));
                 return fail(run, -EIO, "ceph-osd --mkfs failed (exit %d): %s", res.status, strip_trailing(res.err));
         }
 }
