@@ -2,24 +2,18 @@
 /* The agent's metric families and the HTTP endpoint that serves them. Gauges that describe
  * the current state are recounted from the agent's state at each scrape, so they can never
  * drift from what the agent reports to the coordinator. */
+#include <stddef.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "agent/metrics.h"
-#include "common/httpd-loop.h"
 #include "common/log.h"
-#include "common/metrics.h"
-#include "common/timeutil.h"
+#include "common/metrics-loop.h"
 #include "proto/codec.h"
 
 struct AgentMetrics {
-        Metrics *reg;
+        MetricsEndpoint endpoint;
         AgentMetricsStateFn state;
         void *userdata;
-        HttpdLoop server;
-        int64_t start_realtime_usec;
-        uint64_t start_usec;
-        Metric *build_info, *start_time, *uptime;
         Metric *devices, *reasons;
         Metric *scans, *scan_duration, *probe_duration, *probe_timeouts;
         Metric *udev_events, *udev_overflows;
@@ -32,125 +26,59 @@ static const double scan_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 static const double probe_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                        0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
-static int64_t realtime_now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+#define DEF(field, ...) {offsetof(AgentMetrics, field), __VA_ARGS__}
+static const MetricDef families[] = {
+        DEF(devices, "castle_agent_devices", METRIC_GAUGE,
+            "devices the agent reports, by type and by verdict (available yes or no)",
+            METRIC_LABELS("type", "available"), NULL, 0),
+        DEF(reasons, "castle_agent_device_reasons", METRIC_GAUGE,
+            "devices that are not available, by reason code (a device counts once for each of its reasons)",
+            METRIC_LABELS("reason"), NULL, 0),
+        DEF(scans, "castle_agent_scans_total", METRIC_COUNTER,
+            "scans run: full (coldplug, periodic, reload) or partial (after events), ok or error",
+            METRIC_LABELS("kind", "result"), NULL, 0),
+        DEF(scan_duration, "castle_agent_scan_duration_seconds", METRIC_HISTOGRAM,
+            "how long a successful scan took", NULL, scan_buckets, ELEMENTSOF(scan_buckets)),
+        DEF(probe_duration, "castle_agent_probe_duration_seconds", METRIC_HISTOGRAM,
+            "how long the content probe of one device took (devices whose probe timed out are not in it)",
+            NULL, probe_buckets, ELEMENTSOF(probe_buckets)),
+        DEF(probe_timeouts, "castle_agent_probe_timeouts_total", METRIC_COUNTER,
+            "content probes given up after probe-timeout (the device is reported as \"Could not be "
+            "probed\")",
+            NULL, NULL, 0),
+        DEF(udev_events, "castle_agent_udev_events_total", METRIC_COUNTER,
+            "block device events received (udev netlink uevents, or udev database changes with udev-events "
+            "= inotify)",
+            NULL, NULL, 0),
+        DEF(udev_overflows, "castle_agent_udev_overflows_total", METRIC_COUNTER,
+            "times device events were lost (a receive buffer or the inotify queue overflowed) and "
+            "everything was rescanned",
+            NULL, NULL, 0),
+        DEF(sent, "castle_agent_messages_sent_total", METRIC_COUNTER,
+            "messages sent to the coordinator, by type", METRIC_LABELS("type"), NULL, 0),
+        DEF(unsent, "castle_agent_messages_unsent_total", METRIC_COUNTER,
+            "messages not sent to the coordinator (not connected, or its queue full), by type",
+            METRIC_LABELS("type"), NULL, 0),
+        DEF(received, "castle_agent_messages_received_total", METRIC_COUNTER,
+            "messages received from the coordinator, by type (malformed: did not decode)",
+            METRIC_LABELS("type"), NULL, 0),
+        DEF(connected, "castle_agent_coordinator_connected", METRIC_GAUGE,
+            "1 if the coordinator answered within the last three heartbeat intervals, else 0", NULL, NULL,
+            0),
+        DEF(last_contact, "castle_agent_coordinator_last_contact_timestamp_seconds", METRIC_GAUGE,
+            "when the coordinator was last heard from, Unix time (0: never)", NULL, NULL, 0),
+        DEF(jobs, "castle_agent_jobs_total", METRIC_COUNTER,
+            "OSD prepare jobs finished, by origin (coordinator or the node's policy) and result "
+            "(ok, already_prepared, failed)",
+            METRIC_LABELS("origin", "result"), NULL, 0),
+        DEF(jobs_pending, "castle_agent_jobs_pending", METRIC_GAUGE, "OSD jobs queued or running", NULL,
+            NULL, 0),
+};
+#undef DEF
 
 /* "hello", "job_update": the oneof field's own name in castle.proto. */
 static const char *body_name(Castle__Envelope__BodyCase body) {
-        const ProtobufCFieldDescriptor *f =
-                protobuf_c_message_descriptor_get_field(&castle__envelope__descriptor, (unsigned) body);
-        return f ? f->name : "other";
-}
-
-int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **ret) {
-        _cleanup_(metrics_freep) Metrics *reg = NULL;
-        AgentMetrics *m;
-        int r;
-
-        r = metrics_new(&reg);
-        if (r < 0)
-                return r;
-        m = calloc(1, sizeof(AgentMetrics));
-        if (!m)
-                return -ENOMEM;
-        *m = (AgentMetrics){.state = state,
-                            .userdata = userdata,
-                            .server.timer = -1,
-                            .start_realtime_usec = realtime_now_usec(),
-                            .start_usec = now_usec()};
-#define ADD(var, name, type, help, labels, buckets, n)                                       \
-        do {                                                                                 \
-                if (r >= 0)                                                                  \
-                        r = metrics_add(reg, name, type, help, labels, buckets, n, &m->var); \
-        } while (0)
-        ADD(build_info, "castle_agent_build_info", METRIC_GAUGE, "castle-agent's version; always 1",
-            METRIC_LABELS("version"), NULL, 0);
-        ADD(start_time, "castle_agent_start_time_seconds", METRIC_GAUGE,
-            "when castle-agent started, Unix time", NULL, NULL, 0);
-        ADD(uptime, "castle_agent_uptime_seconds", METRIC_GAUGE, "seconds since castle-agent started", NULL,
-            NULL, 0);
-        ADD(devices, "castle_agent_devices", METRIC_GAUGE,
-            "devices the agent reports, by type and by verdict (available yes or no)",
-            METRIC_LABELS("type", "available"), NULL, 0);
-        ADD(reasons, "castle_agent_device_reasons", METRIC_GAUGE,
-            "devices that are not available, by reason code (a device counts once for each of its reasons)",
-            METRIC_LABELS("reason"), NULL, 0);
-        ADD(scans, "castle_agent_scans_total", METRIC_COUNTER,
-            "scans run: full (coldplug, periodic, reload) or partial (after events), ok or error",
-            METRIC_LABELS("kind", "result"), NULL, 0);
-        ADD(scan_duration, "castle_agent_scan_duration_seconds", METRIC_HISTOGRAM,
-            "how long a successful scan took", NULL, scan_buckets, ELEMENTSOF(scan_buckets));
-        ADD(probe_duration, "castle_agent_probe_duration_seconds", METRIC_HISTOGRAM,
-            "how long the content probe of one device took (devices whose probe timed out are not in it)",
-            NULL, probe_buckets, ELEMENTSOF(probe_buckets));
-        ADD(probe_timeouts, "castle_agent_probe_timeouts_total", METRIC_COUNTER,
-            "content probes given up after probe-timeout (the device is reported as \"Could not be "
-            "probed\")",
-            NULL, NULL, 0);
-        ADD(udev_events, "castle_agent_udev_events_total", METRIC_COUNTER,
-            "block device events received (udev netlink uevents, or udev database changes with udev-events "
-            "= inotify)",
-            NULL, NULL, 0);
-        ADD(udev_overflows, "castle_agent_udev_overflows_total", METRIC_COUNTER,
-            "times device events were lost (a receive buffer or the inotify queue overflowed) and "
-            "everything was rescanned",
-            NULL, NULL, 0);
-        ADD(sent, "castle_agent_messages_sent_total", METRIC_COUNTER,
-            "messages sent to the coordinator, by type", METRIC_LABELS("type"), NULL, 0);
-        ADD(unsent, "castle_agent_messages_unsent_total", METRIC_COUNTER,
-            "messages not sent to the coordinator (not connected, or its queue full), by type",
-            METRIC_LABELS("type"), NULL, 0);
-        ADD(received, "castle_agent_messages_received_total", METRIC_COUNTER,
-            "messages received from the coordinator, by type (malformed: did not decode)",
-            METRIC_LABELS("type"), NULL, 0);
-        ADD(connected, "castle_agent_coordinator_connected", METRIC_GAUGE,
-            "1 if the coordinator answered within the last three heartbeat intervals, else 0", NULL, NULL,
-            0);
-        ADD(last_contact, "castle_agent_coordinator_last_contact_timestamp_seconds", METRIC_GAUGE,
-            "when the coordinator was last heard from, Unix time (0: never)", NULL, NULL, 0);
-        ADD(jobs, "castle_agent_jobs_total", METRIC_COUNTER,
-            "OSD prepare jobs finished, by origin (coordinator or the node's policy) and result "
-            "(ok, already_prepared, failed)",
-            METRIC_LABELS("origin", "result"), NULL, 0);
-        ADD(jobs_pending, "castle_agent_jobs_pending", METRIC_GAUGE, "OSD jobs queued or running", NULL,
-            NULL, 0);
-#undef ADD
-        if (r < 0) {
-                free(m);
-                return r;
-        }
-        (void) metric_set(m->build_info, METRIC_LABELS(PACKAGE_VERSION), 1);
-        (void) metric_set(m->start_time, NULL, (double) m->start_realtime_usec / 1e6);
-        /* Every kind that can occur shows from the start, at 0. */
-        for (const char *const *k = METRIC_LABELS("full", "partial"); *k; k++)
-                for (const char *const *res = METRIC_LABELS("ok", "error"); *res; res++)
-                        (void) metric_add(m->scans, METRIC_LABELS(*k, *res), 0);
-        for (const char *const *t = METRIC_LABELS("hello", "snapshot", "delta", "heartbeat", "job_update");
-             *t; t++) {
-                (void) metric_add(m->sent, METRIC_LABELS(*t), 0);
-                (void) metric_add(m->unsent, METRIC_LABELS(*t), 0);
-        }
-        for (const char *const *t = METRIC_LABELS("ack", "resync", "command", "malformed"); *t; t++)
-                (void) metric_add(m->received, METRIC_LABELS(*t), 0);
-        for (const char *const *o = METRIC_LABELS("coordinator", "policy"); *o; o++)
-                for (const char *const *res = METRIC_LABELS("ok", "already_prepared", "failed"); *res; res++)
-                        (void) metric_add(m->jobs, METRIC_LABELS(*o, *res), 0);
-        m->reg = TAKE_PTR(reg);
-        *ret = m;
-        return 0;
-}
-
-AgentMetrics *agent_metrics_free(AgentMetrics *m) {
-        if (!m)
-                return NULL;
-        httpd_loop_done(&m->server);
-        metrics_free(m->reg);
-        free(m);
-        return NULL;
+        return codec_oneof_name(&castle__envelope__descriptor, (int) body) ?: "other";
 }
 
 static void count_devices(AgentMetrics *m, const Report *report) {
@@ -173,29 +101,64 @@ static void count_devices(AgentMetrics *m, const Report *report) {
         }
 }
 
-int agent_metrics_render(AgentMetrics *m, char **ret, size_t *ret_size) {
+static void refresh(void *userdata) {
+        AgentMetrics *m = userdata;
         AgentMetricsState s = {};
 
         if (m->state)
                 m->state(m->userdata, &s);
         count_devices(m, s.report);
-        (void) metric_set(m->uptime, NULL, (double) (now_usec() - m->start_usec) / 1e6);
         (void) metric_set(m->connected, NULL, s.coordinator_connected ? 1 : 0);
         (void) metric_set(m->last_contact, NULL, (double) s.last_contact_realtime_usec / 1e6);
         (void) metric_set(m->jobs_pending, NULL, (double) s.jobs_pending);
-        return metrics_render(m->reg, ret, ret_size);
 }
 
-static int on_render(void *userdata, char **ret, size_t *ret_size) {
-        return agent_metrics_render(userdata, ret, ret_size);
+int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **ret) {
+        _cleanup_free_ AgentMetrics *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(AgentMetrics));
+        if (!m)
+                return -ENOMEM;
+        *m = (AgentMetrics){.state = state, .userdata = userdata};
+        r = metrics_endpoint_init(&m->endpoint, "castle-agent", families, ELEMENTSOF(families), m, refresh);
+        if (r < 0)
+                return r;
+        /* Every kind that can occur shows from the start, at 0. */
+        for (const char *const *k = METRIC_LABELS("full", "partial"); *k; k++)
+                for (const char *const *res = METRIC_LABELS("ok", "error"); *res; res++)
+                        (void) metric_add(m->scans, METRIC_LABELS(*k, *res), 0);
+        for (const char *const *t = METRIC_LABELS("hello", "snapshot", "delta", "heartbeat", "job_update");
+             *t; t++) {
+                (void) metric_add(m->sent, METRIC_LABELS(*t), 0);
+                (void) metric_add(m->unsent, METRIC_LABELS(*t), 0);
+        }
+        for (const char *const *t = METRIC_LABELS("ack", "resync", "command", "malformed"); *t; t++)
+                (void) metric_add(m->received, METRIC_LABELS(*t), 0);
+        for (const char *const *o = METRIC_LABELS("coordinator", "policy"); *o; o++)
+                for (const char *const *res = METRIC_LABELS("ok", "already_prepared", "failed"); *res; res++)
+                        (void) metric_add(m->jobs, METRIC_LABELS(*o, *res), 0);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+AgentMetrics *agent_metrics_free(AgentMetrics *m) {
+        if (m)
+                metrics_endpoint_done(&m->endpoint);
+        free(m);
+        return NULL;
+}
+
+int agent_metrics_render(AgentMetrics *m, char **ret, size_t *ret_size) {
+        return metrics_render(m->endpoint.reg, ret, ret_size);
 }
 
 int agent_metrics_listen(AgentMetrics *m, zloop_t *loop, const char *listen) {
-        return httpd_loop_listen(&m->server, loop, listen, "/metrics", METRICS_CONTENT_TYPE, on_render, m);
+        return metrics_endpoint_listen(&m->endpoint, loop, listen);
 }
 
 const char *agent_metrics_address(const AgentMetrics *m) {
-        return httpd_loop_address(&m->server);
+        return metrics_endpoint_address(&m->endpoint);
 }
 
 void agent_metrics_scan(AgentMetrics *m, const ScanOutcome *o, bool full) {

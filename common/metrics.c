@@ -10,6 +10,7 @@
 #include "common/macro.h"
 #include "common/metrics.h"
 #include "common/strv.h"
+#include "common/timeutil.h"
 
 typedef struct Series {
         char **values;     /* label values, n_labels of them */
@@ -33,6 +34,11 @@ struct Metric {
 struct Metrics {
         Metric **families;
         size_t n;
+        /* metrics_new_daemon(): brought up to date at each render */
+        Metric *uptime;
+        uint64_t start_usec;
+        MetricsRefreshFn refresh;
+        void *userdata;
 };
 
 static const char *const type_names[_METRIC_TYPE_MAX] = {
@@ -386,11 +392,19 @@ static void write_sample(FILE *out, const Metric *f, const Series *s, const char
         fprintf(out, " %s\n", buf);
 }
 
+int metrics_render_cb(void *userdata, char **ret, size_t *ret_size) {
+        return metrics_render(userdata, ret, ret_size);
+}
+
 int metrics_render(const Metrics *m, char **ret, size_t *ret_size) {
         char *text = NULL;
         size_t size = 0;
         FILE *out;
 
+        if (m->uptime)
+                (void) metric_set(m->uptime, NULL, (double) (now_usec() - m->start_usec) / 1e6);
+        if (m->refresh)
+                m->refresh(m->userdata);
         out = open_memstream(&text, &size);
         if (!out)
                 return -ENOMEM;
@@ -428,5 +442,59 @@ int metrics_render(const Metrics *m, char **ret, size_t *ret_size) {
         *ret = text;
         if (ret_size)
                 *ret_size = size;
+        return 0;
+}
+
+/* The families every daemon has, named after it; help is before + program + after. */
+enum { DAEMON_BUILD_INFO, DAEMON_START_TIME, DAEMON_UPTIME, _DAEMON_FAMILIES_MAX };
+static const struct {
+        const char *suffix, *before, *after;
+        const char *const *labels;
+} daemon_families[_DAEMON_FAMILIES_MAX] = {
+        [DAEMON_BUILD_INFO] = { "build_info", "", "'s version; always 1", METRIC_LABELS("version") },
+        [DAEMON_START_TIME] = { "start_time_seconds", "when ", " started, Unix time", NULL },
+        [DAEMON_UPTIME] = { "uptime_seconds", "seconds since ", " started", NULL },
+};
+
+int metrics_new_daemon(const char *program, const MetricDef *defs, size_t n_defs, void *families,
+                       MetricsRefreshFn refresh, Metrics **ret) {
+        _cleanup_(metrics_freep) Metrics *m = NULL;
+        _cleanup_free_ char *prefix = strdup(program);
+        Metric *own[_DAEMON_FAMILIES_MAX];
+        int r;
+
+        if (!prefix)
+                return -ENOMEM;
+        for (char *p = prefix; *p; p++)
+                if (*p == '-')
+                        *p = '_';
+        r = metrics_new(&m);
+        if (r < 0)
+                return r;
+        m->start_usec = now_usec();
+        for (size_t i = 0; i < _DAEMON_FAMILIES_MAX; i++) {
+                _cleanup_free_ char *name = NULL, *help = NULL;
+
+                if (asprintf(&name, "%s_%s", prefix, daemon_families[i].suffix) < 0 ||
+                    asprintf(&help, "%s%s%s", daemon_families[i].before, program, daemon_families[i].after) < 0)
+                        return -ENOMEM;
+                r = metrics_add(m, name, METRIC_GAUGE, help, daemon_families[i].labels, NULL, 0, &own[i]);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n_defs; i++) {
+                const MetricDef *d = &defs[i];
+
+                r = metrics_add(m, d->name, d->type, d->help, d->labels, d->buckets, d->n_buckets,
+                                (Metric **) ((uint8_t *) families + d->offset));
+                if (r < 0)
+                        return r;
+        }
+        (void) metric_set(own[DAEMON_BUILD_INFO], METRIC_LABELS(PACKAGE_VERSION), 1);
+        (void) metric_set(own[DAEMON_START_TIME], NULL, (double) now_realtime_usec() / 1e6);
+        m->uptime = own[DAEMON_UPTIME];
+        m->refresh = refresh;
+        m->userdata = families;
+        *ret = TAKE_PTR(m);
         return 0;
 }

@@ -65,10 +65,36 @@ void metric_reset(Metric *f);
 /* The whole registry as text/plain; version=0.0.4, in the order the families were added.
  * *ret is NUL-terminated, to free. */
 int metrics_render(const Metrics *m, char **ret, size_t *ret_size);
+/* metrics_render() in the shape of an HttpdRenderFn (common/httpd.h): userdata is the Metrics. */
+int metrics_render_cb(void *userdata, char **ret, size_t *ret_size);
 
 /* A sample value as the format writes it: integers plainly, others with the fewest digits
  * that read back as the same double; "+Inf", "-Inf", "NaN". */
 void metrics_format_value(double v, char *buf, size_t size);
+
+/* One row of a daemon's table of families, for metrics_new_daemon(). */
+typedef struct MetricDef {
+        size_t offset; /* where the family's Metric * goes, in the daemon's struct */
+        const char *name;
+        MetricType type;
+        const char *help;
+        const char *const *labels;
+        const double *buckets;
+        size_t n_buckets;
+} MetricDef;
+
+/* Called by each metrics_render() of a daemon's registry before it writes anything, so that
+ * gauges read from the daemon's state are recounted; userdata is metrics_new_daemon()'s
+ * families. */
+typedef void (*MetricsRefreshFn)(void *userdata);
+
+/* A daemon's registry. program ("castle-agent") names the three families it starts with:
+ * castle_agent_build_info{version} (always 1), castle_agent_start_time_seconds (now, Unix
+ * time) and castle_agent_uptime_seconds, which each metrics_render() brings up to date. The
+ * families of defs follow, in order; each one's Metric * is stored at families + offset
+ * (families is the daemon's own metrics object). refresh may be NULL. */
+int metrics_new_daemon(const char *program, const MetricDef *defs, size_t n_defs, void *families,
+                       MetricsRefreshFn refresh, Metrics **ret);
 
 /* Content-Type of metrics_render()'s output. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"

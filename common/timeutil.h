@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Monotonic time in microseconds. */
+/* Clocks in microseconds: monotonic for durations and deadlines, realtime for what is stored
+ * or shown as a date. */
 #pragma once
 
 #include <stdint.h>
@@ -7,4 +8,7 @@
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
 
+/* CLOCK_MONOTONIC. */
 uint64_t now_usec(void);
+/* CLOCK_REALTIME: microseconds since the Unix epoch. */
+int64_t now_realtime_usec(void);

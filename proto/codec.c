@@ -550,3 +550,12 @@ int codec_query_reply_unpack(const uint8_t *data, size_t size, Castle__QueryRepl
         *ret = q;
         return 0;
 }
+
+const char *codec_oneof_name(const ProtobufCMessageDescriptor *d, int field_case) {
+        const ProtobufCFieldDescriptor *f;
+
+        if (field_case <= 0)
+                return NULL;
+        f = protobuf_c_message_descriptor_get_field(d, (unsigned) field_case);
+        return f ? f->name : NULL;
+}

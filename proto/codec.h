@@ -41,3 +41,7 @@ bool codec_valid_id(const char *s);
 json_object *codec_message_to_json(const ProtobufCMessage *m);
 /* The lower-case JSON name of an enum value ("TRANSPORT_UNKNOWN" -> "unknown"). */
 char *codec_enum_json_name(const ProtobufCEnumDescriptor *e, int value);
+
+/* The name in castle.proto of the oneof member a *_case value selects ("hello", "job_update",
+ * "osd_create"); NULL for NOT_SET or a number d does not have. */
+const char *codec_oneof_name(const ProtobufCMessageDescriptor *d, int field_case);
