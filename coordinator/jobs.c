@@ -8,12 +8,17 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "coordinator/coordinator.h"
-#include "coordinator/metrics.h"
+#include "coordinator/jobs.h"
 #include "proto/codec.h"
 #include "proto/link.h"
 
-#define MAX_PENDING_JOBS 4096
+struct Jobs {
+        zsock_t *agents, *query;
+        Nodes *nodes;
+        CoordinatorMetrics *metrics;
+        zlistx_t *list; /* Job, in the order sent */
+        uint64_t last_command_id;
+};
 
 typedef struct Job {
         uint64_t command_id;
@@ -34,38 +39,57 @@ static void job_free(void **item) {
         *item = NULL;
 }
 
-static void reply_job(Coordinator *c, Job *j, Castle__JobUpdate *u, const char *error, bool last) {
+static void reply_job(Jobs *jobs, Job *j, Castle__JobUpdate *u, const char *error, bool last) {
         Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
 
         r.request_id = j->request_id;
         r.job = u;
         r.error = (char *) error;
         r.last = last;
-        if (link_send(c->query, j->client, &r.base) < 0)
+        if (link_send(jobs->query, j->client, &r.base) < 0)
                 log_debug("The client of command %" PRIu64 " went away.", j->command_id);
 }
 
-static Job *job_find(Coordinator *c, uint64_t command_id) {
-        for (Job *j = zlistx_first(c->jobs); j; j = zlistx_next(c->jobs))
+static Job *job_find(Jobs *jobs, uint64_t command_id) {
+        for (Job *j = zlistx_first(jobs->list); j; j = zlistx_next(jobs->list))
                 if (j->command_id == command_id)
                         return j;
         return NULL;
 }
 
-void jobs_init(Coordinator *c) {
-        c->jobs = zlistx_new();
-        zlistx_set_destructor(c->jobs, job_free);
+int jobs_new(zsock_t *agents, zsock_t *query, Nodes *nodes, CoordinatorMetrics *metrics, Jobs **ret) {
+        Jobs *jobs = calloc(1, sizeof(Jobs));
+
+        if (!jobs)
+                return -ENOMEM;
+        *jobs = (Jobs) { .agents = agents, .query = query, .nodes = nodes, .metrics = metrics };
+        jobs->list = zlistx_new();
+        if (!jobs->list) {
+                free(jobs);
+                return -ENOMEM;
+        }
+        zlistx_set_destructor(jobs->list, job_free);
+        *ret = jobs;
+        return 0;
 }
 
-void jobs_done(Coordinator *c) {
-        zlistx_destroy(&c->jobs);
+Jobs *jobs_free(Jobs *jobs) {
+        if (!jobs)
+                return NULL;
+        zlistx_destroy(&jobs->list);
+        free(jobs);
+        return NULL;
 }
 
-void jobs_submit(Coordinator *c, zframe_t *client, uint64_t request_id, const Castle__NodeCommand *nc) {
+size_t jobs_pending(const Jobs *jobs) {
+        return zlistx_size(jobs->list);
+}
+
+void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle__NodeCommand *nc) {
         Castle__QueryReply err = CASTLE__QUERY_REPLY__INIT;
         Castle__Envelope e = CASTLE__ENVELOPE__INIT;
         Castle__Command cmd = *nc->command;
-        NodeRuntime *n = zhashx_lookup(c->nodes, nc->node_id);
+        NodeRuntime *n = nodes_get(jobs->nodes, nc->node_id);
         const char *why = NULL;
         void *handle;
         Job *j;
@@ -74,14 +98,14 @@ void jobs_submit(Coordinator *c, zframe_t *client, uint64_t request_id, const Ca
                 why = "no such node";
         else if (!n->routing_id || n->state != NODE_ONLINE)
                 why = "the node's agent is not connected";
-        else if (zlistx_size(c->jobs) >= MAX_PENDING_JOBS)
+        else if (zlistx_size(jobs->list) >= JOBS_MAX_PENDING)
                 why = "too many commands in progress";
         if (why) {
-                coordinator_metrics_job(c->metrics, cmd.kind_case, "refused");
+                coordinator_metrics_job(jobs->metrics, cmd.kind_case, "refused");
                 err.request_id = request_id;
                 err.error = (char *) why;
                 err.last = true;
-                (void) link_send(c->query, client, &err.base);
+                (void) link_send(jobs->query, client, &err.base);
                 return;
         }
         j = calloc(1, sizeof *j);
@@ -89,20 +113,20 @@ void jobs_submit(Coordinator *c, zframe_t *client, uint64_t request_id, const Ca
                 free(j);
                 return;
         }
-        j->command_id = ++c->last_command_id;
+        j->command_id = ++jobs->last_command_id;
         j->request_id = request_id;
         j->client = zframe_dup(client);
         j->kind = cmd.kind_case;
-        handle = zlistx_add_end(c->jobs, j);
+        handle = zlistx_add_end(jobs->list, j);
 
         cmd.command_id = j->command_id;
         e.protocol_version = CASTLE_PROTOCOL_VERSION;
         e.body_case = CASTLE__ENVELOPE__BODY_COMMAND;
         e.command = &cmd;
-        if (link_send(c->agents, n->routing_id, &e.base) < 0) {
-                reply_job(c, j, NULL, "the command could not be sent to the node", true);
-                coordinator_metrics_job(c->metrics, j->kind, "refused");
-                zlistx_delete(c->jobs, handle);
+        if (link_send(jobs->agents, n->routing_id, &e.base) < 0) {
+                reply_job(jobs, j, NULL, "the command could not be sent to the node", true);
+                coordinator_metrics_job(jobs->metrics, j->kind, "refused");
+                zlistx_delete(jobs->list, handle);
                 return;
         }
         log_info("Command %" PRIu64 " sent to node %s.", j->command_id, j->node_id);
@@ -114,14 +138,14 @@ void jobs_submit(Coordinator *c, zframe_t *client, uint64_t request_id, const Ca
                 u.percent = 100;
                 u.done = true;
                 u.osd_id = -1;
-                reply_job(c, j, &u, NULL, true);
-                coordinator_metrics_job(c->metrics, j->kind, "done");
-                zlistx_delete(c->jobs, handle);
+                reply_job(jobs, j, &u, NULL, true);
+                coordinator_metrics_job(jobs->metrics, j->kind, "done");
+                zlistx_delete(jobs->list, handle);
         }
 }
 
-void jobs_update(Coordinator *c, const char *node_id, Castle__JobUpdate *u) {
-        Job *j = job_find(c, u->command_id);
+void jobs_update(Jobs *jobs, const char *node_id, Castle__JobUpdate *u) {
+        Job *j = job_find(jobs, u->command_id);
 
         if (!j || !streq(j->node_id, node_id)) {
                 log_debug("Node %s: update of unknown command %" PRIu64 " ignored.", node_id, u->command_id);
@@ -130,23 +154,23 @@ void jobs_update(Coordinator *c, const char *node_id, Castle__JobUpdate *u) {
         if (u->done)
                 log_info("Node %s: command %" PRIu64 " %s%s%s.", node_id, u->command_id,
                          isempty(u->error) ? "done" : "failed", isempty(u->error) ? "" : ": ", strempty(u->error));
-        reply_job(c, j, u, isempty(u->error) ? NULL : u->error, u->done);
+        reply_job(jobs, j, u, isempty(u->error) ? NULL : u->error, u->done);
         if (u->done) {
-                coordinator_metrics_job(c->metrics, j->kind, isempty(u->error) ? "done" : "failed");
-                zlistx_delete(c->jobs, zlistx_cursor(c->jobs));
+                coordinator_metrics_job(jobs->metrics, j->kind, isempty(u->error) ? "done" : "failed");
+                zlistx_delete(jobs->list, zlistx_cursor(jobs->list));
         }
 }
 
-void jobs_node_lost(Coordinator *c, const char *node_id) {
-        Job *j = zlistx_first(c->jobs);
+void jobs_node_lost(Jobs *jobs, const char *node_id) {
+        Job *j = zlistx_first(jobs->list);
 
         while (j) {
                 if (streq(j->node_id, node_id)) {
-                        reply_job(c, j, NULL, "the node went offline before the command finished", true);
-                        coordinator_metrics_job(c->metrics, j->kind, "node_lost");
-                        zlistx_delete(c->jobs, zlistx_cursor(c->jobs));
-                        j = zlistx_first(c->jobs);
+                        reply_job(jobs, j, NULL, "the node went offline before the command finished", true);
+                        coordinator_metrics_job(jobs->metrics, j->kind, "node_lost");
+                        zlistx_delete(jobs->list, zlistx_cursor(jobs->list));
+                        j = zlistx_first(jobs->list);
                 } else
-                        j = zlistx_next(c->jobs);
+                        j = zlistx_next(jobs->list);
         }
 }

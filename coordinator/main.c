@@ -3,7 +3,9 @@
  * the query ROUTER, signals (signalfd), the liveness timer and the systemd watchdog; zloop is
  * used because it already knows how to poll ZeroMQ sockets next to plain fds and timers, which
  * sd-event does not, and a hand-written epoll loop would have to re-derive ZMQ_FD's
- * edge-triggered rules. The ZAP handler runs on its own thread and starts first. */
+ * edge-triggered rules. The ZAP handler runs on its own thread and starts first.
+ * This is the one file that knows every part (store, nodes, watch, jobs, ingest, query,
+ * metrics) and wires them together. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +18,48 @@
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/timeutil.h"
-#include "coordinator/coordinator.h"
+#include "coordinator/ingest.h"
+#include "coordinator/jobs.h"
 #include "coordinator/metrics.h"
+#include "coordinator/nodes.h"
+#include "coordinator/query.h"
+#include "coordinator/store.h"
+#include "coordinator/watch.h"
+#include "coordinator/zap.h"
 #include "proto/keys.h"
 #include "proto/link.h"
 
 #define DEFAULT_CONFIG "/etc/castle/coordinator.conf"
+
+typedef struct CoordinatorConfig {
+        char *agent_endpoint;
+        char *query_endpoint;
+        char *key;              /* our key pair (NAME_secret) */
+        char *agent_keys;       /* allowlist directory for agents */
+        char *query_keys;       /* allowlist directory for query clients */
+        char *database;
+        uint64_t stale_after;   /* usec without a message: online -> stale */
+        uint64_t offline_after; /* usec without a message: -> offline */
+        uint64_t max_message_size;
+        bool insecure;
+        char *metrics_listen;   /* "" = no metrics endpoint */
+} CoordinatorConfig;
+
+typedef struct Coordinator {
+        CoordinatorConfig cfg;
+        Store *store;
+        Zap *zap;
+        zcert_t *cert;
+        zsock_t *agent_socket, *query_socket;
+        zloop_t *loop;
+        Nodes *nodes;
+        Watch *watch;
+        Jobs *jobs;
+        Ingest *ingest;
+        Query *query;
+        CoordinatorMetrics *metrics;
+        uint64_t watchdog_usec;
+} Coordinator;
 
 #define OPT(section, name, type, def, min, max, field, help) \
         { section, name, type, def, min, max, offsetof(CoordinatorConfig, field), help }
@@ -71,20 +109,22 @@ static void help(void) {
 }
 
 static int on_agents(zloop_t *loop, zsock_t *s, void *arg) {
+        Coordinator *c = arg;
         zmsg_t *m = zmsg_recv(s);
 
         if (m) {
-                ingest_message(arg, m);
+                ingest_message(c->ingest, m, now_realtime_usec());
                 zmsg_destroy(&m);
         }
         return 0;
 }
 
 static int on_query(zloop_t *loop, zsock_t *s, void *arg) {
+        Coordinator *c = arg;
         zmsg_t *m = zmsg_recv(s);
 
         if (m) {
-                query_message(arg, m);
+                query_message(c->query, m);
                 zmsg_destroy(&m);
         }
         return 0;
@@ -93,10 +133,42 @@ static int on_query(zloop_t *loop, zsock_t *s, void *arg) {
 static int on_tick(zloop_t *loop, int timer_id, void *arg) {
         Coordinator *c = arg;
 
-        liveness_tick(c);
+        nodes_tick(c->nodes, now_realtime_usec());
         if (c->watchdog_usec)
                 notify_send("WATCHDOG=1");
         return 0;
+}
+
+static void on_node_changed(void *userdata, const Castle__WatchEvent *e) {
+        Coordinator *c = userdata;
+
+        if (c->watch)
+                watch_publish(c->watch, e);
+}
+
+static void on_node_lost(void *userdata, const char *node_id) {
+        Coordinator *c = userdata;
+
+        if (c->jobs)
+                jobs_node_lost(c->jobs, node_id);
+}
+
+static void metrics_state(void *userdata, CoordinatorMetricsState *ret) {
+        Coordinator *c = userdata;
+
+        if (c->nodes)
+                nodes_count(c->nodes, ret->nodes);
+        if (c->store)
+                ret->devices_error = store_count_devices(c->store, &ret->devices_available,
+                                                         &ret->devices_unavailable);
+        if (c->ingest) {
+                ingest_add_drops(c->ingest, ret->dropped);
+                ret->applied = ingest_applied(c->ingest);
+        }
+        if (c->query)
+                query_add_drops(c->query, ret->dropped);
+        ret->watchers = c->watch ? watch_count(c->watch) : 0;
+        ret->jobs_pending = c->jobs ? jobs_pending(c->jobs) : 0;
 }
 
 static int on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
@@ -126,16 +198,21 @@ static int run(Coordinator *c) {
         zsys_set_max_sockets(0); /* no CZMQ-side cap; the fd limit is what matters */
 
         c->loop = zloop_new();
-        c->nodes = zhashx_new();
-        c->watchers = zlistx_new();
-        jobs_init(c);
-        if (!c->loop || !c->nodes || !c->watchers || !c->jobs)
+        if (!c->loop)
                 return log_error_errno(ENOMEM, "Out of memory.");
+        r = coordinator_metrics_new(metrics_state, c, &c->metrics);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the metrics: %m");
 
         r = store_open_sqlite(c->cfg.database, &c->store);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the database %s: %m", c->cfg.database);
-        r = nodes_load(c);
+        r = nodes_new(c->store, c->cfg.stale_after, c->cfg.offline_after,
+                      &(NodesEvents) { .changed = on_node_changed, .lost = on_node_lost, .userdata = c },
+                      &c->nodes);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory.");
+        r = nodes_load(c->nodes, now_realtime_usec());
         if (r < 0)
                 return log_error_errno(r, "Failed to load nodes from %s: %m", c->cfg.database);
         log_info("Serving the stored inventory of %d node(s); each is stale until it speaks.", r);
@@ -158,30 +235,36 @@ static int run(Coordinator *c) {
         r = link_bind(c->cfg.agent_endpoint,
                       &(LinkOptions) { .cert = c->cert, .zap_domain = "agents", .insecure = c->cfg.insecure,
                                        .max_message_size = (int) c->cfg.max_message_size },
-                      &c->agents);
+                      &c->agent_socket);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", c->cfg.agent_endpoint);
         r = link_bind(c->cfg.query_endpoint,
                       &(LinkOptions) { .cert = c->cert, .zap_domain = "query", .insecure = c->cfg.insecure,
                                        .max_message_size = 1024 * 1024 },
-                      &c->query);
+                      &c->query_socket);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", c->cfg.query_endpoint);
         /* A send to a client that went away fails instead of vanishing, so that a watch
          * client that is gone (or too slow to keep up) is dropped from the list. */
-        zsock_set_router_mandatory(c->query, 1);
+        zsock_set_router_mandatory(c->query_socket, 1);
 
-        zlistx_set_destructor(c->watchers, (zlistx_destructor_fn *) zframe_destroy);
-        zloop_reader(c->loop, c->agents, on_agents, c);
-        zloop_reader(c->loop, c->query, on_query, c);
+        r = watch_new(c->query_socket, &c->watch);
+        if (r >= 0)
+                r = jobs_new(c->agent_socket, c->query_socket, c->nodes, c->metrics, &c->jobs);
+        if (r >= 0)
+                r = ingest_new(c->agent_socket, c->store, c->nodes, c->watch, c->jobs, c->metrics, &c->ingest);
+        if (r >= 0)
+                r = query_new(c->query_socket, c->store, c->watch, c->jobs, c->metrics, &c->query);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory.");
+
+        zloop_reader(c->loop, c->agent_socket, on_agents, c);
+        zloop_reader(c->loop, c->query_socket, on_query, c);
         zloop_poller(c->loop, &(zmq_pollitem_t) { .fd = sfd, .events = ZMQ_POLLIN }, on_signal, c);
         c->watchdog_usec = notify_watchdog_usec();
         zloop_timer(c->loop, c->watchdog_usec ? MIN(1000, c->watchdog_usec / 2000) : 1000, 0, on_tick, c);
 
-        r = coordinator_metrics_new(c, &c->metrics);
-        if (r < 0)
-                return log_error_errno(r, "Failed to set up the metrics: %m");
-        r = coordinator_metrics_listen(c->metrics, c->cfg.metrics_listen);
+        r = coordinator_metrics_listen(c->metrics, c->loop, c->cfg.metrics_listen);
         if (r < 0)
                 return log_error_errno(r, "Failed to serve metrics on %s: %m", c->cfg.metrics_listen);
         if (!isempty(c->cfg.metrics_listen))
@@ -220,12 +303,14 @@ int main(int argc, char *argv[]) {
 
         c.metrics = coordinator_metrics_free(c.metrics); /* before the loop it is registered with */
         zloop_destroy(&c.loop);
-        zsock_destroy(&c.agents);
-        zsock_destroy(&c.query);
+        c.query = query_free(c.query);
+        c.ingest = ingest_free(c.ingest);
+        c.jobs = jobs_free(c.jobs);
+        c.watch = watch_free(c.watch);
+        c.nodes = nodes_free(c.nodes);
+        zsock_destroy(&c.agent_socket);
+        zsock_destroy(&c.query_socket);
         c.zap = zap_stop(c.zap);
-        zlistx_destroy(&c.watchers);
-        jobs_done(&c);
-        zhashx_destroy(&c.nodes);
         zcert_destroy(&c.cert);
         c.store = store_close(c.store);
         conf_free_values(options, ELEMENTSOF(options), &c.cfg);

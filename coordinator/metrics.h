@@ -1,24 +1,55 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* castle-coordinator's metrics: counted as things happen (messages by type, queries, store
- * transactions, jobs), and read at each scrape from the coordinator's state (nodes by
- * liveness, devices by availability from the store, drops by reason from ingest's own
- * counters). Served over HTTP at /metrics when metrics-listen is set, on the loop thread.
+ * transactions, jobs), and read at each scrape from a snapshot of the coordinator's state that
+ * a callback fills (nodes by liveness, devices by availability, drops by reason, watchers,
+ * pending jobs). Served over HTTP at /metrics when metrics-listen is set, on the loop thread.
  * docs/metrics.md lists every metric. */
 #pragma once
 
+#include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "coordinator/coordinator.h"
+#include "coordinator/store.h"
+#include "proto/castle.pb-c.h"
 
-int coordinator_metrics_new(Coordinator *c, CoordinatorMetrics **ret);
+typedef struct CoordinatorMetrics CoordinatorMetrics;
+
+/* Why a message was dropped; counted by whoever dropped it, and reported by reason. */
+typedef enum DropReason {
+        DROP_FRAMING,           /* not [routing id, payload] */
+        DROP_DECODE,            /* not a protobuf Envelope, or no body */
+        DROP_VERSION,           /* another protocol version */
+        DROP_INVALID,           /* bad ids, too many devices */
+        DROP_UNEXPECTED,        /* a message only the coordinator sends, or a node id mismatch */
+        DROP_STORE,             /* the store refused it */
+        _DROP_MAX,
+} DropReason;
+
+const char *drop_reason_to_string(DropReason r);
+
+/* What a scrape reads from the coordinator. */
+typedef struct CoordinatorMetricsState {
+        uint64_t nodes[_NODE_STATE_MAX];        /* by liveness */
+        int devices_error;                      /* < 0: the store could not count devices */
+        uint64_t devices_available, devices_unavailable;
+        uint64_t dropped[_DROP_MAX];            /* agents' and query endpoints together */
+        uint64_t applied;                       /* snapshots and deltas stored */
+        size_t watchers;
+        size_t jobs_pending;
+} CoordinatorMetricsState;
+
+/* Fills *ret, which comes zeroed but for devices_error (-ENXIO: no store). */
+typedef void (*CoordinatorMetricsStateFn)(void *userdata, CoordinatorMetricsState *ret);
+
+int coordinator_metrics_new(CoordinatorMetricsStateFn state, void *userdata, CoordinatorMetrics **ret);
 CoordinatorMetrics *coordinator_metrics_free(CoordinatorMetrics *m);
 
-/* Serves /metrics on listen (see netaddr_parse_listen()) through c->loop; "" stops. */
-int coordinator_metrics_listen(CoordinatorMetrics *m, const char *listen);
+/* Serves /metrics on listen (see netaddr_parse_listen()) through loop; "" stops. */
+int coordinator_metrics_listen(CoordinatorMetrics *m, zloop_t *loop, const char *listen);
 const char *coordinator_metrics_address(const CoordinatorMetrics *m);
 
-/* All of these accept m == NULL (tests that build a Coordinator by hand). */
+/* All of these accept m == NULL (tests that run the parts without metrics). */
 /* A message on the agents' endpoint; invalid: it did not get as far as a decoded Envelope. */
 void coordinator_metrics_received(CoordinatorMetrics *m, Castle__Envelope__BodyCase body, bool invalid);
 /* A request on the query endpoint. */
@@ -28,4 +59,5 @@ void coordinator_metrics_store(CoordinatorMetrics *m, const char *op, uint64_t u
 /* A command's end: result is "done", "failed", "refused" or "node_lost". */
 void coordinator_metrics_job(CoordinatorMetrics *m, Castle__Command__KindCase kind, const char *result);
 
+/* The text a scrape gets (tests use it without HTTP). */
 int coordinator_metrics_render(CoordinatorMetrics *m, char **ret, size_t *ret_size);

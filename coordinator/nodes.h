@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Node state and liveness: what the coordinator knows of each node in this run (its routing id
+ * on the agents' socket, the inventory generation applied, when it last spoke), and its state
+ * online -> stale -> offline as it falls silent. Every change is written to the store and
+ * handed to the caller as a watch event; a node that goes offline is reported as lost, so that
+ * the commands waiting for it can end. */
+#pragma once
+
+#include <czmq.h>
+#include <stdint.h>
+
+#include "coordinator/store.h"
+#include "proto/castle.pb-c.h"
+
+typedef struct NodeRuntime {
+        char *node_id;
+        zframe_t *routing_id;   /* NULL until the node speaks in this run */
+        uint64_t generation;
+        NodeState state;
+        int64_t last_seen;      /* realtime usec */
+} NodeRuntime;
+
+typedef struct Nodes Nodes;
+
+/* Where changes go; any of them may be NULL. Called on the loop thread. */
+typedef struct NodesEvents {
+        /* A node's state changed: its stored record, as an event for the watchers. */
+        void (*changed)(void *userdata, const Castle__WatchEvent *e);
+        /* A stale node stayed silent past offline-after: what it was doing will not finish. */
+        void (*lost)(void *userdata, const char *node_id);
+        void *userdata;
+} NodesEvents;
+
+/* stale_after, offline_after: usec of silence before online -> stale, and stale -> offline. */
+int nodes_new(Store *store, uint64_t stale_after, uint64_t offline_after, const NodesEvents *events,
+              Nodes **ret);
+Nodes *nodes_free(Nodes *nodes);
+
+/* Start-up: every stored node is stale until it speaks, and its stale -> offline clock starts
+ * at now; its generation is what the store has. Returns the number of nodes. */
+int nodes_load(Nodes *nodes, int64_t now);
+
+/* NULL for a node not known in this run. */
+NodeRuntime *nodes_get(Nodes *nodes, const char *node_id);
+/* The node's record, made (offline, generation 0) if it is new. */
+int nodes_add(Nodes *nodes, const char *node_id, NodeRuntime **ret);
+/* Stores the new state and reports it (nothing when it is the state the node has). */
+int nodes_set_state(Nodes *nodes, NodeRuntime *n, NodeState s, int64_t now);
+/* Liveness at time now (realtime usec): online nodes silent for longer than stale_after turn
+ * stale, stale ones silent for longer than offline_after turn offline and are lost. */
+void nodes_tick(Nodes *nodes, int64_t now);
+/* How many nodes are in each state. */
+void nodes_count(Nodes *nodes, uint64_t ret[static _NODE_STATE_MAX]);
+
+/* A stored node as the wire's NodeInfo; info points into n. */
+void nodes_info_fill(Castle__NodeInfo *info, const StoreNode *n);

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The query endpoint: castlectl cluster and other clients list nodes and devices (with
+ * filters), subscribe to the watch stream, and send commands to nodes. */
+#pragma once
+
+#include <czmq.h>
+#include <stdint.h>
+
+#include "coordinator/jobs.h"
+#include "coordinator/metrics.h"
+#include "coordinator/store.h"
+#include "coordinator/watch.h"
+
+typedef struct Query Query;
+
+/* query: the query endpoint's ROUTER; metrics may be NULL. */
+int query_new(zsock_t *query, Store *store, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics, Query **ret);
+Query *query_free(Query *q);
+
+/* One request from the query ROUTER ([routing id, payload]); every request gets an answer,
+ * an error if nothing else. Returns 0. */
+int query_message(Query *q, zmsg_t *msg);
+
+/* Adds the requests dropped so far, by reason, to dropped. */
+void query_add_drops(const Query *q, uint64_t dropped[static _DROP_MAX]);
