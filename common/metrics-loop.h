@@ -16,7 +16,7 @@ typedef struct MetricsEndpoint {
 /* See metrics_new_daemon(); nothing is served until metrics_endpoint_listen(). */
 static inline int metrics_endpoint_init(MetricsEndpoint *e, const char *program, const MetricDef *defs,
                                         size_t n_defs, void *families, MetricsRefreshFn refresh) {
-        *e = (MetricsEndpoint) { .server.timer = -1 };
+        *e = (MetricsEndpoint){ .server.timer = -1 };
         return metrics_new_daemon(program, defs, n_defs, families, refresh, &e->reg);
 }
 
@@ -29,8 +29,8 @@ static inline void metrics_endpoint_done(MetricsEndpoint *e) {
 /* Serves /metrics on listen (see netaddr_parse_listen()) through loop; "" stops serving. The
  * address already served is kept as it is (a reload that did not change it). */
 static inline int metrics_endpoint_listen(MetricsEndpoint *e, zloop_t *loop, const char *listen) {
-        return httpd_loop_listen(&e->server, loop, listen, "/metrics", METRICS_CONTENT_TYPE, metrics_render_cb,
-                                 e->reg);
+        return httpd_loop_listen(&e->server, loop, listen, "/metrics", METRICS_CONTENT_TYPE,
+                                 metrics_render_cb, e->reg);
 }
 
 /* Where it listens ("" when off). */

@@ -474,9 +474,10 @@ int metrics_new_daemon(const char *program, const MetricDef *defs, size_t n_defs
         m->start_usec = now_usec();
         for (size_t i = 0; i < _DAEMON_FAMILIES_MAX; i++) {
                 _cleanup_free_ char *name = NULL, *help = NULL;
+                const char *before = daemon_families[i].before, *after = daemon_families[i].after;
 
                 if (asprintf(&name, "%s_%s", prefix, daemon_families[i].suffix) < 0 ||
-                    asprintf(&help, "%s%s%s", daemon_families[i].before, program, daemon_families[i].after) < 0)
+                    asprintf(&help, "%s%s%s", before, program, after) < 0)
                         return -ENOMEM;
                 r = metrics_add(m, name, METRIC_GAUGE, help, daemon_families[i].labels, NULL, 0, &own[i]);
                 if (r < 0)

@@ -22,8 +22,8 @@ struct Ingest {
         uint64_t last_drop_log[_DROP_MAX];
 };
 
-int ingest_new(zsock_t *agents, Store *store, Nodes *nodes, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics,
-               Ingest **ret) {
+int ingest_new(zsock_t *agents, Store *store, Nodes *nodes, Watch *watch, Jobs *jobs,
+               CoordinatorMetrics *metrics, Ingest **ret) {
         Ingest *ingest = calloc(1, sizeof(Ingest));
 
         if (!ingest)
@@ -55,7 +55,8 @@ static int drop(Ingest *ingest, DropReason why, const char *node, int error) {
         if (now - ingest->last_drop_log[why] >= USEC_PER_SEC) {
                 ingest->last_drop_log[why] = now;
                 log_warning("Dropped a message from %s (%s: %s); %" PRIu64 " dropped for this reason so far.",
-                            node ?: "an unidentified peer", drop_reason_to_string(why), strerror(abs(error)), ingest->dropped[why]);
+                            node ?: "an unidentified peer", drop_reason_to_string(why), strerror(abs(error)),
+                            ingest->dropped[why]);
         }
         return 0;
 }

@@ -16,8 +16,8 @@
 typedef struct Ingest Ingest;
 
 /* agents: the agents' ROUTER, for the answers; metrics may be NULL. */
-int ingest_new(zsock_t *agents, Store *store, Nodes *nodes, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics,
-               Ingest **ret);
+int ingest_new(zsock_t *agents, Store *store, Nodes *nodes, Watch *watch, Jobs *jobs,
+               CoordinatorMetrics *metrics, Ingest **ret);
 Ingest *ingest_free(Ingest *ingest);
 
 /* One message from the agents' ROUTER ([routing id, payload]), received at now (realtime

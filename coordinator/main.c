@@ -252,7 +252,8 @@ static int run(Coordinator *c) {
         if (r >= 0)
                 r = jobs_new(c->agent_socket, c->query_socket, c->nodes, c->metrics, &c->jobs);
         if (r >= 0)
-                r = ingest_new(c->agent_socket, c->store, c->nodes, c->watch, c->jobs, c->metrics, &c->ingest);
+                r = ingest_new(c->agent_socket, c->store, c->nodes, c->watch, c->jobs, c->metrics,
+                               &c->ingest);
         if (r >= 0)
                 r = query_new(c->query_socket, c->store, c->watch, c->jobs, c->metrics, &c->query);
         if (r < 0)

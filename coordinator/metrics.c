@@ -31,10 +31,11 @@ const char *drop_reason_to_string(DropReason r) {
         return r < _DROP_MAX ? drop_names[r] : "unknown";
 }
 
-static const double store_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                       0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+static const double store_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                        0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5 };
 
-#define DEF(field, ...) {offsetof(CoordinatorMetrics, field), __VA_ARGS__}
+#define DEF(field, ...) \
+        { offsetof(CoordinatorMetrics, field), __VA_ARGS__ }
 static const MetricDef families[] = {
         DEF(nodes, "castle_coordinator_nodes", METRIC_GAUGE,
             "known nodes by liveness: online, stale, offline", METRIC_LABELS("state"), NULL, 0),
@@ -67,7 +68,7 @@ static const MetricDef families[] = {
 
 static void refresh(void *userdata) {
         CoordinatorMetrics *m = userdata;
-        CoordinatorMetricsState s = {.devices_error = -ENXIO};
+        CoordinatorMetricsState s = { .devices_error = -ENXIO };
 
         if (m->state)
                 m->state(m->userdata, &s);
@@ -84,7 +85,8 @@ static void refresh(void *userdata) {
         }
 
         for (int d = 0; d < _DROP_MAX; d++)
-                (void) metric_set(m->dropped, METRIC_LABELS(drop_reason_to_string(d)), (double) s.dropped[d]);
+                (void) metric_set(m->dropped, METRIC_LABELS(drop_reason_to_string(d)),
+                                  (double) s.dropped[d]);
         (void) metric_set(m->applied, NULL, (double) s.applied);
         (void) metric_set(m->watchers, NULL, (double) s.watchers);
         (void) metric_set(m->jobs_pending, NULL, (double) s.jobs_pending);
@@ -97,8 +99,9 @@ int coordinator_metrics_new(CoordinatorMetricsStateFn state, void *userdata, Coo
         m = calloc(1, sizeof(CoordinatorMetrics));
         if (!m)
                 return -ENOMEM;
-        *m = (CoordinatorMetrics){.state = state, .userdata = userdata};
-        r = metrics_endpoint_init(&m->endpoint, "castle-coordinator", families, ELEMENTSOF(families), m, refresh);
+        *m = (CoordinatorMetrics){ .state = state, .userdata = userdata };
+        r = metrics_endpoint_init(&m->endpoint, "castle-coordinator", families, ELEMENTSOF(families), m,
+                                  refresh);
         if (r < 0)
                 return r;
         /* Every kind that can occur shows from the start, at 0. */
@@ -156,7 +159,8 @@ void coordinator_metrics_store(CoordinatorMetrics *m, const char *op, uint64_t u
 
 void coordinator_metrics_job(CoordinatorMetrics *m, Castle__Command__KindCase kind, const char *result) {
         if (m)
-                (void) metric_inc(m->jobs,
-                                  METRIC_LABELS(codec_oneof_name(&castle__command__descriptor, (int) kind) ?: "other",
-                                                result));
+                (void) metric_inc(
+                        m->jobs,
+                        METRIC_LABELS(codec_oneof_name(&castle__command__descriptor, (int) kind) ?: "other",
+                                      result));
 }

@@ -17,12 +17,12 @@ typedef struct CoordinatorMetrics CoordinatorMetrics;
 
 /* Why a message was dropped; counted by whoever dropped it, and reported by reason. */
 typedef enum DropReason {
-        DROP_FRAMING,           /* not [routing id, payload] */
-        DROP_DECODE,            /* not a protobuf Envelope, or no body */
-        DROP_VERSION,           /* another protocol version */
-        DROP_INVALID,           /* bad ids, too many devices */
-        DROP_UNEXPECTED,        /* a message only the coordinator sends, or a node id mismatch */
-        DROP_STORE,             /* the store refused it */
+        DROP_FRAMING,    /* not [routing id, payload] */
+        DROP_DECODE,     /* not a protobuf Envelope, or no body */
+        DROP_VERSION,    /* another protocol version */
+        DROP_INVALID,    /* bad ids, too many devices */
+        DROP_UNEXPECTED, /* a message only the coordinator sends, or a node id mismatch */
+        DROP_STORE,      /* the store refused it */
         _DROP_MAX,
 } DropReason;
 
@@ -30,11 +30,11 @@ const char *drop_reason_to_string(DropReason r);
 
 /* What a scrape reads from the coordinator. */
 typedef struct CoordinatorMetricsState {
-        uint64_t nodes[_NODE_STATE_MAX];        /* by liveness */
-        int devices_error;                      /* < 0: the store could not count devices */
+        uint64_t nodes[_NODE_STATE_MAX]; /* by liveness */
+        int devices_error;               /* < 0: the store could not count devices */
         uint64_t devices_available, devices_unavailable;
-        uint64_t dropped[_DROP_MAX];            /* agents' and query endpoints together */
-        uint64_t applied;                       /* snapshots and deltas stored */
+        uint64_t dropped[_DROP_MAX]; /* agents' and query endpoints together */
+        uint64_t applied;            /* snapshots and deltas stored */
         size_t watchers;
         size_t jobs_pending;
 } CoordinatorMetricsState;

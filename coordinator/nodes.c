@@ -32,7 +32,7 @@ int nodes_new(Store *store, uint64_t stale_after, uint64_t offline_after, const 
 
         if (!nodes)
                 return -ENOMEM;
-        *nodes = (Nodes) { .store = store, .stale_after = stale_after, .offline_after = offline_after };
+        *nodes = (Nodes){ .store = store, .stale_after = stale_after, .offline_after = offline_after };
         if (events)
                 nodes->events = *events;
         nodes->table = zhashx_new();

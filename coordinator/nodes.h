@@ -14,10 +14,10 @@
 
 typedef struct NodeRuntime {
         char *node_id;
-        zframe_t *routing_id;   /* NULL until the node speaks in this run */
+        zframe_t *routing_id; /* NULL until the node speaks in this run */
         uint64_t generation;
         NodeState state;
-        int64_t last_seen;      /* realtime usec */
+        int64_t last_seen; /* realtime usec */
 } NodeRuntime;
 
 typedef struct Nodes Nodes;

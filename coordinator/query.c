@@ -29,7 +29,8 @@ typedef struct Reply {
         size_t n;
 } Reply;
 
-int query_new(zsock_t *query, Store *store, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics, Query **ret) {
+int query_new(zsock_t *query, Store *store, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics,
+              Query **ret) {
         Query *q = calloc(1, sizeof(Query));
 
         if (!q)

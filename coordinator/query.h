@@ -14,7 +14,8 @@
 typedef struct Query Query;
 
 /* query: the query endpoint's ROUTER; metrics may be NULL. */
-int query_new(zsock_t *query, Store *store, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics, Query **ret);
+int query_new(zsock_t *query, Store *store, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics,
+              Query **ret);
 Query *query_free(Query *q);
 
 /* One request from the query ROUTER ([routing id, payload]); every request gets an answer,
