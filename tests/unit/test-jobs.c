@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The job table over inproc sockets: a client's command reaches the node's agent with an id,
+ * the agent's JobUpdates come back to that client until the last one, commands for a node
+ * that is unknown or not connected are refused, and a node that goes offline fails its
+ * commands. */
+#include "tests/unit/coordtest.h"
+
+#include <string.h>
+
+#include "common/timeutil.h"
+#include "coordinator/jobs.h"
+
+#define STALE_AFTER (15 * USEC_PER_SEC)
+#define OFFLINE_AFTER (120 * USEC_PER_SEC)
+#define T0 INT64_C(1700000000000000)
+
+typedef struct Fixture {
+        CoordTestStore t;
+        zsock_t *agents, *agent; /* the coordinator's ROUTER, node-1's DEALER */
+        zsock_t *query, *client; /* the query ROUTER, a castlectl's DEALER */
+        Nodes *nodes;
+        Jobs *jobs;
+        NodeRuntime *node;
+} Fixture;
+
+static void on_lost(void *userdata, const char *node_id) {
+        Fixture *f = userdata;
+
+        jobs_node_lost(f->jobs, node_id);
+}
+
+static int setup(void **state) {
+        static unsigned n_fixtures = 0;
+        Fixture *f = calloc(1, sizeof(Fixture));
+        char agents[64], query[64];
+        Castle__Envelope hb = CASTLE__ENVELOPE__INIT;
+        Castle__Heartbeat h = CASTLE__HEARTBEAT__INIT;
+        zmsg_t *m;
+
+        assert_non_null(f);
+        n_fixtures++;
+        snprintf(agents, sizeof agents, "inproc://test-jobs-agents-%u", n_fixtures);
+        snprintf(query, sizeof query, "inproc://test-jobs-query-%u", n_fixtures);
+        coordtest_store_open(&f->t);
+        f->agents = coordtest_router(agents);
+        f->agent = coordtest_dealer(agents, "node-1");
+        f->query = coordtest_router(query);
+        zsock_set_router_mandatory(f->query, 1); /* as castle-coordinator sets it */
+        f->client = coordtest_dealer(query, NULL);
+        assert_int_equal(nodes_new(f->t.store, STALE_AFTER, OFFLINE_AFTER,
+                                   &(NodesEvents){ .lost = on_lost, .userdata = f }, &f->nodes),
+                         0);
+        assert_int_equal(jobs_new(f->agents, f->query, f->nodes, NULL, &f->jobs), 0);
+
+        /* node-1 speaks, so the ROUTER knows its routing id, and is online from T0. */
+        hb.body_case = CASTLE__ENVELOPE__BODY_HEARTBEAT;
+        hb.heartbeat = &h;
+        coordtest_send_envelope(f->agent, &hb);
+        m = coordtest_recv(f->agents);
+        assert_int_equal(store_node_seen(f->t.store, "node-1", "host-1", "0.1", T0), 0);
+        assert_int_equal(nodes_add(f->nodes, "node-1", &f->node), 0);
+        f->node->routing_id = zframe_dup(zmsg_first(m));
+        f->node->last_seen = T0;
+        assert_int_equal(nodes_set_state(f->nodes, f->node, NODE_ONLINE, T0), 0);
+        zmsg_destroy(&m);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        f->jobs = jobs_free(f->jobs);
+        f->nodes = nodes_free(f->nodes);
+        zsock_destroy(&f->client);
+        zsock_destroy(&f->query);
+        zsock_destroy(&f->agent);
+        zsock_destroy(&f->agents);
+        coordtest_store_close(&f->t);
+        free(f);
+        return 0;
+}
+
+/* The client asks for cmd on node_id; the query endpoint hands the request to the job table. */
+static void submit(Fixture *f, uint64_t request_id, const char *node_id, Castle__Command *cmd) {
+        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT, *req = NULL;
+        Castle__NodeCommand nc = CASTLE__NODE_COMMAND__INIT;
+        zframe_t *payload;
+        zmsg_t *m;
+
+        nc.node_id = (char *) node_id;
+        nc.command = cmd;
+        q.protocol_version = CASTLE_PROTOCOL_VERSION;
+        q.request_id = request_id;
+        q.kind_case = CASTLE__QUERY_REQUEST__KIND_COMMAND;
+        q.command = &nc;
+        assert_int_equal(link_send(f->client, NULL, &q.base), 0);
+        m = coordtest_recv(f->query);
+        assert_int_equal(zmsg_size(m), 2);
+        payload = zmsg_last(m);
+        assert_int_equal(codec_query_request_unpack(zframe_data(payload), zframe_size(payload), &req), 0);
+        jobs_submit(f->jobs, zmsg_first(m), req->request_id, req->command);
+        castle__query_request__free_unpacked(req, NULL);
+        zmsg_destroy(&m);
+}
+
+static void submit_osd_create(Fixture *f, uint64_t request_id, const char *node_id) {
+        Castle__Command cmd = CASTLE__COMMAND__INIT;
+        Castle__OsdCreate oc = CASTLE__OSD_CREATE__INIT;
+
+        oc.device_id = (char *) "wwn-a";
+        cmd.kind_case = CASTLE__COMMAND__KIND_OSD_CREATE;
+        cmd.osd_create = &oc;
+        submit(f, request_id, node_id, &cmd);
+}
+
+/* The agent receives a command and returns its id. */
+static uint64_t agent_receive(Fixture *f, Castle__Command__KindCase kind) {
+        Castle__Envelope *e = coordtest_recv_envelope(f->agent);
+        uint64_t id;
+
+        assert_int_equal(e->body_case, CASTLE__ENVELOPE__BODY_COMMAND);
+        assert_int_equal(e->command->kind_case, kind);
+        if (kind == CASTLE__COMMAND__KIND_OSD_CREATE)
+                assert_string_equal(e->command->osd_create->device_id, "wwn-a");
+        id = e->command->command_id;
+        assert_true(id > 0);
+        castle__envelope__free_unpacked(e, NULL);
+        return id;
+}
+
+/* The agent reports progress; ingest hands the update to the job table. */
+static void agent_update(Fixture *f, Castle__JobUpdate *u) {
+        Castle__Envelope e = CASTLE__ENVELOPE__INIT, *got = NULL;
+        zframe_t *payload;
+        zmsg_t *m;
+        char *node_id;
+
+        e.body_case = CASTLE__ENVELOPE__BODY_JOB_UPDATE;
+        e.job_update = u;
+        coordtest_send_envelope(f->agent, &e);
+        m = coordtest_recv(f->agents);
+        payload = zmsg_last(m);
+        assert_int_equal(codec_envelope_unpack(zframe_data(payload), zframe_size(payload), &got), 0);
+        node_id = zframe_strdup(zmsg_first(m));
+        jobs_update(f->jobs, node_id, got->job_update);
+        free(node_id);
+        castle__envelope__free_unpacked(got, NULL);
+        zmsg_destroy(&m);
+}
+
+static void expect_error(Fixture *f, uint64_t request_id, const char *error) {
+        Castle__QueryReply *r = coordtest_recv_reply(f->client);
+
+        assert_int_equal(r->request_id, request_id);
+        assert_string_equal(r->error, error);
+        assert_true(r->last);
+        castle__query_reply__free_unpacked(r, NULL);
+}
+
+static void test_command_and_updates(void **state) {
+        Fixture *f = *state;
+        Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
+        Castle__Command rescan = CASTLE__COMMAND__INIT;
+        Castle__Rescan rs = CASTLE__RESCAN__INIT;
+        Castle__QueryReply *r;
+        uint64_t id;
+
+        submit_osd_create(f, 7, "node-1");
+        id = agent_receive(f, CASTLE__COMMAND__KIND_OSD_CREATE);
+        assert_int_equal(jobs_pending(f->jobs), 1);
+        assert_true(coordtest_quiet(f->client, 50)); /* nothing to report yet */
+
+        u.command_id = id;
+        u.step = (char *) "prepare";
+        u.percent = 40;
+        u.osd_id = -1;
+        agent_update(f, &u);
+        r = coordtest_recv_reply(f->client);
+        assert_int_equal(r->request_id, 7);
+        assert_non_null(r->job);
+        assert_int_equal(r->job->command_id, id);
+        assert_string_equal(r->job->step, "prepare");
+        assert_int_equal(r->job->percent, 40);
+        assert_string_equal(r->error, "");
+        assert_false(r->last);
+        castle__query_reply__free_unpacked(r, NULL);
+
+        u.step = (char *) "done";
+        u.percent = 100;
+        u.done = true;
+        u.osd_id = 3;
+        agent_update(f, &u);
+        r = coordtest_recv_reply(f->client);
+        assert_int_equal(r->request_id, 7);
+        assert_int_equal(r->job->osd_id, 3);
+        assert_true(r->job->done);
+        assert_true(r->last);
+        castle__query_reply__free_unpacked(r, NULL);
+        assert_int_equal(jobs_pending(f->jobs), 0);
+
+        /* Once done, the command is forgotten: a late update goes nowhere. */
+        agent_update(f, &u);
+        assert_true(coordtest_quiet(f->client, 50));
+
+        /* A failure ends the job with the agent's error. */
+        submit_osd_create(f, 8, "node-1");
+        u = (Castle__JobUpdate) CASTLE__JOB_UPDATE__INIT;
+        u.command_id = agent_receive(f, CASTLE__COMMAND__KIND_OSD_CREATE);
+        assert_true(u.command_id > id);
+        u.done = true;
+        u.error = (char *) "the device is busy";
+        u.osd_id = -1;
+        agent_update(f, &u);
+        expect_error(f, 8, "the device is busy");
+        assert_int_equal(jobs_pending(f->jobs), 0);
+
+        /* A rescan has no progress to report: done once delivered. */
+        rescan.kind_case = CASTLE__COMMAND__KIND_RESCAN;
+        rescan.rescan = &rs;
+        submit(f, 9, "node-1", &rescan);
+        (void) agent_receive(f, CASTLE__COMMAND__KIND_RESCAN);
+        r = coordtest_recv_reply(f->client);
+        assert_int_equal(r->request_id, 9);
+        assert_string_equal(r->job->step, "sent");
+        assert_true(r->job->done);
+        assert_true(r->last);
+        castle__query_reply__free_unpacked(r, NULL);
+        assert_int_equal(jobs_pending(f->jobs), 0);
+}
+
+static void test_refused(void **state) {
+        Fixture *f = *state;
+
+        submit_osd_create(f, 1, "node-9");
+        expect_error(f, 1, "no such node");
+
+        nodes_tick(f->nodes, T0 + (int64_t) STALE_AFTER + 1);
+        assert_int_equal(f->node->state, NODE_STALE);
+        submit_osd_create(f, 2, "node-1");
+        expect_error(f, 2, "the node's agent is not connected");
+
+        assert_true(coordtest_quiet(f->agent, 50)); /* the agent got nothing */
+        assert_int_equal(jobs_pending(f->jobs), 0);
+}
+
+static void test_node_lost(void **state) {
+        Fixture *f = *state;
+
+        submit_osd_create(f, 5, "node-1");
+        (void) agent_receive(f, CASTLE__COMMAND__KIND_OSD_CREATE);
+        assert_int_equal(jobs_pending(f->jobs), 1);
+
+        /* Stale is not lost: the job waits. */
+        nodes_tick(f->nodes, T0 + (int64_t) STALE_AFTER + 1);
+        assert_true(coordtest_quiet(f->client, 50));
+        assert_int_equal(jobs_pending(f->jobs), 1);
+
+        nodes_tick(f->nodes, T0 + (int64_t) OFFLINE_AFTER + 1);
+        assert_int_equal(f->node->state, NODE_OFFLINE);
+        expect_error(f, 5, "the node went offline before the command finished");
+        assert_int_equal(jobs_pending(f->jobs), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_command_and_updates, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_node_lost, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
