@@ -137,6 +137,16 @@ static void test_enum_json_name(void **state) {
         assert_string_equal(c, "99");
 }
 
+static void test_oneof_name(void **state) {
+        assert_string_equal(
+                codec_oneof_name(&castle__envelope__descriptor, CASTLE__ENVELOPE__BODY_JOB_UPDATE),
+                "job_update");
+        assert_string_equal(codec_oneof_name(&castle__command__descriptor, CASTLE__COMMAND__KIND_OSD_CREATE),
+                            "osd_create");
+        assert_null(codec_oneof_name(&castle__envelope__descriptor, CASTLE__ENVELOPE__BODY__NOT_SET));
+        assert_null(codec_oneof_name(&castle__envelope__descriptor, 9999));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_reason_codes_match_proto),
@@ -144,6 +154,7 @@ int main(void) {
                 cmocka_unit_test(test_json_has_every_field),
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_enum_json_name),
+                cmocka_unit_test(test_oneof_name),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

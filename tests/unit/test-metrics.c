@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The metrics registry and the Prometheus text format 0.0.4 it writes: # HELP and # TYPE
  * lines, escaping in help texts and label values, cumulative histogram buckets with _sum and
- * _count, value formatting, and every refusal (bad names, label mismatches, caps). */
+ * _count, value formatting, and every refusal (bad names, label mismatches, caps); a daemon's
+ * registry with its three own families and a table of the rest. */
 #include "tests/unit/testutil.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +215,62 @@ static void test_format_value(void **state) {
         assert_string_equal(buf, "NaN");
 }
 
+typedef struct Daemon {
+        Metric *requests, *queue;
+        unsigned refreshed;
+} Daemon;
+
+static void refresh(void *userdata) {
+        Daemon *d = userdata;
+
+        d->refreshed++;
+        (void) metric_set(d->queue, NULL, 5);
+}
+
+static void test_daemon(void **state) {
+        const MetricDef defs[] = {
+                { offsetof(Daemon, requests), "castle_test_requests_total", METRIC_COUNTER, "requests",
+                  METRIC_LABELS("kind"), NULL, 0 },
+                { offsetof(Daemon, queue), "castle_test_queue", METRIC_GAUGE, "queued", NULL, NULL, 0 },
+        };
+        _cleanup_(metrics_freep) Metrics *m = NULL;
+        _cleanup_free_ char *text = NULL;
+        Daemon d = {};
+        const char *p;
+
+        assert_int_equal(metrics_new_daemon("castle-test", defs, ELEMENTSOF(defs), &d, refresh, &m), 0);
+        assert_non_null(d.requests);
+        assert_non_null(d.queue);
+        assert_int_equal(metric_inc(d.requests, METRIC_LABELS("a")), 0);
+        assert_int_equal(metrics_render_cb(m, &text, NULL), 0);
+        assert_int_equal(d.refreshed, 1);
+
+        /* The three families every daemon has come first, named after it, then the table's. */
+        p = strstr(text, "# HELP castle_test_build_info castle-test's version; always 1\n"
+                         "# TYPE castle_test_build_info gauge\n"
+                         "castle_test_build_info{version=\"" PACKAGE_VERSION "\"} 1\n"
+                         "# HELP castle_test_start_time_seconds when castle-test started, Unix time\n");
+        assert_ptr_equal(p, text);
+        assert_non_null(
+                strstr(text, "# HELP castle_test_uptime_seconds seconds since castle-test started\n"));
+        assert_true(strstr(text, "castle_test_uptime_seconds") < strstr(text, "castle_test_requests_total"));
+        assert_non_null(strstr(text, "castle_test_requests_total{kind=\"a\"} 1\n"));
+        assert_non_null(strstr(text, "castle_test_queue 5\n")); /* set by refresh */
+
+        /* A table row that does not fit is refused, and nothing is handed out. */
+        {
+                const MetricDef bad[] = {
+                        { offsetof(Daemon, queue), "castle_test_build_info", METRIC_GAUGE, "again", NULL,
+                          NULL, 0 },
+                };
+                Metrics *none = NULL;
+
+                assert_int_equal(metrics_new_daemon("castle-test", bad, ELEMENTSOF(bad), &d, NULL, &none),
+                                 -EEXIST);
+                assert_null(none);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_render_exact),
@@ -220,6 +278,7 @@ int main(void) {
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_series_cap),
                 cmocka_unit_test(test_format_value),
+                cmocka_unit_test(test_daemon),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
