@@ -9,6 +9,7 @@
 #include "agent/report.h"
 #include "common/macro.h"
 #include "proto/codec.h"
+#include "proto/devproto.h"
 
 Report *report_free(Report *r) {
         if (!r)
@@ -16,7 +17,7 @@ Report *report_free(Report *r) {
         for (size_t i = 0; i < r->n; i++) {
                 free(r->entries[i].key);
                 free(r->entries[i].packed);
-                codec_device_free(r->entries[i].msg);
+                devproto_device_free(r->entries[i].msg);
         }
         free(r->entries);
         free(r);
@@ -44,7 +45,7 @@ int report_build(const ScanResult *scan, const ReportSelection *sel, Report **re
 
                 if (!filter_listed_by_default(d, sel->all, sel->allow_loop) || !filter_match(sel->filter, d))
                         continue;
-                k = codec_device_to_proto(d, &e->msg);
+                k = devproto_device_new(d, &e->msg);
                 if (k < 0)
                         return k;
                 r->n++;
@@ -65,7 +66,7 @@ int report_build(const ScanResult *scan, const ReportSelection *sel, Report **re
                 if (streq(r->entries[i].key, r->entries[i - 1].key)) {
                         free(r->entries[i].key);
                         free(r->entries[i].packed);
-                        codec_device_free(r->entries[i].msg);
+                        devproto_device_free(r->entries[i].msg);
                         memmove(&r->entries[i], &r->entries[i + 1], (r->n - i - 1) * sizeof(ReportEntry));
                         r->n--;
                 } else

@@ -12,6 +12,7 @@
 #include "common/size.h"
 #include "common/strv.h"
 #include "proto/codec.h"
+#include "proto/devproto.h"
 
 OutputFormat output_format_from_string(const char *s) {
         if (streq(s, "table"))
@@ -110,11 +111,11 @@ int format_json(FILE *f, const ScanResult *scan, Device *const *devices, size_t 
         int r;
 
         (void) gethostname(host, sizeof host - 1);
-        r = codec_inventory_to_proto(scan, devices, n, host, sysroot, &m);
+        r = devproto_inventory_new(scan, devices, n, host, sysroot, &m);
         if (r < 0)
                 return r;
         o = codec_message_to_json(&m->base);
-        codec_inventory_free(m);
+        devproto_inventory_free(m);
         return print_json(f, o);
 }
 

@@ -1,22 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The one module that touches protobuf-c: device records to proto messages, and any proto
+/* The wire format, and nothing else: pack, unpack and validate castle's messages, and any
  * message to JSON by walking its schema, so the JSON castle prints and the messages it sends
- * always carry the same fields. */
+ * always carry the same fields. Uses protobuf-c, json-c and common/ only (the daemons' shared
+ * leaf); device records become messages in proto/devproto.h. */
 #pragma once
 
 #include <json-c/json.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 
-#include "discovery/devscan.h"
 #include "proto/castle.pb-c.h"
-
-int codec_device_to_proto(const Device *d, Castle__Device **ret);
-void codec_device_free(Castle__Device *m);
-
-/* An Inventory message of the given devices (a subset of the scan's). */
-int codec_inventory_to_proto(const ScanResult *scan, Device *const *devices, size_t n,
-                             const char *hostname, const char *sysroot, Castle__Inventory **ret);
-void codec_inventory_free(Castle__Inventory *m);
 
 #define CASTLE_PROTOCOL_VERSION 1
 /* Bounds on what a peer may send; the transport's ZMQ_MAXMSGSIZE caps the bytes. */

@@ -10,6 +10,7 @@
 
 #include "common/strv.h"
 #include "proto/codec.h"
+#include "proto/devproto.h"
 
 static void test_reason_codes_match_proto(void **state) {
         const ProtobufCEnumDescriptor *e = &castle__reason__code__descriptor;
@@ -65,7 +66,7 @@ static void test_json_has_every_field(void **state) {
         Castle__Device *m = NULL;
         json_object *o, *v, *reasons;
 
-        assert_int_equal(codec_device_to_proto(d, &m), 0);
+        assert_int_equal(devproto_device_new(d, &m), 0);
         o = codec_message_to_json(&m->base);
         assert_non_null(o);
         for (unsigned i = 0; i < desc->n_fields; i++)
@@ -89,7 +90,7 @@ static void test_json_has_every_field(void **state) {
         assert_true(json_object_object_get_ex(o, "lvm", &v));
         assert_null(v); /* no LVM facts: null, not a made-up empty record */
         json_object_put(o);
-        codec_device_free(m);
+        devproto_device_free(m);
 }
 
 static void test_round_trip(void **state) {
@@ -98,7 +99,7 @@ static void test_round_trip(void **state) {
         uint8_t *buf;
         size_t n;
 
-        assert_int_equal(codec_device_to_proto(d, &m), 0);
+        assert_int_equal(devproto_device_new(d, &m), 0);
         n = protobuf_c_message_get_packed_size(&m->base);
         buf = malloc(n);
         assert_non_null(buf);
@@ -124,7 +125,7 @@ static void test_round_trip(void **state) {
                 assert_null(castle__device__unpack(NULL, sizeof evil, evil));
         }
         free(buf);
-        codec_device_free(m);
+        devproto_device_free(m);
 }
 
 static void test_enum_json_name(void **state) {
