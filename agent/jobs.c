@@ -303,8 +303,8 @@ int job_prepare_args(const JobPrepareOptions *o, const char *device, bool dry_ru
         return 0;
 }
 
-int job_runner_submit_prepare(JobRunner *jr, uint64_t command_id, const JobPrepareOptions *o, const char *device,
-                              bool dry_run, const char *crush_class) {
+int job_runner_submit_prepare(JobRunner *jr, uint64_t command_id, const JobPrepareOptions *o,
+                              const char *device, bool dry_run, const char *crush_class) {
         _cleanup_strv_free_ char **args = NULL;
         int r;
 

@@ -49,8 +49,8 @@ int job_prepare_args(const JobPrepareOptions *o, const char *device, bool dry_ru
                      char ***ret);
 /* Queues the prepare of device as job command_id (0: the node's own policy). -EBUSY when the
  * queue is full. */
-int job_runner_submit_prepare(JobRunner *jr, uint64_t command_id, const JobPrepareOptions *o, const char *device,
-                              bool dry_run, const char *crush_class);
+int job_runner_submit_prepare(JobRunner *jr, uint64_t command_id, const JobPrepareOptions *o,
+                              const char *device, bool dry_run, const char *crush_class);
 /* Queues a prepare for every device of report that the policy takes (each once per run). */
 void job_runner_apply_policy(JobRunner *jr, Policy *p, const Report *report, const JobPrepareOptions *o);
 

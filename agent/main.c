@@ -4,13 +4,14 @@
  * One CZMQ zloop on the main thread drives everything: signals (signalfd), the event sources
  * (agent/sources.c: udev, the host's mount table), the coordinator's DEALER socket (its
  * protocol in agent/session.c), the scan worker's pipe and the debounce timers
- * (agent/scanplan.c), the OSD jobs (agent/jobs.c), and the rescan and heartbeat timers. zloop because it polls ZeroMQ sockets next to
- * plain fds without re-deriving ZMQ_FD's edge-triggered rules, and CZMQ's actors give the
- * worker thread a socket to answer on. The loop never does device I/O: scans run on the
- * worker, whose probes have per-device deadlines, so a hung disk cannot delay a heartbeat.
- * Start-up order: udev monitor, then the first full scan (coldplug), then the coordinator
- * connection, then READY=1. This file reads the configuration, builds the modules and wires
- * them together, and applies a new configuration on SIGHUP. */
+ * (agent/scanplan.c), the OSD jobs (agent/jobs.c), and the rescan and heartbeat timers. zloop
+ * because it polls ZeroMQ sockets next to plain fds without re-deriving ZMQ_FD's
+ * edge-triggered rules, and CZMQ's actors give the worker thread a socket to answer on. The
+ * loop never does device I/O: scans run on the worker, whose probes have per-device
+ * deadlines, so a hung disk cannot delay a heartbeat. Start-up order: udev monitor, then the
+ * first full scan (coldplug), then the coordinator connection, then READY=1. This file reads
+ * the configuration, builds the modules and wires them together, and applies a new
+ * configuration on SIGHUP. */
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
@@ -417,17 +418,17 @@ static int run(Agent *a) {
                 return r;
         /* A new run's generations never repeat an old run's: the coordinator then always
          * asks for a snapshot after a restart. */
-        r = session_new(a->node_id, a->hostname, (uint64_t) time(NULL) << 20, a->metrics, &session_handlers, a,
-                        &a->session);
+        r = session_new(a->node_id, a->hostname, (uint64_t) time(NULL) << 20, a->metrics, &session_handlers,
+                        a, &a->session);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
 
         /* 1. the udev monitor, before anything is enumerated */
         if (isempty(a->cfg.sysroot)) {
-                r = sources_new(a->loop,
-                                &(SourcesOptions) { .udev_events = a->cfg.udev_events, .host = &a->host,
-                                                    .metrics = a->metrics, .event = on_source_event, .userdata = a },
-                                &a->sources);
+                SourcesOptions so = { .udev_events = a->cfg.udev_events, .host = &a->host,
+                                      .metrics = a->metrics, .event = on_source_event, .userdata = a };
+
+                r = sources_new(a->loop, &so, &a->sources);
                 if (r < 0)
                         return r;
         }

@@ -22,8 +22,8 @@ struct ScanPlan {
         bool scan_full;         /* the running scan is a full one */
 };
 
-int scan_plan_new(zloop_t *loop, uint64_t quiet_usec, uint64_t max_delay_usec, ScanPlanOutcomeFn cb, void *userdata,
-                  ScanPlan **ret) {
+int scan_plan_new(zloop_t *loop, uint64_t quiet_usec, uint64_t max_delay_usec, ScanPlanOutcomeFn cb,
+                  void *userdata, ScanPlan **ret) {
         ScanPlan *p = calloc(1, sizeof *p);
 
         if (!p)

@@ -17,8 +17,8 @@ typedef struct ScanPlan ScanPlan;
 /* A scan's outcome (full: every device's content was probed); the plan frees it after. */
 typedef void (*ScanPlanOutcomeFn)(ScanOutcome *o, bool full, void *userdata);
 
-int scan_plan_new(zloop_t *loop, uint64_t quiet_usec, uint64_t max_delay_usec, ScanPlanOutcomeFn cb, void *userdata,
-                  ScanPlan **ret);
+int scan_plan_new(zloop_t *loop, uint64_t quiet_usec, uint64_t max_delay_usec, ScanPlanOutcomeFn cb,
+                  void *userdata, ScanPlan **ret);
 /* Waits for a running scan to end (the worker owns a copy of its configuration). */
 ScanPlan *scan_plan_free(ScanPlan *p);
 

@@ -109,7 +109,8 @@ static void send_snapshot(Session *s) {
         log_debug("Sent a snapshot of %zu devices, generation %" PRIu64 ".", n, s->generation);
 }
 
-static void send_delta(Session *s, Castle__Device **changed, size_t n_changed, char **removed, size_t n_removed) {
+static void send_delta(Session *s, Castle__Device **changed, size_t n_changed, char **removed,
+                       size_t n_removed) {
         Castle__Envelope e = CASTLE__ENVELOPE__INIT;
         Castle__Delta d = CASTLE__DELTA__INIT;
 
@@ -206,11 +207,12 @@ static void dispatch_command(Session *s, const Castle__Command *c) {
                 s->handlers.rescan(s->userdata);
                 break;
         case CASTLE__COMMAND__KIND_OSD_CREATE:
-                log_info("Command %" PRIu64 ": create an OSD on %s%s.", c->command_id, c->osd_create->device_id,
-                         c->osd_create->dry_run ? " (dry run)" : "");
+                log_info("Command %" PRIu64 ": create an OSD on %s%s.", c->command_id,
+                         c->osd_create->device_id, c->osd_create->dry_run ? " (dry run)" : "");
                 r = s->handlers.osd_create(c->command_id, c->osd_create, s->userdata);
                 if (r < 0)
-                        refuse(s, c->command_id, r == -EBUSY ? "too many jobs queued on the node" : "out of memory");
+                        refuse(s, c->command_id,
+                               r == -EBUSY ? "too many jobs queued on the node" : "out of memory");
                 break;
         case CASTLE__COMMAND__KIND_POLICY:
                 s->handlers.policy(c->policy, s->userdata);

@@ -24,8 +24,8 @@ static inline int daemon_loop_new(DaemonSignals *signals, size_t io_threads, zlo
         loop = zloop_new();
         if (!loop)
                 return -ENOMEM;
-        if (zloop_poller(loop, &(zmq_pollitem_t) { .fd = signals->fd, .events = ZMQ_POLLIN }, daemon_loop_on_signal,
-                         signals) < 0) {
+        if (zloop_poller(loop, &(zmq_pollitem_t) { .fd = signals->fd, .events = ZMQ_POLLIN },
+                         daemon_loop_on_signal, signals) < 0) {
                 zloop_destroy(&loop);
                 return -ENOMEM;
         }

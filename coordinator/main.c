@@ -111,7 +111,8 @@ static int run(Coordinator *c) {
         _cleanup_(daemon_signals_close) DaemonSignals signals = DAEMON_SIGNALS_NULL;
         int r;
 
-        r = daemon_signals_open(&signals, on_sighup, c); /* before CZMQ starts threads: they inherit the mask */
+        /* before CZMQ starts threads: they inherit the mask */
+        r = daemon_signals_open(&signals, on_sighup, c);
         if (r < 0)
                 return log_error_errno(r, "signalfd: %m");
         r = daemon_loop_new(&signals, 2, &c->loop);

@@ -134,7 +134,12 @@ static void connect_session(Fixture *f) {
         castle__envelope__free_unpacked(e, NULL);
 }
 
-/* A report of devices with these knames (also their keys); size tells versions of a device apart. */
+#define REPORT1(k, size) make_report((const char *[]) { k, NULL }, (uint64_t[]) { size })
+#define REPORT2(k1, size1, k2, size2) \
+        make_report((const char *[]) { k1, k2, NULL }, (uint64_t[]) { size1, size2 })
+
+/* A report of devices with these knames (also their keys); size tells versions of a device
+ * apart. */
 static Report *make_report(const char *const *knames, const uint64_t *sizes) {
         Report *r = calloc(1, sizeof *r);
         size_t n = 0;
@@ -177,7 +182,7 @@ static void test_hello_on_connect(void **state) {
 
         /* Detached, nothing goes out; attached again, Hello again, with the next message id. */
         session_attach(f->session, NULL);
-        session_report(f->session, make_report((const char *[]) { "sda", NULL }, (uint64_t[]) { 1 }));
+        session_report(f->session, REPORT1("sda", 1));
         session_heartbeat(f->session);
         session_attach(f->session, f->agent);
         e = expect(f, CASTLE__ENVELOPE__BODY_HELLO);
@@ -199,7 +204,7 @@ static void test_snapshot_after_resync(void **state) {
         from_coordinator(f, &resync);
         expect_nothing(f);
         assert_true(session_last_contact(f->session) > 0);
-        session_report(f->session, make_report((const char *[]) { "sda", "sdb", NULL }, (uint64_t[]) { 1, 2 }));
+        session_report(f->session, REPORT2("sda", 1, "sdb", 2));
         e = expect(f, CASTLE__ENVELOPE__BODY_SNAPSHOT);
         assert_int_equal(e->snapshot->generation, GENERATION);
         assert_int_equal(e->snapshot->n_devices, 2);
@@ -222,17 +227,17 @@ static void test_delta_generation(void **state) {
 
         connect_session(f);
         /* The first report is kept, not sent: the coordinator asks for it after Hello. */
-        session_report(f->session, make_report((const char *[]) { "sda", "sdb", NULL }, (uint64_t[]) { 1, 2 }));
+        session_report(f->session, REPORT2("sda", 1, "sdb", 2));
         expect_nothing(f);
         assert_non_null(session_current_report(f->session));
 
         /* An unchanged picture sends nothing and keeps the generation. */
-        session_report(f->session, make_report((const char *[]) { "sda", "sdb", NULL }, (uint64_t[]) { 1, 2 }));
+        session_report(f->session, REPORT2("sda", 1, "sdb", 2));
         expect_nothing(f);
         assert_int_equal(session_generation(f->session), GENERATION);
 
         /* sda changed, sdb went, sdc came. */
-        session_report(f->session, make_report((const char *[]) { "sda", "sdc", NULL }, (uint64_t[]) { 10, 3 }));
+        session_report(f->session, REPORT2("sda", 10, "sdc", 3));
         e = expect(f, CASTLE__ENVELOPE__BODY_DELTA);
         assert_int_equal(e->delta->generation, GENERATION + 1);
         assert_int_equal(e->delta->n_changed, 2);
@@ -259,14 +264,14 @@ static void test_heartbeat_generation(void **state) {
         session_heartbeat(f->session); /* no report yet: no heartbeat */
         expect_nothing(f);
 
-        session_report(f->session, make_report((const char *[]) { "sda", "sdb", NULL }, (uint64_t[]) { 1, 2 }));
+        session_report(f->session, REPORT2("sda", 1, "sdb", 2));
         session_heartbeat(f->session);
         e = expect(f, CASTLE__ENVELOPE__BODY_HEARTBEAT);
         assert_int_equal(e->heartbeat->generation, GENERATION);
         assert_int_equal(e->heartbeat->devices, 2);
         castle__envelope__free_unpacked(e, NULL);
 
-        session_report(f->session, make_report((const char *[]) { "sda", NULL }, (uint64_t[]) { 1 }));
+        session_report(f->session, REPORT1("sda", 1));
         castle__envelope__free_unpacked(expect(f, CASTLE__ENVELOPE__BODY_DELTA), NULL);
         session_heartbeat(f->session);
         e = expect(f, CASTLE__ENVELOPE__BODY_HEARTBEAT);
@@ -280,12 +285,12 @@ static void test_restart_sends_whole(void **state) {
         Castle__Envelope *e;
 
         connect_session(f);
-        session_report(f->session, make_report((const char *[]) { "sda", NULL }, (uint64_t[]) { 1 }));
+        session_report(f->session, REPORT1("sda", 1));
         expect_nothing(f);
         /* A reload: the next picture goes out whole, in the same generation. */
         session_restart(f->session);
         assert_null(session_current_report(f->session));
-        session_report(f->session, make_report((const char *[]) { "sdb", NULL }, (uint64_t[]) { 2 }));
+        session_report(f->session, REPORT1("sdb", 2));
         e = expect(f, CASTLE__ENVELOPE__BODY_SNAPSHOT);
         assert_int_equal(e->snapshot->generation, GENERATION);
         assert_int_equal(e->snapshot->n_devices, 1);
