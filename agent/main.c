@@ -232,7 +232,7 @@ static int on_heartbeat(zloop_t *loop, int timer_id, void *arg) {
 
 /* ---- scans ---- */
 
-static void on_scan(ScanOutcome *o, bool full, void *userdata) {
+static void on_scanner(ScanOutcome *o, bool full, void *userdata) {
         Agent *a = userdata;
 
         a->n_scans++;
@@ -410,7 +410,7 @@ static int run(Agent *a) {
                 return log_error_errno(EINVAL, "Node id '%s' is not valid: 1-255 printable characters, no blanks.",
                                        strempty(a->node_id));
 
-        r = scan_plan_new(a->loop, a->cfg.debounce_quiet, a->cfg.debounce_max, on_scan, a, &a->scans);
+        r = scan_plan_new(a->loop, a->cfg.debounce_quiet, a->cfg.debounce_max, on_scanner, a, &a->scans);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
         r = start_metrics(a);
@@ -454,7 +454,7 @@ static int run(Agent *a) {
                                          0, on_heartbeat, a);
         a->rescan_timer = zloop_timer(a->loop, jittered(a->cfg.rescan_interval) / 1000, 1, on_rescan, a);
 
-        /* 4. READY=1 once the first scan is done (on_scan) */
+        /* 4. READY=1 once the first scan is done (on_scanner) */
         zloop_start(a->loop);
 
         scan_plan_stop(a->scans);
