@@ -2,8 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <libgen.h>
-#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -335,8 +333,13 @@ char *job_helper_path(const char *configured) {
                 return strdup(configured);
         n = readlink("/proc/self/exe", self, sizeof self - 1);
         if (n > 0) {
+                char *slash;
+
                 self[n] = 0;
-                if (asprintf(&p, "%s/castlectl-osd", dirname(self)) >= 0 && access(p, X_OK) == 0)
+                slash = strrchr(self, '/'); /* the folder, as dirname() would, without libgen.h */
+                if (slash)
+                        *slash = 0;
+                if (asprintf(&p, "%s/castlectl-osd", self) >= 0 && access(p, X_OK) == 0)
                         return p;
                 free(p);
         }
