@@ -98,7 +98,7 @@ int daemon_load_config(const ConfOption *table, size_t n, const DaemonArgs *a, v
         return r;
 }
 
-int daemon_signal_fd(void) {
+static int signal_fd(void) {
         sigset_t mask;
         int fd;
 
@@ -113,7 +113,7 @@ int daemon_signal_fd(void) {
 }
 
 int daemon_signals_open(DaemonSignals *ret, DaemonReloadFn reload, void *userdata) {
-        int fd = daemon_signal_fd();
+        int fd = signal_fd();
 
         if (fd < 0)
                 return fd;

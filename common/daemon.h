@@ -24,21 +24,19 @@ int daemon_parse_args(const ConfOption *table, size_t n, const char *default_con
 void daemon_args_done(DaemonArgs *a);
 /* Defaults, then the file, then the command-line overrides; errors are logged. */
 int daemon_load_config(const ConfOption *table, size_t n, const DaemonArgs *a, void *values);
-/* Blocks SIGTERM, SIGINT and SIGHUP (call before any thread starts, so that every thread
- * inherits the mask) and returns a signalfd that reports them. */
-int daemon_signal_fd(void);
 
 typedef void (*DaemonReloadFn)(void *userdata);
 
 typedef struct DaemonSignals {
-        int fd;                 /* daemon_signal_fd() */
+        int fd;                 /* a signalfd */
         DaemonReloadFn reload;  /* SIGHUP */
         void *userdata;
 } DaemonSignals;
 
 #define DAEMON_SIGNALS_NULL ((DaemonSignals) { .fd = -EBADF })
 
-/* daemon_signal_fd() with what SIGHUP does; same rule: before any thread starts. */
+/* Blocks SIGTERM, SIGINT and SIGHUP (call before any thread starts, so that every thread
+ * inherits the mask) and opens a signalfd that reports them; reload is what SIGHUP does. */
 int daemon_signals_open(DaemonSignals *ret, DaemonReloadFn reload, void *userdata);
 void daemon_signals_close(DaemonSignals *s);
 /* Reads one signal: SIGHUP calls reload and returns 0; SIGTERM and SIGINT log that the daemon
