@@ -258,3 +258,94 @@ int job_runner_submit(JobRunner *jr, uint64_t command_id, char *const *args) {
 size_t job_runner_pending(const JobRunner *jr) {
         return jr->n_queued + (jr->running ? 1 : 0);
 }
+
+/* ---- what the agent asks castlectl-osd to do ---- */
+
+int job_prepare_args(const JobPrepareOptions *o, const char *device, bool dry_run, const char *crush_class,
+                     char ***ret) {
+        _cleanup_strv_free_ char **args = NULL;
+        int r = 0;
+
+#define ARG(fmt, value)                                                                      \
+        do {                                                                                 \
+                char *_s;                                                                    \
+                if (r >= 0 && asprintf(&_s, fmt, value) < 0)                                 \
+                        r = -ENOMEM;                                                         \
+                else if (r >= 0)                                                             \
+                        r = strv_consume(&args, _s);                                         \
+        } while (0)
+        ARG("%s", "osd");
+        ARG("%s", "prepare");
+        ARG("--data=%s", device);
+        ARG("--progress=%s", "json");
+        ARG("--cluster=%s", o->cluster);
+        ARG("--start-mode=%s", o->start_mode);
+        if (!isempty(o->ceph_conf))
+                ARG("--conf=%s", o->ceph_conf);
+        if (!isempty(o->keyring))
+                ARG("--keyring=%s", o->keyring);
+        if (!isempty(o->osd_root))
+                ARG("--osd-root=%s", o->osd_root);
+        if (!isempty(o->state_dir))
+                ARG("--state-dir=%s", o->state_dir);
+        if (!isempty(crush_class))
+                ARG("--crush-device-class=%s", crush_class);
+        if (o->allow_loop)
+                ARG("%s", "--allow-loop");
+        if (dry_run)
+                ARG("%s", "--dry-run");
+#undef ARG
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(args);
+        return 0;
+}
+
+int job_runner_submit_prepare(JobRunner *jr, uint64_t command_id, const JobPrepareOptions *o,
+                              const char *device, bool dry_run, const char *crush_class) {
+        _cleanup_strv_free_ char **args = NULL;
+        int r;
+
+        r = job_prepare_args(o, device, dry_run, crush_class, &args);
+        if (r < 0)
+                return r;
+        return job_runner_submit(jr, command_id, args);
+}
+
+void job_runner_apply_policy(JobRunner *jr, Policy *p, const Report *report, const JobPrepareOptions *o) {
+        if (!report || !p->auto_prepare)
+                return;
+        for (size_t i = 0; i < report->n; i++) {
+                const Castle__Device *d = report->entries[i].msg;
+                if (!policy_take(p, d))
+                        continue;
+                log_info("Policy: preparing an OSD on %s (%s).", d->path, d->stable_id);
+                if (job_runner_submit_prepare(jr, 0, o, d->stable_id, false, p->crush_class) < 0)
+                        log_error("Policy: could not queue the prepare of %s.", d->stable_id);
+        }
+}
+
+char *job_helper_path(const char *configured) {
+        char self[PATH_MAX], *p = NULL;
+        ssize_t n;
+
+        if (!isempty(configured))
+                return strdup(configured);
+        n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n > 0) {
+                char *slash;
+
+                self[n] = 0;
+                slash = strrchr(self, '/'); /* the folder, as dirname() would, without libgen.h */
+                if (slash)
+                        *slash = 0;
+                if (asprintf(&p, "%s/castlectl-osd", self) >= 0 && access(p, X_OK) == 0)
+                        return p;
+                free(p);
+        }
+        return strdup(LIBEXECDIR "/castlectl-osd");
+}
+
+int job_start_mode_valid(const char *m) {
+        return streq(m, "auto") || streq(m, "systemd") || streq(m, "fork") || streq(m, "none") ? 0 : -EINVAL;
+}

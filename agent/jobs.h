@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/policy.h"
+#include "agent/report.h"
 #include "proto/castle.pb-c.h"
 
 typedef struct JobRunner JobRunner;
@@ -26,3 +28,34 @@ int job_runner_submit(JobRunner *jr, uint64_t command_id, char *const *args);
 
 /* Jobs queued or running. */
 size_t job_runner_pending(const JobRunner *jr);
+
+/* ---- what the agent asks castlectl-osd to do ---- */
+
+/* The castlectl-osd options the agent's configuration sets for every prepare ([osd] section);
+ * empty strings are left out. */
+typedef struct JobPrepareOptions {
+        const char *cluster;
+        const char *start_mode;
+        const char *ceph_conf;
+        const char *keyring;
+        const char *osd_root;
+        const char *state_dir;
+        bool allow_loop;
+} JobPrepareOptions;
+
+/* castlectl-osd's arguments after its name for preparing an OSD on device:
+ * "osd", "prepare", "--data=DEVICE", "--progress=json", then the options. */
+int job_prepare_args(const JobPrepareOptions *o, const char *device, bool dry_run, const char *crush_class,
+                     char ***ret);
+/* Queues the prepare of device as job command_id (0: the node's own policy). -EBUSY when the
+ * queue is full. */
+int job_runner_submit_prepare(JobRunner *jr, uint64_t command_id, const JobPrepareOptions *o,
+                              const char *device, bool dry_run, const char *crush_class);
+/* Queues a prepare for every device of report that the policy takes (each once per run). */
+void job_runner_apply_policy(JobRunner *jr, Policy *p, const Report *report, const JobPrepareOptions *o);
+
+/* The castlectl-osd program: the configured one, else the one next to this program, else the
+ * one in the libexec directory. NULL when out of memory. */
+char *job_helper_path(const char *configured);
+/* 0 if m is a start mode castlectl-osd knows (auto, systemd, fork, none), else -EINVAL. */
+int job_start_mode_valid(const char *m);

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Daemon start-up helpers. */
+/* Daemon start-up helpers: the command line, the configuration, and signals. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "common/daemon.h"
 #include "common/log.h"
+#include "common/notify.h"
 #include "common/strv.h"
 
 int daemon_parse_args(const ConfOption *table, size_t n, const char *default_config, int argc, char *argv[],
@@ -96,7 +98,7 @@ int daemon_load_config(const ConfOption *table, size_t n, const DaemonArgs *a, v
         return r;
 }
 
-int daemon_signal_fd(void) {
+static int signal_fd(void) {
         sigset_t mask;
         int fd;
 
@@ -108,4 +110,33 @@ int daemon_signal_fd(void) {
                 return -errno;
         fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         return fd < 0 ? -errno : fd;
+}
+
+int daemon_signals_open(DaemonSignals *ret, DaemonReloadFn reload, void *userdata) {
+        int fd = signal_fd();
+
+        if (fd < 0)
+                return fd;
+        *ret = (DaemonSignals) { .fd = fd, .reload = reload, .userdata = userdata };
+        return 0;
+}
+
+void daemon_signals_close(DaemonSignals *s) {
+        s->fd = safe_close(s->fd);
+}
+
+int daemon_signals_dispatch(DaemonSignals *s) {
+        struct signalfd_siginfo si;
+
+        if (read(s->fd, &si, sizeof si) != sizeof si)
+                return 0;
+        if (si.ssi_signo == SIGHUP) {
+                if (s->reload)
+                        s->reload(s->userdata);
+                return 0;
+        }
+        /* The daemons' own line, so it is logged here at info and not at debug. */
+        log_info("Signal %u: stopping.", si.ssi_signo);
+        notify_send("STOPPING=1");
+        return 1;
 }

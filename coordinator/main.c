@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "common/daemon-loop.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/notify.h"
@@ -171,35 +171,26 @@ static void metrics_state(void *userdata, CoordinatorMetricsState *ret) {
         ret->jobs_pending = c->jobs ? jobs_pending(c->jobs) : 0;
 }
 
-static int on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
-        Coordinator *c = arg;
-        struct signalfd_siginfo si;
+static void on_sighup(void *userdata) {
+        Coordinator *c = userdata;
 
-        if (read(item->fd, &si, sizeof si) != sizeof si)
-                return 0;
-        if (si.ssi_signo == SIGHUP) {
-                log_info("SIGHUP: re-reading the key allowlists.");
-                zap_reload(c->zap);
-                return 0;
-        }
-        log_info("Signal %u: stopping.", si.ssi_signo);
-        notify_send("STOPPING=1");
-        return -1; /* ends zloop_start() */
+        log_info("SIGHUP: re-reading the key allowlists.");
+        zap_reload(c->zap);
 }
 
 static int run(Coordinator *c) {
-        int sfd, r;
+        _cleanup_(daemon_signals_close) DaemonSignals signals = DAEMON_SIGNALS_NULL;
+        int r;
 
-        sfd = daemon_signal_fd(); /* before CZMQ starts threads: they inherit the mask */
-        if (sfd < 0)
-                return log_error_errno(sfd, "signalfd: %m");
-        zsys_handler_set(NULL);
-        zsys_set_io_threads(2);
+        /* before CZMQ starts threads: they inherit the mask */
+        r = daemon_signals_open(&signals, on_sighup, c);
+        if (r < 0)
+                return log_error_errno(r, "signalfd: %m");
+        r = daemon_loop_new(&signals, 2, &c->loop);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory.");
         zsys_set_max_sockets(0); /* no CZMQ-side cap; the fd limit is what matters */
 
-        c->loop = zloop_new();
-        if (!c->loop)
-                return log_error_errno(ENOMEM, "Out of memory.");
         r = coordinator_metrics_new(metrics_state, c, &c->metrics);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the metrics: %m");
@@ -261,7 +252,6 @@ static int run(Coordinator *c) {
 
         zloop_reader(c->loop, c->agent_socket, on_agents, c);
         zloop_reader(c->loop, c->query_socket, on_query, c);
-        zloop_poller(c->loop, &(zmq_pollitem_t) { .fd = sfd, .events = ZMQ_POLLIN }, on_signal, c);
         c->watchdog_usec = notify_watchdog_usec();
         zloop_timer(c->loop, c->watchdog_usec ? MIN(1000, c->watchdog_usec / 2000) : 1000, 0, on_tick, c);
 
@@ -274,7 +264,6 @@ static int run(Coordinator *c) {
         log_info("Listening for agents on %s and for queries on %s.", c->cfg.agent_endpoint, c->cfg.query_endpoint);
         notify_send("READY=1\nSTATUS=Serving the inventory");
         zloop_start(c->loop);
-        close(sfd);
         return 0;
 }
 

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* castle-agent's option table and how it is loaded: the table is the one source of each option's
+ * name, type, default, range and help, for the file, the command line, --help and
+ * --check-config. */
+#include <stddef.h>
+
+#include "agent/config.h"
+#include "common/macro.h"
+
+#define OPT(name, type, def, min, max, field, help) \
+        { "agent", name, type, def, min, max, offsetof(AgentConfig, field), help }
+#define OSDOPT(name, type, def, min, max, field, help) \
+        { "osd", name, type, def, min, max, offsetof(AgentConfig, field), help }
+
+const ConfOption agent_config_options[] = {
+        OPT("coordinator", CONF_STRING, "tcp://127.0.0.1:7100", 0, 0, coordinator,
+            "the coordinator's agent endpoint (ZeroMQ)"),
+        OPT("key", CONF_STRING, "/etc/castle/keys/agent.key", 0, 0, key,
+            "this agent's CURVE key pair (castlectl keygen); the _secret file is read"),
+        OPT("coordinator-key", CONF_STRING, "/etc/castle/keys/coordinator.key", 0, 0, coordinator_key,
+            "the coordinator's public key file"),
+        OPT("node-id", CONF_STRING, "", 0, 0, node_id,
+            "this node's name at the coordinator (default: /etc/machine-id, else the hostname; in a container the host's machine-id, else $NODE_NAME)"),
+        OPT("insecure", CONF_BOOL, "no", 0, 0, insecure, "connect without CURVE (testing only)"),
+        OPT("allow-loop", CONF_BOOL, "no", 0, 0, allow_loop,
+            "report loop devices and accept them as available (tests and demos)"),
+        OPT("all", CONF_BOOL, "no", 0, 0, all, "report partitions, LVs and dm devices too, not only disks"),
+        OPT("filter", CONF_STRING, "", 0, 0, filter, "report only devices whose kernel name matches (regex)"),
+        OPT("path-filter", CONF_STRING, "", 0, 0, path_filter,
+            "report only devices with a /dev path or link matching (regex)"),
+        OPT("udev-events", CONF_STRING, "auto", 0, 0, udev_events,
+            "how device events arrive (read at start): netlink (udev's broadcast; it reaches only udevd's "
+            "network namespace), inotify (watch /run/udev/data: any network namespace, e.g. a pod without "
+            "hostNetwork), both, or auto (netlink in udevd's network namespace, inotify outside it, both "
+            "when that cannot be told)"),
+        OPT("debounce-quiet", CONF_DURATION, "20ms", 1000, 10000000, debounce_quiet,
+            "scan after this long without further device events"),
+        OPT("debounce-max", CONF_DURATION, "200ms", 1000, 60000000, debounce_max,
+            "scan at the latest this long after the first event of a burst"),
+        OPT("rescan-interval", CONF_DURATION, "10min", 10000000, 86400000000, rescan_interval,
+            "full rescan this often (with +-10% jitter), to catch anything missed"),
+        OPT("heartbeat-interval", CONF_DURATION, "5s", 100000, 600000000, heartbeat_interval,
+            "heartbeat to the coordinator this often"),
+        OPT("probe-timeout", CONF_DURATION, "10s", 100000, 600000000, probe_timeout,
+            "a device that does not answer within this is reported as \"Could not be probed\""),
+        OPT("sysroot", CONF_STRING, "", 0, 0, sysroot, "read a captured tree instead of this machine (tests)"),
+        OPT("metrics-listen", CONF_LISTEN, "", 0, 0, metrics_listen,
+            "serve Prometheus metrics at http://ADDRESS/metrics (PORT alone: 127.0.0.1:PORT; empty: off)"),
+        OSDOPT("helper", CONF_STRING, "", 0, 0, osd_helper,
+               "the castlectl-osd program that prepares OSDs (default: next to castle-agent, else in the libexec directory)"),
+        OSDOPT("cluster", CONF_STRING, "ceph", 0, 0, cluster, "Ceph cluster name"),
+        OSDOPT("conf", CONF_STRING, "", 0, 0, ceph_conf, "Ceph configuration file (default /etc/ceph/CLUSTER.conf)"),
+        OSDOPT("keyring", CONF_STRING, "", 0, 0, keyring,
+               "client.bootstrap-osd keyring (default /var/lib/ceph/bootstrap-osd/CLUSTER.keyring)"),
+        OSDOPT("osd-root", CONF_STRING, "", 0, 0, osd_root, "OSD directories (default /var/lib/ceph/osd)"),
+        OSDOPT("state-dir", CONF_STRING, "", 0, 0, state_dir, "castle's state, the prepare journal (default /var/lib/castle)"),
+        OSDOPT("start-mode", CONF_STRING, "auto", 0, 0, start_mode,
+               "how prepared OSDs are started: auto, systemd, fork, none"),
+        OSDOPT("auto-prepare", CONF_BOOL, "no", 0, 0, auto_prepare,
+               "prepare an OSD on every available device that matches the two filters below, as it appears"),
+        OSDOPT("auto-prepare-filter", CONF_STRING, "", 0, 0, auto_prepare_filter,
+               "auto-prepare only devices whose kernel name matches (regex; empty: all)"),
+        OSDOPT("auto-prepare-path-filter", CONF_STRING, "", 0, 0, auto_prepare_path_filter,
+               "auto-prepare only devices with a /dev path or link matching (regex; empty: all)"),
+        OSDOPT("crush-device-class", CONF_STRING, "", 0, 0, crush_device_class,
+               "CRUSH device class of OSDs this agent prepares (empty: the monitor's guess)"),
+};
+
+const size_t agent_config_n_options = ELEMENTSOF(agent_config_options);
+
+int agent_config_parse_args(int argc, char *argv[], DaemonArgs *ret) {
+        return daemon_parse_args(agent_config_options, agent_config_n_options, AGENT_CONFIG_DEFAULT_PATH, argc, argv,
+                                 ret);
+}
+
+int agent_config_load(const DaemonArgs *args, AgentConfig *ret) {
+        AgentConfig c = {};
+        int r;
+
+        r = daemon_load_config(agent_config_options, agent_config_n_options, args, &c);
+        if (r < 0) {
+                agent_config_done(&c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+void agent_config_done(AgentConfig *c) {
+        conf_free_values(agent_config_options, agent_config_n_options, c);
+}
+
+void agent_config_print_help(FILE *f) {
+        conf_print_help(agent_config_options, agent_config_n_options, f);
+}
+
+void agent_config_print(const AgentConfig *c, FILE *f) {
+        conf_print_values(agent_config_options, agent_config_n_options, c, f);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The agent's session with the coordinator. What it says: Hello when it connects, a Snapshot of
+ * every device when the coordinator asks (Resync), a Delta of what a scan changed with the
+ * generation one higher, a Heartbeat that carries the generation, and job updates. What it
+ * hears: Ack, Resync, and Commands, which it hands to its handlers (a rescan, an OSD to create,
+ * a policy). It keeps the report the coordinator was last told about, since the generation
+ * counts its changes. The socket is given to it and nothing else is (no loop, no job runner), so
+ * a test drives it through one end of an inproc pair. */
+#pragma once
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/metrics.h"
+#include "agent/report.h"
+#include "proto/castle.pb-c.h"
+
+typedef struct Session Session;
+
+typedef struct SessionHandlers {
+        /* Rescan command: re-probe every device. */
+        void (*rescan)(void *userdata);
+        /* OsdCreate command: queue the job. < 0 refuses it (-EBUSY: too many jobs queued), and
+         * the refusal comes back through job_update. */
+        int (*osd_create)(uint64_t command_id, const Castle__OsdCreate *c, void *userdata);
+        /* Policy command. */
+        void (*policy)(const Castle__Policy *p, void *userdata);
+        /* A job's end the session made itself (a refused command), to handle like the job
+         * runner's updates: the handler sends it with session_send_job_update(). */
+        void (*job_update)(const Castle__JobUpdate *u, void *userdata);
+} SessionHandlers;
+
+/* generation: the first one of this run. metrics may be NULL. */
+int session_new(const char *node_id, const char *hostname, uint64_t generation, AgentMetrics *metrics,
+                const SessionHandlers *handlers, void *userdata, Session **ret);
+Session *session_free(Session *s);
+
+/* Talks over link from now on and says Hello on it; NULL: not connected, nothing is sent. The
+ * socket stays the caller's. */
+void session_attach(Session *s, zsock_t *link);
+/* Reads one message from the link (it must be readable) and acts on it. */
+void session_receive(Session *s);
+
+/* A scan's report, taken over: the first one is kept (and sent whole if the coordinator asked
+ * for it meanwhile), a later one is sent as a Delta from the previous one when they differ. */
+void session_report(Session *s, Report *next);
+/* The report the coordinator was last told about; NULL before the first scan. */
+const Report *session_current_report(const Session *s);
+/* Forgets the report: the next scan's is sent whole (a reload may have changed the filters). */
+void session_restart(Session *s);
+
+void session_heartbeat(Session *s);
+/* A job's progress or end; those of the node's own policy (command id 0) stay on the node. */
+void session_send_job_update(Session *s, const Castle__JobUpdate *u);
+
+/* When the coordinator last sent a valid message (now_usec() clock); 0: never. */
+uint64_t session_last_contact(const Session *s);
+uint64_t session_generation(const Session *s);
