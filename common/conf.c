@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "common/netaddr.h"
 #include "common/size.h"
 #include "common/strv.h"
+#include "common/timeutil.h"
 
 #define CONF_LINE_MAX 4096
 #define CONF_FILE_MAX (1024 * 1024)
@@ -23,18 +25,27 @@ static void *field(const ConfOption *o, void *values) {
 }
 
 static const char *type_name(ConfType t) {
-        static const char *const names[] = { "string", "bool", "number", "duration", "size", "list", "address" };
+        static const char *const names[] = { "string", "bool",    "number", "duration", "size",
+                                             "list",   "address", "choice", "regex" };
         return names[t];
 }
 
-/* "1min30s", "250ms", "5" (seconds) */
-static int parse_duration(const char *s, uint64_t *ret) {
-        static const struct {
-                const char *suffix;
-                uint64_t usec;
-        } units[] = { { "us", 1 },           { "ms", 1000 },          { "s", 1000000 },
-                      { "sec", 1000000 },    { "min", 60000000 },     { "m", 60000000 },
-                      { "h", 3600000000ULL }, { "d", 86400000000ULL } };
+static const struct {
+        const char *suffix;
+        uint64_t usec;
+} duration_units[] = {
+        /* Largest first: conf_format_duration() takes the first unit that divides exactly. */
+        { "d", 24 * 60 * 60 * USEC_PER_SEC },
+        { "h", 60 * 60 * USEC_PER_SEC },
+        { "min", 60 * USEC_PER_SEC },
+        { "m", 60 * USEC_PER_SEC },
+        { "s", USEC_PER_SEC },
+        { "sec", USEC_PER_SEC },
+        { "ms", USEC_PER_MSEC },
+        { "us", 1 },
+};
+
+int conf_parse_duration(const char *s, uint64_t *ret_usec) {
         uint64_t total = 0;
 
         if (isempty(s))
@@ -46,31 +57,45 @@ static int parse_duration(const char *s, uint64_t *ret) {
 
                 if (!isdigit((unsigned char) *s))
                         return -EINVAL;
+                errno = 0;
                 v = strtod(s, &end);
-                if (end == s || v < 0)
+                if (errno || end == s || v < 0 || v > 1e12)
                         return -EINVAL;
                 s = end;
                 if (!*s) {
-                        total += (uint64_t) (v * 1e6); /* bare number: seconds */
+                        total += (uint64_t) (v * (double) USEC_PER_SEC); /* bare number: seconds */
                         break;
                 }
-                for (size_t i = 0; i < ELEMENTSOF(units); i++) {
-                        size_t l = strlen(units[i].suffix);
-                        if (strncmp(s, units[i].suffix, l) == 0 && l > best_len && !isalpha((unsigned char) s[l])) {
+                for (size_t i = 0; i < ELEMENTSOF(duration_units); i++) {
+                        size_t l = strlen(duration_units[i].suffix);
+                        if (strncmp(s, duration_units[i].suffix, l) == 0 && l > best_len &&
+                            !isalpha((unsigned char) s[l])) {
                                 best = i;
                                 best_len = l;
                         }
                 }
                 if (!best_len)
                         return -EINVAL;
-                total += (uint64_t) (v * (double) units[best].usec);
+                total += (uint64_t) (v * (double) duration_units[best].usec);
                 s += best_len;
         }
-        *ret = total;
+        *ret_usec = total;
         return 0;
 }
 
-static int parse_bool(const char *s, bool *ret) {
+void conf_format_duration(uint64_t usec, char *buf, size_t len) {
+        if (usec == 0) {
+                snprintf(buf, len, "0");
+                return;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(duration_units); i++)
+                if (usec % duration_units[i].usec == 0) {
+                        snprintf(buf, len, "%" PRIu64 "%s", usec / duration_units[i].usec, duration_units[i].suffix);
+                        return;
+                }
+}
+
+int conf_parse_bool(const char *s, bool *ret) {
         if (streq(s, "yes") || streq(s, "true") || streq(s, "on") || streq(s, "1"))
                 *ret = true;
         else if (streq(s, "no") || streq(s, "false") || streq(s, "off") || streq(s, "0"))
@@ -80,37 +105,82 @@ static int parse_bool(const char *s, bool *ret) {
         return 0;
 }
 
+/* "auto, systemd, fork or none" */
+static char *choices_text(const char *const *choices) {
+        _cleanup_free_ char *t = strdup("");
+        size_t n = 0;
+
+        while (choices[n])
+                n++;
+        for (size_t i = 0; t && i < n; i++) {
+                char *u;
+                if (asprintf(&u, "%s%s%s", t, i == 0 ? "" : i + 1 == n ? " or " : ", ", choices[i]) < 0)
+                        return NULL;
+                free(t);
+                t = u;
+        }
+        return TAKE_PTR(t);
+}
+
+static int set_string(char **p, const char *value) {
+        char *c = strdup(value);
+
+        if (!c)
+                return -ENOMEM;
+        free(*p);
+        *p = c;
+        return 0;
+}
+
+/* A bound of a number, size or duration as the file would say it. */
+static void format_number(const ConfOption *o, uint64_t v, char *buf, size_t len) {
+        if (o->type == CONF_DURATION)
+                conf_format_duration(v, buf, len);
+        else
+                snprintf(buf, len, "%" PRIu64, v);
+}
+
 static int set_value(const ConfOption *o, const char *value, void *values, char **ret_error) {
         uint64_t v = 0;
         int r = 0;
 
         switch (o->type) {
-        case CONF_STRING: {
-                char *c = strdup(value), **p = field(o, values);
-                if (!c)
-                        return -ENOMEM;
-                free(*p);
-                *p = c;
-                return 0;
-        }
+        case CONF_STRING:
+                return set_string(field(o, values), value);
         case CONF_LISTEN: {
                 struct sockaddr_storage sa;
                 socklen_t len;
-                char *c, **p = field(o, values);
                 if (streq(value, "off"))
                         value = "";
                 if (!isempty(value) && netaddr_parse_listen(value, &sa, &len) < 0)
                         return asprintf(ret_error, "'%s' is not PORT, ADDRESS:PORT or [IPV6-ADDRESS]:PORT", value) < 0
                                        ? -ENOMEM : -EINVAL;
-                c = strdup(value);
-                if (!c)
-                        return -ENOMEM;
-                free(*p);
-                *p = c;
-                return 0;
+                return set_string(field(o, values), value);
+        }
+        case CONF_REGEX: {
+                regex_t re;
+                r = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
+                if (r != 0) {
+                        char why[128];
+                        (void) regerror(r, &re, why, sizeof why);
+                        return asprintf(ret_error, "'%s' is not a valid regular expression: %s", value, why) < 0
+                                       ? -ENOMEM : -EINVAL;
+                }
+                regfree(&re);
+                return set_string(field(o, values), value);
+        }
+        case CONF_ENUM: {
+                _cleanup_free_ char *list = NULL;
+                for (int i = 0; o->choices[i]; i++)
+                        if (streq(o->choices[i], value)) {
+                                *(int *) field(o, values) = i;
+                                return 0;
+                        }
+                list = choices_text(o->choices);
+                return asprintf(ret_error, "'%s' is not one of %s", value, strempty(list)) < 0 ? -ENOMEM : -EINVAL;
         }
         case CONF_BOOL:
-                if (parse_bool(value, field(o, values)) < 0)
+                if (conf_parse_bool(value, field(o, values)) < 0)
                         return asprintf(ret_error, "'%s' is not yes or no", value) < 0 ? -ENOMEM : -EINVAL;
                 return 0;
         case CONF_STRV: {
@@ -131,7 +201,7 @@ static int set_value(const ConfOption *o, const char *value, void *values, char 
                 r = safe_atou64(value, &v);
                 break;
         case CONF_DURATION:
-                r = parse_duration(value, &v);
+                r = conf_parse_duration(value, &v);
                 break;
         case CONF_SIZE:
                 r = parse_size(value, &v);
@@ -141,15 +211,14 @@ static int set_value(const ConfOption *o, const char *value, void *values, char 
                 return asprintf(ret_error, "'%s' is not a valid %s", value, type_name(o->type)) < 0 ? -ENOMEM
                                                                                                    : -EINVAL;
         if (v < o->min || (o->max && v > o->max)) {
+                char lo[32], hi[32];
+
+                format_number(o, o->min, lo, sizeof lo);
+                format_number(o, o->max, hi, sizeof hi);
                 if (o->max)
-                        r = asprintf(ret_error, "%s is out of range (%" PRIu64 " to %" PRIu64 "%s)", value,
-                                     o->type == CONF_DURATION ? o->min / 1000 : o->min,
-                                     o->type == CONF_DURATION ? o->max / 1000 : o->max,
-                                     o->type == CONF_DURATION ? " ms" : "");
+                        r = asprintf(ret_error, "%s is out of range (%s to %s)", value, lo, hi);
                 else
-                        r = asprintf(ret_error, "%s is too small (at least %" PRIu64 "%s)", value,
-                                     o->type == CONF_DURATION ? o->min / 1000 : o->min,
-                                     o->type == CONF_DURATION ? " ms" : "");
+                        r = asprintf(ret_error, "%s is too small (at least %s)", value, lo);
                 return r < 0 ? -ENOMEM : -ERANGE;
         }
         *(uint64_t *) field(o, values) = v;
@@ -324,7 +393,7 @@ int conf_parse_file(const ConfOption *table, size_t n, const char *path, void *v
 
 void conf_free_values(const ConfOption *table, size_t n, void *values) {
         for (size_t i = 0; i < n; i++)
-                if (table[i].type == CONF_STRING || table[i].type == CONF_LISTEN) {
+                if (table[i].type == CONF_STRING || table[i].type == CONF_LISTEN || table[i].type == CONF_REGEX) {
                         char **p = field(&table[i], values);
                         *p = mfree(*p);
                 } else if (table[i].type == CONF_STRV) {
@@ -335,12 +404,15 @@ void conf_free_values(const ConfOption *table, size_t n, void *values) {
 
 static void format_value(const ConfOption *o, const void *values, char *buf, size_t len) {
         const void *f = (const char *) values + o->offset;
-        uint64_t v;
 
         switch (o->type) {
         case CONF_STRING:
         case CONF_LISTEN:
+        case CONF_REGEX:
                 snprintf(buf, len, "%s", strempty(*(char *const *) f));
+                return;
+        case CONF_ENUM:
+                snprintf(buf, len, "%s", o->choices[*(const int *) f]);
                 return;
         case CONF_BOOL:
                 snprintf(buf, len, "%s", *(const bool *) f ? "yes" : "no");
@@ -351,16 +423,7 @@ static void format_value(const ConfOption *o, const void *values, char *buf, siz
                 return;
         }
         default:
-                v = *(const uint64_t *) f;
-                if (o->type == CONF_DURATION) {
-                        if (v % 1000000 == 0)
-                                snprintf(buf, len, "%" PRIu64 "s", v / 1000000);
-                        else if (v % 1000 == 0)
-                                snprintf(buf, len, "%" PRIu64 "ms", v / 1000);
-                        else
-                                snprintf(buf, len, "%" PRIu64 "us", v);
-                } else
-                        snprintf(buf, len, "%" PRIu64, v);
+                format_number(o, *(const uint64_t *) f, buf, len);
         }
 }
 
@@ -371,11 +434,17 @@ void conf_print_help(const ConfOption *table, size_t n, FILE *f) {
                 w = MAX(w, strlen(table[i].name));
         for (size_t i = 0; i < n; i++) {
                 const ConfOption *o = &table[i];
-                char range[64] = "";
+                _cleanup_free_ char *kind = NULL;
+                char range[80] = "", lo[32], hi[32];
 
-                if ((o->type == CONF_UINT || o->type == CONF_SIZE) && o->max)
-                        snprintf(range, sizeof range, ", %" PRIu64 "..%" PRIu64, o->min, o->max);
-                fprintf(f, "  --%-*s  %s (%s, default: %s%s)\n", (int) w, o->name, o->help, type_name(o->type),
+                format_number(o, o->min, lo, sizeof lo);
+                format_number(o, o->max, hi, sizeof hi);
+                if ((o->type == CONF_UINT || o->type == CONF_SIZE || o->type == CONF_DURATION) && o->max)
+                        snprintf(range, sizeof range, ", %s..%s", lo, hi);
+                else if (o->type == CONF_DURATION && o->min)
+                        snprintf(range, sizeof range, ", at least %s", lo);
+                kind = o->type == CONF_ENUM ? strv_join((char **) o->choices, "|") : strdup(type_name(o->type));
+                fprintf(f, "  --%-*s  %s (%s, default: %s%s)\n", (int) w, o->name, o->help, strempty(kind),
                         isempty(o->def) ? "none" : o->def, range);
         }
 }

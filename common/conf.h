@@ -17,6 +17,8 @@ typedef enum ConfType {
         CONF_SIZE,      /* uint64_t bytes; K, M, G, T suffixes (powers of 1024) */
         CONF_STRV,      /* char **: a list, separated by blanks or commas; owned */
         CONF_LISTEN,    /* char *: "", "PORT" (127.0.0.1), "ADDR:PORT" or "[IPV6]:PORT"; "off" = ""; owned */
+        CONF_ENUM,      /* int: the index of the value in choices */
+        CONF_REGEX,     /* char *: an extended regular expression, compiled at load to check it; owned */
 } ConfType;
 
 typedef struct ConfOption {
@@ -27,7 +29,16 @@ typedef struct ConfOption {
         uint64_t min, max;      /* for UINT, DURATION, SIZE; max 0 = no upper bound */
         size_t offset;          /* where the value lives in the caller's struct */
         const char *help;       /* one line for --help and the config reference */
+        const char *const *choices; /* ENUM: the names, NULL-terminated, in the enum's order */
 } ConfOption;
+
+/* yes/no, true/false, on/off, 1/0: the one parser of booleans, for the CLI too. */
+int conf_parse_bool(const char *s, bool *ret);
+/* "1min30s", "250ms", "1.5" (a bare number is seconds) into microseconds; the one parser of
+ * durations, for the CLI too. */
+int conf_parse_duration(const char *s, uint64_t *ret_usec);
+/* The shortest exact form: "10min", "250ms", "1500us". */
+void conf_format_duration(uint64_t usec, char *buf, size_t len);
 
 /* Sets every option of the table to its default. */
 int conf_set_defaults(const ConfOption *table, size_t n, void *values);

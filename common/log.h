@@ -3,6 +3,7 @@
  * program that called it logs once. "%m" prints the error passed to *_errno(). */
 #pragma once
 
+#include <stdlib.h>
 #include <syslog.h>
 
 #include "common/macro.h"
@@ -13,15 +14,21 @@ int log_get_max_level(void);
 void log_parse_environment(void);
 int log_level_from_string(const char *s);
 
+/* An error made up here rather than returned by a call, as systemd writes it:
+ *   return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--format: '%s' is not text or json", f);
+ * logs the message and returns -EINVAL; %m still prints the error's text. */
+#define SYNTHETIC_ERRNO(num) (1 << 30 | (num))
+#define ERRNO_VALUE(val) (abs(val) & ~(1 << 30))
+
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *format, ...) _printf_(6, 7);
 
 #define log_full_errno(level, error, ...)                                                  \
         ({                                                                                 \
-                int _l_ = (level), _e_ = (error);                                          \
+                int _l_ = (level), _e_ = ERRNO_VALUE(error);                               \
                 log_get_max_level() >= _l_                                                 \
                         ? log_internal(_l_, _e_, __FILE__, __LINE__, __func__, __VA_ARGS__) \
-                        : -abs(_e_);                                                       \
+                        : -_e_;                                                            \
         })
 
 #define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)

@@ -11,7 +11,7 @@
 #define GIB (UINT64_C(1) << 30)
 const uint64_t bluestore_label_offsets[5] = { 0, 1 * GIB, 10 * GIB, 100 * GIB, 1000 * GIB };
 
-uint32_t crc32c(uint32_t crc, const void *buf, size_t n) {
+uint32_t bluestore_crc32c(uint32_t crc, const void *buf, size_t n) {
         static uint32_t table[256];
         const uint8_t *p = buf;
 
@@ -146,7 +146,7 @@ static int parse_binary(const uint8_t *buf, size_t n, BlueStoreLabel *ret) {
         c = (Cursor) { struct_end, buf + n };
         if ((r = get_u32(&c, &crc)) < 0)
                 return r;
-        if (crc32c(UINT32_MAX, buf, (size_t) (struct_end - buf)) != crc)
+        if (bluestore_crc32c(UINT32_MAX, buf, (size_t) (struct_end - buf)) != crc)
                 return -EBADMSG;
         format_uuid(uuid, l->osd_uuid);
         l->crc_ok = 1;

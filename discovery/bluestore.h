@@ -30,4 +30,4 @@ int bluestore_has_magic(const void *buf, size_t n);
  * input is untrusted: every length is checked against the buffer. */
 int bluestore_label_parse(const void *buf, size_t n, BlueStoreLabel *ret);
 
-uint32_t crc32c(uint32_t crc, const void *buf, size_t n);
+uint32_t bluestore_crc32c(uint32_t crc, const void *buf, size_t n);

@@ -2,6 +2,7 @@
 /* Device record lifetime and small accessors. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/strv.h"
 #include "discovery/device.h"
@@ -33,6 +34,13 @@ DeviceType device_type_from_string(const char *s) {
 
 const char *transport_to_string(Transport t) {
         return t < _TRANSPORT_MAX ? transport_names[t] : "unknown";
+}
+
+Transport transport_from_string(const char *s) {
+        for (Transport t = 0; t < _TRANSPORT_MAX; t++)
+                if (strcasecmp(transport_names[t], s) == 0)
+                        return t;
+        return _TRANSPORT_MAX;
 }
 
 Device *device_new(const char *kname) {

@@ -145,6 +145,8 @@ void device_freep(Device **d);
 const char *device_type_to_string(DeviceType t);
 DeviceType device_type_from_string(const char *s);
 const char *transport_to_string(Transport t);
+/* Case-insensitive; _TRANSPORT_MAX for an unknown name. */
+Transport transport_from_string(const char *s);
 
 bool device_has_signature(const Device *d, const char *type);
 /* True if a BlueStore label sits at offset 0, where an OSD's is; a copy found only at a replica

@@ -76,13 +76,6 @@ bool filter_pattern_match(const char *pattern, const char *value) {
         return strcasestr(value, pattern) != NULL;
 }
 
-Transport transport_from_string(const char *s) {
-        for (Transport t = 0; t < _TRANSPORT_MAX; t++)
-                if (strcasecmp(transport_to_string(t), s) == 0)
-                        return t;
-        return _TRANSPORT_MAX;
-}
-
 static bool path_matches(const Filter *f, const Device *d) {
         if (d->path && regexec(&f->path_re, d->path, 0, NULL, 0) == 0)
                 return true;

@@ -34,4 +34,3 @@ bool filter_match(const Filter *f, const Device *d);
  * devices when allowed, everything with all. */
 bool filter_listed_by_default(const Device *d, bool all, bool allow_loop);
 bool filter_pattern_match(const char *pattern, const char *value);
-Transport transport_from_string(const char *s);

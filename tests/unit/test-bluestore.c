@@ -65,13 +65,13 @@ static size_t make_label(Buf *b, const char *whoami) {
                 uint8_t x[4] = { len, len >> 8, len >> 16, len >> 24 };
                 memcpy(b->b + len_at, x, 4);
         }
-        put_u32(b, crc32c(UINT32_MAX, b->b, b->n));
+        put_u32(b, bluestore_crc32c(UINT32_MAX, b->b, b->n));
         return b->n;
 }
 
 static void test_crc32c_known_value(void **state) {
         /* RFC 3720 B.4 check value for crc32c("123456789") with the usual inversions. */
-        assert_int_equal(~crc32c(UINT32_MAX, "123456789", 9), 0xE3069283);
+        assert_int_equal(~bluestore_crc32c(UINT32_MAX, "123456789", 9), 0xE3069283);
 }
 
 static void test_parse_full_label(void **state) {

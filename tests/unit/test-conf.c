@@ -9,6 +9,7 @@
 
 #include "common/conf.h"
 #include "common/strv.h"
+#include "common/timeutil.h"
 
 typedef struct Values {
         char *name;
@@ -174,9 +175,101 @@ static void test_listen_address(void **state) {
         assert_null(v.listen);
 }
 
+/* CONF_ENUM and CONF_REGEX: everything that run() would refuse is refused at load, so that
+ * --check-config catches it. */
+static void test_enum_and_regex(void **state) {
+        static const char *const modes[] = { "auto", "systemd", "fork", "none", NULL };
+        typedef struct {
+                int mode;
+                char *re;
+                uint64_t wait;
+        } E;
+        static const ConfOption et[] = {
+                { "t", "mode", CONF_ENUM, "auto", 0, 0, offsetof(E, mode), "a mode", modes },
+                { "t", "re", CONF_REGEX, "", 0, 0, offsetof(E, re), "a pattern" },
+                { "t", "wait", CONF_DURATION, "10min", 10 * USEC_PER_MSEC, 24 * 60 * 60 * USEC_PER_SEC,
+                  offsetof(E, wait), "a wait" },
+        };
+        E v = {};
+        char *err = NULL, *text = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        assert_int_equal(conf_set_defaults(et, 3, &v), 0);
+        assert_int_equal(v.mode, 0);
+        assert_int_equal(v.wait, 600 * USEC_PER_SEC);
+        assert_int_equal(conf_set(et, 3, "mode", "fork", &v, &err), 0);
+        assert_int_equal(v.mode, 2);
+        assert_int_equal(conf_set(et, 3, "mode", "bogus", &v, &err), -EINVAL);
+        assert_string_equal(err, "'bogus' is not one of auto, systemd, fork or none");
+        err = mfree(err);
+        assert_int_equal(v.mode, 2);
+        assert_int_equal(conf_set(et, 3, "re", "^sd[a-z]$", &v, &err), 0);
+        assert_int_equal(conf_set(et, 3, "re", "[", &v, &err), -EINVAL);
+        assert_non_null(strstr(err, "'[' is not a valid regular expression: "));
+        err = mfree(err);
+        assert_string_equal(v.re, "^sd[a-z]$");
+        assert_int_equal(conf_set(et, 3, "wait", "1ms", &v, &err), -ERANGE);
+        assert_string_equal(err, "1ms is out of range (10ms to 1d)");
+        err = mfree(err);
+
+        f = open_memstream(&text, &size);
+        assert_non_null(f);
+        assert_int_equal(conf_parse_text(et, 3, "e.conf", "[t]\nmode = sometimes\nre = (\n", &v, f), -EINVAL);
+        fclose(f);
+        assert_non_null(strstr(text, "e.conf:2: mode: 'sometimes' is not one of auto, systemd, fork or none"));
+        assert_non_null(strstr(text, "e.conf:3: re: '(' is not a valid regular expression"));
+        free(text);
+
+        text = NULL;
+        f = open_memstream(&text, &size);
+        conf_print_values(et, 3, &v, f);
+        fclose(f);
+        assert_non_null(strstr(text, "mode = fork\n"));
+        assert_non_null(strstr(text, "wait = 10min\n"));
+        free(text);
+
+        text = NULL;
+        f = open_memstream(&text, &size);
+        conf_print_help(et, 3, f);
+        fclose(f);
+        assert_non_null(strstr(text, "(auto|systemd|fork|none, default: auto)"));
+        assert_non_null(strstr(text, "(duration, default: 10min, 10ms..1d)"));
+        free(text);
+        conf_free_values(et, 3, &v);
+}
+
+/* The CLI's parsers are the file's parsers. */
+static void test_bool_and_duration(void **state) {
+        uint64_t u;
+        bool b;
+        char buf[32];
+
+        assert_int_equal(conf_parse_bool("on", &b), 0);
+        assert_true(b);
+        assert_int_equal(conf_parse_bool("0", &b), 0);
+        assert_false(b);
+        assert_int_equal(conf_parse_bool("maybe", &b), -EINVAL);
+        assert_int_equal(conf_parse_duration("2.5", &u), 0);
+        assert_int_equal(u, 2500 * USEC_PER_MSEC);
+        assert_int_equal(conf_parse_duration("1h30min", &u), 0);
+        assert_int_equal(u, 90 * 60 * USEC_PER_SEC);
+        assert_int_equal(conf_parse_duration("-1", &u), -EINVAL);
+        assert_int_equal(conf_parse_duration("5 parsecs", &u), -EINVAL);
+        assert_int_equal(conf_parse_duration("1e300", &u), -EINVAL);
+        conf_format_duration(90 * 60 * USEC_PER_SEC, buf, sizeof buf);
+        assert_string_equal(buf, "90min");
+        conf_format_duration(1500, buf, sizeof buf);
+        assert_string_equal(buf, "1500us");
+        conf_format_duration(0, buf, sizeof buf);
+        assert_string_equal(buf, "0");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_listen_address),
+                cmocka_unit_test(test_enum_and_regex),
+                cmocka_unit_test(test_bool_and_duration),
                 cmocka_unit_test(test_defaults_and_types),
                 cmocka_unit_test(test_errors_name_file_and_line),
                 cmocka_unit_test(test_hostile_input),
