@@ -6,11 +6,16 @@
 
 #include "agent/config.h"
 #include "common/macro.h"
+#include "common/timeutil.h"
 
 #define OPT(name, type, def, min, max, field, help) \
         { "agent", name, type, def, min, max, offsetof(AgentConfig, field), help }
 #define OSDOPT(name, type, def, min, max, field, help) \
         { "osd", name, type, def, min, max, offsetof(AgentConfig, field), help }
+#define ENUM(section, name, def, field, choices, help) \
+        { section, name, CONF_ENUM, def, 0, 0, offsetof(AgentConfig, field), help, choices }
+
+static const char *const udev_events_choices[] = { UDEV_EVENTS_NAMES, NULL };
 
 const ConfOption agent_config_options[] = {
         OPT("coordinator", CONF_STRING, "tcp://127.0.0.1:7100", 0, 0, coordinator,
@@ -25,23 +30,23 @@ const ConfOption agent_config_options[] = {
         OPT("allow-loop", CONF_BOOL, "no", 0, 0, allow_loop,
             "report loop devices and accept them as available (tests and demos)"),
         OPT("all", CONF_BOOL, "no", 0, 0, all, "report partitions, LVs and dm devices too, not only disks"),
-        OPT("filter", CONF_STRING, "", 0, 0, filter, "report only devices whose kernel name matches (regex)"),
-        OPT("path-filter", CONF_STRING, "", 0, 0, path_filter,
+        OPT("filter", CONF_REGEX, "", 0, 0, filter, "report only devices whose kernel name matches (regex)"),
+        OPT("path-filter", CONF_REGEX, "", 0, 0, path_filter,
             "report only devices with a /dev path or link matching (regex)"),
-        OPT("udev-events", CONF_STRING, "auto", 0, 0, udev_events,
-            "how device events arrive (read at start): netlink (udev's broadcast; it reaches only udevd's "
+        ENUM("agent", "udev-events", "auto", udev_events, udev_events_choices,
+             "how device events arrive (read at start): netlink (udev's broadcast; it reaches only udevd's "
             "network namespace), inotify (watch /run/udev/data: any network namespace, e.g. a pod without "
             "hostNetwork), both, or auto (netlink in udevd's network namespace, inotify outside it, both "
             "when that cannot be told)"),
-        OPT("debounce-quiet", CONF_DURATION, "20ms", 1000, 10000000, debounce_quiet,
+        OPT("debounce-quiet", CONF_DURATION, "20ms", USEC_PER_MSEC, 10 * USEC_PER_SEC, debounce_quiet,
             "scan after this long without further device events"),
-        OPT("debounce-max", CONF_DURATION, "200ms", 1000, 60000000, debounce_max,
+        OPT("debounce-max", CONF_DURATION, "200ms", USEC_PER_MSEC, 60 * USEC_PER_SEC, debounce_max,
             "scan at the latest this long after the first event of a burst"),
-        OPT("rescan-interval", CONF_DURATION, "10min", 10000000, 86400000000, rescan_interval,
+        OPT("rescan-interval", CONF_DURATION, "10min", 10 * USEC_PER_SEC, USEC_PER_DAY, rescan_interval,
             "full rescan this often (with +-10% jitter), to catch anything missed"),
-        OPT("heartbeat-interval", CONF_DURATION, "5s", 100000, 600000000, heartbeat_interval,
+        OPT("heartbeat-interval", CONF_DURATION, "5s", 100 * USEC_PER_MSEC, 10 * USEC_PER_MINUTE, heartbeat_interval,
             "heartbeat to the coordinator this often"),
-        OPT("probe-timeout", CONF_DURATION, "10s", 100000, 600000000, probe_timeout,
+        OPT("probe-timeout", CONF_DURATION, "10s", 100 * USEC_PER_MSEC, 10 * USEC_PER_MINUTE, probe_timeout,
             "a device that does not answer within this is reported as \"Could not be probed\""),
         OPT("sysroot", CONF_STRING, "", 0, 0, sysroot, "read a captured tree instead of this machine (tests)"),
         OPT("metrics-listen", CONF_LISTEN, "", 0, 0, metrics_listen,
@@ -58,9 +63,9 @@ const ConfOption agent_config_options[] = {
                "how prepared OSDs are started: auto, systemd, fork, none"),
         OSDOPT("auto-prepare", CONF_BOOL, "no", 0, 0, auto_prepare,
                "prepare an OSD on every available device that matches the two filters below, as it appears"),
-        OSDOPT("auto-prepare-filter", CONF_STRING, "", 0, 0, auto_prepare_filter,
+        OSDOPT("auto-prepare-filter", CONF_REGEX, "", 0, 0, auto_prepare_filter,
                "auto-prepare only devices whose kernel name matches (regex; empty: all)"),
-        OSDOPT("auto-prepare-path-filter", CONF_STRING, "", 0, 0, auto_prepare_path_filter,
+        OSDOPT("auto-prepare-path-filter", CONF_REGEX, "", 0, 0, auto_prepare_path_filter,
                "auto-prepare only devices with a /dev path or link matching (regex; empty: all)"),
         OSDOPT("crush-device-class", CONF_STRING, "", 0, 0, crush_device_class,
                "CRUSH device class of OSDs this agent prepares (empty: the monitor's guess)"),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "common/conf.h"
+#include "agent/sources.h"
 #include "common/daemon.h"
 
 #define AGENT_CONFIG_DEFAULT_PATH "/etc/castle/agent.conf"
@@ -23,7 +24,7 @@ typedef struct AgentConfig {
         bool all;
         char *filter;
         char *path_filter;
-        char *udev_events;
+        UdevEvents udev_events;
         uint64_t debounce_quiet;
         uint64_t debounce_max;
         uint64_t rescan_interval;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The agent's event sources: udev netlink monitor, udev database watch and mount table, each
  * read on the loop with a bound per wake-up so that an event storm cannot starve the loop. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libudev.h>
@@ -115,24 +116,25 @@ static int open_mountinfo(void) {
 }
 
 /* udev's netlink broadcast, inotify on its database, or both (the udev-events option). */
-static int start_device_events(Sources *s, const char *m, const HostView *host) {
-        const char *why;
+static int start_device_events(Sources *s, UdevEvents mode, const HostView *host) {
+        static const char *const names[] = { UDEV_EVENTS_NAMES };
+        const char *why, *m = names[mode];
         bool netlink, inotify;
         int r;
 
-        if (streq(m, "auto")) {
+        assert(mode < _UDEV_EVENTS_MAX);
+        if (mode == UDEV_EVENTS_AUTO) {
                 netlink = host->udevd_netns != 0;
                 inotify = host->udevd_netns != 1;
                 why = host->udevd_netns == 1 ? "this is udevd's network namespace"
                       : host->udevd_netns == 0
                               ? "this is not udevd's network namespace: its netlink events do not arrive here (rook#14844)"
                               : "cannot tell whether this is udevd's network namespace";
-        } else if (streq(m, "netlink") || streq(m, "inotify") || streq(m, "both")) {
-                netlink = !streq(m, "inotify");
-                inotify = !streq(m, "netlink");
+        } else {
+                netlink = mode != UDEV_EVENTS_INOTIFY;
+                inotify = mode != UDEV_EVENTS_NETLINK;
                 why = "udev-events option";
-        } else
-                return log_error_errno(EINVAL, "udev-events: '%s' is not one of auto, netlink, inotify, both.", m);
+        }
         if (host->udevd_pid > 0)
                 log_debug("Compared network namespaces with udevd, pid %d.", host->udevd_pid);
 
@@ -148,7 +150,7 @@ static int start_device_events(Sources *s, const char *m, const HostView *host) 
         }
         if (inotify) {
                 r = udev_watch_new("/", &s->udev_watch);
-                if (r < 0 && !streq(m, "auto"))
+                if (r < 0 && mode != UDEV_EVENTS_AUTO)
                         return log_error_errno(r, "udev-events=%s: cannot watch /run/udev/data: %m "
                                                "(in a container, mount the host's /run/udev).", m);
                 if (r < 0) {

@@ -21,8 +21,20 @@ typedef enum SourcesEvent {
 /* now: now_usec() when the batch that held the event was read. */
 typedef void (*SourcesEventFn)(SourcesEvent event, const char *kname, uint64_t now, void *userdata);
 
+/* How device events arrive: the udev-events option. */
+typedef enum UdevEvents {
+        UDEV_EVENTS_AUTO,       /* netlink in udevd's network namespace, inotify outside it, both when unknown */
+        UDEV_EVENTS_NETLINK,
+        UDEV_EVENTS_INOTIFY,
+        UDEV_EVENTS_BOTH,
+        _UDEV_EVENTS_MAX,
+} UdevEvents;
+
+/* In UdevEvents' order, for the option table. */
+#define UDEV_EVENTS_NAMES "auto", "netlink", "inotify", "both"
+
 typedef struct SourcesOptions {
-        const char *udev_events;        /* netlink, inotify, both, or auto (decided from host) */
+        UdevEvents udev_events;
         const HostView *host;
         AgentMetrics *metrics;          /* counts udev events and losses; may be NULL */
         SourcesEventFn event;

@@ -35,10 +35,10 @@ static const struct {
         uint64_t usec;
 } duration_units[] = {
         /* Largest first: conf_format_duration() takes the first unit that divides exactly. */
-        { "d", 24 * 60 * 60 * USEC_PER_SEC },
-        { "h", 60 * 60 * USEC_PER_SEC },
-        { "min", 60 * USEC_PER_SEC },
-        { "m", 60 * USEC_PER_SEC },
+        { "d", USEC_PER_DAY },
+        { "h", USEC_PER_HOUR },
+        { "min", USEC_PER_MINUTE },
+        { "m", USEC_PER_MINUTE },
         { "s", USEC_PER_SEC },
         { "sec", USEC_PER_SEC },
         { "ms", USEC_PER_MSEC },
