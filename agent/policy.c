@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The node's auto-prepare policy: the filters that pick devices for an OSD as they appear,
+ * and the record of devices already tried in this run, so a failure is never retried in a loop. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

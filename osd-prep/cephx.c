@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cephx secrets (16 random bytes in Ceph's CryptoKey encoding, base64) and keyring files,
+ * written with our own code: no ceph-authtool process per OSD. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The libcryptsetup adapter: LUKS2 format, open and close for OSD volumes, each
+ * libcryptsetup error turned into -errno; the passphrase stays in memory. */
 #include <errno.h>
 #include <libcryptsetup.h>
 #include <stdio.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The prepare journal's files: each read back and validated as untrusted JSON, each
+ * rewritten atomically and its folder synced before a step, so a killed prepare converges. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>

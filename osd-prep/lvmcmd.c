@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One `lvm` command per LVM change (vgcreate, lvcreate with its tags, lvchange, lvremove), each
+ * with a deadline and its stderr as the error message. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The librados side of OSD preparation: connect as client.bootstrap-osd and send the few
+ * monitor commands that profile allows (osd new, osd purge-new, mon getmap, the osd map). */
 #include <errno.h>
 #include <json-c/json.h>
 #include <rados/librados.h>

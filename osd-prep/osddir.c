@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Fills an OSD's data directory (<root>/<cluster>-<id>) with our own calls: the block
+ * links, the keyring and the monmap that ceph-osd --mkfs and the daemon read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Finds this node's OSDs as ceph-volume does (raw: BlueStore labels; LVM: ceph.* LV tags)
+ * and activates raw ones at boot: prime each OSD directory from its label, then start it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <rados/librados.h>

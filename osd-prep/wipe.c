@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Wipes a device the caller holds exclusively: every libblkid signature with its backups,
+ * every BlueStore label copy, then the head of the device (wipefs --all and zap-device). */
 #include <blkid.h>
 #include <errno.h>
 #include <fcntl.h>

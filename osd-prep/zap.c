@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* castlectl zap: decides whether each device may be destroyed (never the OS disk, never
+ * anything mounted, held, or an OSD that runs or is up), then wipes it under O_EXCL + flock. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
