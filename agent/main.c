@@ -107,7 +107,7 @@ static int identify(Agent *a) {
         log_info("Node id %s (from %s), hostname %s (from %s).", strempty(a->node_id), id_source, a->hostname,
                  id.hostname_source);
         host_identity_done(&id);
-        return a->node_id ? 0 : log_error_errno(ENOMEM, "Out of memory.");
+        return a->node_id ? 0 : log_oom();
 }
 
 /* ---- what leads to a scan ---- */
@@ -272,10 +272,10 @@ static int start_scanner(Agent *a) {
         if ((!isempty(a->cfg.filter) && filter_set_name_regex(&sc.filter, a->cfg.filter, &err) < 0) ||
             (!isempty(a->cfg.path_filter) && filter_set_path_regex(&sc.filter, a->cfg.path_filter, &err) < 0)) {
                 filter_done(&sc.filter);
-                return log_error_errno(EINVAL, "%s", err ?: "invalid filter");
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s", err ?: "invalid filter");
         }
         if (scan_plan_start(a->scans, &sc) < 0)
-                return log_error_errno(ENOMEM, "Failed to start the scan worker.");
+                return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Failed to start the scan worker.");
         return 0;
 }
 
@@ -284,7 +284,7 @@ static int start_jobs(Agent *a) {
         int r;
 
         if (job_start_mode_valid(a->cfg.start_mode) < 0)
-                return log_error_errno(EINVAL, "start-mode: '%s' is not one of auto, systemd, fork, none.", a->cfg.start_mode);
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "start-mode: '%s' is not one of auto, systemd, fork, none.", a->cfg.start_mode);
         r = policy_set(&a->policy, a->cfg.auto_prepare, a->cfg.auto_prepare_filter, a->cfg.auto_prepare_path_filter,
                        a->cfg.crush_device_class, &err);
         if (r < 0)
@@ -292,7 +292,7 @@ static int start_jobs(Agent *a) {
         if (!a->jobs) {
                 a->jobs = helper ? job_runner_new(a->loop, helper, on_job_update, a) : NULL;
                 if (!a->jobs)
-                        return log_error_errno(ENOMEM, "Out of memory.");
+                        return log_oom();
         }
         if (a->cfg.auto_prepare)
                 log_info("Policy: auto-prepare is on.");
@@ -407,7 +407,7 @@ static int run(Agent *a) {
         if (r < 0)
                 return r;
         if (!codec_valid_id(a->node_id))
-                return log_error_errno(EINVAL, "Node id '%s' is not valid: 1-255 printable characters, no blanks.",
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Node id '%s' is not valid: 1-255 printable characters, no blanks.",
                                        strempty(a->node_id));
 
         r = scan_plan_new(a->loop, a->cfg.debounce_quiet, a->cfg.debounce_max, on_scanner, a, &a->scans);

@@ -175,7 +175,7 @@ int sources_new(zloop_t *loop, const SourcesOptions *o, Sources **ret) {
         int r;
 
         if (!s)
-                return log_error_errno(ENOMEM, "Out of memory.");
+                return log_oom();
         *s = (Sources) {
                 .loop = loop,
                 .metrics = o->metrics,

@@ -17,7 +17,7 @@ int daemon_parse_args(const ConfOption *table, size_t n, const char *default_con
         DaemonArgs a = { .config_path = strdup(default_config) };
 
         if (!a.config_path)
-                return log_error_errno(ENOMEM, "Out of memory.");
+                return log_oom();
         for (int i = 1; i < argc; i++) {
                 const char *arg = argv[i], *eq, *v;
                 _cleanup_free_ char *name = NULL;
@@ -39,7 +39,7 @@ int daemon_parse_args(const ConfOption *table, size_t n, const char *default_con
                         v = startswith(arg, "--config=") ?: (i + 1 < argc ? argv[++i] : NULL);
                         if (!v) {
                                 daemon_args_done(&a);
-                                return log_error_errno(EINVAL, "--config needs a file name.");
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--config needs a file name.");
                         }
                         free(a.config_path);
                         a.config_path = strdup(v);
@@ -48,24 +48,24 @@ int daemon_parse_args(const ConfOption *table, size_t n, const char *default_con
                 }
                 if (!startswith(arg, "--")) {
                         daemon_args_done(&a);
-                        return log_error_errno(EINVAL, "Unexpected argument '%s'. Run with --help.", arg);
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unexpected argument '%s'. Run with --help.", arg);
                 }
                 eq = strchr(arg, '=');
                 name = eq ? strndup(arg + 2, (size_t) (eq - arg - 2)) : strdup(arg + 2);
                 o = name ? conf_find(table, n, name) : NULL;
                 if (!o) {
                         daemon_args_done(&a);
-                        return log_error_errno(EINVAL, "Unknown option '%s'. Run with --help.", arg);
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown option '%s'. Run with --help.", arg);
                 }
                 /* --name=value, --name value, and a bare --flag for booleans */
                 v = eq ? eq + 1 : o->type == CONF_BOOL ? "yes" : i + 1 < argc ? argv[++i] : NULL;
                 if (!v) {
                         daemon_args_done(&a);
-                        return log_error_errno(EINVAL, "%s needs a value.", arg);
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s needs a value.", arg);
                 }
                 if (strv_extend(&a.overrides, name) < 0 || strv_extend(&a.overrides, v) < 0) {
                         daemon_args_done(&a);
-                        return log_error_errno(ENOMEM, "Out of memory.");
+                        return log_oom();
                 }
         }
         *ret = a;

@@ -20,6 +20,8 @@ int log_level_from_string(const char *s);
 #define SYNTHETIC_ERRNO(num) (1 << 30 | (num))
 #define ERRNO_VALUE(val) (abs(val) & ~(1 << 30))
 
+#define log_oom() log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Out of memory.")
+
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *format, ...) _printf_(6, 7);
 
