@@ -67,6 +67,8 @@ static void help(FILE *f) {
 }
 
 int main(int argc, char *argv[]) {
+        const Command *c;
+
         /* The probe workers would each get a malloc arena of their own; one is plenty for
          * a scan, and keeps the peak RSS down. */
         mallopt(M_ARENA_MAX, 1);
@@ -84,9 +86,9 @@ int main(int argc, char *argv[]) {
                 printf("castlectl %s\n", PACKAGE_VERSION);
                 return 0;
         }
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (streq(argv[1], commands[i].name))
-                        return commands[i].run(argc - 1, argv + 1);
+        c = command_find(commands, ELEMENTSOF(commands), argv[1]);
+        if (c)
+                return c->run(argc - 1, argv + 1);
         log_error("Unknown command '%s'. Run 'castlectl --help' for the list.", argv[1]);
         return EXIT_USAGE;
 }
