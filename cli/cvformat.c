@@ -69,7 +69,8 @@ static json_object *cv_partitions(const Castle__Device *d, CvFindFn find, void *
                 holders = json_object_new_array();
                 json_object_object_add(e, "start", cv_number_string(0));
                 json_object_object_add(e, "sectors", cv_number_string(part->size / 512));
-                json_object_object_add(e, "sectorsize", json_object_new_int((int) (d->logical_sector_size ?: 512)));
+                json_object_object_add(e, "sectorsize",
+                                       json_object_new_int((int) (d->logical_sector_size ?: 512)));
                 json_object_object_add(e, "size", json_object_new_double((double) part->size));
                 json_object_object_add(e, "human_readable_size", cv_human_size(part->size));
                 for (size_t h = 0; h < part->n_holders; h++)
@@ -123,7 +124,8 @@ static json_object *cv_sys_api(const Castle__Device *d, CvFindFn find, void *use
  * LV carries its ceph.* tags without the prefix, among them <type>_uuid (block_uuid,
  * db_uuid, wal_uuid: the LV's own uuid). */
 static json_object *cv_lvs(const Castle__Device *d, bool *ret_ceph) {
-        static const char *const keys[] = { "osd_id", "cluster_name", "osd_fsid", "cluster_fsid", "osdspec_affinity" };
+        static const char *const keys[] = { "osd_id", "cluster_name", "osd_fsid", "cluster_fsid",
+                                            "osdspec_affinity" };
         json_object *a = json_object_new_array();
 
         *ret_ceph = false;

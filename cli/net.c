@@ -2,7 +2,7 @@
 /* castlectl-net: the castlectl commands that talk ZeroMQ (cluster, keygen). castlectl runs it
  * with its own arguments, so that the inventory never loads libzmq and its dependencies. */
 #include "cli/commands.h"
-#include "common/log.h"
+#include "common/macro.h"
 
 int main(int argc, char *argv[]) {
         static const Command commands[] = {
@@ -10,6 +10,5 @@ int main(int argc, char *argv[]) {
                 { "keygen", NULL, cmd_keygen },
         };
 
-        log_parse_environment();
         return command_helper_main("castlectl-net", commands, ELEMENTSOF(commands), argc, argv);
 }

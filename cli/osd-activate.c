@@ -29,32 +29,29 @@ static void help_activate(FILE *f) {
 OSDCLI_COMMON_HELP);
 }
 
+static int activate_option(OsdArgs *a, int c, void *userdata) {
+        if (c != ARG_ALL)
+                return 0;
+        a->all = true;
+        return 1;
+}
+
 int osdcli_activate(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "all", no_argument, NULL, ARG_ALL },
                 { "start-mode", required_argument, NULL, ARG_START_MODE },
-                { "format", required_argument, NULL, 'f' },
                 OSDCLI_COMMON_OPTIONS,
                 {},
         };
+        static const OsdVerb verb = { "f:vh", options, activate_option, help_activate };
         OsdArgs a = {};
         ActivateResult *res = NULL;
         size_t n = 0;
-        int c, r, id = -1, failed = 0;
+        int r, id = -1, failed = 0;
 
-        while ((c = getopt_long(argc, argv, "f:vh", options, NULL)) >= 0) {
-                r = osdcli_common_option(&a, c);
-                if (r < 0)
-                        return EXIT_USAGE;
-                if (r == 0 && c == ARG_ALL)
-                        a.all = true;
-                else if (r == 0 && c == 'f')
-                        a.format = optarg;
-        }
-        if (a.help) {
-                help_activate(stdout);
-                return 0;
-        }
+        r = osdcli_parse(&a, &verb, argc, argv, NULL);
+        if (r <= 0)
+                return osdcli_parse_exit(r);
         if (osdcli_check_format(&a) < 0)
                 return EXIT_USAGE;
         if (a.all == (optind < argc) || argc - optind > 1 ||

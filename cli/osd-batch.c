@@ -118,6 +118,39 @@ static void batch_osd_done(const BatchOsd *o, const PrepareRequest *req, const P
         json_object_array_add(out->results, osdcli_prepare_json(res, req, r >= 0));
 }
 
+/* The batch's own options. */
+typedef struct BatchArgs {
+        char **db, **wal;
+        unsigned per;
+        bool report;
+} BatchArgs;
+
+static void batch_args_done(BatchArgs *b) {
+        strv_free(b->db);
+        strv_free(b->wal);
+}
+
+static int batch_option(OsdArgs *a, int c, void *userdata) {
+        BatchArgs *b = userdata;
+        int n;
+
+        switch (c) {
+        case ARG_DB_DEVICES:
+        case ARG_WAL_DEVICES:
+                return strv_extend(c == ARG_DB_DEVICES ? &b->db : &b->wal, optarg) < 0 ? -ENOMEM : 1;
+        case ARG_OSDS_PER_DEVICE:
+                if (safe_atoi(optarg, &n) < 0 || n <= 0 || n > 32)
+                        return log_error("--osds-per-device: '%s' is not a number from 1 to 32", optarg), -EINVAL;
+                b->per = (unsigned) n;
+                return 1;
+        case ARG_REPORT:
+                b->report = true;
+                return 1;
+        default:
+                return 0;
+        }
+}
+
 int osdcli_batch(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "db-devices", required_argument, NULL, ARG_DB_DEVICES },
@@ -128,53 +161,25 @@ int osdcli_batch(int argc, char *argv[]) {
                 OSDCLI_COMMON_OPTIONS,
                 {},
         };
-        _cleanup_strv_free_ char **args = NULL, **db = NULL, **wal = NULL;
+        static const OsdVerb verb = { "f:vh", options, batch_option, help_batch };
+        _cleanup_strv_free_ char **args = NULL;
+        _cleanup_(batch_args_done) BatchArgs b = {};
         _cleanup_(scan_result_freep) ScanResult *scan = NULL;
         _cleanup_(batch_plan_done) BatchPlan plan = {};
         _cleanup_free_ char *err = NULL;
         BatchRequest req = {};
         OsdArgs a = { .prep.osd_id = -1 };
-        bool report = false;
         json_object *results = NULL;
-        unsigned per = 0;
-        int c, r, pi, failed = 0;
+        int r, failed = 0;
 
         if (expand_lists(argc, argv, &args) < 0)
                 return EXIT_USAGE;
-        argc = (int) strv_length(args);
-        while ((c = getopt_long(argc, args, "f:vh", options, NULL)) >= 0) {
-                r = osdcli_common_option(&a, c);
-                if (r == 0)
-                        r = osdcli_prepare_option(&a, c);
-                if (r < 0)
-                        return EXIT_USAGE;
-                if (r > 0)
-                        continue;
-                switch (c) {
-                case ARG_DB_DEVICES:
-                case ARG_WAL_DEVICES:
-                        if (strv_extend(c == ARG_DB_DEVICES ? &db : &wal, optarg) < 0)
-                                return 1;
-                        break;
-                case ARG_OSDS_PER_DEVICE:
-                        if (safe_atoi(optarg, &pi) < 0 || pi <= 0 || pi > 32) {
-                                log_error("--osds-per-device: '%s' is not a number from 1 to 32", optarg);
-                                return EXIT_USAGE;
-                        }
-                        per = (unsigned) pi;
-                        break;
-                case ARG_REPORT:
-                        report = true;
-                        break;
-                }
-        }
-        if (a.help) {
-                help_batch(stdout);
-                return 0;
-        }
+        r = osdcli_parse(&a, &verb, (int) strv_length(args), args, &b);
+        if (r <= 0)
+                return osdcli_parse_exit(r);
         if (osdcli_check_format(&a) < 0)
                 return EXIT_USAGE;
-        if (optind >= argc) {
+        if (optind >= (int) strv_length(args)) {
                 log_error("castlectl osd batch needs at least one DEVICE (see --help)");
                 return EXIT_USAGE;
         }
@@ -185,9 +190,9 @@ int osdcli_batch(int argc, char *argv[]) {
         req.crush_class = a.prep.crush_class;
         req.dmcrypt = a.prep.dmcrypt;
         req.devices = args + optind;
-        req.db_devices = db;
-        req.wal_devices = wal;
-        req.osds_per_device = per;
+        req.db_devices = b.db;
+        req.wal_devices = b.wal;
+        req.osds_per_device = b.per;
 
         r = devscan_run(&a.ctx.scan, &scan);
         if (r < 0)
@@ -197,7 +202,7 @@ int osdcli_batch(int argc, char *argv[]) {
                 log_error("%s", strempty(err));
                 return 1;
         }
-        if (report) {
+        if (b.report) {
                 if (osdcli_want_json(&a)) {
                         json_object *l = json_object_new_array();
                         for (size_t i = 0; i < plan.n; i++)

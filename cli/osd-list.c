@@ -25,32 +25,31 @@ static void help_list(FILE *f) {
 OSDCLI_COMMON_HELP);
 }
 
+static int list_option(OsdArgs *a, int c, void *userdata) {
+        bool *headings = userdata;
+
+        if (c != 'n')
+                return 0;
+        *headings = false;
+        return 1;
+}
+
 int osdcli_list(int argc, char *argv[]) {
         static const struct option options[] = {
-                { "format", required_argument, NULL, 'f' },
                 { "no-headings", no_argument, NULL, 'n' },
                 OSDCLI_COMMON_OPTIONS,
                 {},
         };
+        static const OsdVerb verb = { "f:nvh", options, list_option, help_list };
         _cleanup_(scan_result_freep) ScanResult *scan = NULL;
         _cleanup_(osd_list_done) OsdList l = {};
         OsdArgs a = {};
         bool headings = true;
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "f:nvh", options, NULL)) >= 0) {
-                r = osdcli_common_option(&a, c);
-                if (r < 0)
-                        return EXIT_USAGE;
-                if (r == 0 && c == 'f')
-                        a.format = optarg;
-                else if (r == 0 && c == 'n')
-                        headings = false;
-        }
-        if (a.help) {
-                help_list(stdout);
-                return 0;
-        }
+        r = osdcli_parse(&a, &verb, argc, argv, &headings);
+        if (r <= 0)
+                return osdcli_parse_exit(r);
         if (osdcli_check_format(&a) < 0 || optind < argc) {
                 log_error("castlectl osd list takes no arguments (see --help)");
                 return EXIT_USAGE;

@@ -81,6 +81,27 @@ OSDCLI_COMMON_HELP
 "usage error.\n");
 }
 
+static int prepare_option(OsdArgs *a, int c, void *userdata) {
+        switch (c) {
+        case ARG_DATA:
+                a->prep.data = optarg;
+                return 1;
+        case ARG_MODE:
+                if (!streq(optarg, "raw") && !streq(optarg, "lvm"))
+                        return log_error("--mode: '%s' is not raw or lvm", optarg), -EINVAL;
+                a->prep.lvm = streq(optarg, "lvm");
+                return 1;
+        case ARG_BLOCK_DB:
+                a->prep.db = optarg;
+                return 1;
+        case ARG_BLOCK_WAL:
+                a->prep.wal = optarg;
+                return 1;
+        default:
+                return 0;
+        }
+}
+
 int osdcli_prepare(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "data", required_argument, NULL, ARG_DATA },
@@ -93,44 +114,14 @@ int osdcli_prepare(int argc, char *argv[]) {
                 OSDCLI_COMMON_OPTIONS,
                 {},
         };
+        static const OsdVerb verb = { "f:vh", options, prepare_option, help_prepare };
         OsdArgs a = { .prep.osd_id = -1 };
         _cleanup_(prepare_result_done) PrepareResult res = { .osd_id = -1 };
-        int c, r;
+        int r;
 
-        while ((c = getopt_long(argc, argv, "f:vh", options, NULL)) >= 0) {
-                r = osdcli_common_option(&a, c);
-                if (r == 0)
-                        r = osdcli_prepare_option(&a, c);
-                if (r < 0)
-                        return EXIT_USAGE;
-                if (r > 0)
-                        continue;
-                switch (c) {
-                case ARG_DATA:
-                        a.prep.data = optarg;
-                        break;
-                case ARG_DRY_RUN:
-                        a.prep.dry_run = true;
-                        break;
-                case ARG_MODE:
-                        if (!streq(optarg, "raw") && !streq(optarg, "lvm")) {
-                                log_error("--mode: '%s' is not raw or lvm", optarg);
-                                return EXIT_USAGE;
-                        }
-                        a.prep.lvm = streq(optarg, "lvm");
-                        break;
-                case ARG_BLOCK_DB:
-                        a.prep.db = optarg;
-                        break;
-                case ARG_BLOCK_WAL:
-                        a.prep.wal = optarg;
-                        break;
-                }
-        }
-        if (a.help) {
-                help_prepare(stdout);
-                return 0;
-        }
+        r = osdcli_parse(&a, &verb, argc, argv, NULL);
+        if (r <= 0)
+                return osdcli_parse_exit(r);
         if (osdcli_check_format(&a) < 0)
                 return EXIT_USAGE;
         if (!a.prep.data || optind < argc) {

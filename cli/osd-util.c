@@ -14,8 +14,9 @@
 #include "common/timeutil.h"
 
 
-/* The options every subcommand has; 1 if c was one of them, 0 if not, < 0 on error. */
-int osdcli_common_option(OsdArgs *a, int c) {
+/* The options more than one verb has (OSDCLI_COMMON_OPTIONS, OSDCLI_PREPARE_OPTIONS, and
+ * those several verbs list themselves): 1 if c was one of them, 0 if not, < 0 on error. */
+static int shared_option(OsdArgs *a, int c) {
         switch (c) {
         case ARG_CLUSTER:
                 a->ctx.ceph.cluster = optarg;
@@ -40,6 +41,30 @@ int osdcli_common_option(OsdArgs *a, int c) {
                 return 1;
         case 'h':
                 a->help = true;
+                return 1;
+        case 'f':
+                a->format = optarg;
+                return 1;
+        case ARG_DRY_RUN:
+                a->prep.dry_run = a->zap.dry_run = true;
+                return 1;
+        case ARG_CRUSH_CLASS:
+                a->prep.crush_class = optarg;
+                return 1;
+        case ARG_NO_START:
+                a->ctx.start = START_NONE;
+                return 1;
+        case ARG_PROGRESS:
+                a->progress = optarg;
+                return 1;
+        case ARG_DMCRYPT:
+                a->prep.dmcrypt = true;
+                return 1;
+        case ARG_BLOCK_DB_SIZE:
+        case ARG_BLOCK_WAL_SIZE:
+                if (parse_size(optarg, c == ARG_BLOCK_DB_SIZE ? &a->prep.db_size : &a->prep.wal_size) < 0)
+                        return log_error("--%s: '%s' is not a size", c == ARG_BLOCK_DB_SIZE ? "block-db-size" : "block-wal-size",
+                                         optarg), -EINVAL;
                 return 1;
         case ARG_START_MODE: {
                 int m = start_mode_from_string(optarg);
@@ -69,6 +94,23 @@ int osdcli_common_option(OsdArgs *a, int c) {
         }
 }
 
+int osdcli_parse(OsdArgs *a, const OsdVerb *v, int argc, char *argv[], void *userdata) {
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, v->shortopts, v->options, NULL)) >= 0) {
+                r = shared_option(a, c);
+                if (r == 0 && v->option)
+                        r = v->option(a, c, userdata);
+                if (r < 0)
+                        return r;
+        }
+        if (a->help) {
+                v->help(stdout);
+                return 0;
+        }
+        return 1;
+}
+
 bool osdcli_want_json(const OsdArgs *a) {
         return streq_ptr(a->format, "json");
 }
@@ -95,35 +137,6 @@ json_object *osdcli_json_strv(char *const *l) {
         STRV_FOREACH(s, l)
                 json_object_array_add(a, json_object_new_string(*s));
         return a;
-}
-
-/* 1 if c was one of OSDCLI_PREPARE_OPTIONS' own, 0 if not, < 0 on error. */
-int osdcli_prepare_option(OsdArgs *a, int c) {
-        switch (c) {
-        case ARG_CRUSH_CLASS:
-                a->prep.crush_class = optarg;
-                return 1;
-        case ARG_NO_START:
-                a->ctx.start = START_NONE;
-                return 1;
-        case 'f':
-                a->format = optarg;
-                return 1;
-        case ARG_PROGRESS:
-                a->progress = optarg;
-                return 1;
-        case ARG_DMCRYPT:
-                a->prep.dmcrypt = true;
-                return 1;
-        case ARG_BLOCK_DB_SIZE:
-        case ARG_BLOCK_WAL_SIZE:
-                if (parse_size(optarg, c == ARG_BLOCK_DB_SIZE ? &a->prep.db_size : &a->prep.wal_size) < 0)
-                        return log_error("--%s: '%s' is not a size", c == ARG_BLOCK_DB_SIZE ? "block-db-size" : "block-wal-size",
-                                         optarg), -EINVAL;
-                return 1;
-        default:
-                return 0;
-        }
 }
 
 static void progress_text(const char *step, unsigned percent, const char *message, void *userdata) {

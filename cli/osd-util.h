@@ -4,9 +4,13 @@
  * --progress, and the JSON printing. One file per verb, as systemctl-*.c. */
 #pragma once
 
+#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdio.h>
+
+#include "cli/commands.h"
 
 #include "osd-prep/context.h"
 #include "osd-prep/prepare.h"
@@ -62,16 +66,16 @@ enum {
         { "osd-root", required_argument, NULL, ARG_OSD_ROOT },             \
         { "state-dir", required_argument, NULL, ARG_STATE_DIR },           \
         { "allow-loop", no_argument, NULL, ARG_ALLOW_LOOP },               \
+        { "format", required_argument, NULL, 'f' },                        \
         { "verbose", no_argument, NULL, 'v' },                             \
         { "help", no_argument, NULL, 'h' }
 
-/* The options prepare and batch share (start-mode and timeout are osdcli_common_option()'s). */
+/* The options prepare and batch share. */
 #define OSDCLI_PREPARE_OPTIONS                                                  \
         { "crush-device-class", required_argument, NULL, ARG_CRUSH_CLASS },     \
         { "no-start", no_argument, NULL, ARG_NO_START },                        \
         { "start-mode", required_argument, NULL, ARG_START_MODE },              \
         { "timeout", required_argument, NULL, ARG_TIMEOUT },                    \
-        { "format", required_argument, NULL, 'f' },                             \
         { "progress", required_argument, NULL, ARG_PROGRESS },                  \
         { "block-db-size", required_argument, NULL, ARG_BLOCK_DB_SIZE },        \
         { "block-wal-size", required_argument, NULL, ARG_BLOCK_WAL_SIZE },      \
@@ -86,10 +90,22 @@ typedef struct OsdArgs {
         bool all, help;
 } OsdArgs;
 
-/* The options every verb has: 1 if c was one of them, 0 if not, < 0 on error (logged). */
-int osdcli_common_option(OsdArgs *a, int c);
-/* OSDCLI_PREPARE_OPTIONS' own: 1 if c was one of them, 0 if not, < 0 on error (logged). */
-int osdcli_prepare_option(OsdArgs *a, int c);
+typedef struct OsdVerb {
+        const char *shortopts;
+        const struct option *options;
+        /* The verb's own options: 1 if c was one of them, 0 if not, < 0 on error (logged;
+         * -ENOMEM: out of memory). NULL: it has none. */
+        int (*option)(OsdArgs *a, int c, void *userdata);
+        void (*help)(FILE *f);
+} OsdVerb;
+
+/* Parses argv with v's options: those more than one verb has, then the verb's own. Returns 1
+ * to go on, 0 when --help was printed, < 0 on a usage error (logged). */
+int osdcli_parse(OsdArgs *a, const OsdVerb *v, int argc, char *argv[], void *userdata);
+/* The exit status when osdcli_parse() did not return 1. */
+static inline int osdcli_parse_exit(int r) {
+        return r == 0 ? 0 : r == -ENOMEM ? 1 : EXIT_USAGE;
+}
 /* After the options of prepare or batch: how they start OSDs, and show progress. */
 int osdcli_prepare_options_done(OsdArgs *a);
 

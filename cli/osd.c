@@ -6,11 +6,12 @@
 
 #include "cli/commands.h"
 #include "cli/osd-util.h"
-#include "common/log.h"
+#include "common/macro.h"
 
 static const Command verbs[] = {
         { "prepare", "make a device a BlueStore OSD and start it", osdcli_prepare },
-        { "batch", "LVM OSDs on many devices, block.db on the fast ones (ceph-volume lvm batch)", osdcli_batch },
+        { "batch", "LVM OSDs on many devices, block.db on the fast ones (ceph-volume lvm batch)",
+          osdcli_batch },
         { "activate", "start this node's OSDs (at boot, or as a pod's entrypoint)", osdcli_activate },
         { "list", "every OSD on this node, castle's and ceph-volume's", osdcli_list },
 };
@@ -22,27 +23,12 @@ static void help_osd(FILE *f) {
 "OSDs on this node.\n"
 "\n"
 "Commands:\n");
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                fprintf(f, "  %-12s%s\n", verbs[i].name, verbs[i].summary);
+        command_list_print(f, verbs, ELEMENTSOF(verbs), 11);
         fprintf(f,
 "\n"
 "Run 'castlectl osd COMMAND --help' for the options of a command.\n");
 }
 
 int cmd_osd(int argc, char *argv[]) {
-        const Command *v;
-
-        if (argc < 2) {
-                help_osd(stderr);
-                return EXIT_USAGE;
-        }
-        if (streq(argv[1], "--help") || streq(argv[1], "-h")) {
-                help_osd(stdout);
-                return 0;
-        }
-        v = command_find(verbs, ELEMENTSOF(verbs), argv[1]);
-        if (v)
-                return v->run(argc - 1, argv + 1);
-        log_error("Unknown command 'osd %s'. Run 'castlectl osd --help' for the list.", argv[1]);
-        return EXIT_USAGE;
+        return command_dispatch("castlectl osd", verbs, ELEMENTSOF(verbs), help_osd, argc, argv);
 }

@@ -3,7 +3,7 @@
  * zap). castlectl runs it with its own arguments, so that the inventory never loads
  * librados. */
 #include "cli/commands.h"
-#include "common/log.h"
+#include "common/macro.h"
 
 int main(int argc, char *argv[]) {
         static const Command commands[] = {
@@ -11,6 +11,5 @@ int main(int argc, char *argv[]) {
                 { "zap", NULL, cmd_zap },
         };
 
-        log_parse_environment();
         return command_helper_main("castlectl-osd", commands, ELEMENTSOF(commands), argc, argv);
 }

@@ -37,40 +37,37 @@ OSDCLI_COMMON_HELP
 "usage error.\n");
 }
 
+static int zap_option(OsdArgs *a, int c, void *userdata) {
+        switch (c) {
+        case ARG_DESTROY:
+                a->zap.destroy = true;
+                return 1;
+        case ARG_OSD_FSID:
+                a->zap.osd_fsid = optarg;
+                return 1;
+        default:
+                return 0;
+        }
+}
+
 int cmd_zap(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "destroy", no_argument, NULL, ARG_DESTROY },
                 { "osd-id", required_argument, NULL, ARG_OSD_ID },
                 { "osd-fsid", required_argument, NULL, ARG_OSD_FSID },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
-                { "format", required_argument, NULL, 'f' },
                 OSDCLI_COMMON_OPTIONS,
                 {},
         };
+        static const OsdVerb verb = { "f:vh", options, zap_option, help_zap };
         OsdArgs a = { .zap.osd_id = -1 };
         ZapResult *res = NULL;
         size_t n = 0;
-        int c, r, failed = 0;
+        int r, failed = 0;
 
-        while ((c = getopt_long(argc, argv, "f:vh", options, NULL)) >= 0) {
-                r = osdcli_common_option(&a, c);
-                if (r < 0)
-                        return EXIT_USAGE;
-                if (r > 0)
-                        continue;
-                if (c == ARG_DESTROY)
-                        a.zap.destroy = true;
-                else if (c == ARG_OSD_FSID)
-                        a.zap.osd_fsid = optarg;
-                else if (c == ARG_DRY_RUN)
-                        a.zap.dry_run = true;
-                else if (c == 'f')
-                        a.format = optarg;
-        }
-        if (a.help) {
-                help_zap(stdout);
-                return 0;
-        }
+        r = osdcli_parse(&a, &verb, argc, argv, NULL);
+        if (r <= 0)
+                return osdcli_parse_exit(r);
         if (osdcli_check_format(&a) < 0)
                 return EXIT_USAGE;
         a.zap.devices = argv + optind;

@@ -173,7 +173,8 @@ static void test_ceph_volume_data(void **state) {
         assert_non_null(o);
         cv = json_tokener_parse(str(o, "cephVolumeData"));
         assert_non_null(cv);
-        assert_non_null(strstr(str(o, "cephVolumeData"), "{\"path\":\"/dev/sdb\",\"available\":false,\"rejected_reasons\":[\"LVM detected\"],\"sys_api\":{"));
+        assert_non_null(strstr(str(o, "cephVolumeData"), "{\"path\":\"/dev/sdb\",\"available\":false,"
+                                                         "\"rejected_reasons\":[\"LVM detected\"],\"sys_api\":{"));
         sys = json_object_object_get(cv, "sys_api");
         assert_string_equal(str(sys, "human_readable_size"), "1.00 TB");
         assert_string_equal(str(sys, "type"), "disk");
