@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The option parsing and JSON printing the castlectl-osd verbs share: the options every
- * verb has, those of prepare and batch, their progress printers, and prepare's result as
- * JSON. */
+/* The option parsing and JSON printing the castlectl-osd verbs share: the options more
+ * than one verb has, parsed with each verb's own, prepare's and batch's progress printers,
+ * and prepare's result as JSON. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,6 @@
 #include "common/size.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
-
 
 /* The options more than one verb has (OSDCLI_COMMON_OPTIONS, OSDCLI_PREPARE_OPTIONS, and
  * those several verbs list themselves): 1 if c was one of them, 0 if not, < 0 on error. */

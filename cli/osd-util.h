@@ -100,7 +100,7 @@ typedef struct OsdVerb {
 } OsdVerb;
 
 /* Parses argv with v's options: those more than one verb has, then the verb's own. Returns 1
- * to go on, 0 when --help was printed, < 0 on a usage error (logged). */
+ * to go on, 0 when --help was printed, < 0 on a usage error (logged) or -ENOMEM. */
 int osdcli_parse(OsdArgs *a, const OsdVerb *v, int argc, char *argv[], void *userdata);
 /* The exit status when osdcli_parse() did not return 1. */
 static inline int osdcli_parse_exit(int r) {
