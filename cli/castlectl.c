@@ -56,8 +56,7 @@ static void help(FILE *f) {
                 "castle's command line: the disks of this node and of the cluster, and Ceph OSDs on them.\n"
                 "\n"
                 "Commands:\n");
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        command_list_print(f, commands, ELEMENTSOF(commands), 12);
         fprintf(f,
                 "\n"
                 "Run 'castlectl COMMAND --help' for the options of a command.\n"
@@ -72,21 +71,13 @@ int main(int argc, char *argv[]) {
         mallopt(M_ARENA_MAX, 1);
         log_parse_environment();
 
-        if (argc < 2) {
-                help(stderr);
-                return EXIT_USAGE;
-        }
-        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+        if (argc >= 2 && streq(argv[1], "help")) {
                 help(stdout);
                 return 0;
         }
-        if (streq(argv[1], "--version") || streq(argv[1], "-V")) {
+        if (argc >= 2 && (streq(argv[1], "--version") || streq(argv[1], "-V"))) {
                 printf("castlectl %s\n", PACKAGE_VERSION);
                 return 0;
         }
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (streq(argv[1], commands[i].name))
-                        return commands[i].run(argc - 1, argv + 1);
-        log_error("Unknown command '%s'. Run 'castlectl --help' for the list.", argv[1]);
-        return EXIT_USAGE;
+        return command_dispatch("castlectl", commands, ELEMENTSOF(commands), help, argc, argv);
 }

@@ -257,6 +257,99 @@ static int receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Cast
         return 0;
 }
 
+/* Sends a query of one kind; body is that kind's message (ListNodes, DeviceFilter, Watch or
+ * NodeCommand). */
+static int query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__KindCase kind, void *body) {
+        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
+
+        q.protocol_version = CASTLE_PROTOCOL_VERSION;
+        q.request_id = request_id;
+        q.kind_case = kind;
+        switch (kind) {
+        case CASTLE__QUERY_REQUEST__KIND_NODES:
+                q.nodes = body;
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_DEVICES:
+                q.devices = body;
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_WATCH:
+                q.watch = body;
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_COMMAND:
+                q.command = body;
+                break;
+        default:
+                return -EINVAL;
+        }
+        return link_send(s, NULL, &q.base);
+}
+
+/* The node list, in one reply. */
+static int query_nodes(zsock_t *s, const ClusterArgs *a, uint64_t request_id, Castle__QueryReply **ret) {
+        Castle__ListNodes ln = CASTLE__LIST_NODES__INIT;
+        int r;
+
+        r = query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_NODES, &ln);
+        if (r < 0)
+                return r;
+        return receive(s, a, a->timeout_usec, ret);
+}
+
+/* Every device reply to one query, kept for the devices they hold. */
+typedef struct DeviceReplies {
+        Castle__QueryReply **replies;
+        size_t n_replies;
+        Castle__ClusterDevice **devices;        /* into replies */
+        size_t n_devices;
+} DeviceReplies;
+
+static void device_replies_done(DeviceReplies *d) {
+        for (size_t i = 0; i < d->n_replies; i++)
+                castle__query_reply__free_unpacked(d->replies[i], NULL);
+        free(d->replies);
+        free(d->devices);
+        *d = (DeviceReplies) {};
+}
+
+/* The devices that match a's filter, in as many replies as the coordinator sends, up to the
+ * last one. */
+static int query_devices(zsock_t *s, const ClusterArgs *a, uint64_t request_id, DeviceReplies *ret) {
+        _cleanup_(device_replies_done) DeviceReplies d = {};
+        Castle__DeviceFilter filter = a->filter;
+        bool last = false;
+        int r;
+
+        r = query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_DEVICES, &filter);
+        while (r >= 0 && !last) {
+                Castle__QueryReply *rep = NULL, **nr;
+                Castle__ClusterDevice **nd;
+
+                r = receive(s, a, a->timeout_usec, &rep);
+                if (r < 0)
+                        break;
+                last = rep->last;
+                nr = reallocarray(d.replies, d.n_replies + 1, sizeof *d.replies);
+                nd = nr ? reallocarray(d.devices, d.n_devices + rep->n_devices + 1, sizeof *d.devices) : NULL;
+                if (nr)
+                        d.replies = nr;
+                if (nd)
+                        d.devices = nd;
+                if (!nr || !nd) {
+                        castle__query_reply__free_unpacked(rep, NULL);
+                        r = -ENOMEM;
+                        break;
+                }
+                d.replies[d.n_replies++] = rep;
+                for (size_t i = 0; i < rep->n_devices; i++)
+                        d.devices[d.n_devices++] = rep->devices[i];
+        }
+        if (r < 0)
+                return r;
+        *ret = d;
+        d = (DeviceReplies) {};
+        return 0;
+}
+
 static char *format_ago(int64_t then_usec, char *buf, size_t n) {
         int64_t s = then_usec > 0 ? ((int64_t) time(NULL) * 1000000 - then_usec) / 1000000 : -1;
 
@@ -278,19 +371,10 @@ static void print_json(json_object *o) {
 
 static int cmd_nodes(zsock_t *s, const ClusterArgs *a) {
         static const char *const header[] = { "NODE", "HOSTNAME", "STATE", "SINCE", "LAST SEEN", "DEVICES", "AGENT" };
-        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
-        Castle__ListNodes ln = CASTLE__LIST_NODES__INIT;
         Castle__QueryReply *rep = NULL;
         int r;
 
-        q.protocol_version = CASTLE_PROTOCOL_VERSION;
-        q.request_id = 1;
-        q.kind_case = CASTLE__QUERY_REQUEST__KIND_NODES;
-        q.nodes = &ln;
-        r = link_send(s, NULL, &q.base);
-        if (r < 0)
-                return r;
-        r = receive(s, a, a->timeout_usec, &rep);
+        r = query_nodes(s, a, 1, &rep);
         if (r < 0)
                 return r;
         if (a->json) {
@@ -352,99 +436,50 @@ static int add_device_row(Table *t, const Castle__ClusterDevice *cd) {
 static int cmd_devices(zsock_t *s, const ClusterArgs *a) {
         static const char *const header[] = { "NODE", "PATH", "TYPE", "TRANSPORT", "SIZE", "AVAILABLE", "STABLE ID",
                                               "REJECT REASONS" };
-        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
-        Castle__DeviceFilter filter = a->filter;
-        Table *t = table_new(header, ELEMENTSOF(header));
-        json_object *arr = json_object_new_array();
-        size_t total = 0;
-        bool last = false;
+        _cleanup_(device_replies_done) DeviceReplies d = {};
+        Table *t;
+        json_object *arr;
         int r;
 
-        if (!t || !arr)
-                return -ENOMEM;
-        q.protocol_version = CASTLE_PROTOCOL_VERSION;
-        q.request_id = 1;
-        q.kind_case = CASTLE__QUERY_REQUEST__KIND_DEVICES;
-        q.devices = &filter;
-        r = link_send(s, NULL, &q.base);
-        while (r >= 0 && !last) {
-                Castle__QueryReply *rep = NULL;
-                r = receive(s, a, a->timeout_usec, &rep);
-                if (r < 0)
-                        break;
-                last = rep->last;
-                for (size_t i = 0; i < rep->n_devices; i++) {
-                        total++;
-                        if (a->json)
-                                json_object_array_add(arr, codec_message_to_json(&rep->devices[i]->base));
-                        else
-                                (void) add_device_row(t, rep->devices[i]);
-                }
-                castle__query_reply__free_unpacked(rep, NULL);
+        r = query_devices(s, a, 1, &d);
+        if (r < 0)
+                return r;
+        if (a->json) {
+                arr = json_object_new_array();
+                if (!arr)
+                        return -ENOMEM;
+                for (size_t i = 0; i < d.n_devices; i++)
+                        json_object_array_add(arr, codec_message_to_json(&d.devices[i]->base));
+                print_json(arr);
+                json_object_put(arr);
+        } else {
+                t = table_new(header, ELEMENTSOF(header));
+                if (!t)
+                        return -ENOMEM;
+                for (size_t i = 0; i < d.n_devices; i++)
+                        (void) add_device_row(t, d.devices[i]);
+                table_print(t, stdout, a->headings);
+                table_free(t);
         }
-        if (r >= 0) {
-                if (a->json)
-                        print_json(arr);
-                else
-                        table_print(t, stdout, a->headings);
-                if (total == 0 && !isempty(a->filter.stable_id))
-                        r = log_error_errno(ENODEV, "No device with stable id %s.", a->filter.stable_id);
-        }
-        json_object_put(arr);
-        table_free(t);
-        return r;
+        if (d.n_devices == 0 && !isempty(a->filter.stable_id))
+                return log_error_errno(ENODEV, "No device with stable id %s.", a->filter.stable_id);
+        return 0;
 }
 
 /* Rook's layout needs each node's name (its hostname) and all of its devices at once, to
  * fill in partitions: the node list first, then every device reply, kept until the end. */
 static int cmd_devices_rook(zsock_t *s, const ClusterArgs *a) {
-        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
-        Castle__ListNodes ln = CASTLE__LIST_NODES__INIT;
-        Castle__DeviceFilter filter = a->filter;
-        Castle__QueryReply *nodes = NULL, **replies = NULL;
-        Castle__ClusterDevice **devs = NULL;
-        Castle__NodeInfo **sel = NULL;
-        size_t n_replies = 0, n_devs = 0, n_sel = 0;
+        _cleanup_(device_replies_done) DeviceReplies d = {};
+        _cleanup_free_ Castle__NodeInfo **sel = NULL;
+        Castle__QueryReply *nodes = NULL;
         json_object *list = NULL;
-        bool last = false;
+        size_t n_sel = 0;
         int r;
 
-        q.protocol_version = CASTLE_PROTOCOL_VERSION;
-        q.request_id = 1;
-        q.kind_case = CASTLE__QUERY_REQUEST__KIND_NODES;
-        q.nodes = &ln;
-        r = link_send(s, NULL, &q.base);
-        if (r >= 0)
-                r = receive(s, a, a->timeout_usec, &nodes);
+        r = query_nodes(s, a, 1, &nodes);
         if (r < 0)
                 return r;
-        q.request_id = 2;
-        q.kind_case = CASTLE__QUERY_REQUEST__KIND_DEVICES;
-        q.devices = &filter;
-        r = link_send(s, NULL, &q.base);
-        while (r >= 0 && !last) {
-                Castle__QueryReply *rep = NULL, **nr;
-                Castle__ClusterDevice **nd;
-
-                r = receive(s, a, a->timeout_usec, &rep);
-                if (r < 0)
-                        break;
-                last = rep->last;
-                nr = reallocarray(replies, n_replies + 1, sizeof *replies);
-                nd = nr ? reallocarray(devs, n_devs + rep->n_devices + 1, sizeof *devs) : NULL;
-                if (nr)
-                        replies = nr;
-                if (nd)
-                        devs = nd;
-                if (!nr || !nd) {
-                        castle__query_reply__free_unpacked(rep, NULL);
-                        r = -ENOMEM;
-                        break;
-                }
-                replies[n_replies++] = rep;
-                for (size_t i = 0; i < rep->n_devices; i++)
-                        devs[n_devs++] = rep->devices[i];
-        }
+        r = query_devices(s, a, 2, &d);
         /* --node: that node's map only (empty when it has no devices, as Rook writes it). */
         sel = r >= 0 ? calloc(nodes->n_nodes + 1, sizeof *sel) : NULL;
         if (r >= 0 && !sel)
@@ -452,35 +487,25 @@ static int cmd_devices_rook(zsock_t *s, const ClusterArgs *a) {
         for (size_t i = 0; r >= 0 && i < nodes->n_nodes; i++)
                 if (isempty(a->filter.node_id) || streq(a->filter.node_id, strempty(nodes->nodes[i]->node_id)))
                         sel[n_sel++] = nodes->nodes[i];
-        if (r >= 0 && !isempty(a->filter.node_id) && n_sel == 0 && n_devs == 0)
+        if (r >= 0 && !isempty(a->filter.node_id) && n_sel == 0 && d.n_devices == 0)
                 r = log_error_errno(ENODEV, "The coordinator knows no node %s.", a->filter.node_id);
         if (r >= 0)
-                r = rook_config_maps(sel, n_sel, devs, n_devs,
+                r = rook_config_maps(sel, n_sel, d.devices, d.n_devices,
                                      a->rook_namespace ? a->rook_namespace : "rook-ceph", &list);
         if (r >= 0)
                 print_json(list);
         else if (r == -ENOMEM)
                 log_error("Out of memory.");
         json_object_put(list);
-        free(sel);
-        free(devs);
-        for (size_t i = 0; i < n_replies; i++)
-                castle__query_reply__free_unpacked(replies[i], NULL);
-        free(replies);
         castle__query_reply__free_unpacked(nodes, NULL);
         return r;
 }
 
 static int cmd_watch(zsock_t *s, const ClusterArgs *a) {
-        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
         Castle__Watch w = CASTLE__WATCH__INIT;
         int r;
 
-        q.protocol_version = CASTLE_PROTOCOL_VERSION;
-        q.request_id = 1;
-        q.kind_case = CASTLE__QUERY_REQUEST__KIND_WATCH;
-        q.watch = &w;
-        r = link_send(s, NULL, &q.base);
+        r = query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_WATCH, &w);
         if (r < 0)
                 return r;
         if (!a->json)
@@ -519,18 +544,13 @@ static int cmd_watch(zsock_t *s, const ClusterArgs *a) {
 
 /* Sends a command to a node and follows its JobUpdates to the last one. */
 static int run_node_command(zsock_t *s, const ClusterArgs *a, const char *node, Castle__Command *cmd) {
-        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
         Castle__NodeCommand nc = CASTLE__NODE_COMMAND__INIT;
         bool tty = isatty(STDERR_FILENO), progress_shown = false;
         int r;
 
         nc.node_id = (char *) node;
         nc.command = cmd;
-        q.protocol_version = CASTLE_PROTOCOL_VERSION;
-        q.request_id = 1;
-        q.kind_case = CASTLE__QUERY_REQUEST__KIND_COMMAND;
-        q.command = &nc;
-        r = link_send(s, NULL, &q.base);
+        r = query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_COMMAND, &nc);
         if (r < 0)
                 return log_error_errno(r, "Cannot send the request: %m");
         for (;;) {

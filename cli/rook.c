@@ -4,12 +4,12 @@
  * spelling of vendor, model and serial, lsblk's TYPE names, the last component of the mount
  * point, "Partitions" with Go's field names and null when there are none. Key order is the
  * Go struct's, so the string diffs cleanly against one rook-discover wrote. */
-#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cvformat.h"
 #include "cli/rook.h"
 #include "common/macro.h"
 #include "common/strv.h"
@@ -126,23 +126,6 @@ static char *wwn_short(const char *wwn) {
         return strdup(wwn);
 }
 
-/* Joins a protobuf repeated string (counted, not NULL-terminated) with blanks, like udev's
- * DEVLINKS. */
-static char *join_links(char *const *l, size_t n) {
-        size_t len = 1;
-        char *s, *w;
-
-        for (size_t i = 0; i < n; i++)
-                len += strlen(strempty(l[i])) + 1;
-        s = w = malloc(len);
-        if (!s)
-                return NULL;
-        *w = 0;
-        for (size_t i = 0; i < n; i++)
-                w = stpcpy(stpcpy(w, i > 0 ? " " : ""), strempty(l[i]));
-        return s;
-}
-
 static const char *first_fs(const Castle__Device *d) {
         return d->n_signatures > 0 ? strempty(d->signatures[0]->type) : "";
 }
@@ -161,10 +144,6 @@ static const char *node_of(Castle__ClusterDevice *const *devices, size_t n, cons
                 if (devices[i]->device == d)
                         return strempty(devices[i]->node_id);
         return "";
-}
-
-static json_object *jstr(const char *s) {
-        return json_object_new_string(strempty(s));
 }
 
 /* device-mapper's name of VG/LV: each '-' doubled, joined by '-' (what lsblk's NAME shows). */
@@ -200,10 +179,10 @@ static json_object *partitions_of(const Castle__Device *d, Castle__ClusterDevice
                 const Castle__Device *p = find_on_node(devices, n, node, d->partitions[i]);
                 json_object *e = json_object_new_object();
 
-                json_object_object_add(e, "Name", jstr(d->partitions[i]));
+                json_object_object_add(e, "Name", cv_json_string(d->partitions[i]));
                 json_object_object_add(e, "Size", json_object_new_uint64(p ? p->size : 0));
-                json_object_object_add(e, "Label", jstr(p ? p->partition_label : ""));
-                json_object_object_add(e, "Filesystem", jstr(p ? first_fs(p) : ""));
+                json_object_object_add(e, "Label", cv_json_string(p ? p->partition_label : ""));
+                json_object_object_add(e, "Filesystem", cv_json_string(p ? first_fs(p) : ""));
                 json_object_array_add(a, e);
         }
         for (size_t i = 0; a && d->lvm && i < d->lvm->n_lvs; i++) {
@@ -214,10 +193,10 @@ static json_object *partitions_of(const Castle__Device *d, Castle__ClusterDevice
                 if (!name || !startswith(name, "ceph--"))
                         continue;
                 e = json_object_new_object();
-                json_object_object_add(e, "Name", jstr(name));
+                json_object_object_add(e, "Name", cv_json_string(name));
                 json_object_object_add(e, "Size", json_object_new_uint64(0));
-                json_object_object_add(e, "Label", jstr(""));
-                json_object_object_add(e, "Filesystem", jstr(""));
+                json_object_object_add(e, "Label", cv_json_string(""));
+                json_object_object_add(e, "Filesystem", cv_json_string(""));
                 json_object_array_add(a, e);
         }
         if (a && json_object_array_length(a) == 0) {
@@ -227,106 +206,43 @@ static json_object *partitions_of(const Castle__Device *d, Castle__ClusterDevice
         return a;
 }
 
-/* ceph-volume's human_readable_size: two decimals, 1024-based, "GB" meaning GiB. */
-static json_object *cv_human_size(uint64_t bytes) {
-        static const char *const suffix[] = { "B", "KB", "MB", "GB", "TB", "PB" };
-        double v = (double) bytes;
-        size_t i = 0;
-        char buf[32];
+typedef struct NodeDevices {
+        Castle__ClusterDevice *const *devices;
+        size_t n;
+        const char *node;
+} NodeDevices;
 
-        while (v >= 1024 && i < ELEMENTSOF(suffix) - 1) {
-                v /= 1024;
-                i++;
-        }
-        snprintf(buf, sizeof buf, "%.2f %s", v, suffix[i]);
-        return json_object_new_string(buf);
-}
+static const Castle__Device *node_device_find(const char *kname, void *userdata) {
+        const NodeDevices *nd = userdata;
 
-static json_object *jnum_str(uint64_t v) {
-        char buf[32];
-
-        snprintf(buf, sizeof buf, "%" PRIu64, v);
-        return json_object_new_string(buf);
-}
-
-static json_object *cv_lvs(const Castle__Device *d) {
-        json_object *a = json_object_new_array();
-
-        for (size_t i = 0; d->lvm && i < d->lvm->n_lvs; i++) {
-                const Castle__LogicalVolume *lv = d->lvm->lvs[i];
-                json_object *e = json_object_new_object();
-                const char *type = NULL;
-                bool ceph = false;
-
-                for (size_t t = 0; t < lv->n_tags; t++)
-                        if (streq_ptr(lv->tags[t]->key, "ceph.osd_id"))
-                                ceph = true;
-                        else if (streq_ptr(lv->tags[t]->key, "ceph.type"))
-                                type = lv->tags[t]->value;
-                json_object_object_add(e, "name", jstr(lv->name));
-                if (!ceph)
-                        json_object_object_add(e, "comment", jstr("not used by ceph"));
-                else {
-                        for (size_t t = 0; t < lv->n_tags; t++) {
-                                const char *k = startswith(strempty(lv->tags[t]->key), "ceph.");
-                                if (k && (streq(k, "osd_id") || streq(k, "cluster_name") || streq(k, "osd_fsid") ||
-                                          streq(k, "cluster_fsid") || streq(k, "osdspec_affinity")))
-                                        json_object_object_add(e, k, jstr(lv->tags[t]->value));
-                        }
-                        json_object_object_add(e, "type", jstr(type));
-                }
-                json_object_array_add(a, e);
-        }
-        return a;
+        return find_on_node(nd->devices, nd->n, nd->node, kname);
 }
 
 /* What rook-discover keeps of `ceph-volume inventory --format json` for the device
- * (discover.CephVolumeInventory: path, available, rejected_reasons, sys_api, lvs), with the
- * values castlectl inventory --format ceph-volume prints, taken from the coordinator's
- * record. Rook looks ceph-volume's entries up by /dev/<name>, so only devices whose path is
- * that get one. */
-static char *ceph_volume_data(const Castle__Device *d) {
-        json_object *o, *sys, *reasons;
+ * (discover.CephVolumeInventory: path, available, rejected_reasons, and sys_api and lvs
+ * verbatim, in that order), from the record castlectl inventory --format ceph-volume prints.
+ * Rook looks ceph-volume's entries up by /dev/<name>, so only devices whose path is that get
+ * one. */
+static char *ceph_volume_data(const Castle__Device *d, Castle__ClusterDevice *const *devices, size_t n) {
+        static const char *const keys[] = { "path", "available", "rejected_reasons", "sys_api", "lvs" };
+        NodeDevices nd = { devices, n, node_of(devices, n, d) };
+        json_object *cv, *o;
         char *s;
 
         if (!startswith(strempty(d->path), "/dev/") || !streq(d->path + 5, strempty(d->kname)))
                 return strdup("");
+        cv = cv_device(d, node_device_find, &nd);
         o = json_object_new_object();
-        sys = json_object_new_object();
-        reasons = json_object_new_array();
-        if (!o || !sys || !reasons) {
+        if (!cv || !o) {
+                json_object_put(cv);
                 json_object_put(o);
-                json_object_put(sys);
-                json_object_put(reasons);
                 return NULL;
         }
-        for (size_t i = 0; i < d->n_reasons; i++)
-                json_object_array_add(reasons, jstr(d->reasons[i]->message));
-        json_object_object_add(sys, "removable", jstr(d->removable ? "1" : "0"));
-        json_object_object_add(sys, "ro", jstr(d->read_only ? "1" : "0"));
-        json_object_object_add(sys, "vendor", jstr(d->vendor));
-        json_object_object_add(sys, "model", jstr(d->model));
-        json_object_object_add(sys, "rev", jstr(d->revision));
-        json_object_object_add(sys, "sas_address", jstr(d->sas_address));
-        json_object_object_add(sys, "sas_device_handle", jstr(""));
-        json_object_object_add(sys, "support_discard", jnum_str(d->queue ? d->queue->discard_granularity : 0));
-        json_object_object_add(sys, "rotational", jstr(d->rotational ? "1" : "0"));
-        json_object_object_add(sys, "nr_requests", jnum_str(d->queue ? d->queue->nr_requests : 0));
-        json_object_object_add(sys, "scheduler_mode", jstr(d->queue ? d->queue->scheduler : ""));
-        json_object_object_add(sys, "sectors", json_object_new_int(0));
-        json_object_object_add(sys, "sectorsize", jnum_str(d->logical_sector_size ?: 512));
-        json_object_object_add(sys, "size", json_object_new_double((double) d->size));
-        json_object_object_add(sys, "human_readable_size", cv_human_size(d->size));
-        json_object_object_add(sys, "path", jstr(d->path));
-        json_object_object_add(sys, "devname", jstr(d->kname));
-        json_object_object_add(sys, "id_bus", jstr(d->id_bus));
-        json_object_object_add(o, "path", jstr(d->path));
-        json_object_object_add(o, "available", json_object_new_boolean(d->available));
-        json_object_object_add(o, "rejected_reasons", reasons);
-        json_object_object_add(o, "sys_api", sys);
-        json_object_object_add(o, "lvs", cv_lvs(d));
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                json_object_object_add(o, keys[i], json_object_get(json_object_object_get(cv, keys[i])));
         s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
+        json_object_put(cv);
         return s;
 }
 
@@ -339,12 +255,12 @@ json_object *rook_local_disk(const Castle__Device *d, Castle__ClusterDevice *con
 
         if (!type)
                 return NULL;
-        links = join_links(d->links, d->n_links);
+        links = cv_join(d->links, d->n_links, " "); /* as udev's DEVLINKS */
         vendor = udev_spelling(d->vendor);
         model = udev_spelling(d->model);
         mountpoint = d->n_mountpoints > 0 ? path_base(d->mountpoints[0]) : strdup(d->swap ? "[SWAP]" : "");
         wwn = wwn_short(strempty(d->wwn));
-        cv = ceph_volume_data(d);
+        cv = ceph_volume_data(d, devices, n_devices);
         o = json_object_new_object();
         if (!links || !vendor || !model || !mountpoint || !wwn || !cv || !o) {
                 json_object_put(o);
@@ -362,29 +278,29 @@ json_object *rook_local_disk(const Castle__Device *d, Castle__ClusterDevice *con
         parts = partitions_of(d, devices, n_devices);
         empty = !parts && isempty(fs);
 
-        json_object_object_add(o, "name", jstr(d->kname));
-        json_object_object_add(o, "parent", jstr(parent));
+        json_object_object_add(o, "name", cv_json_string(d->kname));
+        json_object_object_add(o, "parent", cv_json_string(parent));
         json_object_object_add(o, "hasChildren", json_object_new_boolean(d->n_partitions > 0 || d->n_holders > 0));
-        json_object_object_add(o, "devLinks", jstr(links));
+        json_object_object_add(o, "devLinks", cv_json_string(links));
         json_object_object_add(o, "size", json_object_new_uint64(d->size));
-        json_object_object_add(o, "uuid", jstr(uuid));
-        json_object_object_add(o, "serial", jstr(d->id_serial));
-        json_object_object_add(o, "type", jstr(type));
+        json_object_object_add(o, "uuid", cv_json_string(uuid));
+        json_object_object_add(o, "serial", cv_json_string(d->id_serial));
+        json_object_object_add(o, "type", cv_json_string(type));
         json_object_object_add(o, "rotational", json_object_new_boolean(d->rotational));
         json_object_object_add(o, "readOnly", json_object_new_boolean(d->read_only));
         json_object_object_add(o, "Partitions", parts);
-        json_object_object_add(o, "filesystem", jstr(fs));
-        json_object_object_add(o, "mountpoint", jstr(mountpoint));
-        json_object_object_add(o, "vendor", jstr(vendor));
-        json_object_object_add(o, "model", jstr(model));
-        json_object_object_add(o, "wwn", jstr(wwn));
+        json_object_object_add(o, "filesystem", cv_json_string(fs));
+        json_object_object_add(o, "mountpoint", cv_json_string(mountpoint));
+        json_object_object_add(o, "vendor", cv_json_string(vendor));
+        json_object_object_add(o, "model", cv_json_string(model));
+        json_object_object_add(o, "wwn", cv_json_string(wwn));
         json_object_object_add(o, "wwnVendorExtension",
-                               jstr(d->transport == CASTLE__DEVICE__TRANSPORT__NVME ? "" : d->wwn));
+                               cv_json_string(d->transport == CASTLE__DEVICE__TRANSPORT__NVME ? "" : d->wwn));
         json_object_object_add(o, "empty", json_object_new_boolean(empty));
         if (!isempty(cv))
-                json_object_object_add(o, "cephVolumeData", jstr(cv));
-        json_object_object_add(o, "real-path", jstr(d->path));
-        json_object_object_add(o, "kernel-name", jstr(d->kname));
+                json_object_object_add(o, "cephVolumeData", cv_json_string(cv));
+        json_object_object_add(o, "real-path", cv_json_string(d->path));
+        json_object_object_add(o, "kernel-name", cv_json_string(d->kname));
         return o;
 }
 
@@ -405,17 +321,17 @@ static json_object *config_map(const char *node, const char *namespace, json_obj
                 json_object_put(data);
                 return NULL;
         }
-        json_object_object_add(cm, "apiVersion", jstr("v1"));
-        json_object_object_add(cm, "kind", jstr("ConfigMap"));
-        json_object_object_add(meta, "name", jstr(name));
+        json_object_object_add(cm, "apiVersion", cv_json_string("v1"));
+        json_object_object_add(cm, "kind", cv_json_string("ConfigMap"));
+        json_object_object_add(meta, "name", cv_json_string(name));
         if (!isempty(namespace))
-                json_object_object_add(meta, "namespace", jstr(namespace));
-        json_object_object_add(labels, "app", jstr("rook-discover"));
-        json_object_object_add(labels, "rook.io/node", jstr(node));
+                json_object_object_add(meta, "namespace", cv_json_string(namespace));
+        json_object_object_add(labels, "app", cv_json_string("rook-discover"));
+        json_object_object_add(labels, "rook.io/node", cv_json_string(node));
         json_object_object_add(meta, "labels", labels);
         json_object_object_add(cm, "metadata", meta);
         json_object_object_add(data, "devices",
-                               jstr(json_object_to_json_string_ext(devices, JSON_C_TO_STRING_PLAIN |
+                               cv_json_string(json_object_to_json_string_ext(devices, JSON_C_TO_STRING_PLAIN |
                                                                                     JSON_C_TO_STRING_NOSLASHESCAPE)));
         json_object_object_add(cm, "data", data);
         return cm;
@@ -481,8 +397,8 @@ int rook_config_maps(Castle__NodeInfo *const *nodes, size_t n_nodes, Castle__Clu
                 json_object_put(items);
                 return r;
         }
-        json_object_object_add(list, "apiVersion", jstr("v1"));
-        json_object_object_add(list, "kind", jstr("List"));
+        json_object_object_add(list, "apiVersion", cv_json_string("v1"));
+        json_object_object_add(list, "kind", cv_json_string("List"));
         json_object_object_add(list, "items", items);
         *ret = list;
         return 0;

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* `castlectl osd batch`'s domain half: the plan (which device holds whose data, DB and WAL,
+ * in how many slots), and its execution, one LVM prepare per OSD; the command line only
+ * parses options and prints. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +156,62 @@ int batch_plan(const DeviceList *devices, const BatchRequest *req, BatchPlan *re
                         }
                 }
         }
+        p.devices = devices;
         *ret = p;
         return 0;
+}
+
+static bool batch_has_new(const BatchPlan *plan) {
+        for (size_t i = 0; i < plan->n; i++)
+                if (!plan->osds[i].exists)
+                        return true;
+        return false;
+}
+
+int batch_execute(OsdContext *c, const BatchRequest *req, const BatchPlan *plan, BatchOsdDone done,
+                  void *userdata) {
+        _cleanup_strv_free_ char **written = NULL;
+        bool own_mon = false;
+        int failed = 0;
+
+        if (!c->mon && batch_has_new(plan))
+                own_mon = mon_connect(&c->ceph, &c->mon, NULL) >= 0;
+        for (size_t i = 0; i < plan->n; i++) {
+                const BatchOsd *o = &plan->osds[i];
+                _cleanup_(prepare_result_done) PrepareResult res = { .osd_id = -1 };
+                PrepareRequest pr = {
+                        .data = o->data->stable_id,
+                        .crush_class = req->crush_class,
+                        .osd_id = -1,
+                        .lvm = true,
+                        .dmcrypt = req->dmcrypt,
+                        .db = o->db ? o->db->stable_id : NULL,
+                        .wal = o->wal ? o->wal->stable_id : NULL,
+                        .data_slots = o->data_slots,
+                        .db_slots = o->db_slots,
+                        .wal_slots = o->wal_slots,
+                        .db_size = req->db_size,
+                        .wal_size = req->wal_size,
+                        .recent = plan->devices,
+                        .dirty = written,
+                };
+                int r;
+
+                if (o->exists)
+                        continue;
+                r = osd_prepare(c, &pr, &res);
+                /* what this OSD wrote to is probed again by the next OSD's plan */
+                (void) strv_extend(&written, o->data->kname);
+                if (o->db)
+                        (void) strv_extend_unique(&written, o->db->kname);
+                if (o->wal)
+                        (void) strv_extend_unique(&written, o->wal->kname);
+                if (r < 0)
+                        failed++;
+                if (done)
+                        done(o, &pr, &res, r, userdata);
+        }
+        if (own_mon)
+                c->mon = mon_disconnect(c->mon);
+        return failed;
 }

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "discovery/device.h"
+#include "osd-prep/context.h"
+#include "osd-prep/prepare.h"
 
 typedef struct BatchRequest {
         char *const *devices;
@@ -18,6 +20,9 @@ typedef struct BatchRequest {
         char *const *wal_devices;
         unsigned osds_per_device;       /* 0: 1 */
         uint64_t db_size, wal_size;     /* 0: one slot */
+        /* for batch_execute(): what every OSD of the batch gets */
+        const char *crush_class;        /* NULL: the monitor's guess */
+        bool dmcrypt;
 } BatchRequest;
 
 typedef struct BatchOsd {
@@ -31,6 +36,7 @@ typedef struct BatchPlan {
         BatchOsd *osds;
         size_t n;
         char **skipped;                 /* devices not used, with why, in words */
+        const DeviceList *devices;      /* the scan it was made from (the caller's) */
 } BatchPlan;
 
 void batch_plan_done(BatchPlan *p);
@@ -38,3 +44,16 @@ void batch_plan_done(BatchPlan *p);
 /* Fails with *error in words if a device is missing, named twice, unusable, or a requested
  * size does not fit a slot. */
 int batch_plan(const DeviceList *devices, const BatchRequest *req, BatchPlan *ret, char **error);
+
+/* After each OSD that batch_execute() prepared or tried to: what it asked, what came of it,
+ * and osd_prepare()'s return value. */
+typedef void (*BatchOsdDone)(const BatchOsd *o, const PrepareRequest *req, const PrepareResult *res, int r,
+                             void *userdata);
+
+/* Prepares every OSD of the plan that does not exist yet, in order, each an ordinary LVM
+ * prepare with all its checks. The plan's scan stands in for probing again every device no
+ * earlier OSD of the batch wrote to. Unless c has a monitor connection, one is opened for the
+ * whole batch (and closed at the end); without it each prepare connects itself. Returns the
+ * number of OSDs that failed. */
+int batch_execute(OsdContext *c, const BatchRequest *req, const BatchPlan *plan, BatchOsdDone done,
+                  void *userdata);

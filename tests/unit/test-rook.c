@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cli/rook: Rook's ConfigMap names (the hash of a long node name, as k8sutil.Hash makes it)
- * and the LocalDisk fields rook-discover would have written for a given device. */
+ * and the LocalDisk fields rook-discover would have written for a given device, with the
+ * ceph-volume record (cli/cvformat) it keeps in cephVolumeData. */
 #include "tests/unit/testutil.h"
 
 #include <stdio.h>
@@ -120,6 +121,84 @@ static void test_local_disk(void **state) {
         assert_null(rook_local_disk(&md, all, 2)); /* rook-discover does not list md RAID */
 }
 
+/* cephVolumeData holds what Rook's CephVolumeInventory keeps of ceph-volume's record, in
+ * its order: sys_api and lvs verbatim, so an OSD's LV has its <type>_uuid as ceph-volume's
+ * Volume.report() writes it. */
+static void test_ceph_volume_data(void **state) {
+        Castle__Device disk = CASTLE__DEVICE__INIT, part = CASTLE__DEVICE__INIT;
+        Castle__ClusterDevice cd[2] = { CASTLE__CLUSTER_DEVICE__INIT, CASTLE__CLUSTER_DEVICE__INIT };
+        Castle__ClusterDevice *all[] = { &cd[0], &cd[1] };
+        Castle__LvmFacts lvm = CASTLE__LVM_FACTS__INIT;
+        Castle__LogicalVolume lv = CASTLE__LOGICAL_VOLUME__INIT, *lvs[] = { &lv };
+        Castle__LogicalVolume__Tag tag[4] = { CASTLE__LOGICAL_VOLUME__TAG__INIT, CASTLE__LOGICAL_VOLUME__TAG__INIT,
+                                              CASTLE__LOGICAL_VOLUME__TAG__INIT, CASTLE__LOGICAL_VOLUME__TAG__INIT };
+        Castle__LogicalVolume__Tag *tags[] = { &tag[0], &tag[1], &tag[2], &tag[3] };
+        Castle__Reason reason = CASTLE__REASON__INIT, *reasons[] = { &reason };
+        char *parts[] = { "sdb1" };
+        json_object *o, *cv, *sys, *e;
+
+        disk.kname = "sdb";
+        disk.path = "/dev/sdb";
+        disk.type = CASTLE__DEVICE__TYPE__DISK;
+        disk.size = UINT64_C(1) << 40;
+        disk.n_partitions = 1;
+        disk.partitions = parts;
+        disk.n_reasons = 1;
+        disk.reasons = reasons;
+        reason.message = "LVM detected";
+        tag[0].key = "ceph.osd_id";
+        tag[0].value = "3";
+        tag[1].key = "ceph.type";
+        tag[1].value = "block";
+        tag[2].key = "ceph.block_uuid";
+        tag[2].value = "ZjNVDE-vCEu-vWFp-jbcj-iFDk-07UZ-SeFk2I";
+        tag[3].key = "ceph.db_uuid"; /* another type's: not this LV's */
+        tag[3].value = "x";
+        lv.name = "osd-block-8a1b2c3d";
+        lv.n_tags = 4;
+        lv.tags = tags;
+        lvm.n_lvs = 1;
+        lvm.lvs = lvs;
+        disk.lvm = &lvm;
+        part.kname = "sdb1";
+        part.path = "/dev/sdb1";
+        part.type = CASTLE__DEVICE__TYPE__PART;
+        part.parent = "sdb";
+        part.size = 1 << 30;
+        cd[0].node_id = cd[1].node_id = "node-a";
+        cd[0].device = &disk;
+        cd[1].device = &part;
+
+        o = rook_local_disk(&disk, all, 2);
+        assert_non_null(o);
+        cv = json_tokener_parse(str(o, "cephVolumeData"));
+        assert_non_null(cv);
+        assert_non_null(strstr(str(o, "cephVolumeData"), "{\"path\":\"/dev/sdb\",\"available\":false,"
+                                                         "\"rejected_reasons\":[\"LVM detected\"],\"sys_api\":{"));
+        sys = json_object_object_get(cv, "sys_api");
+        assert_string_equal(str(sys, "human_readable_size"), "1.00 TB");
+        assert_string_equal(str(sys, "type"), "disk");
+        assert_string_equal(str(sys, "parent"), "/dev/sdb");
+        assert_string_equal(str(sys, "device_nodes"), "sdb");
+        assert_string_equal(str(json_object_object_get(json_object_object_get(sys, "partitions"), "sdb1"),
+                                "human_readable_size"), "1.00 GB");
+        e = json_object_array_get_idx(json_object_object_get(cv, "lvs"), 0);
+        assert_string_equal(str(e, "name"), "osd-block-8a1b2c3d");
+        assert_string_equal(str(e, "osd_id"), "3");
+        assert_string_equal(str(e, "type"), "block");
+        assert_string_equal(str(e, "block_uuid"), "ZjNVDE-vCEu-vWFp-jbcj-iFDk-07UZ-SeFk2I");
+        assert_false(json_object_object_get_ex(e, "db_uuid", NULL));
+        json_object_put(cv);
+        json_object_put(o);
+
+        o = rook_local_disk(&part, all, 2);
+        cv = json_tokener_parse(str(o, "cephVolumeData"));
+        assert_string_equal(str(json_object_object_get(cv, "sys_api"), "parent"), "/dev/sdb");
+        assert_int_equal(json_object_array_length(json_object_object_get(cv, "lvs")), 0);
+        json_object_put(cv);
+        json_object_put(o);
+}
+
 static void test_config_maps(void **state) {
         Castle__Device loop = CASTLE__DEVICE__INIT, rbd = CASTLE__DEVICE__INIT;
         Castle__ClusterDevice cd[2] = { CASTLE__CLUSTER_DEVICE__INIT, CASTLE__CLUSTER_DEVICE__INIT };
@@ -168,6 +247,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_local_disk),
+                cmocka_unit_test(test_ceph_volume_data),
                 cmocka_unit_test(test_config_maps),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
