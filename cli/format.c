@@ -135,7 +135,7 @@ int format_ceph_volume(FILE *f, const ScanResult *scan, Device *const *devices, 
         int r;
 
         /* Every device of the scan, for the partitions and parents of the ones listed. */
-        r = codec_inventory_to_proto(scan, scan->devices->items, scan->devices->n, NULL, NULL, &m);
+        r = devproto_inventory_new(scan, scan->devices->items, scan->devices->n, NULL, NULL, &m);
         if (r < 0)
                 return r;
         list = json_object_new_array();
@@ -150,6 +150,6 @@ int format_ceph_volume(FILE *f, const ScanResult *scan, Device *const *devices, 
                 }
                 json_object_array_add(list, o);
         }
-        codec_inventory_free(m);
+        devproto_inventory_free(m);
         return print_json(f, list);
 }
