@@ -1,24 +1,27 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The agent's OSD jobs: a queue of castlectl-osd runs, one at a time, each a bounded spawn
+ * (common/spawn.h) watched from the agent's zloop, whose JSON progress lines become JobUpdate
+ * messages. */
 #include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "agent/jobs.h"
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/macro.h"
 #include "common/strv.h"
+#include "common/timeutil.h"
 
 #define LINE_MAX_BYTES 65536
 #define MAX_QUEUED 256
-
-extern char **environ;
+/* A job that runs longer than this is killed (its process group) and reported failed, so
+ * that a helper stuck outside every deadline of its own (a monitor that stops answering, a
+ * disk that hangs) cannot block the queue for good. Generous: a prepare of one OSD on a slow
+ * disk may take minutes, and its own steps are bounded already (ceph-osd --mkfs by 10 min,
+ * the wait for the OSD to come up by 2 min). */
+#define JOB_TIMEOUT_USEC (30 * 60 * USEC_PER_SEC)
 
 typedef struct Job {
         uint64_t command_id;
@@ -35,25 +38,15 @@ struct JobRunner {
         /* the running job */
         bool running;
         Job current;
-        pid_t pid;
-        int fd;
+        Spawn *spawn;
+        int timer_id;           /* -1: none */
+        uint64_t wakeup;        /* when the timer fires */
         char buf[LINE_MAX_BYTES];
         size_t n_buf;
         bool finished;          /* its result line arrived */
-        pid_t zombies[16];
-        size_t n_zombies;
 };
 
 static void start_next(JobRunner *jr);
-
-static void reap(JobRunner *jr) {
-        size_t k = 0;
-
-        for (size_t i = 0; i < jr->n_zombies; i++)
-                if (waitpid(jr->zombies[i], NULL, WNOHANG) == 0)
-                        jr->zombies[k++] = jr->zombies[i];
-        jr->n_zombies = k;
-}
 
 static const char *get_str(json_object *o, const char *key) {
         json_object *v;
@@ -113,60 +106,107 @@ static void handle_line(JobRunner *jr, const char *line) {
         json_object_put(o);
 }
 
-static void finish(JobRunner *jr) {
-        int status = 0;
+static void watch_end(JobRunner *jr) {
+        if (!jr->spawn)
+                return;
+        zloop_poller_end(jr->loop, &(zmq_pollitem_t) { .fd = spawn_get_fd(jr->spawn), .events = ZMQ_POLLIN });
+        if (jr->timer_id >= 0)
+                zloop_timer_end(jr->loop, jr->timer_id);
+        jr->timer_id = -1;
+}
 
-        zloop_poller_end(jr->loop, &(zmq_pollitem_t) { .fd = jr->fd, .events = ZMQ_POLLIN });
-        jr->fd = safe_close(jr->fd);
-        if (waitpid(jr->pid, &status, WNOHANG) == 0 && jr->n_zombies < ELEMENTSOF(jr->zombies))
-                jr->zombies[jr->n_zombies++] = jr->pid;
+static void finish(JobRunner *jr) {
+        watch_end(jr);
         if (!jr->finished) {
+                SpawnResult res = {};
                 char why[128];
-                snprintf(why, sizeof why, "the prepare helper ended without a result (%s %d)",
-                         WIFSIGNALED(status) ? "signal" : "exit status",
-                         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                int r = spawn_finish(jr->spawn, &res);
+
+                if (r == -ETIMEDOUT)
+                        snprintf(why, sizeof why, "the prepare helper did not finish within %u minutes and was killed",
+                                 (unsigned) (JOB_TIMEOUT_USEC / USEC_PER_SEC / 60));
+                else if (r < 0)
+                        snprintf(why, sizeof why, "the prepare helper failed: %s", strerror(-r));
+                else
+                        snprintf(why, sizeof why, "the prepare helper ended without a result (%s %d)",
+                                 res.signal > 0 ? "signal" : "exit status", res.signal > 0 ? res.signal : res.status);
+                spawn_result_done(&res);
                 emit_done(jr, why, -1, NULL, NULL, false);
         }
+        /* The result is the last line: the helper is done even if it has not exited yet (or
+         * a daemon it started still holds the pipe open); it is reaped later. */
+        jr->spawn = spawn_free(jr->spawn);
         strv_free(jr->current.argv);
         jr->current = (Job) {};
         jr->running = false;
         start_next(jr);
 }
 
-static int on_output(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
-        JobRunner *jr = arg;
-        ssize_t k;
+static void on_output(const char *p, size_t n, void *userdata) {
+        JobRunner *jr = userdata;
 
-        k = read(jr->fd, jr->buf + jr->n_buf, sizeof jr->buf - 1 - jr->n_buf);
-        if (k < 0 && (errno == EAGAIN || errno == EINTR))
-                return 0;
-        if (k <= 0) {
-                finish(jr);
-                return 0;
+        while (n > 0) {
+                size_t k = MIN(n, sizeof jr->buf - 1 - jr->n_buf);
+
+                memcpy(jr->buf + jr->n_buf, p, k);
+                jr->n_buf += k;
+                jr->buf[jr->n_buf] = 0;
+                p += k;
+                n -= k;
+                for (char *nl; (nl = memchr(jr->buf, '\n', jr->n_buf));) {
+                        *nl = 0;
+                        handle_line(jr, jr->buf);
+                        jr->n_buf -= (size_t) (nl + 1 - jr->buf);
+                        memmove(jr->buf, nl + 1, jr->n_buf);
+                }
+                if (jr->n_buf == sizeof jr->buf - 1)
+                        jr->n_buf = 0; /* a line that long is not ours: drop it */
         }
-        jr->n_buf += (size_t) k;
-        jr->buf[jr->n_buf] = 0;
-        for (char *nl; (nl = memchr(jr->buf, '\n', jr->n_buf));) {
-                *nl = 0;
-                handle_line(jr, jr->buf);
-                jr->n_buf -= (size_t) (nl + 1 - jr->buf);
-                memmove(jr->buf, nl + 1, jr->n_buf);
-        }
-        if (jr->n_buf == sizeof jr->buf - 1)
-                jr->n_buf = 0; /* a line that long is not ours: drop it */
-        /* The result is the last line: the helper is done even if a daemon it started still
-         * holds the pipe open. */
-        if (jr->finished)
+}
+
+static int on_timer(zloop_t *loop, int timer_id, void *arg);
+
+/* Reads the job's output, reaps it once it exited, kills it at its deadline. */
+static void process(JobRunner *jr) {
+        uint64_t wakeup, now;
+
+        if (spawn_process(jr->spawn) == 0 || jr->finished) {
                 finish(jr);
+                return;
+        }
+        wakeup = spawn_get_wakeup_usec(jr->spawn);
+        if (jr->timer_id >= 0 && wakeup == jr->wakeup)
+                return;
+        if (jr->timer_id >= 0)
+                zloop_timer_end(jr->loop, jr->timer_id);
+        now = now_usec();
+        jr->wakeup = wakeup;
+        jr->timer_id = zloop_timer(jr->loop, wakeup > now ? (size_t) ((wakeup - now + 999) / 1000) : 1, 1, on_timer, jr);
+}
+
+static int on_timer(zloop_t *loop, int timer_id, void *arg) {
+        JobRunner *jr = arg;
+
+        jr->timer_id = -1; /* a timer that fires once is gone after this */
+        process(jr);
+        return 0;
+}
+
+static int on_ready(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+        process(arg);
         return 0;
 }
 
 static void start_next(JobRunner *jr) {
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        int p[2], r;
+        const SpawnOptions so = {
+                .timeout_usec = JOB_TIMEOUT_USEC,
+                .path = jr->helper,
+                .pass_stderr = true,
+                .on_output = on_output,
+                .userdata = jr,
+        };
+        int r;
 
-        reap(jr);
         if (jr->running || jr->n_queued == 0)
                 return;
         jr->current = jr->queue[0];
@@ -175,38 +215,21 @@ static void start_next(JobRunner *jr) {
         jr->finished = false;
         jr->n_buf = 0;
 
-        if (pipe2(p, O_CLOEXEC) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
-        r = -spawn_attr_init(&attr);
-        if (r == 0)
-                r = -posix_spawn(&jr->pid, jr->helper, &fa, &attr, jr->current.argv, environ);
-        posix_spawnattr_destroy(&attr);
-        posix_spawn_file_actions_destroy(&fa);
-        safe_close(p[1]);
+        r = spawn_start(jr->current.argv, NULL, &so, &jr->spawn);
         if (r < 0) {
-                safe_close(p[0]);
-                goto fail;
-        }
-        jr->fd = p[0];
-        (void) fcntl(jr->fd, F_SETFL, O_NONBLOCK);
-        zloop_poller(jr->loop, &(zmq_pollitem_t) { .fd = jr->fd, .events = ZMQ_POLLIN }, on_output, jr);
-        log_info("Job %" PRIu64 ": running %s %s %s.", jr->current.command_id, jr->helper,
-                 strempty(jr->current.argv[1]), strempty(jr->current.argv[2]));
-        return;
-fail:
-        {
                 char why[256];
                 snprintf(why, sizeof why, "cannot run %s: %s", jr->helper, strerror(-r));
                 emit_done(jr, why, -1, NULL, NULL, false);
+                strv_free(jr->current.argv);
+                jr->current = (Job) {};
+                jr->running = false;
+                start_next(jr);
+                return;
         }
-        strv_free(jr->current.argv);
-        jr->current = (Job) {};
-        jr->running = false;
-        start_next(jr);
+        zloop_poller(jr->loop, &(zmq_pollitem_t) { .fd = spawn_get_fd(jr->spawn), .events = ZMQ_POLLIN }, on_ready, jr);
+        log_info("Job %" PRIu64 ": running %s %s %s.", jr->current.command_id, jr->helper,
+                 strempty(jr->current.argv[1]), strempty(jr->current.argv[2]));
+        process(jr); /* arms the timer for the deadline */
 }
 
 JobRunner *job_runner_new(zloop_t *loop, const char *helper, JobUpdateFn cb, void *userdata) {
@@ -214,7 +237,7 @@ JobRunner *job_runner_new(zloop_t *loop, const char *helper, JobUpdateFn cb, voi
 
         if (!jr)
                 return NULL;
-        *jr = (JobRunner) { .loop = loop, .helper = strdup(helper), .cb = cb, .userdata = userdata, .fd = -EBADF };
+        *jr = (JobRunner) { .loop = loop, .helper = strdup(helper), .cb = cb, .userdata = userdata, .timer_id = -1 };
         if (!jr->helper) {
                 free(jr);
                 return NULL;
@@ -225,11 +248,10 @@ JobRunner *job_runner_new(zloop_t *loop, const char *helper, JobUpdateFn cb, voi
 JobRunner *job_runner_free(JobRunner *jr) {
         if (!jr)
                 return NULL;
-        if (jr->fd >= 0) {
-                zloop_poller_end(jr->loop, &(zmq_pollitem_t) { .fd = jr->fd, .events = ZMQ_POLLIN });
-                safe_close(jr->fd);
-        }
-        /* A running prepare is left to finish: its journal makes it safe either way. */
+        /* A running prepare is left to finish (within its deadline): its journal makes it safe
+         * either way. */
+        watch_end(jr);
+        jr->spawn = spawn_free(jr->spawn);
         strv_free(jr->current.argv);
         for (size_t i = 0; i < jr->n_queued; i++)
                 strv_free(jr->queue[i].argv);

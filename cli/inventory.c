@@ -15,6 +15,7 @@
 #include "cli/format.h"
 #include "common/fileio.h"
 #include "common/log.h"
+#include "common/retry.h"
 #include "common/size.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
@@ -356,7 +357,8 @@ finish:
  * finish exiting while one of its threads is stuck. So the scan runs in a child: it hands its
  * exit status over as soon as the report is out and closes its output; the parent reaps it
  * if it ends promptly (always, but on a hung disk) and otherwise returns without it. */
-#define INVENTORY_REAP_WAIT_MSEC 2000
+#define INVENTORY_REAP_WAIT_USEC (2 * USEC_PER_SEC)
+#define INVENTORY_REAP_POLL_USEC (10 * USEC_PER_MSEC)
 
 int cmd_inventory(int argc, char *argv[]) {
         int pipefd[2], status;
@@ -397,11 +399,11 @@ int cmd_inventory(int argc, char *argv[]) {
                 return 1;
         }
         safe_close(pipefd[0]);
-        for (int i = 0; i < INVENTORY_REAP_WAIT_MSEC / 10; i++) {
+        Retry t = RETRY(.timeout_usec = INVENTORY_REAP_WAIT_USEC, .interval_usec = INVENTORY_REAP_POLL_USEC);
+        do
                 if (waitpid(pid, &status, WNOHANG) == pid)
                         return code;
-                (void) nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
-        }
+        while (retry_wait(&t));
         log_warning("A probe is still stuck in the kernel on a device that does not answer; leaving it behind.");
         return code;
 }

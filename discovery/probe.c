@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "common/log.h"
+#include "common/retry.h"
 #include "discovery/bluestore.h"
 #include "discovery/probe.h"
 
 #define PROBE_EXCL_TRIES 4
-#define PROBE_EXCL_WAIT_NSEC 25000000L
+#define PROBE_EXCL_WAIT_USEC (25 * USEC_PER_MSEC)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe);
 
@@ -149,13 +149,10 @@ int probe_device(Device *d, const char *node, const ProbeOptions *opts) {
         if (opts->test_exclusive) {
                 /* Another scan (a second castle process) holds a device for a moment only; a
                  * real holder (mkfs, a mount, a database) is still there a few tries later. */
-                for (int attempt = 0; attempt < PROBE_EXCL_TRIES; attempt++) {
-                        if (attempt > 0)
-                                (void) nanosleep(&(struct timespec) { .tv_nsec = PROBE_EXCL_WAIT_NSEC }, NULL);
+                Retry t = RETRY(.attempts = PROBE_EXCL_TRIES, .interval_usec = PROBE_EXCL_WAIT_USEC);
+                do
                         fd = open(node, flags | O_EXCL);
-                        if (fd >= 0 || errno != EBUSY)
-                                break;
-                }
+                while (fd < 0 && errno == EBUSY && retry_wait(&t));
                 if (fd < 0 && errno == EBUSY)
                         d->locked = true;
                 else if (fd < 0)

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/strv.h"
+#include "common/uuid.h"
 #include "osd-prep/crypt.h"
 #include "osd-prep/lvmcmd.h"
 #include "osd-prep/lvmlayout.h"
@@ -58,18 +59,6 @@ bool lvm_device_in_ceph_vg(const Device *d, const char *vg, char *const *names) 
         return true;
 }
 
-static int new_uuid(char **ret) {
-        _cleanup_free_ char *s = NULL;
-        int r = read_one_line_at(AT_FDCWD, "/proc/sys/kernel/random/uuid", &s);
-
-        if (r < 0)
-                return r;
-        if (strlen(s) != 36)
-                return -EBADMSG;
-        *ret = TAKE_PTR(s);
-        return 0;
-}
-
 int lvm_volume_plan(JournalVolume *v, VolumeType t, const Device *d, const char *osd_uuid) {
         _cleanup_free_ char *u = NULL;
         int r;
@@ -80,7 +69,7 @@ int lvm_volume_plan(JournalVolume *v, VolumeType t, const Device *d, const char 
         if (lvm_device_in_ceph_vg(d, NULL, NULL))
                 v->vg = strdup(d->lvm->vg_name);
         else {
-                r = new_uuid(&u);
+                r = uuid_random(&u);
                 if (r < 0)
                         return r;
                 v->vg_ours = true;
@@ -91,7 +80,7 @@ int lvm_volume_plan(JournalVolume *v, VolumeType t, const Device *d, const char 
         if (t == VOLUME_BLOCK)
                 r = asprintf(&v->lv, "osd-block-%s", osd_uuid);
         else {
-                r = new_uuid(&u);
+                r = uuid_random(&u);
                 if (r < 0)
                         return r;
                 r = asprintf(&v->lv, "osd-%s-%s", volume_type_to_string(t), u);

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -16,6 +15,7 @@
 #include "common/spawn.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
+#include "common/uuid.h"
 #include "discovery/bluestore.h"
 #include "discovery/verdict.h"
 #include "osd-prep/cephx.h"
@@ -29,9 +29,7 @@
 #include "osd-prep/start.h"
 #include "osd-prep/target.h"
 
-#define MKFS_TIMEOUT_USEC (10 * 60 * UINT64_C(1000000))
-#define MKFS_TRIES 5
-#define MKFS_RETRY_NSEC (500 * 1000 * 1000)
+#define MKFS_TIMEOUT_USEC (10 * 60 * USEC_PER_SEC)
 
 const char *const prepare_step_names[] = {
         "plan", "lock", "journal", "osd-new", "lvm", "osd-dir", "mkfs", "start", "up", NULL,
@@ -116,18 +114,6 @@ static int fail_with(Run *run, int r, const char *what, char *error) {
         return fail(run, r, "%s: %s", what, e ?: strerror(-r));
 }
 
-static int new_uuid(char ret[static 37]) {
-        _cleanup_free_ char *s = NULL;
-        int r = read_one_line_at(AT_FDCWD, "/proc/sys/kernel/random/uuid", &s);
-
-        if (r < 0)
-                return r;
-        if (strlen(s) != 36)
-                return -EBADMSG;
-        memcpy(ret, s, 37);
-        return 0;
-}
-
 static char **reason_strings(ReasonSet set) {
         char **l = NULL;
         REASON_SET_FOREACH(c, set)
@@ -209,63 +195,43 @@ static const char *device_gone(const Run *run) {
 }
 
 static int mkfs(Run *run) {
-        const OsdContext *c = run->c;
         SpawnOptions so = { .timeout_usec = MKFS_TIMEOUT_USEC, .out_max = 1 << 20, .in = run->entry.secret };
+        _cleanup_(spawn_result_done) SpawnResult res = {};
         _cleanup_free_ char *monmap = NULL;
         _cleanup_strv_free_ char **argv = NULL;
-        char ids[16];
-        uid_t uid;
-        gid_t gid;
-        int r = 0;
+        const char *gone;
+        size_t n = 0;
+        int r;
 
-        snprintf(ids, sizeof ids, "%d", run->entry.osd_id);
         if (asprintf(&monmap, "%s/activate.monmap", run->dir) < 0)
                 return -ENOMEM;
-        r = strv_extend(&argv, "ceph-osd");
-        if (r >= 0 && c->ceph.conf)
-                r = strv_extend(&argv, "-c") < 0 ? -ENOMEM : strv_extend(&argv, c->ceph.conf);
-        const char *args[] = { "--cluster", osd_ctx_cluster(c), "--osd-objectstore", "bluestore", "--mkfs",
-                               "-i", ids, "--monmap", monmap, "--keyfile", "-", "--osd-data", run->dir,
-                               "--osd-uuid", run->entry.uuid };
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(args); i++)
-                r = strv_extend(&argv, args[i]);
-        if (r >= 0 && run->paths.path[VOLUME_DB])
-                r = strv_extend(&argv, "--bluestore-block-db-path") < 0 ? -ENOMEM
-                                                                       : strv_extend(&argv, run->paths.path[VOLUME_DB]);
-        if (r >= 0 && run->paths.path[VOLUME_WAL])
-                r = strv_extend(&argv, "--bluestore-block-wal-path") < 0 ? -ENOMEM
-                                                                        : strv_extend(&argv, run->paths.path[VOLUME_WAL]);
-        osd_owner(&uid, &gid);
-        if (r >= 0 && uid != (uid_t) -1) {
-                const char *user[] = { "--setuser", "ceph", "--setgroup", "ceph" };
-                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(user); i++)
-                        r = strv_extend(&argv, user[i]);
+        const char *extra[16] = { "--osd-objectstore", "bluestore", "--mkfs", "--monmap", monmap,
+                                  "--keyfile", "-", "--osd-uuid", run->entry.uuid };
+        while (extra[n])
+                n++;
+        if (run->paths.path[VOLUME_DB]) {
+                extra[n++] = "--bluestore-block-db-path";
+                extra[n++] = run->paths.path[VOLUME_DB];
         }
+        if (run->paths.path[VOLUME_WAL]) {
+                extra[n++] = "--bluestore-block-wal-path";
+                extra[n++] = run->paths.path[VOLUME_WAL];
+        }
+        r = osd_ceph_argv(run->c, run->entry.osd_id, run->dir, extra, &argv);
         if (r < 0)
                 return r;
-        for (int attempt = 1;; attempt++) {
-                _cleanup_(spawn_result_done) SpawnResult res = {};
-                const char *gone;
-
-                r = spawn_capture(argv, NULL, &so, &res);
-                if (r < 0)
-                        return fail(run, r, "ceph-osd --mkfs: %s", r == -ENOENT ? "ceph-osd is not installed" : strerror(-r));
-                if (res.status == 0)
-                        return 0;
-                /* udevd probes the device after our close and holds its lock for a moment */
-                if (attempt < MKFS_TRIES && osd_error_busy(res.err)) {
-                        log_info("ceph-osd --mkfs found %s busy, trying again", run->node[VOLUME_BLOCK]);
-                        (void) nanosleep(&(struct timespec) { .tv_nsec = MKFS_RETRY_NSEC }, NULL);
-                        continue;
-                }
-                gone = device_gone(run);
-                if (gone)
-                        return fail(run, -ENODEV,
-                                    "ceph-osd --mkfs failed: %s is gone (the disk was removed during the prepare); "
-                                    "ceph-osd said: %s",
-                                    gone, strip_trailing(res.err));
-                return fail(run, -EIO, "ceph-osd --mkfs failed (exit %d): %s", res.status, strip_trailing(res.err));
-        }
+        r = osd_ceph_run(argv, &so, run->node[VOLUME_BLOCK], &res);
+        if (r < 0)
+                return fail(run, r, "ceph-osd --mkfs: %s", r == -ENOENT ? "ceph-osd is not installed" : strerror(-r));
+        if (res.status == 0)
+                return 0;
+        gone = device_gone(run);
+        if (gone)
+                return fail(run, -ENODEV,
+                            "ceph-osd --mkfs failed: %s is gone (the disk was removed during the prepare); "
+                            "ceph-osd said: %s",
+                            gone, strip_trailing(res.err));
+        return fail(run, -EIO, "ceph-osd --mkfs failed (exit %d): %s", res.status, strip_trailing(res.err));
 }
 
 /* Undoes what this prepare created, after a step failed. Each undo is logged in words. */
@@ -439,17 +405,18 @@ static int journal_step(Run *run, PrepareStep step) {
 
 static int new_entry(Run *run) {
         JournalEntry *e = &run->entry;
-        char uuid[37], secret[CEPHX_SECRET_MAX];
+        _cleanup_free_ char *uuid = NULL;
+        char secret[CEPHX_SECRET_MAX];
         int r;
 
-        r = new_uuid(uuid);
+        r = uuid_random(&uuid);
         if (r < 0)
                 return fail(run, r, "cannot make a uuid: %s", strerror(-r));
         r = cephx_secret_new(secret);
         if (r < 0)
                 return fail(run, r, "cannot make a cephx secret: %s", strerror(-r));
         *e = (JournalEntry) {
-                .uuid = strdup(uuid),
+                .uuid = TAKE_PTR(uuid),
                 .secret = strdup(secret),
                 .stable_id = strdup(run->res->stable_id),
                 .device = strdup(run->node[VOLUME_BLOCK]),

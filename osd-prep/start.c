@@ -6,24 +6,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/retry.h"
 #include "common/spawn.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
 #include "osd-prep/osddir.h"
 #include "osd-prep/start.h"
 
-#define START_TIMEOUT_USEC (60 * UINT64_C(1000000))
-#define UP_TIMEOUT_USEC (120 * UINT64_C(1000000))
-#define UP_POLL_NSEC (200 * 1000 * 1000)
-#define IDLE_TIMEOUT_USEC (10 * UINT64_C(1000000))
-#define START_BUSY_TRIES 4
-#define START_BUSY_WAIT_NSEC (300 * 1000 * 1000)
+#define START_TIMEOUT_USEC (60 * USEC_PER_SEC)
+#define UP_TIMEOUT_USEC (120 * USEC_PER_SEC)
+#define UP_POLL_USEC (200 * USEC_PER_MSEC)
+#define IDLE_TIMEOUT_USEC (10 * USEC_PER_SEC)
+#define IDLE_POLL_USEC (50 * USEC_PER_MSEC)
+/* ceph-osd opens its device exclusively and gives up at once if udevd (which probes a device
+ * after a writer closes it) or a castle scan holds it at that moment; a little later it works. */
+#define CEPH_OSD_BUSY_TRIES 5
+#define CEPH_OSD_BUSY_WAIT_USEC (500 * USEC_PER_MSEC)
 
 static const char *const start_modes[_START_MODE_MAX] = {
         [START_AUTO] = "auto",
@@ -104,6 +107,54 @@ StartMode osd_start_mode_resolve(const OsdContext *c) {
         return START_FORK;
 }
 
+int osd_ceph_argv(const OsdContext *c, int id, const char *dir, const char *const *extra, char ***ret) {
+        _cleanup_strv_free_ char **argv = NULL;
+        char ids[16];
+        uid_t uid;
+        gid_t gid;
+        int r;
+
+        snprintf(ids, sizeof ids, "%d", id);
+        r = strv_extend(&argv, "ceph-osd");
+        if (r >= 0 && c->ceph.conf)
+                r = strv_extend(&argv, "-c") < 0 ? -ENOMEM : strv_extend(&argv, c->ceph.conf);
+        const char *common[] = { "--cluster", osd_ctx_cluster(c), "-i", ids, "--osd-data", dir };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(common); i++)
+                r = strv_extend(&argv, common[i]);
+        for (size_t i = 0; r >= 0 && extra && extra[i]; i++)
+                r = strv_extend(&argv, extra[i]);
+        osd_owner(&uid, &gid);
+        if (r >= 0 && uid != (uid_t) -1) {
+                const char *user[] = { "--setuser", "ceph", "--setgroup", "ceph" };
+                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(user); i++)
+                        r = strv_extend(&argv, user[i]);
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(argv);
+        return 0;
+}
+
+int osd_ceph_run(char *const *argv, const SpawnOptions *o, const char *device, SpawnResult *ret) {
+        Retry t = RETRY(.attempts = CEPH_OSD_BUSY_TRIES, .interval_usec = CEPH_OSD_BUSY_WAIT_USEC);
+        int r;
+
+        for (;;) {
+                SpawnResult res = {};
+
+                r = spawn_capture(argv, NULL, o, &res);
+                if (r < 0)
+                        return r;
+                if (res.status == 0 || !osd_error_busy(res.err) || !retry_wait(&t)) {
+                        *ret = res;
+                        return 0;
+                }
+                log_info("%s found %s busy, trying again", argv[0], device);
+                spawn_result_done(&res);
+        }
+}
+
+/* systemctl start */
 static int run(char **argv, const char *what, char **error) {
         SpawnOptions so = { .timeout_usec = START_TIMEOUT_USEC, .out_max = 65536 };
         _cleanup_(spawn_result_done) SpawnResult res = {};
@@ -122,15 +173,13 @@ static int run(char **argv, const char *what, char **error) {
 }
 
 int osd_start(const OsdContext *c, int id, const char *dir, char **error) {
+        SpawnOptions so = { .timeout_usec = START_TIMEOUT_USEC, .out_max = 65536 };
+        _cleanup_(spawn_result_done) SpawnResult res = {};
         _cleanup_strv_free_ char **argv = NULL;
-        _cleanup_free_ char *keyring = NULL, *unit = NULL;
-        char ids[16];
-        uid_t uid;
-        gid_t gid;
+        _cleanup_free_ char *keyring = NULL, *unit = NULL, *device = NULL;
         StartMode m = osd_start_mode_resolve(c);
         int r = 0;
 
-        snprintf(ids, sizeof ids, "%d", id);
         if (m == START_NONE)
                 return 0;
         if (m == START_SYSTEMD) {
@@ -141,20 +190,8 @@ int osd_start(const OsdContext *c, int id, const char *dir, char **error) {
         }
         if (asprintf(&keyring, "%s/keyring", dir) < 0)
                 return -ENOMEM;
-        r = strv_extend(&argv, "ceph-osd");
-        if (r >= 0 && m == START_EXEC)
-                r = strv_extend(&argv, "-f");
-        if (r >= 0 && c->ceph.conf)
-                r = strv_extend(&argv, "-c") < 0 ? -ENOMEM : strv_extend(&argv, c->ceph.conf);
-        const char *rest[] = { "--cluster", osd_ctx_cluster(c), "-i", ids, "--osd-data", dir, "--keyring", keyring };
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rest); i++)
-                r = strv_extend(&argv, rest[i]);
-        osd_owner(&uid, &gid);
-        if (r >= 0 && uid != (uid_t) -1) {
-                const char *user[] = { "--setuser", "ceph", "--setgroup", "ceph" };
-                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(user); i++)
-                        r = strv_extend(&argv, user[i]);
-        }
+        const char *extra[] = { "--keyring", keyring, m == START_EXEC ? "-f" : NULL, NULL };
+        r = osd_ceph_argv(c, id, dir, extra, &argv);
         if (r < 0)
                 return r;
         if (m == START_EXEC) {
@@ -163,22 +200,18 @@ int osd_start(const OsdContext *c, int id, const char *dir, char **error) {
                 error_set(error, "cannot run ceph-osd: %s", strerror(-r));
                 return r;
         }
-        /* ceph-osd opens its device exclusively and gives up at once if a probe (udevd's,
-         * or a castle scan's) holds it for that millisecond. */
-        for (int attempt = 1;; attempt++) {
-                char *err = NULL;
-
-                r = run(argv, "ceph-osd", &err);
-                if (r >= 0 || attempt >= START_BUSY_TRIES || !osd_error_busy(err)) {
-                        if (r < 0)
-                                error_set(error, "%s", strempty(err));
-                        free(err);
-                        return r;
-                }
-                log_info("ceph-osd found the device of osd.%d busy, starting it again", id);
-                free(err);
-                (void) nanosleep(&(struct timespec) { .tv_nsec = START_BUSY_WAIT_NSEC }, NULL);
+        if (asprintf(&device, "the device of osd.%d", id) < 0)
+                return -ENOMEM;
+        r = osd_ceph_run(argv, &so, device, &res);
+        if (r < 0) {
+                error_set(error, "ceph-osd: %s", r == -ENOENT ? "not installed" : strerror(-r));
+                return r;
         }
+        if (res.status != 0) {
+                error_set(error, "ceph-osd failed (exit %d): %s", res.status, strip_trailing(res.err));
+                return -EIO;
+        }
+        return 0;
 }
 
 bool osd_error_busy(const char *err) {
@@ -186,18 +219,18 @@ bool osd_error_busy(const char *err) {
 }
 
 void osd_wait_device_idle(const char *node) {
-        uint64_t deadline = now_usec() + IDLE_TIMEOUT_USEC;
+        Retry t = RETRY(.timeout_usec = IDLE_TIMEOUT_USEC, .interval_usec = IDLE_POLL_USEC);
         _cleanup_close_ int fd = open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
         if (fd < 0)
                 return;
-        while (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK && now_usec() < deadline)
-                (void) nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK && retry_wait(&t))
+                ;
         (void) flock(fd, LOCK_UN);
 }
 
 int osd_wait_up(const OsdContext *c, MonConn *mon, int id, char **error) {
-        uint64_t deadline = now_usec() + (c->up_timeout_usec ?: UP_TIMEOUT_USEC);
+        Retry t = RETRY(.timeout_usec = c->up_timeout_usec ?: UP_TIMEOUT_USEC, .interval_usec = UP_POLL_USEC);
         unsigned gone = 0;
         OsdState st;
         int r;
@@ -214,11 +247,10 @@ int osd_wait_up(const OsdContext *c, MonConn *mon, int id, char **error) {
                         return r;
                 if (r == 0 && st.up)
                         return 0;
-                if (now_usec() >= deadline) {
+                if (!retry_wait(&t)) {
                         error_set(error, "osd.%d did not come up within %llu s (see its log)", id,
-                                  (unsigned long long) ((c->up_timeout_usec ?: UP_TIMEOUT_USEC) / 1000000));
+                                  (unsigned long long) (t.timeout_usec / USEC_PER_SEC));
                         return -ETIMEDOUT;
                 }
-                (void) nanosleep(&(struct timespec) { .tv_nsec = UP_POLL_NSEC }, NULL);
         }
 }

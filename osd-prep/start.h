@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "common/spawn.h"
 #include "osd-prep/context.h"
 
 /* The pid of a running ceph-osd with this id (read from /proc), or 0. */
@@ -13,6 +14,15 @@ pid_t osd_running_pid(int id);
 /* True if ceph-osd's error output says its device was busy: udevd or a scan had it open
  * for a moment, and trying again a little later works. */
 bool osd_error_busy(const char *err);
+
+/* ceph-osd's command line for osd.id with its data in dir, as every run of it has it:
+ * [-c conf] --cluster, -i, --osd-data, then extra (NULL-terminated, may be NULL), then
+ * --setuser/--setgroup ceph when the OSD runs as ceph. */
+int osd_ceph_argv(const OsdContext *c, int id, const char *dir, const char *const *extra, char ***ret);
+
+/* Runs ceph-osd (argv from osd_ceph_argv()), again a few times while it finds its device busy
+ * (device names it in the log). Returns spawn_capture()'s error, or 0 and the last run's result. */
+int osd_ceph_run(char *const *argv, const SpawnOptions *o, const char *device, SpawnResult *ret);
 
 /* The mode AUTO stands for here. */
 StartMode osd_start_mode_resolve(const OsdContext *c);

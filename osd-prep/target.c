@@ -7,18 +7,18 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/retry.h"
 #include "common/strv.h"
 #include "osd-prep/target.h"
 
 /* systemd-udevd takes a shared flock while it probes a device (BLOCK_DEVICE_LOCKING.md);
  * wait it out for a while, like ceph-volume's mkfs retries. */
 #define FLOCK_TRIES 50
-#define FLOCK_WAIT_NSEC (100 * 1000 * 1000)
+#define FLOCK_WAIT_USEC (100 * USEC_PER_MSEC)
 
 Device *target_find(const DeviceList *l, const char *arg) {
         struct stat st;
@@ -67,17 +67,14 @@ int target_open_locked(const Device *d, bool exclusive, int *ret_fd, char **erro
                 error_set(error, "%s is no longer the device that was scanned (it was renamed or replaced)", node);
                 return -ESTALE;
         }
-        for (int i = 0;; i++) {
-                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-                        break;
-                if (errno != EWOULDBLOCK || i + 1 >= FLOCK_TRIES) {
+        Retry t = RETRY(.attempts = FLOCK_TRIES, .interval_usec = FLOCK_WAIT_USEC);
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                if (errno != EWOULDBLOCK || !retry_wait(&t)) {
                         int r = -errno;
                         error_set(error, "cannot lock %s: %s", node,
                                   r == -EWOULDBLOCK ? "another program holds its lock (udev, a prepare, an OSD)" : strerror(-r));
                         return r;
                 }
-                (void) nanosleep(&(struct timespec) { .tv_nsec = FLOCK_WAIT_NSEC }, NULL);
-        }
         *ret_fd = TAKE_FD(fd);
         return 0;
 }

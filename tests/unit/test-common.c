@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* common/: sizes, string vectors, and spawning helpers with deadlines. */
+/* common/: sizes, string vectors, bounded retries, random UUIDs (spawning: test-spawn.c). */
 #include "tests/unit/testutil.h"
 
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/retry.h"
 #include "common/size.h"
-#include "common/spawn.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
+#include "common/uuid.h"
 
 static void test_parse_size(void **state) {
         uint64_t v;
@@ -56,51 +57,41 @@ static void test_strv(void **state) {
         assert_false(strv_contains(l, "c"));
 }
 
-static bool has_done(const char *out, size_t n) {
-        return n >= 5 && memcmp(out, "done\n", 5) == 0;
+static void test_retry(void **state) {
+        Retry t = RETRY(.attempts = 3, .interval_usec = USEC_PER_MSEC);
+        unsigned tries = 0;
+
+        /* Three tries, two pauses; errno survives for the caller. */
+        do {
+                tries++;
+                errno = EBUSY;
+        } while (retry_wait(&t));
+        assert_int_equal(tries, 3);
+        assert_int_equal(errno, EBUSY);
+
+        /* A time limit alone: tries until it has passed, at least once more after the first. */
+        t = RETRY(.timeout_usec = 20 * USEC_PER_MSEC, .interval_usec = 5 * USEC_PER_MSEC);
+        tries = 0;
+        do
+                tries++;
+        while (retry_wait(&t));
+        assert_true(tries >= 2);
+        assert_true(now_usec() >= t.start_usec + t.timeout_usec);
+
+        /* Both: whichever comes first. */
+        t = RETRY(.attempts = 1, .timeout_usec = 10 * USEC_PER_SEC, .interval_usec = USEC_PER_SEC);
+        assert_false(retry_wait(&t));
 }
 
-static void test_spawn(void **state) {
-        char *ok[] = { (char *) "sh", (char *) "-c", (char *) "echo out; echo err >&2; exit 3", NULL };
-        char *slow[] = { (char *) "sleep", (char *) "10", NULL };
-        char *big[] = { (char *) "sh", (char *) "-c", (char *) "head -c 100000 /dev/zero", NULL };
-        char *missing[] = { (char *) "castle-no-such-program", NULL };
-        char *early[] = { (char *) "sh", (char *) "-c", (char *) "echo done; exec sleep 2", NULL };
-        SpawnResult r = {};
+static void test_uuid(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
 
-        assert_int_equal(spawn_capture(ok, NULL, &(SpawnOptions) { 5 * USEC_PER_SEC, 4096 }, &r), 0);
-        assert_int_equal(r.status, 3);
-        assert_string_equal(r.out, "out\n");
-        assert_string_equal(r.err, "err\n");
-        spawn_result_done(&r);
-
-        /* Killed at the deadline: returns only once the child is gone. */
-        assert_int_equal(spawn_capture(slow, NULL, &(SpawnOptions) { 200 * USEC_PER_MSEC, 4096 }, &r), -ETIMEDOUT);
-
-        assert_int_equal(spawn_capture(big, NULL, &(SpawnOptions) { 5 * USEC_PER_SEC, 1000 }, &r), -EFBIG);
-        /* Output complete before the child exits: it is left to finish, and reaped later. */
-        assert_int_equal(spawn_capture(early, NULL, &(SpawnOptions) { .timeout_usec = 5 * USEC_PER_SEC, .out_max = 4096, .out_complete = has_done }, &r), 0);
-        assert_false(r.exited);
-        assert_string_equal(r.out, "done\n");
-        spawn_result_done(&r);
-        assert_int_equal(spawn_reap_finished(), 1); /* still sleeping */
-
-        char *cat[] = { (char *) "cat", NULL };
-        assert_int_equal(spawn_capture(cat, NULL, &(SpawnOptions) { .timeout_usec = 5 * USEC_PER_SEC, .out_max = 4096,
-                                                                     .in = "a secret on stdin" }, &r), 0);
-        assert_string_equal(r.out, "a secret on stdin"); /* given on stdin, never in argv */
-        spawn_result_done(&r);
-        /* A daemon blocks SIGTERM for its signalfd; its children must not inherit that. */
-        sigset_t term, old;
-        sigemptyset(&term);
-        sigaddset(&term, SIGTERM);
-        assert_int_equal(sigprocmask(SIG_BLOCK, &term, &old), 0);
-        char *mask[] = { (char *) "grep", (char *) "^SigBlk:", (char *) "/proc/self/status", NULL };
-        assert_int_equal(spawn_capture(mask, NULL, &(SpawnOptions) { .timeout_usec = 5 * USEC_PER_SEC, .out_max = 4096 }, &r), 0);
-        assert_string_equal(r.out, "SigBlk:\t0000000000000000\n");
-        spawn_result_done(&r);
-        assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
-        assert_int_equal(spawn_capture(missing, NULL, &(SpawnOptions) { 5 * USEC_PER_SEC, 1000 }, &r), -ENOENT);
+        assert_int_equal(uuid_random(&a), 0);
+        assert_int_equal(uuid_random(&b), 0);
+        assert_int_equal(strlen(a), UUID_STRING_LEN);
+        assert_int_equal(a[8], '-');
+        assert_int_equal(a[14], '4'); /* version 4: random */
+        assert_string_not_equal(a, b);
 }
 
 int main(void) {
@@ -108,7 +99,8 @@ int main(void) {
                 cmocka_unit_test(test_parse_size),
                 cmocka_unit_test(test_format_size),
                 cmocka_unit_test(test_strv),
-                cmocka_unit_test(test_spawn),
+                cmocka_unit_test(test_retry),
+                cmocka_unit_test(test_uuid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
