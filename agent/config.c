@@ -16,6 +16,7 @@
         { section, name, CONF_ENUM, def, 0, 0, offsetof(AgentConfig, field), help, choices }
 
 static const char *const udev_events_choices[] = { UDEV_EVENTS_NAMES, NULL };
+const char *const agent_config_start_modes[] = { START_MODE_PREPARE_NAMES, NULL };
 
 const ConfOption agent_config_options[] = {
         OPT("coordinator", CONF_STRING, "tcp://127.0.0.1:7100", 0, 0, coordinator,
@@ -59,8 +60,8 @@ const ConfOption agent_config_options[] = {
                "client.bootstrap-osd keyring (default /var/lib/ceph/bootstrap-osd/CLUSTER.keyring)"),
         OSDOPT("osd-root", CONF_STRING, "", 0, 0, osd_root, "OSD directories (default /var/lib/ceph/osd)"),
         OSDOPT("state-dir", CONF_STRING, "", 0, 0, state_dir, "castle's state, the prepare journal (default /var/lib/castle)"),
-        OSDOPT("start-mode", CONF_STRING, "auto", 0, 0, start_mode,
-               "how prepared OSDs are started: auto, systemd, fork, none"),
+        ENUM("osd", "start-mode", "auto", start_mode, agent_config_start_modes,
+             "how prepared OSDs are started"),
         OSDOPT("auto-prepare", CONF_BOOL, "no", 0, 0, auto_prepare,
                "prepare an OSD on every available device that matches the two filters below, as it appears"),
         OSDOPT("auto-prepare-filter", CONF_REGEX, "", 0, 0, auto_prepare_filter,

@@ -11,6 +11,7 @@
 #include "common/conf.h"
 #include "agent/sources.h"
 #include "common/daemon.h"
+#include "osd-prep/startmode.h"
 
 #define AGENT_CONFIG_DEFAULT_PATH "/etc/castle/agent.conf"
 
@@ -39,12 +40,15 @@ typedef struct AgentConfig {
         char *keyring;
         char *osd_root;
         char *state_dir;
-        char *start_mode;
+        StartMode start_mode;
         bool auto_prepare;
         char *auto_prepare_filter;
         char *auto_prepare_path_filter;
         char *crush_device_class;
 } AgentConfig;
+
+/* The start-mode names, indexed by StartMode: what the agent passes to castlectl-osd. */
+extern const char *const agent_config_start_modes[];
 
 extern const ConfOption agent_config_options[];
 extern const size_t agent_config_n_options;

@@ -368,6 +368,3 @@ char *job_helper_path(const char *configured) {
         return strdup(LIBEXECDIR "/castlectl-osd");
 }
 
-int job_start_mode_valid(const char *m) {
-        return streq(m, "auto") || streq(m, "systemd") || streq(m, "fork") || streq(m, "none") ? 0 : -EINVAL;
-}

@@ -57,5 +57,3 @@ void job_runner_apply_policy(JobRunner *jr, Policy *p, const Report *report, con
 /* The castlectl-osd program: the configured one, else the one next to this program, else the
  * one in the libexec directory. NULL when out of memory. */
 char *job_helper_path(const char *configured);
-/* 0 if m is a start mode castlectl-osd knows (auto, systemd, fork, none), else -EINVAL. */
-int job_start_mode_valid(const char *m);

@@ -147,7 +147,7 @@ static int on_rescan(zloop_t *loop, int timer_id, void *arg) {
 static JobPrepareOptions prepare_options(const AgentConfig *c) {
         return (JobPrepareOptions) {
                 .cluster = c->cluster,
-                .start_mode = c->start_mode,
+                .start_mode = agent_config_start_modes[c->start_mode],
                 .ceph_conf = c->ceph_conf,
                 .keyring = c->keyring,
                 .osd_root = c->osd_root,
@@ -283,8 +283,6 @@ static int start_jobs(Agent *a) {
         _cleanup_free_ char *helper = job_helper_path(a->cfg.osd_helper), *err = NULL;
         int r;
 
-        if (job_start_mode_valid(a->cfg.start_mode) < 0)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "start-mode: '%s' is not one of auto, systemd, fork, none.", a->cfg.start_mode);
         r = policy_set(&a->policy, a->cfg.auto_prepare, a->cfg.auto_prepare_filter, a->cfg.auto_prepare_path_filter,
                        a->cfg.crush_device_class, &err);
         if (r < 0)

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/rook.h"
 #include "cli/table.h"
+#include "common/conf.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/size.h"
@@ -106,6 +107,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 {}
         };
         uint64_t v;
+        bool yes;
         int c;
 
         while ((c = getopt_long(argc, argv, "hf:n", options, NULL)) >= 0)
@@ -115,7 +117,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         return 0;
                 case 'f':
                         if (!streq(optarg, "json") && !streq(optarg, "table") && !streq(optarg, "rook"))
-                                return log_error_errno(EINVAL, "Unknown --format '%s': use table, json or rook.", optarg);
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown --format '%s': use table, json or rook.", optarg);
                         a->json = streq(optarg, "json");
                         a->rook = streq(optarg, "rook");
                         break;
@@ -132,10 +134,9 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         a->filter.available = CASTLE__DEVICE_FILTER__TRI__YES;
                         break;
                 case ARG_ROTATIONAL:
-                        if (!streq(optarg, "yes") && !streq(optarg, "no"))
-                                return log_error_errno(EINVAL, "--rotational takes yes or no.");
-                        a->filter.rotational = streq(optarg, "yes") ? CASTLE__DEVICE_FILTER__TRI__YES
-                                                                    : CASTLE__DEVICE_FILTER__TRI__NO;
+                        if (conf_parse_bool(optarg, &yes) < 0)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--rotational takes yes or no.");
+                        a->filter.rotational = yes ? CASTLE__DEVICE_FILTER__TRI__YES : CASTLE__DEVICE_FILTER__TRI__NO;
                         break;
                 case ARG_TRANSPORT:
                         a->filter.transport = optarg;
@@ -150,9 +151,9 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         a->crush_class = optarg;
                         break;
                 case ARG_AUTO_PREPARE:
-                        if (!streq(optarg, "yes") && !streq(optarg, "no"))
-                                return log_error_errno(EINVAL, "--auto-prepare takes yes or no.");
-                        a->auto_prepare = streq(optarg, "yes");
+                        if (conf_parse_bool(optarg, &yes) < 0)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--auto-prepare takes yes or no.");
+                        a->auto_prepare = yes;
                         break;
                 case ARG_FILTER:
                         a->name_filter = optarg;
@@ -163,7 +164,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 case ARG_MIN_SIZE:
                 case ARG_MAX_SIZE:
                         if (parse_size(optarg, &v) < 0)
-                                return log_error_errno(EINVAL, "Invalid size '%s'.", optarg);
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid size '%s'.", optarg);
                         if (c == ARG_MIN_SIZE)
                                 a->filter.min_size = v;
                         else
@@ -171,7 +172,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         break;
                 case ARG_LIMIT:
                         if (safe_atou64(optarg, &v) < 0 || v == 0 || v > UINT32_MAX)
-                                return log_error_errno(EINVAL, "--limit takes a positive number.");
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--limit takes a positive number.");
                         a->filter.limit = (uint32_t) v;
                         break;
                 case ARG_COORDINATOR:
@@ -187,9 +188,9 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         a->insecure = true;
                         break;
                 case ARG_TIMEOUT:
-                        if (safe_atou64(optarg, &v) < 0 || v == 0 || v > 3600)
-                                return log_error_errno(EINVAL, "--timeout takes seconds, 1 to 3600.");
-                        a->timeout_usec = v * USEC_PER_SEC;
+                        if (conf_parse_duration(optarg, &v) < 0 || v < USEC_PER_SEC || v > USEC_PER_HOUR)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--timeout takes seconds, 1 to 3600.");
+                        a->timeout_usec = v;
                         break;
                 default:
                         return -EINVAL;
@@ -237,7 +238,7 @@ static int receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Cast
         if (!which) {
                 if (zsys_interrupted || errno == EINTR)
                         return -EINTR;
-                return log_error_errno(ETIMEDOUT,
+                return log_error_errno(SYNTHETIC_ERRNO(ETIMEDOUT),
                                        "No answer from the coordinator at %s within %" PRIu64 " s. Is it running, "
                                        "and is this client's public key in its query allowlist (query-keys)?",
                                        a->endpoint, timeout_usec / USEC_PER_SEC);
@@ -462,7 +463,7 @@ static int cmd_devices(zsock_t *s, const ClusterArgs *a) {
                 table_free(t);
         }
         if (d.n_devices == 0 && !isempty(a->filter.stable_id))
-                return log_error_errno(ENODEV, "No device with stable id %s.", a->filter.stable_id);
+                return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "No device with stable id %s.", a->filter.stable_id);
         return 0;
 }
 
@@ -488,7 +489,7 @@ static int cmd_devices_rook(zsock_t *s, const ClusterArgs *a) {
                 if (isempty(a->filter.node_id) || streq(a->filter.node_id, strempty(nodes->nodes[i]->node_id)))
                         sel[n_sel++] = nodes->nodes[i];
         if (r >= 0 && !isempty(a->filter.node_id) && n_sel == 0 && d.n_devices == 0)
-                r = log_error_errno(ENODEV, "The coordinator knows no node %s.", a->filter.node_id);
+                r = log_error_errno(SYNTHETIC_ERRNO(ENODEV), "The coordinator knows no node %s.", a->filter.node_id);
         if (r >= 0)
                 r = rook_config_maps(sel, n_sel, d.devices, d.n_devices,
                                      a->rook_namespace ? a->rook_namespace : "rook-ceph", &list);

@@ -2,7 +2,6 @@
 /* castlectl inventory: one scan of this node, selected and filtered, in a table or JSON. */
 #include <fcntl.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "common/conf.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/retry.h"
@@ -97,18 +97,6 @@ typedef struct Args {
         char **devices;
 } Args;
 
-static int parse_seconds(const char *s, uint64_t *ret) {
-        char *end;
-        double v;
-
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno || *end || !(v > 0) || v > 3600)
-                return -EINVAL;
-        *ret = (uint64_t) llround(v * 1e6);
-        return 0;
-}
-
 static int parse_args(int argc, char *argv[], Args *a) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -134,6 +122,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
         };
         _cleanup_free_ char *err = NULL;
         uint64_t v;
+        bool yes;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "hf:nav", options, NULL)) >= 0)
@@ -144,7 +133,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 case 'f':
                         a->format = output_format_from_string(optarg);
                         if (a->format == _OUTPUT_FORMAT_MAX)
-                                return log_error_errno(EINVAL, "Unknown --format '%s': use table, json or ceph-volume.",
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown --format '%s': use table, json or ceph-volume.",
                                                        optarg);
                         break;
                 case 'n':
@@ -170,7 +159,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 case ARG_MIN_SIZE:
                 case ARG_MAX_SIZE:
                         if (parse_size(optarg, &v) < 0)
-                                return log_error_errno(EINVAL, "Invalid size '%s': use a number of bytes, "
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid size '%s': use a number of bytes, "
                                                                "or a number with K, M, G, T or P.", optarg);
                         if (c == ARG_MIN_SIZE)
                                 a->filter.min_size = v;
@@ -178,12 +167,10 @@ static int parse_args(int argc, char *argv[], Args *a) {
                                 a->filter.max_size = v;
                         break;
                 case ARG_ROTATIONAL:
-                        if (streq(optarg, "yes") || streq(optarg, "1") || streq(optarg, "true"))
-                                a->filter.rotational = 1;
-                        else if (streq(optarg, "no") || streq(optarg, "0") || streq(optarg, "false"))
-                                a->filter.rotational = 0;
+                        if (conf_parse_bool(optarg, &yes) >= 0)
+                                a->filter.rotational = yes;
                         else
-                                return log_error_errno(EINVAL, "--rotational takes yes or no, not '%s'.", optarg);
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--rotational takes yes or no, not '%s'.", optarg);
                         break;
                 case ARG_MODEL:
                 case ARG_VENDOR:
@@ -195,11 +182,11 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 case ARG_TRANSPORT:
                         a->filter.transport = (int) transport_from_string(optarg);
                         if (a->filter.transport == _TRANSPORT_MAX)
-                                return log_error_errno(EINVAL, "Unknown --transport '%s'.", optarg);
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown --transport '%s'.", optarg);
                         break;
                 case ARG_LIMIT:
                         if (safe_atou64(optarg, &v) < 0 || v == 0)
-                                return log_error_errno(EINVAL, "--limit takes a positive number, not '%s'.", optarg);
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--limit takes a positive number, not '%s'.", optarg);
                         a->filter.limit = (size_t) v;
                         break;
                 case ARG_AVAILABLE:
@@ -210,8 +197,8 @@ static int parse_args(int argc, char *argv[], Args *a) {
                         break;
                 case ARG_PROBE_TIMEOUT:
                 case ARG_UDEV_TIMEOUT:
-                        if (parse_seconds(optarg, &v) < 0)
-                                return log_error_errno(EINVAL, "Invalid timeout '%s': seconds, above 0 and at most 3600.",
+                        if (conf_parse_duration(optarg, &v) < 0 || v == 0 || v > USEC_PER_HOUR)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid timeout '%s': seconds, above 0 and at most 3600.",
                                                        optarg);
                         if (c == ARG_PROBE_TIMEOUT)
                                 a->scan.probe_timeout_usec = v;
@@ -223,7 +210,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 }
         for (int i = optind; i < argc; i++)
                 if (strv_extend(&a->devices, argv[i]) < 0)
-                        return log_error_errno(ENOMEM, "Out of memory.");
+                        return log_oom();
         return 1;
 }
 

@@ -58,7 +58,7 @@ static int expand_lists(int argc, char *argv[], char ***ret) {
                                         return strv_free(out), -ENOMEM;
                         }
                         if (k == i + 1)
-                                return strv_free(out), log_error("%s needs at least one device", argv[i]), -EINVAL;
+                                return strv_free(out), log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s needs at least one device", argv[i]);
                         i = k - 1;
                 } else if (strv_extend(&out, argv[i]) < 0)
                         return strv_free(out), -ENOMEM;
@@ -140,7 +140,7 @@ static int batch_option(OsdArgs *a, int c, void *userdata) {
                 return strv_extend(c == ARG_DB_DEVICES ? &b->db : &b->wal, optarg) < 0 ? -ENOMEM : 1;
         case ARG_OSDS_PER_DEVICE:
                 if (safe_atoi(optarg, &n) < 0 || n <= 0 || n > 32)
-                        return log_error("--osds-per-device: '%s' is not a number from 1 to 32", optarg), -EINVAL;
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--osds-per-device: '%s' is not a number from 1 to 32", optarg);
                 b->per = (unsigned) n;
                 return 1;
         case ARG_REPORT:

@@ -83,7 +83,7 @@ int osdcli_list(int argc, char *argv[]) {
         static const char *const headers[] = { "ID", "KIND", "TYPE", "DEVICE", "RUNNING", "OSD UUID", "CLUSTER", "STABLE ID" };
         Table *t = table_new(headers, ELEMENTSOF(headers));
         if (!t)
-                return log_error_errno(ENOMEM, "Out of memory: %m"), 1;
+                return log_oom(), 1;
         for (size_t i = 0; i < l.n; i++) {
                 const OsdEntry *e = &l.items[i];
                 char id[16], running[24];
@@ -95,7 +95,7 @@ int osdcli_list(int argc, char *argv[]) {
                 const char *cells[] = { id, e->kind, e->type, e->device, running, e->uuid, e->cluster_fsid, e->stable_id };
                 if (table_add_row(t, cells) < 0) {
                         table_free(t);
-                        return log_error_errno(ENOMEM, "Out of memory: %m"), 1;
+                        return log_oom(), 1;
                 }
         }
         if (l.n == 0)

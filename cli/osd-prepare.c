@@ -88,7 +88,7 @@ static int prepare_option(OsdArgs *a, int c, void *userdata) {
                 return 1;
         case ARG_MODE:
                 if (!streq(optarg, "raw") && !streq(optarg, "lvm"))
-                        return log_error("--mode: '%s' is not raw or lvm", optarg), -EINVAL;
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--mode: '%s' is not raw or lvm", optarg);
                 a->prep.lvm = streq(optarg, "lvm");
                 return 1;
         case ARG_BLOCK_DB:

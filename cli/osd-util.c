@@ -7,9 +7,11 @@
 #include <stdlib.h>
 
 #include "cli/osd-util.h"
+#include "common/conf.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/size.h"
+#include "osd-prep/start.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
 
@@ -62,27 +64,27 @@ static int shared_option(OsdArgs *a, int c) {
         case ARG_BLOCK_DB_SIZE:
         case ARG_BLOCK_WAL_SIZE:
                 if (parse_size(optarg, c == ARG_BLOCK_DB_SIZE ? &a->prep.db_size : &a->prep.wal_size) < 0)
-                        return log_error("--%s: '%s' is not a size", c == ARG_BLOCK_DB_SIZE ? "block-db-size" : "block-wal-size",
-                                         optarg), -EINVAL;
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--%s: '%s' is not a size", c == ARG_BLOCK_DB_SIZE ? "block-db-size" : "block-wal-size",
+                                         optarg);
                 return 1;
         case ARG_START_MODE: {
                 int m = start_mode_from_string(optarg);
                 if (m < 0)
-                        return log_error("--start-mode: '%s' is not one of auto, systemd, fork, exec, none", optarg), -EINVAL;
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--start-mode: '%s' is not one of auto, systemd, fork, exec, none", optarg);
                 a->ctx.start = (StartMode) m;
                 return 1;
         }
         case ARG_TIMEOUT: {
-                uint64_t s;
-                if (safe_atou64(optarg, &s) < 0 || s == 0 || s > 86400)
-                        return log_error("--timeout: '%s' is not a number of seconds", optarg), -EINVAL;
-                a->ctx.up_timeout_usec = a->ctx.ceph.timeout_usec = s * USEC_PER_SEC;
+                uint64_t t;
+                if (conf_parse_duration(optarg, &t) < 0 || t < USEC_PER_SEC || t > USEC_PER_DAY)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--timeout: '%s' is not a number of seconds", optarg);
+                a->ctx.up_timeout_usec = a->ctx.ceph.timeout_usec = t;
                 return 1;
         }
         case ARG_OSD_ID: {
                 int id;
                 if (safe_atoi(optarg, &id) < 0 || id < 0)
-                        return log_error("--osd-id: '%s' is not an OSD id", optarg), -EINVAL;
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--osd-id: '%s' is not an OSD id", optarg);
                 a->prep.osd_id = a->zap.osd_id = id;
                 return 1;
         }
@@ -116,7 +118,7 @@ bool osdcli_want_json(const OsdArgs *a) {
 
 int osdcli_check_format(const OsdArgs *a) {
         if (a->format && !streq(a->format, "json") && !streq(a->format, "table") && !streq(a->format, "text"))
-                return log_error("--format: '%s' is not text or json", a->format), -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--format: '%s' is not text or json", a->format);
         return 0;
 }
 
@@ -157,13 +159,13 @@ static void progress_json(const char *step, unsigned percent, const char *messag
 /* After the options of prepare or batch: how they start OSDs, and show progress. */
 int osdcli_prepare_options_done(OsdArgs *a) {
         if (a->ctx.start == START_EXEC)
-                return log_error("--start-mode=exec is for `castlectl osd activate ID` only"), -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--start-mode=exec is for `castlectl osd activate ID` only");
         if (!a->progress || streq(a->progress, "text"))
                 a->ctx.progress = progress_text;
         else if (streq(a->progress, "json"))
                 a->ctx.progress = progress_json;
         else if (!streq(a->progress, "none"))
-                return log_error("--progress: '%s' is not text, json or none", a->progress), -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--progress: '%s' is not text, json or none", a->progress);
         return 0;
 }
 

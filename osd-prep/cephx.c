@@ -81,7 +81,7 @@ int cephx_secret_new(char ret[static CEPHX_SECRET_MAX]) {
         return 0;
 }
 
-int dmcrypt_key_new(char ret[static DMCRYPT_KEY_MAX]) {
+int cephx_dmcrypt_key_new(char ret[static DMCRYPT_KEY_MAX]) {
         uint8_t key[DMCRYPT_KEY_BYTES];
         int r = random_bytes(key, sizeof key);
 

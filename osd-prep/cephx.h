@@ -16,7 +16,7 @@ int cephx_secret_new(char ret[static CEPHX_SECRET_MAX]);
  * (config-key dm-crypt/osd/<uuid>/luks); castle never writes it to this node's disks. */
 #define DMCRYPT_KEY_BYTES 128
 #define DMCRYPT_KEY_MAX 173
-int dmcrypt_key_new(char ret[static DMCRYPT_KEY_MAX]);
+int cephx_dmcrypt_key_new(char ret[static DMCRYPT_KEY_MAX]);
 
 /* True if s looks like such a secret (base64 of a 28-byte AES key). */
 int cephx_secret_valid(const char *s);

@@ -8,21 +8,10 @@
 
 #include "discovery/devscan.h"
 #include "osd-prep/mon.h"
+#include "osd-prep/startmode.h"
 
 #define OSD_ROOT_DEFAULT "/var/lib/ceph/osd"
 #define STATE_DIR_DEFAULT "/var/lib/castle"
-
-typedef enum StartMode {
-        START_AUTO,     /* systemd where it runs the host's units, else fork */
-        START_SYSTEMD,  /* systemctl start ceph-osd@ID */
-        START_FORK,     /* ceph-osd daemonizes itself: a child of whoever asked */
-        START_EXEC,     /* exec ceph-osd -f in place of this process (a container's entrypoint) */
-        START_NONE,
-        _START_MODE_MAX,
-} StartMode;
-
-const char *start_mode_to_string(StartMode m);
-int start_mode_from_string(const char *s);
 
 /* step: a short name ("osd-new"); percent: 0..100 of the whole operation. */
 typedef void (*ProgressFn)(const char *step, unsigned percent, const char *message, void *userdata);
@@ -46,4 +35,3 @@ static inline const char *osd_ctx_cluster(const OsdContext *c) {
 }
 
 /* <root>/<cluster>-<id>, malloc'ed */
-char *osd_dir_path(const OsdContext *c, int id);

@@ -25,11 +25,11 @@ static const char *const step_names[_STEP_MAX] = {
         [STEP_MKFS] = "mkfs",
 };
 
-const char *prepare_step_to_string(PrepareStep s) {
+const char *journal_step_to_string(PrepareStep s) {
         return s < _STEP_MAX ? step_names[s] : "unknown";
 }
 
-PrepareStep prepare_step_from_string(const char *s) {
+PrepareStep journal_step_from_string(const char *s) {
         for (PrepareStep i = 0; i < _STEP_MAX; i++)
                 if (streq_ptr(s, step_names[i]))
                         return i;
@@ -105,7 +105,7 @@ int journal_write(const char *state_dir, const JournalEntry *e) {
         add_string(o, "crush_device_class", e->crush_class);
         json_object_object_add(o, "osd_id", json_object_new_int(e->osd_id));
         json_object_object_add(o, "reused_id", json_object_new_boolean(e->reused_id));
-        add_string(o, "step", prepare_step_to_string(e->step));
+        add_string(o, "step", journal_step_to_string(e->step));
         if (e->lvm) {
                 json_object *vols = json_object_new_object();
 
@@ -174,7 +174,7 @@ static int entry_parse(const char *text, JournalEntry *ret) {
         if (json_object_object_get_ex(o, "reused_id", &v))
                 e.reused_id = json_object_get_boolean(v);
         step = dup_string(o, "step");
-        e.step = prepare_step_from_string(step);
+        e.step = journal_step_from_string(step);
         if (json_object_object_get_ex(o, "mode", &v) && streq_ptr(json_object_get_string(v), "lvm")) {
                 json_object *vols;
 
@@ -247,7 +247,7 @@ int journal_find(const char *state_dir, const char *stable_id, JournalEntry *ret
                 if (r >= 0)
                         r = entry_parse(text, &e);
                 if (r < 0) {
-                        log_warning_errno(r, "Ignoring prepare journal entry %s: %m", path);
+                        log_debug_errno(r, "Ignoring prepare journal entry %s: %m", path);
                         continue;
                 }
                 if (streq(e.stable_id, stable_id)) {

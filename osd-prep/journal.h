@@ -18,8 +18,8 @@ typedef enum PrepareStep {
         _STEP_MAX,
 } PrepareStep;
 
-const char *prepare_step_to_string(PrepareStep s);
-PrepareStep prepare_step_from_string(const char *s);
+const char *journal_step_to_string(PrepareStep s);
+PrepareStep journal_step_from_string(const char *s);
 
 typedef enum VolumeType {
         VOLUME_BLOCK,

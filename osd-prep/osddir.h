@@ -10,6 +10,8 @@
 #include "osd-prep/context.h"
 
 /* The ceph user, or (uid_t) -1 when it does not exist or we are not root. */
+/* <root>/<cluster>-<id>, as ceph-volume and the ceph-osd units expect it. */
+char *osd_dir_path(const OsdContext *c, int id);
 void osd_owner(uid_t *uid, gid_t *gid);
 
 /* Creates the directory afresh (anything in it from an earlier, interrupted run is removed)

@@ -314,7 +314,7 @@ static int start_and_wait(Run *run, int id) {
                 progress(run, "up", 90, "waiting for osd.%d to be up", id);
                 r = osd_wait_up(run->c, run->mon, id, &err);
                 if (r == -ESRCH && attempt < START_TRIES) {
-                        log_info("%s; starting it again", err);
+                        progress(run, "up", 90, "%s; starting it again", err);
                         err = mfree(err);
                         continue;
                 }
@@ -505,7 +505,7 @@ static int make_layout(Run *run) {
                 _cleanup_strv_free_ char **done = NULL;
                 lvm_layout_remove(e, (const char *const *) run->node, &done);
                 STRV_FOREACH(d, done)
-                        log_info("Interrupted prepare of osd %s: %s", e->uuid, *d);
+                        progress(run, "lvm", 30, "interrupted prepare of osd %s: %s", e->uuid, *d);
         }
         progress(run, "lvm", 30, "creating the volumes of osd.%d%s", e->osd_id, e->encrypted ? " (dm-crypt)" : "");
         r = lvm_layout_create(e, &lr, &run->paths, &err);
@@ -539,7 +539,7 @@ static int allocate_id(Run *run) {
         progress(run, "osd-new", 20, "asking the monitors for an OSD id");
         OsdSecrets secrets = { .cephx = e->secret, .crush_class = e->crush_class };
         if (e->encrypted) {
-                r = dmcrypt_key_new(run->dmcrypt_key);
+                r = cephx_dmcrypt_key_new(run->dmcrypt_key);
                 if (r < 0)
                         return fail(run, r, "cannot make a dm-crypt key: %s", strerror(-r));
                 secrets.lockbox = e->lockbox;
@@ -702,7 +702,7 @@ static int prepare(Run *run) {
                         return fail(run, -EXDEV, "an interrupted prepare of %s (journal %s) was for cluster %s, not %s",
                                     res->device, run->entry.uuid, strempty(run->entry.cluster_fsid), fsid);
                 progress(run, "plan", 5, "finishing the interrupted prepare of osd %s (last step: %s)", run->entry.uuid,
-                         prepare_step_to_string(run->entry.step));
+                         journal_step_to_string(run->entry.step));
         }
 
         progress(run, "lock", 10, "locking %s", res->device);

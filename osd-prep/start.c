@@ -28,13 +28,8 @@
 #define CEPH_OSD_BUSY_TRIES 5
 #define CEPH_OSD_BUSY_WAIT_USEC (500 * USEC_PER_MSEC)
 
-static const char *const start_modes[_START_MODE_MAX] = {
-        [START_AUTO] = "auto",
-        [START_SYSTEMD] = "systemd",
-        [START_FORK] = "fork",
-        [START_EXEC] = "exec",
-        [START_NONE] = "none",
-};
+static const char *const start_modes[] = { START_MODE_PREPARE_NAMES, [START_EXEC] = "exec" };
+_Static_assert(ELEMENTSOF(start_modes) == _START_MODE_MAX, "a start mode without a name");
 
 const char *start_mode_to_string(StartMode m) {
         return m < _START_MODE_MAX ? start_modes[m] : "unknown";
@@ -149,7 +144,7 @@ int osd_ceph_run(char *const *argv, const SpawnOptions *o, const char *device, S
                         *ret = res;
                         return 0;
                 }
-                log_info("%s found %s busy, trying again", argv[0], device);
+                log_debug("%s found %s busy, trying again", argv[0], device);
                 spawn_result_done(&res);
         }
 }

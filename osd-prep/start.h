@@ -9,6 +9,10 @@
 #include "osd-prep/context.h"
 
 /* The pid of a running ceph-osd with this id (read from /proc), or 0. */
+const char *start_mode_to_string(StartMode m);
+/* -EINVAL for an unknown name. */
+int start_mode_from_string(const char *s);
+
 pid_t osd_running_pid(int id);
 
 /* True if ceph-osd's error output says its device was busy: udevd or a scan had it open

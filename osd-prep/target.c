@@ -114,7 +114,7 @@ int target_lock_all(const TargetWant *want, size_t n, const ScanOptions *base, c
                 }
                 l[i].moved = want[i].planned_kname && !streq(d->kname, want[i].planned_kname);
                 if (l[i].moved)
-                        log_notice("%s is now /dev/%s (was /dev/%s): following its stable id", want[i].stable_id,
+                        log_debug("%s is now /dev/%s (was /dev/%s): following its stable id", want[i].stable_id,
                                    d->kname, want[i].planned_kname);
                 r = target_open_locked(d, want[i].exclusive, &l[i].fd, error);
                 if (r < 0)
