@@ -61,21 +61,11 @@ typedef struct Agent {
 } Agent;
 
 static void help(void) {
-        printf("Usage: castle-agent [OPTIONS]\n"
-               "\n"
-               "Follows this node's block devices (udev hotplug, mounts, periodic rescans),\n"
-               "decides which are safe to use for Ceph, and reports them to castle-coordinator.\n"
-               "\n"
-               "  -c, --config=FILE     configuration file (default %s; missing is fine)\n"
-               "      --check-config    parse the configuration, print it, and exit\n"
-               "      --OPTION=VALUE    any option below, overriding the file\n"
-               "  -v, --verbose         debug messages\n"
-               "  -h, --help            this text\n"
-               "\n"
-               "Options ([agent] and [osd] sections of the file):\n",
-               AGENT_CONFIG_DEFAULT_PATH);
-        agent_config_print_help(stdout);
-        printf("\nSignals: SIGTERM/SIGINT stop; SIGHUP re-reads the configuration.\n");
+        daemon_print_help("castle-agent",
+                          "Follows this node's block devices (udev hotplug, mounts, periodic rescans),\n"
+                          "decides which are safe to use for Ceph, and reports them to castle-coordinator.\n",
+                          AGENT_CONFIG_DEFAULT_PATH, "[agent] and [osd] sections", agent_config_options,
+                          agent_config_n_options, "SIGHUP re-reads the configuration");
 }
 
 /* Where the agent runs (host or container, and what of the host it sees), then the node's

@@ -140,3 +140,21 @@ int daemon_signals_dispatch(DaemonSignals *s) {
         notify_send("STOPPING=1");
         return 1;
 }
+
+void daemon_print_help(const char *program, const char *description, const char *default_config,
+                       const char *sections, const ConfOption *table, size_t n, const char *sighup) {
+        printf("Usage: %s [OPTIONS]\n"
+               "\n"
+               "%s"
+               "\n"
+               "  -c, --config=FILE     configuration file (default %s; missing is fine)\n"
+               "      --check-config    parse the configuration, print it, and exit\n"
+               "      --OPTION=VALUE    any option below, overriding the file\n"
+               "  -v, --verbose         debug messages\n"
+               "  -h, --help            this text\n"
+               "\n"
+               "Options (%s of the file):\n",
+               program, description, default_config, sections);
+        conf_print_help(table, n, stdout);
+        printf("\nSignals: SIGTERM/SIGINT stop; %s.\n", sighup);
+}

@@ -22,6 +22,10 @@ typedef struct DaemonArgs {
 int daemon_parse_args(const ConfOption *table, size_t n, const char *default_config, int argc, char *argv[],
                       DaemonArgs *ret);
 void daemon_args_done(DaemonArgs *a);
+/* --help: usage, what the program does, the common options, the table's options (from
+ * sections of the file), and what SIGHUP does. */
+void daemon_print_help(const char *program, const char *description, const char *default_config,
+                       const char *sections, const ConfOption *table, size_t n, const char *sighup);
 /* Defaults, then the file, then the command-line overrides; errors are logged. */
 int daemon_load_config(const ConfOption *table, size_t n, const DaemonArgs *a, void *values);
 

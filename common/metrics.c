@@ -261,7 +261,8 @@ static int series_get(Metric *f, const char *const *values, Series **ret) {
         return r;
 }
 
-int metric_add(Metric *f, const char *const *values, double v) {
+/* Adds v to the series, or sets it to v. */
+static int series_update(Metric *f, const char *const *values, double v, bool add) {
         Series *s;
         int r;
 
@@ -272,23 +273,16 @@ int metric_add(Metric *f, const char *const *values, double v) {
         r = series_get(f, values, &s);
         if (r < 0)
                 return r;
-        s->value += v;
+        s->value = add ? s->value + v : v;
         return 0;
 }
 
-int metric_set(Metric *f, const char *const *values, double v) {
-        Series *s;
-        int r;
+int metric_add(Metric *f, const char *const *values, double v) {
+        return series_update(f, values, v, true);
+}
 
-        if (!f)
-                return 0;
-        if (f->type == METRIC_HISTOGRAM || isnan(v) || (f->type == METRIC_COUNTER && v < 0))
-                return -EINVAL;
-        r = series_get(f, values, &s);
-        if (r < 0)
-                return r;
-        s->value = v;
-        return 0;
+int metric_set(Metric *f, const char *const *values, double v) {
+        return series_update(f, values, v, false);
 }
 
 int metric_observe(Metric *f, const char *const *values, double v) {

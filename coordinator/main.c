@@ -90,22 +90,12 @@ static const ConfOption options[] = {
 };
 
 static void help(void) {
-        printf("Usage: castle-coordinator [OPTIONS]\n"
-               "\n"
-               "Keeps the inventory of every castle-agent's node and answers queries\n"
-               "(castlectl cluster ...). Agents and clients authenticate with CURVE keys; only keys\n"
-               "in the allowlist directories may connect.\n"
-               "\n"
-               "  -c, --config=FILE     configuration file (default %s; missing is fine)\n"
-               "      --check-config    parse the configuration, print it, and exit\n"
-               "      --OPTION=VALUE    any option below, overriding the file\n"
-               "  -v, --verbose         debug messages\n"
-               "  -h, --help            this text\n"
-               "\n"
-               "Options ([coordinator] section of the file):\n",
-               DEFAULT_CONFIG);
-        conf_print_help(options, ELEMENTSOF(options), stdout);
-        printf("\nSignals: SIGTERM/SIGINT stop; SIGHUP re-reads the key allowlists.\n");
+        daemon_print_help("castle-coordinator",
+                          "Keeps the inventory of every castle-agent's node and answers queries\n"
+                          "(castlectl cluster ...). Agents and clients authenticate with CURVE keys; only keys\n"
+                          "in the allowlist directories may connect.\n",
+                          DEFAULT_CONFIG, "[coordinator] section", options, ELEMENTSOF(options),
+                          "SIGHUP re-reads the key allowlists");
 }
 
 static int on_agents(zloop_t *loop, zsock_t *s, void *arg) {
