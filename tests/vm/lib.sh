@@ -112,11 +112,12 @@ vm_run() {
 }
 
 # guest_script NAME: reads a bash script on stdin into $WORK/NAME (run it in the guest
-# with: vm_run ... -- bash "$WORK/NAME"). The script sees $WORK, $CASTLECTL, $BUILD.
+# with: vm_run ... -- bash "$WORK/NAME"). The script sees $WORK, $CASTLECTL, $BUILD and $TOP
+# (the source tree, wherever the build is).
 guest_script() {
         {
                 echo "set -uo pipefail"
-                printf 'WORK=%q CASTLECTL=%q BUILD=%q\n' "$WORK" "$CASTLECTL" "$BUILD"
+                printf 'WORK=%q CASTLECTL=%q BUILD=%q TOP=%q\n' "$WORK" "$CASTLECTL" "$BUILD" "$TOP"
                 cat
         } >"$WORK/$1"
 }
