@@ -1,43 +1,20 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared helpers of the integration tier: prerequisites (skip with 77 only when a thing is
 # truly missing), udevd, loop devices this test made and nothing else, and cleanup that
-# runs even when a test fails.
+# runs even when a test fails. What the VM tier shares (reporting, require_cmd, image_digest,
+# $TOP) is in base.sh.
 
-set -euo pipefail
+# shellcheck source=tests/integration/base.sh
+source "$(dirname "${BASH_SOURCE[0]}")/base.sh"
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CASTLECTL=${CASTLECTL:-$TOP/castlectl}
-WORK=""
 LOOPS=()
 PIDS=()
 MOUNTS=()
 SWAPS=()
-CLEANUP_HOOKS=()
-FAILED=0
-
-skip() {
-        echo "SKIP: $*"
-        exit 77
-}
-
-fail() {
-        echo "FAIL: $*"
-        FAILED=$((FAILED + 1))
-}
-
-pass() {
-        echo "ok: $*"
-}
 
 require_root() {
         [ "$(id -u)" -eq 0 ] || skip "needs root (loop devices, mounts)"
-}
-
-require_cmd() {
-        local c
-        for c in "$@"; do
-                command -v "$c" >/dev/null 2>&1 || skip "$c is not installed (scripts/install-deps installs it)"
-        done
 }
 
 # udevd is not running on a fresh machine: start it, as TEST-ENVIRONMENT.md measured.
@@ -63,10 +40,7 @@ cleanup() {
         for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
         for s in "${SWAPS[@]}"; do swapoff "$s" 2>/dev/null; done
         for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-        for l in "${LOOPS[@]}"; do
-                partx -d "$l" 2>/dev/null
-                losetup -d "$l" 2>/dev/null
-        done
+        for l in "${LOOPS[@]}"; do detach "$l" 2>/dev/null; done
         [ -n "$WORK" ] && rm -rf "$WORK"
         if [ "$rc" -eq 0 ] && [ "$FAILED" -gt 0 ]; then rc=1; fi
         exit "$rc"
@@ -84,43 +58,54 @@ new_image() {
         echo "$WORK/$1.img"
 }
 
-# attach IMAGE [losetup options...]: sets ATTACHED to the new loop device and remembers it
-# for cleanup (not in a subshell, so the cleanup list keeps it).
+# Loop devices. Partitions added with partx (BLKPG) outlive `losetup -d`: the kernel keeps
+# them, and whoever attaches an image under that loop number next sees them (a clean image
+# "Has partitions"). So every attach first removes the partitions an earlier user left, and
+# a detach removes ours; a machine someone else used cannot fail these tests.
+
+# loop_clear_partitions DEV: removes every partition the kernel has for loop device DEV.
+loop_clear_partitions() {
+        local dev=$1 name=${1#/dev/}
+        compgen -G "/sys/block/$name/${name}p*" >/dev/null || return 0
+        if ! partx -d "$dev"; then
+                echo "FAIL: cannot remove the partitions of $dev: $(cd "/sys/block/$name" && echo "${name}"p*)"
+                return 1
+        fi
+        udevadm settle --timeout=30 || true
+}
+
+# attach IMAGE [losetup options...]: attaches IMAGE to the first free loop device, sets
+# ATTACHED to it and remembers it for cleanup (not in a subshell, so the list keeps it).
 attach() {
         local img=$1
         shift
         ATTACHED=$(losetup -f --show "$@" "$img")
         LOOPS+=("$ATTACHED")
+        loop_clear_partitions "$ATTACHED"
 }
 
-# fingerprint IMAGE: a hash of every data extent and its offset. Holes read as zeros, so this
-# covers every byte of a sparse image without reading gigabytes of zeros.
+# attach_at N IMAGE [losetup options...]: the same as /dev/loopN.
+attach_at() {
+        local n=$1 img=$2
+        shift 2
+        [ -e "/dev/loop$n" ] || mknod "/dev/loop$n" b 7 "$n"
+        losetup "$@" "/dev/loop$n" "$img"
+        ATTACHED=/dev/loop$n
+        LOOPS+=("$ATTACHED")
+        loop_clear_partitions "$ATTACHED"
+}
+
+# detach DEV: removes loop device DEV's partitions, then the device (cleanup does this for
+# every attached one; a test detaches with it to see a disk go away).
+detach() {
+        loop_clear_partitions "$1"
+        losetup -d "$1"
+}
+
+# fingerprint IMAGE: image_digest once what the loop devices wrote is on disk.
 fingerprint() {
         sync
-        python3 - "$1" <<'PY'
-import hashlib, os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-size = os.fstat(fd).st_size
-h = hashlib.sha256(str(size).encode())
-off = 0
-while off < size:
-    try:
-        start = os.lseek(fd, off, os.SEEK_DATA)
-    except OSError:
-        break
-    end = os.lseek(fd, start, os.SEEK_HOLE)
-    pos = start
-    while pos < end:
-        chunk = os.pread(fd, min(1 << 20, end - pos), pos)
-        if not chunk:
-            break
-        if chunk.count(0) != len(chunk):
-            h.update(str(pos).encode())
-            h.update(chunk)
-        pos += len(chunk)
-    off = end
-print(h.hexdigest())
-PY
+        image_digest "$1"
 }
 
 # free_loop_base N: the first multiple of N from 200 up whose N loop numbers are all unused,
@@ -137,24 +122,18 @@ free_loop_base() {
         return 1
 }
 
-# attach_at N IMAGE: attaches IMAGE as /dev/loopN; sets ATTACHED.
-attach_at() {
-        [ -e "/dev/loop$1" ] || mknod "/dev/loop$1" b 7 "$1"
-        losetup "/dev/loop$1" "$2"
-        ATTACHED=/dev/loop$1
-        LOOPS+=("$ATTACHED")
-}
-
-# wait_for DESCRIPTION COMMAND...: retries until the command succeeds (20 s at most, or
-# WAIT_SECONDS).
+# wait_for DESCRIPTION COMMAND...: retries until the command succeeds, for 20 s (or
+# WAIT_SECONDS) of the clock: a command that itself takes seconds (ceph on a busy machine)
+# does not stretch the bound.
 wait_for() {
-        local what=$1 i
+        local what=$1 deadline=$((SECONDS + ${WAIT_SECONDS:-20}))
         shift
-        for i in $(seq $((${WAIT_SECONDS:-20} * 10))); do
+        while :; do
                 if "$@" >/dev/null 2>&1; then
                         pass "$what"
                         return 0
                 fi
+                [ "$SECONDS" -lt "$deadline" ] || break
                 sleep 0.1
         done
         fail "$what (gave up after ${WAIT_SECONDS:-20} s)"

@@ -90,7 +90,7 @@ wait_for "mkfs changes its verdict" reasons_are /dev/loop${A}2 has_filesystem ||
         echo "reasons now: $(devices_json | jq -c 'map(select(.device.path == "/dev/loop${A}2"))[0].device.reasons')"
 id=$(device_field /dev/loop${A}2 stable_id)
 cluster device "$id" --format json | jq -e 'length == 1' >/dev/null || fail "cluster device ID"
-losetup -d /dev/loop${A}2
+detach /dev/loop${A}2
 wait_for "a detached disk disappears" no_device /dev/loop${A}2
 
 # --- watch sees a change live
@@ -116,7 +116,7 @@ kill -HUP "$AGENT_PID_node_a"
 wait_for "the agent reloads on SIGHUP" grep -q "SIGHUP: re-reading" "$WORK/agent-node-a.log"
 loop_at ${A}3 a5 10G
 wait_for "after the reload, hotplug still arrives" has_device node-a "/dev/loop${A}3"
-losetup -d "/dev/loop${A}3"
+detach "/dev/loop${A}3"
 
 # --- refused peers
 start_agent rogue "^loop${B}[0-9]\$" rogue

@@ -364,7 +364,7 @@ wait_for "the coordinator counts it" \
         value_is "$MC" coordinator 4 castle_coordinator_devices available=yes
 [ "$(get coordinator castle_coordinator_store_transaction_duration_seconds_count op=delta)" -ge 1 ] ||
         fail "the delta's transaction is timed"
-losetup -d "/dev/loop${P}5"
+detach "/dev/loop${P}5"
 wait_for "a detached disk leaves the coordinator's count" \
         value_is "$MC" coordinator 3 castle_coordinator_devices available=yes
 

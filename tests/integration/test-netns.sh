@@ -98,7 +98,7 @@ reasons_are() { [ "$(reasons "$1")" = "$2" ]; }
 wait_for "mkfs on the host changes the verdict through inotify" reasons_are /dev/loop${P}0 has_filesystem
 # A detached loop device stays (size 0): udevd rewrites its record, it does not delete it.
 before=$(grep -c "udev database: loop${P}0 updated" "$WORK/agent-inotify.log")
-losetup -d /dev/loop${P}0
+detach /dev/loop${P}0
 wait_for "a detach on the host reaches the coordinator through inotify" no_device inotify /dev/loop${P}0
 [ "$(grep -c "udev database: loop${P}0 updated" "$WORK/agent-inotify.log")" -gt "$before" ] ||
         fail "the detach came from /run/udev/data"

@@ -216,8 +216,8 @@ CASTLE_PAUSE=plan CASTLE_PAUSE_FILE=$WORK/pause osdctl prepare --data "/dev/loop
         --progress none --format json >"$WORK/renamed.json" 2>"$WORK/renamed.err" &
 RPID=$!
 for _ in $(seq 100); do grep -q paused "$WORK/renamed.err" 2>/dev/null && break; sleep 0.1; done
-losetup -d "/dev/loop$((P + 3))0"
-losetup "/dev/loop$((P + 3))0" "$E_IMG"      # another disk now has the old name
+detach "/dev/loop$((P + 3))0"
+attach_at "$((P + 3))0" "$E_IMG"             # another disk now has the old name
 attach_at "$((P + 3))1" "$R_IMG"             # and ours has a new one
 udevadm settle
 rm -f "$WORK/pause"

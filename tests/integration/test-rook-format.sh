@@ -52,9 +52,7 @@ PIDS+=("$!")
 
 # --- the devices
 attach_at ${P}0 "$(new_image clean 10G)"
-[ -e /dev/loop${P}1 ] || mknod /dev/loop${P}1 b 7 ${P}1
-losetup -r /dev/loop${P}1 "$(new_image ro 6G)"
-LOOPS+=(/dev/loop${P}1)
+attach_at ${P}1 "$(new_image ro 6G)" -r
 attach_at ${P}2 "$(new_image ext4 8G)"
 mkfs.ext4 -q /dev/loop${P}2
 udevadm settle

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared helpers of the VM tier: prerequisites (skip with 77 only when qemu, a kernel or
 # busybox-static is truly missing, or not root), a work directory the guest can write to,
-# and vm_run, which boots a guest through tests/vm/run with that directory shared.
+# and vm_run, which boots a guest through tests/vm/run with that directory shared. What the
+# integration tier has too (reporting, require_cmd, image_digest, $TOP) is in base.sh there.
 
-set -euo pipefail
+# shellcheck source=tests/integration/base.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/base.sh"
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VM_RUN=$TOP/tests/vm/run
 VM_QMP=$TOP/tests/vm/qmp
 CASTLECTL=${CASTLECTL:-$TOP/build/werror/castlectl}
@@ -13,23 +14,6 @@ export CASTLECTL
 BUILD=$(dirname "$CASTLECTL")
 # Per boot; TCG on a shared 2-core machine is slow, so be generous.
 VM_TIMEOUT=${VM_TIMEOUT:-300}
-WORK=""
-FAILED=0
-CLEANUP_HOOKS=()
-
-skip() {
-        echo "SKIP: $*"
-        exit 77
-}
-
-fail() {
-        echo "FAIL: $*"
-        FAILED=$((FAILED + 1))
-}
-
-pass() {
-        echo "ok: $*"
-}
 
 # require_vm: root, qemu-system-x86_64, a Debian kernel with its modules, busybox-static.
 require_vm() {
@@ -47,41 +31,6 @@ require_vm() {
 require_built() {
         local b
         for b in "$@"; do [ -x "$b" ] || skip "$b is not built"; done
-}
-
-require_cmd() {
-        local c
-        for c in "$@"; do
-                command -v "$c" >/dev/null 2>&1 || skip "$c is not installed (scripts/install-deps installs it)"
-        done
-}
-
-# image_digest FILE: a digest of a (sparse) disk image's whole content, read on the host:
-# the size and every 1 MiB chunk that is not all zeros, with its offset. Holes are skipped
-# (SEEK_DATA), so a 10G image with little data takes a moment; two images have the same
-# digest exactly when every byte is the same.
-image_digest() {
-        python3 - "$1" <<'PY'
-import hashlib, os, sys
-CH = 1 << 20
-fd = os.open(sys.argv[1], os.O_RDONLY)
-size = os.fstat(fd).st_size
-h = hashlib.sha256(b"size %d\n" % size)
-pos = 0
-while pos < size:
-        try:
-                data = os.lseek(fd, pos, os.SEEK_DATA)
-        except OSError:
-                break  # ENXIO: only a hole is left
-        pos = max(pos, data - data % CH)
-        hole = os.lseek(fd, data, os.SEEK_HOLE)
-        while pos < hole:
-                buf = os.pread(fd, CH, pos)
-                if buf.count(0) != len(buf):
-                        h.update(b"%d " % pos + hashlib.sha256(buf).digest())
-                pos += CH
-print(h.hexdigest())
-PY
 }
 
 cleanup() {
@@ -112,11 +61,12 @@ vm_run() {
 }
 
 # guest_script NAME: reads a bash script on stdin into $WORK/NAME (run it in the guest
-# with: vm_run ... -- bash "$WORK/NAME"). The script sees $WORK, $CASTLECTL, $BUILD.
+# with: vm_run ... -- bash "$WORK/NAME"). The script sees $WORK, $CASTLECTL, $BUILD and $TOP
+# (the source tree, wherever the build is).
 guest_script() {
         {
                 echo "set -uo pipefail"
-                printf 'WORK=%q CASTLECTL=%q BUILD=%q\n' "$WORK" "$CASTLECTL" "$BUILD"
+                printf 'WORK=%q CASTLECTL=%q BUILD=%q TOP=%q\n' "$WORK" "$CASTLECTL" "$BUILD" "$TOP"
                 cat
         } >"$WORK/$1"
 }

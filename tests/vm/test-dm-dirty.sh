@@ -50,7 +50,6 @@ ask() {
         for _ in $(seq 1500); do [ -e "$WORK/done.$1" ] && return 0; sleep 0.2; done
         say "the host did not answer $1 within 300 s"; return 1
 }
-TOP=$(cd "$(dirname "$CASTLECTL")/../.." && pwd)
 by_wwn() { echo "/dev/disk/by-id/wwn-$1"; }
 LV=$(by_wwn 0x5000c500cc000001) LUKS=$(by_wwn 0x5000c500cc000002)
 MP=$(by_wwn 0x5000c500cc000003) CEPHD=$(by_wwn 0x5000c500cc000004)

@@ -61,7 +61,6 @@ wait_for() {
         for i in $(seq $((t * 5))); do "$@" && return 0; sleep 0.2; done
         return 1
 }
-TOP=$(cd "$(dirname "$CASTLECTL")/../.." && pwd)
 HOT=/dev/disk/by-id/wwn-0x5000c500bb000001
 STATE=/var/lib/castle-hotplug # guest RAM
 mkdir -p "$STATE"

@@ -20,7 +20,6 @@ command -v ceph-mon >/dev/null 2>&1 || skip "ceph-mon is not installed (scripts/
 setup_work
 
 guest_script lvm.sh <<'EOF'
-TOP=$(cd "$(dirname "$CASTLECTL")/../.." && pwd)
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 FAILS=0
@@ -46,6 +45,14 @@ BASE=(--conf "$CEPH_CONF_FILE" --keyring "$CEPH_BOOTSTRAP_KEYRING" --osd-root "$
       --state-dir "$STATE/castle")
 OPTS=("${BASE[@]}" --start-mode fork)
 osd_count() { ceph_cmd osd ls -f json | jq length; }
+# crypt_count N WHAT: exactly N dm-crypt mappings are open (the LVM mappings under them are
+# device-mapper devices too: count crypt targets, not /dev/mapper entries).
+crypt_count() {
+        local n
+        n=$(dmsetup ls --target crypt | awk '$2 ~ /^\(/ { n++ } END { print n + 0 }')
+        [ "$n" = "$1" ] && ok "$1 dm-crypt mappings are open ($2)" ||
+                bad "$n dm-crypt mappings are open, not $1 ($2): $(dmsetup ls --target crypt 2>&1)"
+}
 HDD1=/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_HDD1
 by_serial() { lsblk -dn -o NAME,SERIAL | awk -v s="$1" '$2 == s { print "/dev/" $1 }'; }
 H1=$(by_serial HDD1) H2=$(by_serial HDD2) NV=$(by_serial NVDB)
@@ -72,9 +79,7 @@ if [ "$CASTLE_VM_BOOT" = 1 ]; then
                 ceph_wait_up "$id" 300 && ok "osd.$id is up" || bad "osd.$id did not come up"
         done
         [ "$(osd_count)" = 2 ] && ok "the cluster has exactly 2 OSDs" || bad "the cluster has $(osd_count) OSDs"
-        ls /dev/mapper | grep -c -- - >"$OUTER_WORK/mappings"
-        [ "$(cat "$OUTER_WORK/mappings")" -ge 4 ] && ok "four dm-crypt mappings (block and db of each OSD) are open" ||
-                bad "only $(cat "$OUTER_WORK/mappings") crypt mappings: $(ls /dev/mapper)"
+        crypt_count 4 "block and db of each OSD"
 
         ceph_cmd osd pool create castle-test 8 >/dev/null 2>&1
         ceph_cmd osd pool set castle-test size 1 --yes-i-really-mean-it >/dev/null 2>&1
@@ -124,6 +129,7 @@ else
                 ceph_wait_up "$id" 300 && ok "after the reboot osd.$id is up again, same id" || bad "osd.$id did not come back"
         done
         [ "$(osd_count)" = 2 ] && ok "still exactly 2 OSDs" || bad "$(osd_count) OSDs after the reboot"
+        crypt_count 4 "activate opened block and db of each OSD again"
 
         # zap --destroy of a stopped OSD
         zid=$(head -1 "$OUTER_WORK/ids")
@@ -144,6 +150,7 @@ else
                 [ "$(lvs --noheadings -o lv_tags 2>/dev/null | grep -c "ceph.osd_id=$zid,")" = 0 ] &&
                         ok "no LV of osd.$zid is left (the shared DB VG keeps the other OSD's)" ||
                         bad "LVs of osd.$zid remain: $(lvs 2>&1)"
+                crypt_count 2 "zap closed osd.$zid's two, the other OSD's stay"
         else
                 bad "zap --destroy of stopped osd.$zid: $(cat "$OUTER_WORK/zap.out")"
         fi

@@ -26,7 +26,7 @@ for d in "${DISKS[@]}"; do disk_args+=(--disk "bus=virtio,serial=${d%|*},size=${
 WATCH=15 # seconds over which no restart may happen and watchdog pings must arrive
 
 {
-        printf 'TOP=%q WATCH=%q\n' "$TOP" "$WATCH"
+        printf 'WATCH=%q\n' "$WATCH"
         cat <<'EOF'
 # Facts for the host to judge: fact NAME COMMAND... keeps stdout, stderr and the status.
 fact() {
