@@ -107,9 +107,12 @@ static void handle_line(JobRunner *jr, const char *line) {
 }
 
 static void watch_end(JobRunner *jr) {
+        zmq_pollitem_t item;
+
         if (!jr->spawn)
                 return;
-        zloop_poller_end(jr->loop, &(zmq_pollitem_t) { .fd = spawn_get_fd(jr->spawn), .events = ZMQ_POLLIN });
+        item = (zmq_pollitem_t) { .fd = spawn_get_fd(jr->spawn), .events = ZMQ_POLLIN };
+        zloop_poller_end(jr->loop, &item);
         if (jr->timer_id >= 0)
                 zloop_timer_end(jr->loop, jr->timer_id);
         jr->timer_id = -1;
@@ -123,13 +126,17 @@ static void finish(JobRunner *jr) {
                 int r = spawn_finish(jr->spawn, &res);
 
                 if (r == -ETIMEDOUT)
-                        snprintf(why, sizeof why, "the prepare helper did not finish within %u minutes and was killed",
+                        snprintf(why, sizeof why,
+                                 "the prepare helper did not finish within %u minutes and was killed",
                                  (unsigned) (JOB_TIMEOUT_USEC / USEC_PER_SEC / 60));
                 else if (r < 0)
                         snprintf(why, sizeof why, "the prepare helper failed: %s", strerror(-r));
+                else if (res.signal > 0)
+                        snprintf(why, sizeof why, "the prepare helper ended without a result (signal %d)",
+                                 res.signal);
                 else
-                        snprintf(why, sizeof why, "the prepare helper ended without a result (%s %d)",
-                                 res.signal > 0 ? "signal" : "exit status", res.signal > 0 ? res.signal : res.status);
+                        snprintf(why, sizeof why, "the prepare helper ended without a result (exit status %d)",
+                                 res.status);
                 spawn_result_done(&res);
                 emit_done(jr, why, -1, NULL, NULL, false);
         }
@@ -169,6 +176,7 @@ static int on_timer(zloop_t *loop, int timer_id, void *arg);
 /* Reads the job's output, reaps it once it exited, kills it at its deadline. */
 static void process(JobRunner *jr) {
         uint64_t wakeup, now;
+        size_t delay_msec;
 
         if (spawn_process(jr->spawn) == 0 || jr->finished) {
                 finish(jr);
@@ -181,7 +189,8 @@ static void process(JobRunner *jr) {
                 zloop_timer_end(jr->loop, jr->timer_id);
         now = now_usec();
         jr->wakeup = wakeup;
-        jr->timer_id = zloop_timer(jr->loop, wakeup > now ? (size_t) ((wakeup - now + 999) / 1000) : 1, 1, on_timer, jr);
+        delay_msec = wakeup > now ? (size_t) ((wakeup - now + 999) / 1000) : 1;
+        jr->timer_id = zloop_timer(jr->loop, delay_msec, 1, on_timer, jr);
 }
 
 static int on_timer(zloop_t *loop, int timer_id, void *arg) {
@@ -205,6 +214,7 @@ static void start_next(JobRunner *jr) {
                 .on_output = on_output,
                 .userdata = jr,
         };
+        zmq_pollitem_t item;
         int r;
 
         if (jr->running || jr->n_queued == 0)
@@ -226,7 +236,8 @@ static void start_next(JobRunner *jr) {
                 start_next(jr);
                 return;
         }
-        zloop_poller(jr->loop, &(zmq_pollitem_t) { .fd = spawn_get_fd(jr->spawn), .events = ZMQ_POLLIN }, on_ready, jr);
+        item = (zmq_pollitem_t) { .fd = spawn_get_fd(jr->spawn), .events = ZMQ_POLLIN };
+        zloop_poller(jr->loop, &item, on_ready, jr);
         log_info("Job %" PRIu64 ": running %s %s %s.", jr->current.command_id, jr->helper,
                  strempty(jr->current.argv[1]), strempty(jr->current.argv[2]));
         process(jr); /* arms the timer for the deadline */
@@ -237,7 +248,9 @@ JobRunner *job_runner_new(zloop_t *loop, const char *helper, JobUpdateFn cb, voi
 
         if (!jr)
                 return NULL;
-        *jr = (JobRunner) { .loop = loop, .helper = strdup(helper), .cb = cb, .userdata = userdata, .timer_id = -1 };
+        *jr = (JobRunner) {
+                .loop = loop, .helper = strdup(helper), .cb = cb, .userdata = userdata, .timer_id = -1,
+        };
         if (!jr->helper) {
                 free(jr);
                 return NULL;

@@ -107,7 +107,8 @@ static int spawn_attr_init(posix_spawnattr_t *a) {
         if (r == 0)
                 r = posix_spawnattr_setpgroup(a, 0);
         if (r == 0)
-                r = posix_spawnattr_setflags(a, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+                r = posix_spawnattr_setflags(a, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                                        POSIX_SPAWN_SETPGROUP);
         if (r != 0) {
                 posix_spawnattr_destroy(a);
                 return -r;
@@ -244,8 +245,10 @@ int spawn_process(Spawn *s) {
         if (s->done)
                 return 0;
         if (s->kill_at == 0) {
-                r = sink_read(s, &s->sinks[0], true);
-                if (r > 0 && s->o.out_complete && s->sinks[0].buf && s->o.out_complete(s->sinks[0].buf, s->sinks[0].n))
+                Sink *out = &s->sinks[0];
+
+                r = sink_read(s, out, true);
+                if (r > 0 && s->o.out_complete && out->buf && s->o.out_complete(out->buf, out->n))
                         s->complete = true;
                 if (r >= 0)
                         r = sink_read(s, &s->sinks[1], false);
@@ -321,7 +324,9 @@ static int pidfd_open_child(pid_t pid) {
 }
 
 static int epoll_add(int epfd, int fd) {
-        return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &(struct epoll_event) { .events = EPOLLIN }) < 0 ? -errno : 0;
+        struct epoll_event ev = { .events = EPOLLIN };
+
+        return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
 /* stdin for the child: /dev/null, or a pipe that already holds the few bytes of o->in (a

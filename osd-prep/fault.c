@@ -18,7 +18,8 @@ void fault_point(const char *name) {
         const char *pause_file = getenv("CASTLE_PAUSE_FILE");
 
         if (streq_ptr(getenv("CASTLE_PAUSE"), name) && pause_file) {
-                Retry t = RETRY(.timeout_usec = FAULT_PAUSE_MAX_USEC, .interval_usec = FAULT_PAUSE_POLL_USEC);
+                Retry t = RETRY(.timeout_usec = FAULT_PAUSE_MAX_USEC,
+                                .interval_usec = FAULT_PAUSE_POLL_USEC);
 
                 log_notice("Fault point %s: paused while %s exists", name, pause_file);
                 while (access(pause_file, F_OK) == 0 && retry_wait(&t))

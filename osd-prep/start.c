@@ -225,7 +225,8 @@ void osd_wait_device_idle(const char *node) {
 }
 
 int osd_wait_up(const OsdContext *c, MonConn *mon, int id, char **error) {
-        Retry t = RETRY(.timeout_usec = c->up_timeout_usec ?: UP_TIMEOUT_USEC, .interval_usec = UP_POLL_USEC);
+        Retry t = RETRY(.timeout_usec = c->up_timeout_usec ?: UP_TIMEOUT_USEC,
+                        .interval_usec = UP_POLL_USEC);
         unsigned gone = 0;
         OsdState st;
         int r;

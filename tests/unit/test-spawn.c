@@ -30,7 +30,8 @@
 static char pid_file[] = "/tmp/castle-test-spawn-XXXXXX";
 
 /* sh -c SCRIPT sh PIDFILE: the script starts by writing its pid, which is its process group's id. */
-#define SH(script) { (char *) "sh", (char *) "-c", (char *) "echo $$ >\"$1\"; " script, (char *) "sh", pid_file, NULL }
+#define SH(script) \
+        { (char *) "sh", (char *) "-c", (char *) "echo $$ >\"$1\"; " script, (char *) "sh", pid_file, NULL }
 
 static pid_t read_pgid(void) {
         _cleanup_free_ char *s = NULL;
@@ -61,11 +62,12 @@ static void assert_group_gone(pid_t pgid) {
 }
 
 static int run(char **argv, size_t out_max, uint64_t timeout_usec, SpawnResult *ret, uint64_t *ret_elapsed) {
+        SpawnOptions o = { .timeout_usec = timeout_usec, .out_max = out_max };
         uint64_t start = now_usec();
         int r;
 
         (void) unlink(pid_file);
-        r = spawn_capture(argv, NULL, &(SpawnOptions) { .timeout_usec = timeout_usec, .out_max = out_max }, ret);
+        r = spawn_capture(argv, NULL, &o, ret);
         *ret_elapsed = now_usec() - start;
         return r;
 }
@@ -254,7 +256,8 @@ static bool has_done(const char *out, size_t n) {
 }
 
 static void test_capture(void **state) {
-        char *early[] = { (char *) "sh", (char *) "-c", (char *) "echo done; exec sleep " CHILD_SLEEP, NULL };
+        char *early[] = { (char *) "sh", (char *) "-c", (char *) "echo done; exec sleep " CHILD_SLEEP,
+                          NULL };
         char *cat[] = { (char *) "cat", NULL };
         char *mask[] = { (char *) "grep", (char *) "^SigBlk:", (char *) "/proc/self/status", NULL };
         SpawnOptions o = { .out_max = 4096, .out_complete = has_done, .timeout_usec = 2 * USEC_PER_SEC };
