@@ -45,7 +45,7 @@ static const Command commands[] = {
         { "inventory", "List this node's block devices and whether each is safe to use", cmd_inventory },
         { "cluster", "Ask the coordinator about every node's devices (nodes, devices, watch)", cmd_net },
         { "keygen", "Write a CURVE key pair for the coordinator, an agent or a client", cmd_net },
-        { "osd", "OSDs on this node: prepare, activate, list", cmd_osd_helper },
+        { "osd", "OSDs on this node: prepare, batch, activate, list", cmd_osd_helper },
         { "zap", "Destroy what is on a device so it can be used again", cmd_osd_helper },
 };
 
