@@ -16,7 +16,9 @@
 #include "osd-prep/target.h"
 
 /* systemd-udevd takes a shared flock while it probes a device (BLOCK_DEVICE_LOCKING.md);
- * wait it out for a while, like ceph-volume's mkfs retries. */
+ * wait it out for a while, like ceph-volume's mkfs retries. The agent's own scan opens each
+ * device O_EXCL for a moment (discovery/probe.c), and so does the kernel while it re-reads a
+ * partition table; a real holder (a mount, an OSD) is still there after the same wait. */
 #define FLOCK_TRIES 50
 #define FLOCK_WAIT_USEC (100 * USEC_PER_MSEC)
 
@@ -43,6 +45,16 @@ static Device *find_stable(const DeviceList *l, const char *stable_id) {
         return NULL;
 }
 
+int target_open_node(const char *node, bool exclusive) {
+        Retry busy = RETRY(.attempts = FLOCK_TRIES, .interval_usec = FLOCK_WAIT_USEC);
+        int fd;
+
+        do
+                fd = open(node, exclusive ? O_RDWR | O_EXCL | O_CLOEXEC | O_NOCTTY : O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        while (fd < 0 && errno == EBUSY && retry_wait(&busy));
+        return fd < 0 ? -errno : fd;
+}
+
 int target_open_exclusive(const Device *d, int *ret_fd, char **error) {
         return target_open_locked(d, true, ret_fd, error);
 }
@@ -54,9 +66,9 @@ int target_open_locked(const Device *d, bool exclusive, int *ret_fd, char **erro
 
         if (asprintf(&node, "/dev/%s", d->kname) < 0)
                 return -ENOMEM;
-        fd = open(node, exclusive ? O_RDWR | O_EXCL | O_CLOEXEC | O_NOCTTY : O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = target_open_node(node, exclusive);
         if (fd < 0) {
-                int r = -errno;
+                int r = fd;
                 error_set(error, r == -EBUSY ? "%s is in use: another program holds it open exclusively (a mount, a holder, an OSD)"
                                              : "cannot open %s: %s", node, strerror(-r));
                 return r;

@@ -41,6 +41,10 @@ int target_lock_all(const TargetWant *want, size_t n, const ScanOptions *base, c
                     TargetLock *ret, ScanResult **ret_scan, char **error);
 void target_unlock(TargetLock *l);
 
+/* Opens node O_RDWR|O_EXCL (exclusive) or O_RDONLY, retrying for a few seconds while it is
+ * busy: scans and partition re-reads hold a device exclusively for a moment. Returns the fd
+ * or -errno (-EBUSY: it stayed held). */
+int target_open_node(const char *node, bool exclusive);
 /* Opens /dev/<kname> of d O_RDWR|O_EXCL and takes flock(LOCK_EX), retrying while udev holds
  * the lock for a moment. Checks the node is still d's device number. */
 int target_open_exclusive(const Device *d, int *ret_fd, char **error);

@@ -221,7 +221,7 @@ static void zap_lvm(Zap *z, const Device *only) {
                                 if (lvmcmd_lv_remove(lv->vg_name, lv->name, &res->error) < 0)
                                         continue;
                         } else {
-                                _cleanup_close_ int fd = open(lv->path, O_RDWR | O_EXCL | O_CLOEXEC);
+                                _cleanup_close_ int fd = target_open_node(lv->path, true);
                                 WipeReport w = {};
                                 for (size_t t = 0; t < lv->n_tags; t++)
                                         if (startswith(lv->tags[t].key, "ceph.")) {
@@ -230,7 +230,7 @@ static void zap_lvm(Zap *z, const Device *only) {
                                                         (void) strv_consume(&tags, tg);
                                         }
                                 if (fd < 0 || wipe_device(fd, MIN(ZAP_HEAD_BYTES, lv->size), &w) < 0) {
-                                        error_set(&res->error, "cannot wipe %s: %s", lv->path, strerror(fd < 0 ? errno : EIO));
+                                        error_set(&res->error, "cannot wipe %s: %s", lv->path, strerror(fd < 0 ? -fd : EIO));
                                         wipe_report_done(&w);
                                         continue;
                                 }

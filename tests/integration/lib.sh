@@ -66,9 +66,19 @@ new_image() {
 # loop_clear_partitions DEV: removes every partition the kernel has for loop device DEV.
 loop_clear_partitions() {
         local dev=$1 name=${1#/dev/}
+        local try
         compgen -G "/sys/block/$name/${name}p*" >/dev/null || return 0
-        if ! partx -d "$dev"; then
-                echo "FAIL: cannot remove the partitions of $dev: $(cd "/sys/block/$name" && echo "${name}"p*)"
+        # The kernel refuses to delete a partition that is open (EBUSY): udev's blkid probes a
+        # partition right after it appears, so let udev finish and try again for a while.
+        for try in $(seq 50); do
+                udevadm settle --timeout=30 || true
+                partx -d "$dev" 2>/dev/null && break
+                compgen -G "/sys/block/$name/${name}p*" >/dev/null || break
+                sleep 0.2
+        done
+        if compgen -G "/sys/block/$name/${name}p*" >/dev/null; then
+                echo "FAIL: cannot remove the partitions of $dev: $(cd "/sys/block/$name" && echo "${name}"p*)" \
+                        "($(partx -d "$dev" 2>&1))"
                 return 1
         fi
         udevadm settle --timeout=30 || true
