@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Text tables. */
+/* Text tables. Cells are escaped as they are added: they carry text from agents and disks,
+ * which must not move the cursor or clear the screen, and widths count what is printed. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/table.h"
+#include "common/escape.h"
 #include "common/macro.h"
 
 struct Table {
@@ -40,7 +42,7 @@ int table_add_row(Table *t, const char *const *cells) {
         t->cells = c;
         c += t->n_rows * t->n_columns;
         for (size_t i = 0; i < t->n_columns; i++) {
-                c[i] = strdup(cells[i] ?: "-");
+                c[i] = strdup_escaped(cells[i] ?: "-");
                 if (!c[i]) {
                         while (i > 0)
                                 free(c[--i]);

@@ -10,6 +10,6 @@ typedef struct Table Table;
 
 Table *table_new(const char *const *headers, size_t n_columns);
 Table *table_free(Table *t);
-/* Adds a row of n_columns cells (copied; NULL prints as "-"). */
+/* Adds a row of n_columns cells (copied, control characters escaped; NULL prints as "-"). */
 int table_add_row(Table *t, const char *const *cells);
 void table_print(const Table *t, FILE *f, bool headings);

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Logging to stderr with a program prefix; the daemons will add journald later. */
+/* Logging to stderr with a program prefix; the daemons will add journald later. A line is
+ * formatted whole and then escaped, so that nothing it quotes (a peer's hostname, a disk's
+ * label, a helper's stderr) can start a line of its own or reach a terminal as a control. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/escape.h"
 #include "common/log.h"
 
 static int max_level = LOG_NOTICE;
@@ -44,11 +47,28 @@ void log_parse_environment(void) {
 
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *format, ...) {
-        int saved = errno;
+        int saved = errno, n;
+        char buf[2048], *heap = NULL;
+        const char *text = buf;
         va_list ap;
 
         /* %m prints the error we were given, not whatever errno happens to hold. */
         errno = abs(error);
+        va_start(ap, format);
+        n = vsnprintf(buf, sizeof buf, format, ap);
+        va_end(ap);
+        if (n < 0)
+                text = format;
+        else if ((size_t) n >= sizeof buf) {
+                errno = abs(error);
+                va_start(ap, format);
+                if (vasprintf(&heap, format, ap) >= 0)
+                        text = heap;
+                else
+                        heap = NULL; /* buf holds the line, cut */
+                va_end(ap);
+        }
+
         flockfile(stderr);
         if (max_level >= LOG_DEBUG)
                 fprintf(stderr, "%s[%s:%d %s]: ", program_invocation_short_name, file, line, func);
@@ -56,11 +76,10 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 fprintf(stderr, "%s: ", program_invocation_short_name);
         if (level == LOG_WARNING)
                 fputs("warning: ", stderr);
-        va_start(ap, format);
-        vfprintf(stderr, format, ap);
-        va_end(ap);
+        fputs_escaped(text, stderr);
         fputc('\n', stderr);
         funlockfile(stderr);
+        free(heap);
         errno = saved;
         return -abs(error);
 }

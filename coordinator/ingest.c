@@ -210,7 +210,9 @@ int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
         r = codec_envelope_unpack(zframe_data(payload), zframe_size(payload), &e);
         coordinator_metrics_received(ingest->metrics, r < 0 ? CASTLE__ENVELOPE__BODY__NOT_SET : e->body_case, r < 0);
         if (r < 0) {
-                drop(ingest, r == -EPROTO ? DROP_VERSION : r == -EBADMSG ? DROP_DECODE : DROP_INVALID, node_id, r);
+                /* -EMSGSIZE: it would not decode within its budget (proto/codec.h) */
+                drop(ingest, r == -EPROTO ? DROP_VERSION : r == -EBADMSG || r == -EMSGSIZE ? DROP_DECODE : DROP_INVALID,
+                     node_id, r);
                 free(node_id);
                 return 0;
         }

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* protobuf-c codec: packing, unpacking and validating what peers send, and any message as
  * JSON by walking its schema. It knows the wire format only; turning a scan's devices into
- * messages is proto/devproto.c's job. */
+ * messages is proto/devproto.c's job. Peers' bytes are decoded on a budget and walked field
+ * by field before anyone else sees them (see codec.h for the bounds). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/escape.h"
 #include "common/macro.h"
 #include "proto/codec.h"
 
@@ -175,6 +177,240 @@ bool codec_valid_id(const char *s) {
         return n > 0;
 }
 
+bool codec_valid_hostname(const char *s) {
+        size_t label = 0, n = 0;
+
+        if (!s)
+                return false;
+        for (; s[n]; n++) {
+                char c = s[n];
+
+                if (n >= CODEC_MAX_HOSTNAME_LEN)
+                        return false;
+                if (c == '.') {
+                        if (label == 0 || s[n - 1] == '-')
+                                return false;
+                        label = 0;
+                        continue;
+                }
+                if (!(isascii(c) && isalnum(c)) && c != '_' && !(c == '-' && label > 0))
+                        return false;
+                if (++label > 63)
+                        return false;
+        }
+        return n == 0 || (label > 0 && s[n - 1] != '-');
+}
+
+/* ---- Decoding on a budget ---- */
+
+typedef struct Budget {
+        ProtobufCAllocator allocator;
+        size_t limit, used;
+        bool exceeded;
+} Budget;
+
+static _Thread_local CodecDecodeStats decode_stats;
+
+size_t codec_decode_budget(size_t frame_size) {
+        if (frame_size > (SIZE_MAX - CODEC_DECODE_BUDGET_BASE) / CODEC_DECODE_BUDGET_FACTOR)
+                return SIZE_MAX;
+        return frame_size * CODEC_DECODE_BUDGET_FACTOR + CODEC_DECODE_BUDGET_BASE;
+}
+
+void codec_decode_stats(CodecDecodeStats *ret) {
+        *ret = decode_stats;
+}
+
+/* What an allocation costs the heap: glibc's chunk of the size plus its 8-byte header,
+ * rounded to 16 bytes, 32 at least. An empty string is 1 byte asked and 32 used. */
+static size_t alloc_cost(size_t size) {
+        if (size > SIZE_MAX - 32)
+                return SIZE_MAX;
+        return MAX((size + 8 + 15) & ~(size_t) 15, (size_t) 32);
+}
+
+/* Counts everything allocated, freed or not, so the peak can never pass the budget: freeing
+ * is not counted back, since free() is not told a size. Blocks are plain malloc() ones. */
+static void *budget_alloc(void *data, size_t size) {
+        Budget *b = data;
+        size_t cost = alloc_cost(size);
+        void *p;
+
+        if (cost > b->limit - b->used) {
+                b->exceeded = true;
+                return NULL;
+        }
+        p = malloc(size ?: 1);
+        if (p)
+                b->used += cost;
+        return p;
+}
+
+static void budget_free(void *data, void *p) {
+        (void) data;
+        free(p);
+}
+
+/* ---- Bounds and clean text, walking the schema ---- */
+
+typedef struct FieldBound {
+        const ProtobufCMessageDescriptor *message;
+        const char *field;
+        size_t max;
+} FieldBound;
+
+static const FieldBound bounds[] = {
+        { &castle__device__descriptor, "links", CODEC_MAX_LINKS },
+        { &castle__device__descriptor, "partitions", CODEC_MAX_RELATIVES },
+        { &castle__device__descriptor, "holders", CODEC_MAX_RELATIVES },
+        { &castle__device__descriptor, "slaves", CODEC_MAX_RELATIVES },
+        { &castle__device__descriptor, "mountpoints", CODEC_MAX_MOUNTPOINTS },
+        { &castle__device__descriptor, "signatures", CODEC_MAX_SIGNATURES },
+        { &castle__device__descriptor, "bluestore_label_offsets", CODEC_MAX_LABEL_OFFSETS },
+        { &castle__device__descriptor, "ceph", CODEC_MAX_LVS },
+        { &castle__device__descriptor, "reasons", CODEC_MAX_REASONS },
+        { &castle__lvm_facts__descriptor, "lvs", CODEC_MAX_LVS },
+        { &castle__logical_volume__descriptor, "tags", CODEC_MAX_LV_TAGS },
+        { &castle__inventory__descriptor, "devices", CODEC_MAX_DEVICES },
+        { &castle__snapshot__descriptor, "devices", CODEC_MAX_DEVICES },
+        { &castle__delta__descriptor, "changed", CODEC_MAX_DEVICES },
+        { &castle__delta__descriptor, "removed", CODEC_MAX_DEVICES },
+        { &castle__query_reply__descriptor, "nodes", CODEC_MAX_NODES },
+        { &castle__query_reply__descriptor, "devices", CODEC_MAX_DEVICES },
+};
+
+static size_t field_bound(const ProtobufCMessageDescriptor *m, const ProtobufCFieldDescriptor *f) {
+        for (size_t i = 0; i < ELEMENTSOF(bounds); i++)
+                if (bounds[i].message == m && streq(bounds[i].field, f->name))
+                        return bounds[i].max;
+        return CODEC_MAX_REPEATED;
+}
+
+/* Printable in place, never longer: see codec_envelope_unpack() in codec.h. */
+static void clean_text(char *s) {
+        size_t n = strlen(s), w = 0;
+
+        for (size_t i = 0; i < n && w < CODEC_MAX_TEXT_LEN;) {
+                size_t k = utf8_printable_len(s + i, n - i);
+
+                if (k > 0) {
+                        if (w + k > CODEC_MAX_TEXT_LEN)
+                                break; /* cut before a character, not inside one */
+                        memmove(s + w, s + i, k);
+                        w += k;
+                        i += k;
+                } else if (strchr("\t\n\v\f\r", s[i])) {
+                        s[w++] = ' ';
+                        i++;
+                } else {
+                        /* a C1 control is two bytes, one character */
+                        bool c1 = (unsigned char) s[i] == 0xc2 && i + 1 < n && (unsigned char) s[i + 1] >= 0x80 &&
+                                  (unsigned char) s[i + 1] <= 0x9f;
+
+                        s[w++] = '?';
+                        i += c1 ? 2 : 1;
+                }
+        }
+        s[w] = 0;
+}
+
+static int walk(ProtobufCMessage *m);
+
+static int walk_value(const ProtobufCFieldDescriptor *f, void *p) {
+        switch (f->type) {
+        case PROTOBUF_C_TYPE_STRING: {
+                char *s = *(char **) p;
+                if (s && *s)
+                        clean_text(s);
+                return 0;
+        }
+        case PROTOBUF_C_TYPE_BYTES:
+                return ((ProtobufCBinaryData *) p)->len <= CODEC_MAX_TEXT_LEN ? 0 : -E2BIG;
+        case PROTOBUF_C_TYPE_MESSAGE: {
+                ProtobufCMessage *sub = *(ProtobufCMessage **) p;
+                return sub ? walk(sub) : 0;
+        }
+        default:
+                return 0;
+        }
+}
+
+/* Bounds every repeated field, drops unknown fields, cleans every string. The schema has no
+ * recursive messages, so the depth is the schema's. */
+static int walk(ProtobufCMessage *m) {
+        const ProtobufCMessageDescriptor *desc = m->descriptor;
+        int r;
+
+        /* A newer peer's fields mean nothing here: drop them rather than store or relay them. */
+        for (unsigned i = 0; i < m->n_unknown_fields; i++)
+                free(m->unknown_fields[i].data);
+        free(m->unknown_fields);
+        m->unknown_fields = NULL;
+        m->n_unknown_fields = 0;
+
+        for (unsigned i = 0; i < desc->n_fields; i++) {
+                const ProtobufCFieldDescriptor *f = &desc->fields[i];
+                char *base = (char *) m + f->offset;
+
+                if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+                    *(const uint32_t *) ((const char *) m + f->quantifier_offset) != f->id)
+                        continue;
+                if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                        size_t n = *(const size_t *) ((const char *) m + f->quantifier_offset);
+                        char *arr = *(char **) base;
+
+                        if (n > field_bound(desc, f))
+                                return -E2BIG;
+                        for (size_t k = 0; k < n; k++) {
+                                r = walk_value(f, arr + k * scalar_size(f));
+                                if (r < 0)
+                                        return r;
+                        }
+                } else {
+                        r = walk_value(f, base);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, ProtobufCMessage **ret) {
+        Budget b = { .limit = codec_decode_budget(size) };
+        ProtobufCMessage *m;
+
+        b.allocator = (ProtobufCAllocator) { .alloc = budget_alloc, .free = budget_free, .allocator_data = &b };
+        m = protobuf_c_message_unpack(d, &b.allocator, size, data);
+        decode_stats.decoded++;
+        decode_stats.last_budget = b.limit;
+        decode_stats.last_allocated = b.used;
+        decode_stats.max_allocated = MAX(decode_stats.max_allocated, b.used);
+        if (!m) {
+                if (b.exceeded)
+                        decode_stats.over_budget++;
+                return b.exceeded ? -EMSGSIZE : -EBADMSG;
+        }
+        *ret = m;
+        return 0;
+}
+
+const char *codec_strerror(int error) {
+        switch (abs(error)) {
+        case EBADMSG:
+                return "not a well-formed message";
+        case EMSGSIZE:
+                return "decoding it would need more memory than its size allows";
+        case EPROTO:
+                return "another protocol version";
+        case E2BIG:
+                return "a list longer than its bound";
+        case EINVAL:
+                return "an invalid id or host name";
+        default:
+                return strerror(abs(error));
+        }
+}
+
 /* Device fields that become keys and paths must be sane; the rest is data. */
 static int validate_devices(Castle__Device *const *d, size_t n) {
         if (n > CODEC_MAX_DEVICES)
@@ -215,10 +451,12 @@ int codec_validate_command(const Castle__Command *c) {
         }
 }
 
+/* Ids and names are checked as sent, before walk() makes other text printable: an id with a
+ * control character in it is refused, not renamed. */
 static int validate_envelope(const Castle__Envelope *e) {
         switch (e->body_case) {
         case CASTLE__ENVELOPE__BODY_HELLO:
-                if (!codec_valid_id(e->hello->node_id))
+                if (!codec_valid_id(e->hello->node_id) || !codec_valid_hostname(e->hello->hostname))
                         return -EINVAL;
                 return 0;
         case CASTLE__ENVELOPE__BODY_SNAPSHOT:
@@ -243,15 +481,20 @@ static int validate_envelope(const Castle__Envelope *e) {
 }
 
 int codec_envelope_unpack(const uint8_t *data, size_t size, Castle__Envelope **ret) {
-        Castle__Envelope *e = castle__envelope__unpack(NULL, size, data);
+        ProtobufCMessage *m = NULL;
+        Castle__Envelope *e;
         int r;
 
-        if (!e)
-                return -EBADMSG;
+        r = unpack(&castle__envelope__descriptor, data, size, &m);
+        if (r < 0)
+                return r;
+        e = (Castle__Envelope *) m;
         if (e->protocol_version != CASTLE_PROTOCOL_VERSION)
                 r = -EPROTO;
         else
                 r = validate_envelope(e);
+        if (r >= 0)
+                r = walk(m);
         if (r < 0) {
                 castle__envelope__free_unpacked(e, NULL);
                 return r;
@@ -261,14 +504,23 @@ int codec_envelope_unpack(const uint8_t *data, size_t size, Castle__Envelope **r
 }
 
 int codec_query_request_unpack(const uint8_t *data, size_t size, Castle__QueryRequest **ret) {
-        Castle__QueryRequest *q = castle__query_request__unpack(NULL, size, data);
+        ProtobufCMessage *m = NULL;
+        Castle__QueryRequest *q;
+        int r;
 
-        if (!q)
-                return -EBADMSG;
-        if (q->protocol_version != CASTLE_PROTOCOL_VERSION || q->kind_case == CASTLE__QUERY_REQUEST__KIND__NOT_SET ||
-            (q->kind_case == CASTLE__QUERY_REQUEST__KIND_COMMAND &&
-             (!codec_valid_id(q->command->node_id) || codec_validate_command(q->command->command) < 0))) {
-                int r = q->protocol_version != CASTLE_PROTOCOL_VERSION ? -EPROTO : -EBADMSG;
+        r = unpack(&castle__query_request__descriptor, data, size, &m);
+        if (r < 0)
+                return r;
+        q = (Castle__QueryRequest *) m;
+        if (q->protocol_version != CASTLE_PROTOCOL_VERSION)
+                r = -EPROTO;
+        else if (q->kind_case == CASTLE__QUERY_REQUEST__KIND__NOT_SET ||
+                 (q->kind_case == CASTLE__QUERY_REQUEST__KIND_COMMAND &&
+                  (!codec_valid_id(q->command->node_id) || codec_validate_command(q->command->command) < 0)))
+                r = -EBADMSG;
+        else
+                r = walk(m);
+        if (r < 0) {
                 castle__query_request__free_unpacked(q, NULL);
                 return r;
         }
@@ -277,11 +529,18 @@ int codec_query_request_unpack(const uint8_t *data, size_t size, Castle__QueryRe
 }
 
 int codec_query_reply_unpack(const uint8_t *data, size_t size, Castle__QueryReply **ret) {
-        Castle__QueryReply *q = castle__query_reply__unpack(NULL, size, data);
+        ProtobufCMessage *m = NULL;
+        int r;
 
-        if (!q)
-                return -EBADMSG;
-        *ret = q;
+        r = unpack(&castle__query_reply__descriptor, data, size, &m);
+        if (r < 0)
+                return r;
+        r = walk(m);
+        if (r < 0) {
+                protobuf_c_message_free_unpacked(m, NULL);
+                return r;
+        }
+        *ret = (Castle__QueryReply *) m;
         return 0;
 }
 

@@ -4,11 +4,13 @@
 #include "tests/unit/testutil.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
 #include "common/strv.h"
+#include "discovery/devscan.h"
 #include "proto/codec.h"
 #include "proto/devproto.h"
 
@@ -128,6 +130,61 @@ static void test_round_trip(void **state) {
         devproto_device_free(m);
 }
 
+/* Real reports decode well within their budget: every device of the captured trees, as one
+ * snapshot, and as many copies of them as a snapshot may carry. Prints what they cost. */
+static void test_real_reports_fit_budget(void **state) {
+        static const char *const trees[] = { "nvme-sata", "lvm-osd", "os-disk" };
+        Castle__Device **all = NULL;
+        size_t n_all = 0;
+
+        for (size_t t = 0; t < ELEMENTSOF(trees); t++) {
+                _cleanup_(scan_result_freep) ScanResult *res = NULL;
+                _cleanup_free_ char *root = NULL;
+
+                assert_true(asprintf(&root, "%s/%s", TEST_DATA_DIR, trees[t]) > 0);
+                assert_int_equal(devscan_run(&(ScanOptions) { .sysroot = root }, &res), 0);
+                all = reallocarray(all, n_all + res->devices->n, sizeof(Castle__Device *));
+                assert_non_null(all);
+                for (size_t i = 0; i < res->devices->n; i++)
+                        assert_int_equal(devproto_device_new(res->devices->items[i], &all[n_all++]), 0);
+        }
+        assert_true(n_all > 10);
+
+        for (size_t copies = 1; copies * n_all <= CODEC_MAX_DEVICES; copies = CODEC_MAX_DEVICES / n_all) {
+                Castle__Envelope e = CASTLE__ENVELOPE__INIT, *back = NULL;
+                Castle__Snapshot s = CASTLE__SNAPSHOT__INIT;
+                Castle__Device **devs = calloc(copies * n_all, sizeof(Castle__Device *));
+                CodecDecodeStats st;
+                uint8_t *b;
+                size_t n;
+
+                assert_non_null(devs);
+                for (size_t i = 0; i < copies * n_all; i++)
+                        devs[i] = all[i % n_all];
+                s.devices = devs;
+                s.n_devices = copies * n_all;
+                e.protocol_version = CASTLE_PROTOCOL_VERSION;
+                e.body_case = CASTLE__ENVELOPE__BODY_SNAPSHOT;
+                e.snapshot = &s;
+                assert_int_equal(codec_pack(&e.base, &b, &n), 0);
+                assert_int_equal(codec_envelope_unpack(b, n, &back), 0);
+                codec_decode_stats(&st);
+                print_message("%zu real devices: %zu bytes, %zu allocated (%.1f times), budget %zu\n",
+                              s.n_devices, n, st.last_allocated, (double) st.last_allocated / (double) n,
+                              st.last_budget);
+                /* with room to spare: real devices cost about 4 times their bytes */
+                assert_true(st.last_allocated * 2 <= st.last_budget);
+                castle__envelope__free_unpacked(back, NULL);
+                free(b);
+                free(devs);
+                if (copies > 1)
+                        break;
+        }
+        for (size_t i = 0; i < n_all; i++)
+                devproto_device_free(all[i]);
+        free(all);
+}
+
 static void test_enum_json_name(void **state) {
         _cleanup_free_ char *a = codec_enum_json_name(&castle__device__transport__descriptor, 0),
                             *b = codec_enum_json_name(&castle__reason__code__descriptor, 0),
@@ -155,6 +212,7 @@ int main(void) {
                 cmocka_unit_test(test_json_has_every_field),
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_enum_json_name),
+                cmocka_unit_test(test_real_reports_fit_budget),
                 cmocka_unit_test(test_oneof_name),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
