@@ -246,11 +246,101 @@ static void test_unknown_and_dropped(void **state) {
         zsock_destroy(&stranger);
 }
 
+/* The agent sends these bytes as its message. */
+static void deliver_raw(Fixture *f, const uint8_t *data, size_t size, int64_t now) {
+        zframe_t *frame = zframe_new(data, size);
+        zmsg_t *m;
+
+        assert_non_null(frame);
+        assert_int_equal(zframe_send(&frame, f->agent, 0), 0);
+        m = coordtest_recv(f->agents);
+        assert_int_equal(ingest_message(f->ingest, m, now), 0);
+        zmsg_destroy(&m);
+}
+
+static size_t put_varint(uint8_t *b, uint64_t v) {
+        size_t n = 0;
+
+        do {
+                b[n++] = (uint8_t) ((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                v >>= 7;
+        } while (v);
+        return n;
+}
+
+/* What the issue reproduced on loopback: a hostname that forges log lines and clears the
+ * screen is refused, other text is stored printable, and a snapshot whose one device has 8
+ * million empty links is dropped as it decodes, and neither stored nor acknowledged. */
+static void test_hostile_messages(void **state) {
+        Fixture *f = *state;
+        Castle__Envelope e = CASTLE__ENVELOPE__INIT;
+        Castle__Hello h = CASTLE__HELLO__INIT;
+        uint64_t dropped[_DROP_MAX] = {};
+        StoreNode sn = {};
+        size_t reps = (16u << 20) / 2 - 64, w = 0;
+        uint8_t *b = malloc(2 * reps + 64), dev[16];
+        size_t n_dev = 0;
+
+        h.node_id = (char *) "node-1";
+        h.hostname = (char *) "x\ncastle-coordinator: Node root connected.\033[2J";
+        h.agent_version = (char *) "0.1";
+        e.body_case = CASTLE__ENVELOPE__BODY_HELLO;
+        e.hello = &h;
+        deliver(f, f->agent, &e, T0);
+        assert_true(coordtest_quiet(f->agent, 50));
+        assert_null(nodes_get(f->nodes, "node-1"));
+        ingest_add_drops(f->ingest, dropped);
+        assert_int_equal(dropped[DROP_INVALID], 1);
+
+        h.hostname = (char *) "host-1";
+        h.agent_version = (char *) "0.1\033[2J";
+        deliver(f, f->agent, &e, T0);
+        expect_ack(f->agent, 2, 0);
+        expect_resync(f->agent, "hello");
+        assert_int_equal(store_node_get(f->t.store, "node-1", &sn), 0);
+        assert_string_equal(sn.hostname, "host-1");
+        assert_string_equal(sn.agent_version, "0.1?[2J");
+        store_node_done(&sn);
+        snapshot(f, 1, T0 + 1);
+        expect_ack(f->agent, 3, 1);
+
+        /* Envelope { protocol_version = 1, message_id = 4, snapshot = { generation = 2,
+         * devices = { kname = "sdz", links = "" x 8 million } } } */
+        assert_non_null(b);
+        dev[n_dev++] = 0x12; /* Snapshot.devices */
+        n_dev += put_varint(dev + n_dev, 5 + 2 * reps);
+        memcpy(dev + n_dev, "\x12\x03sdz", 5);
+        n_dev += 5;
+        b[w++] = 0x08;
+        b[w++] = CASTLE_PROTOCOL_VERSION;
+        b[w++] = 0x10;
+        b[w++] = 4;
+        b[w++] = 11 << 3 | 2;
+        w += put_varint(b + w, 2 + n_dev + 2 * reps);
+        b[w++] = 0x08; /* Snapshot.generation */
+        b[w++] = 2;
+        memcpy(b + w, dev, n_dev);
+        w += n_dev;
+        for (size_t i = 0; i < reps; i++) {
+                b[w++] = 4 << 3 | 2; /* Device.links */
+                b[w++] = 0;
+        }
+        assert_true(reps > 8000000);
+        deliver_raw(f, b, w, T0 + 2);
+        free(b);
+        assert_true(coordtest_quiet(f->agent, 50));
+        assert_int_equal(stored_generation(f), 1);
+        memset(dropped, 0, sizeof dropped);
+        ingest_add_drops(f->ingest, dropped);
+        assert_int_equal(dropped[DROP_DECODE], 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_generation_gap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_liveness, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unknown_and_dropped, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hostile_messages, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
