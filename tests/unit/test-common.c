@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* common/: sizes, string vectors, bounded retries, random UUIDs (spawning: test-spawn.c). */
+/* common/: sizes, string vectors, bounded retries, random UUIDs, escaping in logs and tables
+ * (spawning: test-spawn.c). */
 #include "tests/unit/testutil.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli/table.h"
+#include "common/escape.h"
+#include "common/log.h"
 #include "common/retry.h"
 #include "common/size.h"
 #include "common/strv.h"
@@ -94,6 +100,81 @@ static void test_uuid(void **state) {
         assert_string_not_equal(a, b);
 }
 
+/* Text from peers cannot start a log line of its own or reach a terminal as a control. */
+static void test_escape(void **state) {
+        _cleanup_free_ char *a = strdup_escaped("plain caf\xc3\xa9 \xe2\x82\xac \\x1b"),
+                            *b = strdup_escaped("x\ny\r\t\033[2J\x7f\xc2\x9b\xff\xc3");
+
+        assert_string_equal(a, "plain caf\xc3\xa9 \xe2\x82\xac \\x1b");
+        assert_string_equal(b, "x\\ny\\r\\t\\x1b[2J\\x7f\\xc2\\x9b\\xff\\xc3");
+}
+
+static char *capture_stderr(void (*fn)(void)) {
+        FILE *f = tmpfile();
+        int saved = dup(STDERR_FILENO);
+        char *buf = calloc(1, 16384);
+
+        assert_non_null(f);
+        assert_non_null(buf);
+        assert_true(saved >= 0);
+        fflush(stderr);
+        assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
+        fn();
+        fflush(stderr);
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+        rewind(f);
+        assert_true(fread(buf, 1, 16383, f) > 0);
+        fclose(f);
+        return buf;
+}
+
+static void log_hostile(void) {
+        log_warning("Node %s (%s) connected.", "n1", "x\ncastle-coordinator: Node root connected.\033[2J");
+}
+
+static void log_long(void) {
+        char big[5000];
+
+        memset(big, 'a', sizeof big - 1);
+        big[sizeof big - 1] = 0;
+        big[4000] = '\n';
+        log_error_errno(SYNTHETIC_ERRNO(ENOENT), "%s: %m", big);
+}
+
+static void test_log_escapes(void **state) {
+        _cleanup_free_ char *out = capture_stderr(log_hostile), *out2 = NULL;
+
+        assert_non_null(strstr(out, "warning: Node n1 (x\\ncastle-coordinator: Node root connected.\\x1b[2J) "
+                                    "connected.\n"));
+        assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1); /* one line */
+        assert_null(strchr(out, '\033'));
+
+        /* longer than the stack buffer: escaped as well, and %m still the given error */
+        out2 = capture_stderr(log_long);
+        assert_non_null(strstr(out2, "a\\na"));
+        assert_non_null(strstr(out2, ": No such file or directory\n"));
+}
+
+static void test_table_escapes(void **state) {
+        static const char *const headers[] = { "NODE", "HOSTNAME" };
+        Table *t = table_new(headers, 2);
+        _cleanup_free_ char *out = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&out, &n);
+
+        assert_non_null(t);
+        assert_non_null(f);
+        assert_int_equal(table_add_row(t, (const char *[]) { "n1", "evil\033[2J\nnext" }), 0);
+        assert_int_equal(table_add_row(t, (const char *[]) { "n2", NULL }), 0);
+        table_print(t, f, true);
+        fclose(f);
+        table_free(t);
+        assert_string_equal(out, "NODE  HOSTNAME\n"
+                                 "n1    evil\\x1b[2J\\nnext\n"
+                                 "n2    -\n");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size),
@@ -101,6 +182,9 @@ int main(void) {
                 cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_retry),
                 cmocka_unit_test(test_uuid),
+                cmocka_unit_test(test_escape),
+                cmocka_unit_test(test_log_escapes),
+                cmocka_unit_test(test_table_escapes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
