@@ -375,9 +375,127 @@ static int walk(ProtobufCMessage *m) {
         return 0;
 }
 
+/* ---- Counting before decoding ---- */
+
+/* Reads a varint at *p (below end); false if it is cut short or longer than 10 bytes. */
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *ret) {
+        uint64_t v = 0;
+
+        for (unsigned shift = 0; *p < end && shift < 70; shift += 7) {
+                uint8_t b = *(*p)++;
+                v |= (uint64_t) (b & 0x7f) << shift;
+                if (!(b & 0x80)) {
+                        *ret = v;
+                        return true;
+                }
+        }
+        return false;
+}
+
+static bool is_varint_type(ProtobufCType t) {
+        switch (t) {
+        case PROTOBUF_C_TYPE_INT32:
+        case PROTOBUF_C_TYPE_SINT32:
+        case PROTOBUF_C_TYPE_UINT32:
+        case PROTOBUF_C_TYPE_INT64:
+        case PROTOBUF_C_TYPE_SINT64:
+        case PROTOBUF_C_TYPE_UINT64:
+        case PROTOBUF_C_TYPE_BOOL:
+        case PROTOBUF_C_TYPE_ENUM:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Walks the wire bytes of one message of type d, without allocating anything, and counts:
+ * each repeated field against its bound, each singular field against a few occurrences (an
+ * encoder writes it once; the format lets a parser merge repeats, which protobuf-c does at
+ * a cost), and the unknown fields. A 16 MiB flood of empty elements is refused here in one
+ * pass over its bytes, before protobuf-c allocates for it; the budget stays as a backstop. */
+static int prescan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t size, unsigned depth) {
+        const uint8_t *end = p + size;
+        size_t counts[d->n_fields ?: 1], unknown = 0;
+        int r;
+
+        if (depth > CODEC_MAX_DEPTH)
+                return -EBADMSG;
+        memset(counts, 0, sizeof counts);
+        while (p < end) {
+                const ProtobufCFieldDescriptor *f;
+                uint64_t tag, len = 0, n = 1;
+                const uint8_t *payload;
+                unsigned wire;
+
+                if (!read_varint(&p, end, &tag) || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX)
+                        return -EBADMSG;
+                wire = (unsigned) (tag & 7);
+                switch (wire) {
+                case 0:
+                        if (!read_varint(&p, end, &len))
+                                return -EBADMSG;
+                        break;
+                case 1:
+                case 5:
+                        if ((size_t) (end - p) < (wire == 1 ? 8u : 4u))
+                                return -EBADMSG;
+                        p += wire == 1 ? 8 : 4;
+                        break;
+                case 2:
+                        if (!read_varint(&p, end, &len) || len > (uint64_t) (end - p))
+                                return -EBADMSG;
+                        break;
+                default:
+                        return -EBADMSG; /* groups: protobuf-c does not take them either */
+                }
+                payload = p;
+                if (wire == 2)
+                        p += len;
+
+                f = protobuf_c_message_descriptor_get_field(d, (unsigned) (tag >> 3));
+                if (!f) {
+                        if (++unknown > CODEC_MAX_UNKNOWN_FIELDS)
+                                return -E2BIG;
+                        continue;
+                }
+                if (f->label == PROTOBUF_C_LABEL_REPEATED && wire == 2 && f->type != PROTOBUF_C_TYPE_STRING &&
+                    f->type != PROTOBUF_C_TYPE_BYTES && f->type != PROTOBUF_C_TYPE_MESSAGE) {
+                        /* packed: count the elements */
+                        if (is_varint_type(f->type)) {
+                                n = 0;
+                                for (uint64_t k = 0; k < len; k++)
+                                        n += !(payload[k] & 0x80);
+                        } else
+                                n = len / (f->type == PROTOBUF_C_TYPE_DOUBLE || f->type == PROTOBUF_C_TYPE_FIXED64 ||
+                                                           f->type == PROTOBUF_C_TYPE_SFIXED64
+                                                   ? 8
+                                                   : 4);
+                }
+                counts[f - d->fields] += n;
+                if (counts[f - d->fields] >
+                    (f->label == PROTOBUF_C_LABEL_REPEATED ? field_bound(d, f) : CODEC_MAX_SINGULAR_REPEATS))
+                        return -E2BIG;
+                if (f->type == PROTOBUF_C_TYPE_MESSAGE && wire == 2) {
+                        r = prescan(f->descriptor, payload, len, depth + 1);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
 static int unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, ProtobufCMessage **ret) {
         Budget b = { .limit = codec_decode_budget(size) };
         ProtobufCMessage *m;
+        int r;
+
+        r = prescan(d, data, size, 0);
+        if (r < 0) {
+                decode_stats.decoded++;
+                decode_stats.last_budget = b.limit;
+                decode_stats.last_allocated = 0;
+                return r;
+        }
 
         b.allocator = (ProtobufCAllocator) { .alloc = budget_alloc, .free = budget_free, .allocator_data = &b };
         m = protobuf_c_message_unpack(d, &b.allocator, size, data);

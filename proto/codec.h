@@ -27,7 +27,12 @@
  * strings. BASE covers the fixed cost of
  * CODEC_MAX_DEVICES nearly empty devices (~3.5 MiB with an empty queue, LVM and three reasons
  * each), which a frame of 90 KiB can legitimately carry.
- * The worst a 16 MiB agent frame can now cost is 136 MiB, briefly, instead of 3.8 GiB. */
+ * The worst a 16 MiB agent frame can now cost is 136 MiB, briefly, instead of 3.8 GiB.
+ *
+ * Before that, the wire bytes are walked once without allocating, and a message with a list
+ * over its bound (below), too many unknown fields or a singular field written many times is
+ * refused with -E2BIG at the cost of reading it: a flood of hostile messages then costs the
+ * coordinator no more than reading them. */
 #define CODEC_DECODE_BUDGET_FACTOR 8
 #define CODEC_DECODE_BUDGET_BASE (8u << 20)
 
@@ -63,10 +68,17 @@
 #define CODEC_MAX_NODES 65536
 /* Any other repeated field (none today: new fields get a bound of their own here). */
 #define CODEC_MAX_REPEATED 1024
+/* Fields of one message this program does not know (a newer peer's): dropped, but counted. */
+#define CODEC_MAX_UNKNOWN_FIELDS 64
+/* Occurrences of one singular field in one message: an encoder writes it once. */
+#define CODEC_MAX_SINGULAR_REPEATS 4
+/* Messages within messages: castle.proto nests five deep (Envelope, Snapshot, Device,
+ * LvmFacts, LogicalVolume, Tag). */
+#define CODEC_MAX_DEPTH 8
 
 /* Decoding on this thread so far, from the budgeted allocator's own accounting. */
 typedef struct CodecDecodeStats {
-        uint64_t decoded;       /* frames unpacked (whether or not they were then refused) */
+        uint64_t decoded;       /* frames looked at (whether or not they were then refused) */
         uint64_t over_budget;   /* frames refused because decoding them needed more memory */
         size_t last_budget;     /* the last frame's budget, bytes */
         size_t last_allocated;  /* what decoding it allocated in all (malloc overhead included) */
@@ -80,7 +92,8 @@ size_t codec_decode_budget(size_t frame_size);
 int codec_pack(const ProtobufCMessage *m, uint8_t **ret, size_t *ret_size);
 /* Unpacks and validates an Envelope from an untrusted peer: -EBADMSG if it does not decode
  * or has no body, -EMSGSIZE if decoding it needs more memory than its budget, -EPROTO for
- * another protocol version, -E2BIG for a repeated field over its bound, -EINVAL for ids that
+ * another protocol version, -E2BIG for a repeated field over its bound (or too many unknown
+ * fields, or a singular field written over and over), -EINVAL for ids that
  * are empty, too long or not printable, or a hostname that is not a host name.
  *
  * What passes is clean text: unknown fields (a newer peer's) are dropped; every string that

@@ -137,8 +137,8 @@ static uint8_t *flood(const uint8_t *head, size_t n_head, const uint8_t *unit, s
         return b;
 }
 
-/* One 16 MiB message of empty Devices took 3.8 GiB to decode: now decoding stops at the
- * frame's budget, by the allocator's own count. */
+/* One 16 MiB message of empty Devices took 3.8 GiB to decode: now it is refused as its bytes
+ * are counted, before anything is allocated for it. */
 static void test_budget_empty_devices(void **state) {
         static const uint8_t empty_device[] = { 2 << 3 | 2, 0 }; /* Snapshot.devices = {} */
         Castle__Envelope *back = NULL;
@@ -147,15 +147,14 @@ static void test_budget_empty_devices(void **state) {
         _cleanup_free_ uint8_t *b = flood(NULL, 0, empty_device, sizeof empty_device,
                                           (FLOOD_SIZE - 16) / sizeof empty_device, &n);
 
-        assert_int_equal(codec_envelope_unpack(b, n, &back), -EMSGSIZE);
+        assert_int_equal(codec_envelope_unpack(b, n, &back), -E2BIG);
         codec_decode_stats(&st);
         assert_int_equal(st.last_budget, codec_decode_budget(n));
-        assert_true(st.last_allocated <= st.last_budget);
-        assert_true(st.last_budget <= 9 * n); /* a small multiple of the frame */
-        assert_true(st.over_budget >= 1);
+        assert_int_equal(st.last_allocated, 0);
 }
 
-/* A Device with 8 million empty links, or millions of empty signatures, is refused whole. */
+/* A Device with 8 million empty links, or 5.6 million empty signatures, is refused whole, and
+ * as cheaply. */
 static void test_budget_empty_links(void **state) {
         /* Snapshot.devices = { kname = "sda", links = "", links = "", ... } */
         static const uint8_t empty_link[] = { 4 << 3 | 2, 0 }, empty_signature[] = { 0x92, 0x02, 0 };
@@ -176,10 +175,39 @@ static void test_budget_empty_links(void **state) {
                 b = flood(head, h, units[u], unit_sizes[u], reps, &n);
                 assert_true(n <= FLOOD_SIZE);
                 assert_true(reps > 5000000);
-                assert_int_equal(codec_envelope_unpack(b, n, &back), -EMSGSIZE);
+                assert_int_equal(codec_envelope_unpack(b, n, &back), -E2BIG);
                 codec_decode_stats(&st);
-                assert_true(st.last_allocated <= st.last_budget);
+                assert_int_equal(st.last_allocated, 0);
         }
+}
+
+/* Every list within its bound and still a 16 MiB message that would take 20 times its size
+ * (hundreds of devices of 16,384 empty mount points each): decoding stops at the frame's
+ * budget, by the allocator's own count. */
+static void test_budget_within_bounds(void **state) {
+        size_t per_dev = 5 + 3 * CODEC_MAX_MOUNTPOINTS, n_dev = (FLOOD_SIZE - 64) / (per_dev + 4), h = 0, n;
+        uint8_t *dev = malloc(per_dev + 8);
+        Castle__Envelope *back = NULL;
+        CodecDecodeStats st;
+        _cleanup_free_ uint8_t *b = NULL;
+
+        assert_non_null(dev);
+        dev[h++] = 2 << 3 | 2; /* Snapshot.devices */
+        h += put_varint(dev + h, per_dev);
+        memcpy(dev + h, "\x12\x03sda", 5);
+        h += 5;
+        for (size_t i = 0; i < CODEC_MAX_MOUNTPOINTS; i++, h += 3)
+                memcpy(dev + h, "\xfa\x01\x00", 3); /* Device.mountpoints = "" */
+        b = flood(NULL, 0, dev, h, n_dev, &n);
+        free(dev);
+        assert_true(n <= FLOOD_SIZE);
+        assert_int_equal(codec_envelope_unpack(b, n, &back), -EMSGSIZE);
+        codec_decode_stats(&st);
+        assert_int_equal(st.last_budget, codec_decode_budget(n));
+        assert_true(st.last_allocated > 0);
+        assert_true(st.last_allocated <= st.last_budget);
+        assert_true(st.last_budget <= 9 * n); /* a small multiple of the frame */
+        assert_true(st.over_budget >= 1);
 }
 
 static int snapshot_of(Castle__Device *dev, uint8_t **ret, size_t *ret_size) {
@@ -357,6 +385,21 @@ static void test_clean_text(void **state) {
         assert_string_equal(back->hello->agent_version, "0.1?[2J  fake: line? ?1m ?? caf\xc3\xa9 \xe2\x82\xac");
         assert_int_equal(back->base.n_unknown_fields, 0);
         castle__envelope__free_unpacked(back, NULL);
+        free(b2);
+
+        /* ... but only so many of them; and a singular field is written once, not over and over */
+        b2 = malloc(n + 5 * (CODEC_MAX_UNKNOWN_FIELDS + 1));
+        assert_non_null(b2);
+        memcpy(b2, b, n);
+        for (size_t i = 0; i < CODEC_MAX_UNKNOWN_FIELDS; i++)
+                memcpy(b2 + n + 5 * i, "\x9a\x06\x02hi", 5);
+        assert_int_equal(codec_envelope_unpack(b2, n + 5 * CODEC_MAX_UNKNOWN_FIELDS, &back), 0);
+        castle__envelope__free_unpacked(back, NULL);
+        memcpy(b2 + n + 5 * CODEC_MAX_UNKNOWN_FIELDS, "\x9a\x06\x02hi", 5);
+        assert_int_equal(codec_envelope_unpack(b2, n + 5 * (CODEC_MAX_UNKNOWN_FIELDS + 1), &back), -E2BIG);
+        for (size_t i = 0; i <= CODEC_MAX_SINGULAR_REPEATS; i++)
+                memcpy(b2 + n + 2 * i, "\x10\x01", 2); /* message_id = 1 */
+        assert_int_equal(codec_envelope_unpack(b2, n + 2 * (CODEC_MAX_SINGULAR_REPEATS + 1), &back), -E2BIG);
         free(b);
         free(b2);
 
@@ -466,6 +509,7 @@ int main(void) {
                 cmocka_unit_test(test_too_many_devices),
                 cmocka_unit_test(test_budget_empty_devices),
                 cmocka_unit_test(test_budget_empty_links),
+                cmocka_unit_test(test_budget_within_bounds),
                 cmocka_unit_test(test_list_bounds),
                 cmocka_unit_test(test_budget_fits_real_reports),
                 cmocka_unit_test(test_hostname),
