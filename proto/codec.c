@@ -411,9 +411,12 @@ static bool is_varint_type(ProtobufCType t) {
 /* Walks the wire bytes of one message of type d, without allocating anything, and counts:
  * each repeated field against its bound, each singular field against a few occurrences (an
  * encoder writes it once; the format lets a parser merge repeats, which protobuf-c does at
- * a cost), and the unknown fields. A 16 MiB flood of empty elements is refused here in one
- * pass over its bytes, before protobuf-c allocates for it; the budget stays as a backstop. */
-static int prescan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t size, unsigned depth) {
+ * a cost), and the unknown fields. It also adds up what protobuf-c will at least allocate
+ * (the structs, strings and arrays; not its scratch space) into *cost, and stops at limit.
+ * A 16 MiB flood of empty elements is refused here in one pass over its bytes, before
+ * protobuf-c allocates for it; the allocator's budget stays as the exact backstop. */
+static int prescan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t size, unsigned depth,
+                   size_t *cost, size_t limit) {
         const uint8_t *end = p + size;
         size_t counts[d->n_fields ?: 1], unknown = 0;
         int r;
@@ -421,6 +424,7 @@ static int prescan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t
         if (depth > CODEC_MAX_DEPTH)
                 return -EBADMSG;
         memset(counts, 0, sizeof counts);
+        *cost += alloc_cost(d->sizeof_message);
         while (p < end) {
                 const ProtobufCFieldDescriptor *f;
                 uint64_t tag, len = 0, n = 1;
@@ -476,26 +480,24 @@ static int prescan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t
                     (f->label == PROTOBUF_C_LABEL_REPEATED ? field_bound(d, f) : CODEC_MAX_SINGULAR_REPEATS))
                         return -E2BIG;
                 if (f->type == PROTOBUF_C_TYPE_MESSAGE && wire == 2) {
-                        r = prescan(f->descriptor, payload, len, depth + 1);
+                        r = prescan(f->descriptor, payload, len, depth + 1, cost, limit);
                         if (r < 0)
                                 return r;
-                }
+                } else if (f->type == PROTOBUF_C_TYPE_STRING && wire == 2)
+                        *cost += alloc_cost(len + 1);
+                if (*cost > limit)
+                        return -EMSGSIZE;
         }
-        return 0;
+        for (unsigned i = 0; i < d->n_fields; i++)
+                if (d->fields[i].label == PROTOBUF_C_LABEL_REPEATED && counts[i] > 0)
+                        *cost += alloc_cost(counts[i] * scalar_size(&d->fields[i]));
+        return *cost > limit ? -EMSGSIZE : 0;
 }
 
-static int unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, ProtobufCMessage **ret) {
-        Budget b = { .limit = codec_decode_budget(size) };
+static int unpack_budgeted(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, size_t limit,
+                           ProtobufCMessage **ret) {
+        Budget b = { .limit = limit };
         ProtobufCMessage *m;
-        int r;
-
-        r = prescan(d, data, size, 0);
-        if (r < 0) {
-                decode_stats.decoded++;
-                decode_stats.last_budget = b.limit;
-                decode_stats.last_allocated = 0;
-                return r;
-        }
 
         b.allocator = (ProtobufCAllocator) { .alloc = budget_alloc, .free = budget_free, .allocator_data = &b };
         m = protobuf_c_message_unpack(d, &b.allocator, size, data);
@@ -510,6 +512,26 @@ static int unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data, size
         }
         *ret = m;
         return 0;
+}
+
+int codec_unpack_on_budget(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, size_t limit,
+                           ProtobufCMessage **ret) {
+        return unpack_budgeted(d, data, size, limit, ret);
+}
+
+static int unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, ProtobufCMessage **ret) {
+        size_t limit = codec_decode_budget(size), cost = 0;
+        int r;
+
+        r = prescan(d, data, size, 0, &cost, limit);
+        if (r < 0) {
+                decode_stats.decoded++;
+                decode_stats.over_budget += r == -EMSGSIZE;
+                decode_stats.last_budget = limit;
+                decode_stats.last_allocated = 0;
+                return r;
+        }
+        return unpack_budgeted(d, data, size, limit, ret);
 }
 
 const char *codec_strerror(int error) {

@@ -31,8 +31,9 @@
  *
  * Before that, the wire bytes are walked once without allocating, and a message with a list
  * over its bound (below), too many unknown fields or a singular field written many times is
- * refused with -E2BIG at the cost of reading it: a flood of hostile messages then costs the
- * coordinator no more than reading them. */
+ * refused with -E2BIG, and one whose structs, strings and arrays alone would pass the budget
+ * with -EMSGSIZE, at the cost of reading it: a flood of hostile messages then costs the
+ * coordinator little more than receiving them. */
 #define CODEC_DECODE_BUDGET_FACTOR 8
 #define CODEC_DECODE_BUDGET_BASE (8u << 20)
 
@@ -87,6 +88,10 @@ typedef struct CodecDecodeStats {
 void codec_decode_stats(CodecDecodeStats *ret);
 /* The bytes a frame of this size may allocate as it is decoded. */
 size_t codec_decode_budget(size_t frame_size);
+/* protobuf-c's unpack on the budgeted allocator alone, without counting the bytes first and
+ * without validation: for tests and fuzzers of the allocator. -EMSGSIZE past limit. */
+int codec_unpack_on_budget(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, size_t limit,
+                           ProtobufCMessage **ret);
 
 /* Packs a message into a malloc'd buffer. */
 int codec_pack(const ProtobufCMessage *m, uint8_t **ret, size_t *ret_size);

@@ -182,12 +182,14 @@ static void test_budget_empty_links(void **state) {
 }
 
 /* Every list within its bound and still a 16 MiB message that would take 20 times its size
- * (hundreds of devices of 16,384 empty mount points each): decoding stops at the frame's
- * budget, by the allocator's own count. */
+ * (hundreds of devices of 16,384 empty mount points each): refused for its budget before
+ * anything is allocated; and protobuf-c itself, on the budgeted allocator alone, stops at the
+ * budget by the allocator's own count. */
 static void test_budget_within_bounds(void **state) {
         size_t per_dev = 5 + 3 * CODEC_MAX_MOUNTPOINTS, n_dev = (FLOOD_SIZE - 64) / (per_dev + 4), h = 0, n;
         uint8_t *dev = malloc(per_dev + 8);
         Castle__Envelope *back = NULL;
+        ProtobufCMessage *m = NULL;
         CodecDecodeStats st;
         _cleanup_free_ uint8_t *b = NULL;
 
@@ -204,10 +206,21 @@ static void test_budget_within_bounds(void **state) {
         assert_int_equal(codec_envelope_unpack(b, n, &back), -EMSGSIZE);
         codec_decode_stats(&st);
         assert_int_equal(st.last_budget, codec_decode_budget(n));
+        assert_int_equal(st.last_allocated, 0);
+        assert_true(st.last_budget <= 9 * n); /* a small multiple of the frame */
+
+        assert_int_equal(codec_unpack_on_budget(&castle__envelope__descriptor, b, n, codec_decode_budget(n), &m),
+                         -EMSGSIZE);
+        codec_decode_stats(&st);
         assert_true(st.last_allocated > 0);
         assert_true(st.last_allocated <= st.last_budget);
-        assert_true(st.last_budget <= 9 * n); /* a small multiple of the frame */
-        assert_true(st.over_budget >= 1);
+        assert_true(st.over_budget >= 2);
+
+        /* the same bytes with room enough decode, and cost what the budget feared */
+        assert_int_equal(codec_unpack_on_budget(&castle__envelope__descriptor, b, n, SIZE_MAX / 2, &m), 0);
+        codec_decode_stats(&st);
+        assert_true(st.last_allocated > codec_decode_budget(n));
+        protobuf_c_message_free_unpacked(m, NULL);
 }
 
 static int snapshot_of(Castle__Device *dev, uint8_t **ret, size_t *ret_size) {
