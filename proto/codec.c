@@ -418,7 +418,8 @@ static bool is_varint_type(ProtobufCType t) {
 static int prescan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t size, unsigned depth,
                    size_t *cost, size_t limit) {
         const uint8_t *end = p + size;
-        size_t counts[d->n_fields ?: 1], unknown = 0;
+        const ProtobufCFieldDescriptor *last = NULL;
+        size_t counts[d->n_fields ?: 1], unknown = 0, bound = 0;
         int r;
 
         if (depth > CODEC_MAX_DEPTH)
@@ -456,7 +457,15 @@ static int prescan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t
                 if (wire == 2)
                         p += len;
 
-                f = protobuf_c_message_descriptor_get_field(d, (unsigned) (tag >> 3));
+                /* lists come as runs of one field: look it up once a run */
+                if (!last || last->id != (tag >> 3)) {
+                        f = protobuf_c_message_descriptor_get_field(d, (unsigned) (tag >> 3));
+                        if (f)
+                                bound = f->label == PROTOBUF_C_LABEL_REPEATED ? field_bound(d, f)
+                                                                              : CODEC_MAX_SINGULAR_REPEATS;
+                } else
+                        f = last;
+                last = f;
                 if (!f) {
                         if (++unknown > CODEC_MAX_UNKNOWN_FIELDS)
                                 return -E2BIG;
@@ -476,8 +485,7 @@ static int prescan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t
                                                    : 4);
                 }
                 counts[f - d->fields] += n;
-                if (counts[f - d->fields] >
-                    (f->label == PROTOBUF_C_LABEL_REPEATED ? field_bound(d, f) : CODEC_MAX_SINGULAR_REPEATS))
+                if (counts[f - d->fields] > bound)
                         return -E2BIG;
                 if (f->type == PROTOBUF_C_TYPE_MESSAGE && wire == 2) {
                         r = prescan(f->descriptor, payload, len, depth + 1, cost, limit);
