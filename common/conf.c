@@ -13,6 +13,7 @@
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "common/netaddr.h"
+#include "common/regexcheck.h"
 #include "common/size.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
@@ -158,14 +159,14 @@ static int set_value(const ConfOption *o, const char *value, void *values, char 
                 return set_string(field(o, values), value);
         }
         case CONF_REGEX: {
+                _cleanup_free_ char *why = NULL;
                 regex_t re;
-                r = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
-                if (r != 0) {
-                        char why[128];
-                        (void) regerror(r, &re, why, sizeof why);
-                        return asprintf(ret_error, "'%s' is not a valid regular expression: %s", value, why) < 0
-                                       ? -ENOMEM : -EINVAL;
-                }
+                r = regex_compile(&re, value, &why);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return asprintf(ret_error, "'%s' is not a valid regular expression: %s", value,
+                                        strempty(why)) < 0 ? -ENOMEM : -EINVAL;
                 regfree(&re);
                 return set_string(field(o, values), value);
         }
