@@ -98,7 +98,7 @@ int conf_parse_duration(const char *s, uint64_t *ret_usec) {
                         s += best_len;
                 }
                 /* Compared as doubles before any conversion: a double beyond 2^64 converted to
-                 * uint64_t is undefined (1e30 came out as 0, "too small"). */
+                 * uint64_t is undefined (1e11d came out as 0, "too small"). */
                 if (!(usec <= (double) CONF_DURATION_MAX))
                         return -ERANGE;
                 total += (uint64_t) usec;

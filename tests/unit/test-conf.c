@@ -265,12 +265,12 @@ static void test_bool_and_duration(void **state) {
         assert_string_equal(buf, "0");
 }
 
-/* Numbers beyond what a type holds are refused as too large, never wrapped: 1e30 seconds was
- * converted to 0 (undefined behaviour) and reported as "too small", 18446744073709s turned
- * negative inside the coordinator. */
+/* Numbers beyond what a type holds are refused as too large, never wrapped: 1e11d was
+ * converted to 0 (undefined behaviour) and reported as "too small", 200000000d turned negative
+ * as the coordinator's int64_t, 1e30 and 18446744073709s were "not a valid duration". */
 static void test_ranges(void **state) {
         static const char *const too_large[] = {
-                "1e30", "18446744073709s", "1e12d", "36501d", "36500d1us", "30000d30000d", "1e999",
+                "1e30", "18446744073709s", "1e11d", "1e12d", "200000000d", "106751991d", "36501d", "36500d1us", "30000d30000d", "1e999",
                 "1e300min", "99999999999999999999999999999999999999us",
         };
         static const ConfOption rt[] = {
