@@ -9,6 +9,7 @@
 #include "agent/policy.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/regexcheck.h"
 #include "common/strv.h"
 
 static void clear_filters(Policy *p) {
@@ -26,16 +27,21 @@ void policy_done(Policy *p) {
         p->auto_prepare = false;
 }
 
+/* The pattern came from the network: it is not echoed unless it passed the checker (short, no
+ * control characters) and only regcomp() found it wrong. */
 static int compile(regex_t *re, const char *what, const char *pattern, char **error) {
-        int r = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
+        _cleanup_free_ char *why = NULL;
+        int r;
 
-        if (r != 0) {
-                char msg[128];
-                regerror(r, re, msg, sizeof msg);
-                error_set(error, "%s '%s': %s", what, pattern, msg);
-                return -EINVAL;
+        r = regex_check(pattern, &why);
+        if (r < 0) {
+                error_set(error, "%s refused: %s", what, strempty(why));
+                return r;
         }
-        return 0;
+        r = regex_compile(re, pattern, &why);
+        if (r < 0)
+                error_set(error, "%s '%s': %s", what, pattern, strempty(why));
+        return r;
 }
 
 int policy_set(Policy *p, bool auto_prepare, const char *name_filter, const char *path_filter,

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "common/netaddr.h"
+#include "common/regexcheck.h"
 #include "common/size.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
@@ -45,39 +47,63 @@ static const struct {
         { "us", 1 },
 };
 
+/* One number of a duration: decimal digits with an optional fraction and exponent (no sign,
+ * no hex, no inf or nan). -ERANGE if it overflows a double. */
+static int parse_duration_number(const char **s, double *ret) {
+        char *end;
+        double v;
+
+        if (!isdigit((unsigned char) **s) || ((*s)[0] == '0' && ((*s)[1] == 'x' || (*s)[1] == 'X')))
+                return -EINVAL;
+        errno = 0;
+        v = strtod(*s, &end);
+        if (end == *s)
+                return -EINVAL;
+        if (errno == ERANGE)
+                return v == 0 ? -EINVAL : -ERANGE; /* underflow is a typo, not a duration */
+        if (errno || !isfinite(v) || v < 0)
+                return -EINVAL;
+        *s = end;
+        *ret = v;
+        return 0;
+}
+
 int conf_parse_duration(const char *s, uint64_t *ret_usec) {
         uint64_t total = 0;
 
         if (isempty(s))
                 return -EINVAL;
         while (*s) {
-                char *end;
-                double v;
                 size_t best = 0, best_len = 0;
+                double v, usec;
+                int r;
 
-                if (!isdigit((unsigned char) *s))
-                        return -EINVAL;
-                errno = 0;
-                v = strtod(s, &end);
-                if (errno || end == s || v < 0 || v > 1e12)
-                        return -EINVAL;
-                s = end;
-                if (!*s) {
-                        total += (uint64_t) (v * (double) USEC_PER_SEC); /* bare number: seconds */
-                        break;
-                }
-                for (size_t i = 0; i < ELEMENTSOF(duration_units); i++) {
-                        size_t l = strlen(duration_units[i].suffix);
-                        if (strncmp(s, duration_units[i].suffix, l) == 0 && l > best_len &&
-                            !isalpha((unsigned char) s[l])) {
-                                best = i;
-                                best_len = l;
+                r = parse_duration_number(&s, &v);
+                if (r < 0)
+                        return r;
+                if (!*s)
+                        usec = v * (double) USEC_PER_SEC; /* bare number: seconds */
+                else {
+                        for (size_t i = 0; i < ELEMENTSOF(duration_units); i++) {
+                                size_t l = strlen(duration_units[i].suffix);
+                                if (strncmp(s, duration_units[i].suffix, l) == 0 && l > best_len &&
+                                    !isalpha((unsigned char) s[l])) {
+                                        best = i;
+                                        best_len = l;
+                                }
                         }
+                        if (!best_len)
+                                return -EINVAL;
+                        usec = v * (double) duration_units[best].usec;
+                        s += best_len;
                 }
-                if (!best_len)
-                        return -EINVAL;
-                total += (uint64_t) (v * (double) duration_units[best].usec);
-                s += best_len;
+                /* Compared as doubles before any conversion: a double beyond 2^64 converted to
+                 * uint64_t is undefined (1e11d came out as 0, "too small"). */
+                if (!(usec <= (double) CONF_DURATION_MAX))
+                        return -ERANGE;
+                total += (uint64_t) usec;
+                if (total > CONF_DURATION_MAX)
+                        return -ERANGE;
         }
         *ret_usec = total;
         return 0;
@@ -132,6 +158,11 @@ static int set_string(char **p, const char *value) {
         return 0;
 }
 
+/* The largest value of a type, when the option sets no maximum of its own. */
+static uint64_t type_max(ConfType t) {
+        return t == CONF_DURATION ? CONF_DURATION_MAX : UINT64_MAX;
+}
+
 /* A bound of a number, size or duration as the file would say it. */
 static void format_number(const ConfOption *o, uint64_t v, char *buf, size_t len) {
         if (o->type == CONF_DURATION)
@@ -158,14 +189,14 @@ static int set_value(const ConfOption *o, const char *value, void *values, char 
                 return set_string(field(o, values), value);
         }
         case CONF_REGEX: {
+                _cleanup_free_ char *why = NULL;
                 regex_t re;
-                r = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
-                if (r != 0) {
-                        char why[128];
-                        (void) regerror(r, &re, why, sizeof why);
-                        return asprintf(ret_error, "'%s' is not a valid regular expression: %s", value, why) < 0
-                                       ? -ENOMEM : -EINVAL;
-                }
+                r = regex_compile(&re, value, &why);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return asprintf(ret_error, "'%s' is not a valid regular expression: %s", value,
+                                        strempty(why)) < 0 ? -ENOMEM : -EINVAL;
                 regfree(&re);
                 return set_string(field(o, values), value);
         }
@@ -207,16 +238,18 @@ static int set_value(const ConfOption *o, const char *value, void *values, char 
                 r = parse_size(value, &v);
                 break;
         }
-        if (r < 0)
+        if (r < 0 && r != -ERANGE)
                 return asprintf(ret_error, "'%s' is not a valid %s", value, type_name(o->type)) < 0 ? -ENOMEM
                                                                                                    : -EINVAL;
-        if (v < o->min || (o->max && v > o->max)) {
+        if (r == -ERANGE || v < o->min || (o->max && v > o->max)) {
                 char lo[32], hi[32];
 
                 format_number(o, o->min, lo, sizeof lo);
-                format_number(o, o->max, hi, sizeof hi);
+                format_number(o, o->max ?: type_max(o->type), hi, sizeof hi);
                 if (o->max)
                         r = asprintf(ret_error, "%s is out of range (%s to %s)", value, lo, hi);
+                else if (r == -ERANGE || v > type_max(o->type))
+                        r = asprintf(ret_error, "%s is too large (at most %s)", value, hi);
                 else
                         r = asprintf(ret_error, "%s is too small (at least %s)", value, lo);
                 return r < 0 ? -ENOMEM : -ERANGE;

@@ -13,7 +13,8 @@ typedef enum ConfType {
         CONF_STRING,    /* char *: owned, freed by conf_free_values() */
         CONF_BOOL,      /* bool: yes/no, true/false, on/off, 1/0 */
         CONF_UINT,      /* uint64_t within [min, max] */
-        CONF_DURATION,  /* uint64_t microseconds; "250ms", "5s", "10min", "1h"; bare number = seconds */
+        CONF_DURATION,  /* uint64_t microseconds; "250ms", "5s", "10min", "1h"; bare number = seconds;
+                         * at most CONF_DURATION_MAX */
         CONF_SIZE,      /* uint64_t bytes; K, M, G, T suffixes (powers of 1024) */
         CONF_STRV,      /* char **: a list, separated by blanks or commas; owned */
         CONF_LISTEN,    /* char *: "", "PORT" (127.0.0.1), "ADDR:PORT" or "[IPV6]:PORT"; "off" = ""; owned */
@@ -34,8 +35,13 @@ typedef struct ConfOption {
 
 /* yes/no, true/false, on/off, 1/0: the one parser of booleans, for the CLI too. */
 int conf_parse_bool(const char *s, bool *ret);
+/* The longest duration anything takes: 100 years, so that adding one to a timestamp in
+ * int64_t microseconds can never overflow. */
+#define CONF_DURATION_MAX (UINT64_C(36500) * UINT64_C(86400000000))
+
 /* "1min30s", "250ms", "1.5" (a bare number is seconds) into microseconds; the one parser of
- * durations, for the CLI too. */
+ * durations, for the CLI too. -EINVAL if it does not parse, -ERANGE above CONF_DURATION_MAX
+ * (the parts added up). */
 int conf_parse_duration(const char *s, uint64_t *ret_usec);
 /* The shortest exact form: "10min", "250ms", "1500us". */
 void conf_format_duration(uint64_t usec, char *buf, size_t len);

@@ -178,6 +178,48 @@ int write_file_atomic(const char *path, const void *data, size_t n, mode_t mode)
         return 0;
 }
 
+/* Creates tmp in dfd and writes data to it. A stale tmp, or whatever was planted there (a
+ * symlink, a hard link to someone else's file), is unlinked as a name, never opened; O_EXCL
+ * then makes sure the file written is one this call created, and fchown() that the file
+ * chowned is the file written. */
+static int create_exclusive_at(int dfd, const char *tmp, const void *data, size_t n, mode_t mode, uid_t uid,
+                               gid_t gid) {
+        _cleanup_close_ int fd = -EBADF;
+
+        if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
+                return -errno;
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        if (uid != (uid_t) -1 && fchown(fd, uid, gid) < 0)
+                return -errno;
+        if (fchmod(fd, mode) < 0)
+                return -errno;
+        errno = 0;
+        if (write(fd, data, n) != (ssize_t) n)
+                return errno ? -errno : -EIO;
+        if (fsync(fd) < 0)
+                return -errno;
+        return 0;
+}
+
+int write_file_atomic_at(int dfd, const char *name, const void *data, size_t n, mode_t mode, uid_t uid,
+                         gid_t gid) {
+        _cleanup_free_ char *tmp = NULL;
+        int r;
+
+        if (asprintf(&tmp, "%s.tmp", name) < 0)
+                return -ENOMEM;
+        r = create_exclusive_at(dfd, tmp, data, n, mode, uid, gid);
+        if (r >= 0 && renameat(dfd, tmp, dfd, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(dfd, tmp, 0);
+                return r;
+        }
+        return fsync(dfd) < 0 ? -errno : 0;
+}
+
 int mkdir_p(const char *path, mode_t mode) {
         _cleanup_free_ char *p = strdup(path);
 

@@ -23,5 +23,11 @@ char *strip_trailing(char *s);
 /* Writes a whole file through a temporary name, fsync and rename, then fsyncs the directory:
  * after a crash the file is either the old one or the new one, never half written. */
 int write_file_atomic(const char *path, const void *data, size_t n, mode_t mode);
+/* The same for name in the directory dfd, for a directory someone else may write to: through
+ * name.tmp created with O_EXCL|O_NOFOLLOW after any old name.tmp (even a symlink or a hard
+ * link planted there) is unlinked, owned by uid:gid ((uid_t) -1: unchanged) through its
+ * descriptor. Nothing but name and name.tmp in dfd is created, truncated or chowned. */
+int write_file_atomic_at(int dfd, const char *name, const void *data, size_t n, mode_t mode, uid_t uid,
+                         gid_t gid);
 /* mkdir -p */
 int mkdir_p(const char *path, mode_t mode);

@@ -22,7 +22,11 @@ int parse_size(const char *s, uint64_t *ret) {
                 return -EINVAL;
         errno = 0;
         v = strtod(s, &end);
-        if (errno || end == s)
+        if (end == s)
+                return -EINVAL;
+        if (errno == ERANGE && v != 0)
+                return -ERANGE; /* beyond a double: certainly beyond 2^64 bytes */
+        if (errno || !isfinite(v))
                 return -EINVAL;
         if (*end) {
                 u = strchr(units + 1, toupper((unsigned char) *end));
@@ -34,7 +38,7 @@ int parse_size(const char *s, uint64_t *ret) {
                         return -EINVAL;
         }
         v = ldexp(v, shift);
-        if (v >= 18446744073709551615.0)
+        if (!(v < 18446744073709551616.0)) /* 2^64; also refuses what ldexp() made infinite */
                 return -ERANGE;
         *ret = (uint64_t) v;
         return 0;

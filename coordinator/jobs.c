@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/regexcheck.h"
 #include "coordinator/jobs.h"
 #include "proto/codec.h"
 #include "proto/link.h"
@@ -85,11 +86,38 @@ size_t jobs_pending(const Jobs *jobs) {
         return zlistx_size(jobs->list);
 }
 
+/* A policy's filters are checked (and compiled: bounded by the check) here, so that the user
+ * hears of a bad one from `castlectl cluster policy`; the agent checks them again. Returns the
+ * reason to refuse the command, to free, or NULL. */
+static char *policy_refusal(const Castle__Command *cmd) {
+        const Castle__Policy *p = cmd->kind_case == CASTLE__COMMAND__KIND_POLICY ? cmd->policy : NULL;
+        const char *patterns[] = { p ? p->name_filter : NULL, p ? p->path_filter : NULL };
+        const char *names[] = { "--filter", "--path-filter" };
+
+        for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
+                _cleanup_free_ char *why = NULL;
+                char *refusal = NULL;
+                regex_t re;
+
+                if (isempty(patterns[i]))
+                        continue;
+                if (regex_compile(&re, patterns[i], &why) >= 0) {
+                        regfree(&re);
+                        continue;
+                }
+                if (asprintf(&refusal, "%s refused: %s", names[i], strempty(why)) < 0)
+                        return strdup("a filter was refused");
+                return refusal;
+        }
+        return NULL;
+}
+
 void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle__NodeCommand *nc) {
         Castle__QueryReply err = CASTLE__QUERY_REPLY__INIT;
         Castle__Envelope e = CASTLE__ENVELOPE__INIT;
         Castle__Command cmd = *nc->command;
         NodeRuntime *n = nodes_get(jobs->nodes, nc->node_id);
+        _cleanup_free_ char *refusal = NULL;
         const char *why = NULL;
         void *handle;
         Job *j;
@@ -100,6 +128,8 @@ void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle
                 why = "the node's agent is not connected";
         else if (zlistx_size(jobs->list) >= JOBS_MAX_PENDING)
                 why = "too many commands in progress";
+        else if ((refusal = policy_refusal(&cmd)))
+                why = refusal;
         if (why) {
                 coordinator_metrics_job(jobs->metrics, cmd.kind_case, "refused");
                 err.request_id = request_id;

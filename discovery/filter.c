@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Filters. Regexes are POSIX extended (Rook's are Go RE2; the common subset is the same). */
+/* Filters. Regexes are POSIX extended (Rook's are Go RE2; the common subset is the same), in
+ * the bounded subset of common/regexcheck.h. */
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/regexcheck.h"
 #include "common/strv.h"
 #include "discovery/filter.h"
 
@@ -24,20 +28,22 @@ void filter_done(Filter *f) {
 }
 
 static int compile(regex_t *re, bool *has, const char *pattern, char **ret_error) {
+        _cleanup_free_ char *why = NULL;
+        regex_t n;
         int r;
 
-        if (*has) {
+        /* The old expression stays in place if the new one is refused. */
+        r = regex_compile(&n, pattern, &why);
+        if (r < 0) {
+                if (r == -E2BIG)
+                        error_set(ret_error, "invalid regular expression: %s", strempty(why));
+                else if (r == -EINVAL)
+                        error_set(ret_error, "invalid regular expression '%s': %s", pattern, strempty(why));
+                return r;
+        }
+        if (*has)
                 regfree(re);
-                *has = false;
-        }
-        r = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
-        if (r != 0) {
-                char msg[256];
-                regerror(r, re, msg, sizeof msg);
-                if (ret_error && asprintf(ret_error, "invalid regular expression '%s': %s", pattern, msg) < 0)
-                        *ret_error = NULL;
-                return -EINVAL;
-        }
+        *re = n;
         *has = true;
         return 0;
 }

@@ -2,8 +2,10 @@
 /* cephx secrets (16 random bytes in Ceph's CryptoKey encoding, base64) and keyring files,
  * written with our own code: no ceph-authtool process per OSD. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -101,18 +103,28 @@ int cephx_secret_valid(const char *s) {
         return strncmp(s, "AQ", 2) == 0; /* type 1 (AES), little endian */
 }
 
-int keyring_write(const char *path, const char *entity, const char *secret, uid_t uid, gid_t gid) {
+int keyring_write_at(int dfd, const char *name, const char *entity, const char *secret, uid_t uid, gid_t gid) {
         char buf[256];
         int n, r;
 
         n = snprintf(buf, sizeof buf, "[%s]\n\tkey = %s\n", entity, secret);
         if (n < 0 || (size_t) n >= sizeof buf)
                 return -EINVAL;
-        r = write_file_atomic(path, buf, (size_t) n, 0600);
+        r = write_file_atomic_at(dfd, name, buf, (size_t) n, 0600, uid, gid);
         explicit_bzero(buf, sizeof buf);
-        if (r < 0)
-                return r;
-        if (uid != (uid_t) -1 && chown(path, uid, gid) < 0)
+        return r;
+}
+
+int keyring_write(const char *path, const char *entity, const char *secret, uid_t uid, gid_t gid) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        const char *slash = strrchr(path, '/');
+
+        dir = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path)) : strdup(".");
+        if (!dir)
+                return -ENOMEM;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
                 return -errno;
-        return 0;
+        return keyring_write_at(dfd, slash ? slash + 1 : path, entity, secret, uid, gid);
 }

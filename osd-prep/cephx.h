@@ -21,6 +21,11 @@ int cephx_dmcrypt_key_new(char ret[static DMCRYPT_KEY_MAX]);
 /* True if s looks like such a secret (base64 of a 28-byte AES key). */
 int cephx_secret_valid(const char *s);
 
-/* Writes "[entity]\n\tkey = secret\n" atomically with mode 0600, owned by uid:gid
- * ((uid_t) -1: unchanged). */
+/* Writes "[entity]\n\tkey = secret\n" to name in the directory dfd atomically, mode 0600,
+ * owned by uid:gid ((uid_t) -1: unchanged): through name.tmp, created with O_EXCL|O_NOFOLLOW
+ * after any old name.tmp (even a symlink or a hard link planted there) is unlinked, chowned
+ * through its descriptor, then renamed. Nothing outside the directory is opened, truncated or
+ * chowned, whatever name.tmp was. */
+int keyring_write_at(int dfd, const char *name, const char *entity, const char *secret, uid_t uid, gid_t gid);
+/* The same for a path: its directory, then keyring_write_at(). */
 int keyring_write(const char *path, const char *entity, const char *secret, uid_t uid, gid_t gid);

@@ -29,12 +29,23 @@ void osd_owner(uid_t *uid, gid_t *gid) {
 }
 
 int osd_dir_remove(const char *dir) {
-        DIR *d = opendir(dir);
         struct dirent *de;
-        int r = 0;
+        DIR *d;
+        int fd, r = 0;
 
-        if (!d)
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+                /* A symlink (or a file) where the directory goes is removed as a name, never
+                 * followed: the files of the directory it points to are not ours to delete. */
+                return unlink(dir) < 0 && errno != ENOENT ? -errno : 0;
+        if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                safe_close(fd);
+                return r;
+        }
         while ((de = readdir(d)))
                 if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
                     unlinkat(dirfd(d), de->d_name, 0) < 0 && r == 0)
@@ -45,22 +56,33 @@ int osd_dir_remove(const char *dir) {
         return r;
 }
 
+/* name -> device in dfd, through name.tmp, the link owned by uid:gid without following it. */
+static int link_at(int dfd, const char *name, const char *device, uid_t uid, gid_t gid) {
+        _cleanup_free_ char *tmp = NULL;
+
+        if (asprintf(&tmp, "%s.tmp", name) < 0)
+                return -ENOMEM;
+        if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
+                return -errno;
+        if (symlinkat(device, dfd, tmp) < 0)
+                return -errno;
+        if (uid != (uid_t) -1)
+                (void) fchownat(dfd, tmp, uid, gid, AT_SYMLINK_NOFOLLOW);
+        if (renameat(dfd, tmp, dfd, name) < 0)
+                return -errno;
+        return 0;
+}
+
 int osd_dir_link(const char *dir, const char *name, const char *device) {
-        _cleanup_free_ char *link = NULL, *tmp = NULL;
+        _cleanup_close_ int dfd = -EBADF;
         uid_t uid;
         gid_t gid;
 
-        if (asprintf(&link, "%s/%s", dir, name) < 0 || asprintf(&tmp, "%s/%s.tmp", dir, name) < 0)
-                return -ENOMEM;
-        (void) unlink(tmp);
-        if (symlink(device, tmp) < 0)
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
                 return -errno;
         osd_owner(&uid, &gid);
-        if (uid != (uid_t) -1)
-                (void) lchown(tmp, uid, gid);
-        if (rename(tmp, link) < 0)
-                return -errno;
-        return 0;
+        return link_at(dfd, name, device, uid, gid);
 }
 
 int osd_chown_device(const char *device) {
@@ -75,7 +97,9 @@ int osd_chown_device(const char *device) {
 
 int osd_dir_create(const char *dir, int id, const char *device, const char *secret, const void *monmap,
                    size_t monmap_size) {
-        _cleanup_free_ char *keyring = NULL, *mm = NULL, *entity = NULL;
+        _cleanup_free_ char *entity = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        struct stat st;
         uid_t uid;
         gid_t gid;
         int r;
@@ -86,22 +110,30 @@ int osd_dir_create(const char *dir, int id, const char *device, const char *secr
         r = mkdir_p(dir, 0755);
         if (r < 0)
                 return r;
-        osd_owner(&uid, &gid);
-        if (uid != (uid_t) -1 && chown(dir, uid, gid) < 0)
+        /* The directory is filled by root and handed to the ceph user only when complete, and
+         * every file in it is written through this descriptor: until the hand-over nobody else
+         * can plant a link where the keyring goes, and a directory someone else made (in the
+         * gap after osd_dir_remove(), the parent may be ceph's) is refused. */
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
                 return -errno;
-        r = osd_dir_link(dir, "block", device);
-        if (r < 0)
-                return r;
-        if (asprintf(&keyring, "%s/keyring", dir) < 0 || asprintf(&mm, "%s/activate.monmap", dir) < 0 ||
-            asprintf(&entity, "osd.%d", id) < 0)
+        if (fstat(dfd, &st) < 0)
+                return -errno;
+        if (st.st_uid != geteuid() || (st.st_mode & 0022))
+                return -EPERM;
+        if (asprintf(&entity, "osd.%d", id) < 0)
                 return -ENOMEM;
-        r = keyring_write(keyring, entity, secret, uid, gid);
+        osd_owner(&uid, &gid);
+        r = link_at(dfd, "block", device, uid, gid);
         if (r < 0)
                 return r;
-        r = write_file_atomic(mm, monmap, monmap_size, 0644);
+        r = keyring_write_at(dfd, "keyring", entity, secret, uid, gid);
         if (r < 0)
                 return r;
-        if (uid != (uid_t) -1 && chown(mm, uid, gid) < 0)
+        r = write_file_atomic_at(dfd, "activate.monmap", monmap, monmap_size, 0644, uid, gid);
+        if (r < 0)
+                return r;
+        if (uid != (uid_t) -1 && fchown(dfd, uid, gid) < 0)
                 return -errno;
         return osd_chown_device(device);
 }

@@ -15,7 +15,10 @@ char *osd_dir_path(const OsdContext *c, int id);
 void osd_owner(uid_t *uid, gid_t *gid);
 
 /* Creates the directory afresh (anything in it from an earlier, interrupted run is removed)
- * with block -> device, keyring and activate.monmap. */
+ * with block -> device, keyring and activate.monmap, written as root through a descriptor of
+ * the directory (never through a link planted in it), each file chowned through its own
+ * descriptor; the directory goes to the ceph user last, once complete. -EPERM if someone
+ * else created the directory meanwhile. */
 int osd_dir_create(const char *dir, int id, const char *device, const char *secret, const void *monmap,
                    size_t monmap_size);
 
@@ -23,7 +26,8 @@ int osd_dir_create(const char *dir, int id, const char *device, const char *secr
  * name may have changed. */
 int osd_dir_link(const char *dir, const char *name, const char *device);
 
-/* Removes the directory and the files in it (it has no subdirectories). */
+/* Removes the directory and the files in it (it has no subdirectories). A symlink in its
+ * place is removed itself, never followed. */
 int osd_dir_remove(const char *dir);
 
 /* Gives the device node to the ceph user, as ceph-volume does. */

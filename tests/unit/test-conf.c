@@ -256,7 +256,7 @@ static void test_bool_and_duration(void **state) {
         assert_int_equal(u, 90 * 60 * USEC_PER_SEC);
         assert_int_equal(conf_parse_duration("-1", &u), -EINVAL);
         assert_int_equal(conf_parse_duration("5 parsecs", &u), -EINVAL);
-        assert_int_equal(conf_parse_duration("1e300", &u), -EINVAL);
+        assert_int_equal(conf_parse_duration("1e300", &u), -ERANGE);
         conf_format_duration(90 * 60 * USEC_PER_SEC, buf, sizeof buf);
         assert_string_equal(buf, "90min");
         conf_format_duration(1500, buf, sizeof buf);
@@ -265,11 +265,74 @@ static void test_bool_and_duration(void **state) {
         assert_string_equal(buf, "0");
 }
 
+/* Numbers beyond what a type holds are refused as too large, never wrapped: 1e11d was
+ * converted to 0 (undefined behaviour) and reported as "too small", 200000000d turned negative
+ * as the coordinator's int64_t, 1e30 and 18446744073709s were "not a valid duration". */
+static void test_ranges(void **state) {
+        static const char *const too_large[] = {
+                "1e30", "18446744073709s", "1e11d", "1e12d", "200000000d", "106751991d", "36501d", "36500d1us", "30000d30000d", "1e999",
+                "1e300min", "99999999999999999999999999999999999999us",
+        };
+        static const ConfOption rt[] = {
+                { "t", "regex", CONF_REGEX, "", 0, 0, offsetof(Values, name), "a pattern" },
+        };
+        Values v = {};
+        uint64_t u;
+        char *err = NULL;
+        (void) state;
+
+        for (size_t i = 0; i < ELEMENTSOF(too_large); i++)
+                if (conf_parse_duration(too_large[i], &u) != -ERANGE)
+                        fail_msg("%s: not refused as too large", too_large[i]);
+        assert_int_equal(conf_parse_duration("36500d", &u), 0);
+        assert_true(u == CONF_DURATION_MAX);
+        assert_int_equal(conf_parse_duration("1e-400", &u), -EINVAL);
+        assert_int_equal(conf_parse_duration("0x10", &u), -EINVAL);
+        assert_int_equal(conf_parse_duration("inf", &u), -EINVAL);
+        assert_int_equal(conf_parse_duration("nan", &u), -EINVAL);
+        assert_int_equal(conf_parse_duration("1e3ms", &u), 0);
+        assert_true(u == USEC_PER_SEC);
+
+        assert_int_equal(conf_set_defaults(table, N, &v), 0);
+        /* a duration without a maximum of its own (like offline-after) */
+        assert_int_equal(conf_set(table, N, "delay", "1e30", &v, &err), -ERANGE);
+        assert_string_equal(err, "1e30 is too large (at most 36500d)");
+        err = mfree(err);
+        assert_int_equal(conf_set(table, N, "delay", "18446744073709s", &v, &err), -ERANGE);
+        assert_string_equal(err, "18446744073709s is too large (at most 36500d)");
+        err = mfree(err);
+        assert_int_equal(conf_set(table, N, "delay", "0.5ms", &v, &err), -ERANGE);
+        assert_string_equal(err, "0.5ms is too small (at least 1ms)");
+        err = mfree(err);
+        assert_true(v.delay == 5 * USEC_PER_SEC); /* unchanged */
+        /* integers and sizes */
+        assert_int_equal(conf_set(table, N, "count", "18446744073709551616", &v, &err), -ERANGE);
+        assert_string_equal(err, "18446744073709551616 is out of range (1 to 10)");
+        err = mfree(err);
+        assert_int_equal(conf_set(table, N, "size", "16E", &v, &err), -ERANGE);
+        assert_string_equal(err, "16E is too large (at most 18446744073709551615)");
+        err = mfree(err);
+        assert_int_equal(conf_set(table, N, "size", "1e400", &v, &err), -ERANGE);
+        assert_string_equal(err, "1e400 is too large (at most 18446744073709551615)");
+        err = mfree(err);
+        assert_int_equal(conf_set(table, N, "size", "15E", &v, &err), 0);
+        assert_true(v.size == UINT64_C(15) << 60);
+        conf_free_values(table, N, &v);
+
+        /* a regex row goes through the same gate as a pattern from the network */
+        assert_int_equal(conf_set(rt, 1, "regex", "((a{1,100}){1,100}){1,100}", &v, &err), -EINVAL);
+        assert_string_equal(err, "'((a{1,100}){1,100}){1,100}' is not a valid regular expression: "
+                                 "a repeat count above 32 at offset 3");
+        err = mfree(err);
+        assert_null(v.name);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_listen_address),
                 cmocka_unit_test(test_enum_and_regex),
                 cmocka_unit_test(test_bool_and_duration),
+                cmocka_unit_test(test_ranges),
                 cmocka_unit_test(test_defaults_and_types),
                 cmocka_unit_test(test_errors_name_file_and_line),
                 cmocka_unit_test(test_hostile_input),

@@ -18,6 +18,7 @@
 #include "osd-prep/batch.h"
 #include "osd-prep/cephx.h"
 #include "osd-prep/journal.h"
+#include "osd-prep/osddir.h"
 #include "osd-prep/wipe.h"
 
 static char tmpdir[] = "/tmp/castle-osdprep.XXXXXX";
@@ -88,6 +89,104 @@ static void test_secret(void **state) {
         char cmd[512];
         snprintf(cmd, sizeof cmd, "ceph-authtool %s --list 2>&1 | grep -q 'key = %s'", path, a);
         assert_int_equal(system(cmd), 0);
+}
+
+/* Asserts that victim still holds "precious\n", belongs to root and has no other name. */
+static void assert_untouched(const char *victim) {
+        char *text = NULL;
+        struct stat st;
+
+        assert_int_equal(stat(victim, &st), 0);
+        assert_int_equal(st.st_uid, 0);
+        assert_int_equal(st.st_nlink, 1);
+        assert_int_equal(read_full_file_at(AT_FDCWD, victim, 4096, &text, NULL), 0);
+        assert_string_equal(text, "precious\n");
+        free(text);
+}
+
+/* Asserts that path is a regular file of its own (not the victim), mode 0600, owned by uid,
+ * holding the key of entity, and that no tmp file is left. */
+static void assert_keyring(const char *dir, const char *entity, const char *secret, uid_t uid) {
+        char path[512], expect[256], *text = NULL;
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s/keyring", dir);
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(st.st_uid, uid);
+        assert_int_equal(st.st_nlink, 1);
+        assert_int_equal(read_full_file_at(AT_FDCWD, path, 4096, &text, NULL), 0);
+        snprintf(expect, sizeof expect, "[%s]\n\tkey = %s\n", entity, secret);
+        assert_string_equal(text, expect);
+        free(text);
+        snprintf(path, sizeof path, "%s/keyring.tmp", dir);
+        assert_int_equal(lstat(path, &st), -1);
+}
+
+/* The OSD directory is the ceph user's once handed over, so keyring.tmp may be anything that
+ * user planted: a symlink or a hard link to a file of root's. Writing the keyring as root must
+ * neither truncate nor chown that file, and must still write the keyring. */
+static void test_keyring_planted_links(void **state) {
+        char dir[256], victim[256], tmp[512], keyring[512], secret[CEPHX_SECRET_MAX];
+        const uid_t nobody = 65534;
+        struct stat st;
+        uid_t owner;
+        gid_t group;
+        (void) state;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "SKIP: %s: needs root, to chown the keyring and own the victim\n", __func__);
+                n_skipped++;
+                skip();
+        }
+        assert_int_equal(cephx_secret_new(secret), 0);
+        snprintf(dir, sizeof dir, "%s/ceph-3", tmpdir);
+        snprintf(victim, sizeof victim, "%s/shadow", tmpdir);
+        snprintf(tmp, sizeof tmp, "%s/keyring.tmp", dir);
+        snprintf(keyring, sizeof keyring, "%s/keyring", dir);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        assert_int_equal(write_file_atomic(victim, "precious\n", 9, 0640), 0);
+
+        assert_int_equal(symlink(victim, tmp), 0);
+        assert_int_equal(keyring_write(keyring, "osd.3", secret, nobody, nobody), 0);
+        assert_untouched(victim);
+        assert_keyring(dir, "osd.3", secret, nobody);
+
+        assert_int_equal(link(victim, tmp), 0);
+        assert_int_equal(keyring_write(keyring, "osd.3", secret, nobody, nobody), 0);
+        assert_untouched(victim);
+        assert_keyring(dir, "osd.3", secret, nobody);
+
+        /* the whole directory, as prepare makes it: the same links planted first */
+        char device[512], monmap[512];
+        snprintf(device, sizeof device, "%s/device", tmpdir);
+        snprintf(monmap, sizeof monmap, "%s/activate.monmap.tmp", dir);
+        assert_int_equal(write_file_atomic(device, "", 0, 0600), 0);
+        assert_int_equal(symlink(victim, tmp), 0);
+        assert_int_equal(link(victim, monmap), 0);
+        assert_int_equal(osd_dir_create(dir, 3, device, secret, "monmap", 6), 0);
+        assert_untouched(victim);
+        osd_owner(&owner, &group);
+        if (owner == (uid_t) -1)
+                owner = geteuid();
+        assert_keyring(dir, "osd.3", secret, owner);
+        assert_int_equal(lstat(dir, &st), 0);
+        assert_int_equal(st.st_uid, owner); /* handed over once complete */
+
+        /* a symlink where the directory goes is removed, not followed into */
+        char elsewhere[256], kept[512];
+        snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", tmpdir);
+        snprintf(kept, sizeof kept, "%s/kept", elsewhere);
+        assert_int_equal(mkdir(elsewhere, 0755), 0);
+        assert_int_equal(write_file_atomic(kept, "x", 1, 0600), 0);
+        assert_int_equal(osd_dir_remove(dir), 0);
+        assert_int_equal(symlink(elsewhere, dir), 0);
+        assert_int_equal(osd_dir_create(dir, 3, device, secret, "monmap", 6), 0);
+        assert_int_equal(access(kept, F_OK), 0);
+        assert_int_equal(lstat(dir, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_keyring(dir, "osd.3", secret, owner);
 }
 
 static void test_journal(void **state) {
@@ -347,6 +446,7 @@ static void test_batch_plan(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_secret),
+                cmocka_unit_test(test_keyring_planted_links),
                 cmocka_unit_test(test_journal),
                 cmocka_unit_test(test_journal_lvm),
                 cmocka_unit_test(test_batch_plan),
