@@ -16,6 +16,9 @@
 
 #define PROBE_EXCL_TRIES 4
 #define PROBE_EXCL_WAIT_USEC (25 * USEC_PER_MSEC)
+/* Signatures, copies included, read from one device at most: ZFS alone has up to 4 labels of
+ * 128 uberblocks each, and a hostile device must not keep the prober going. */
+#define PROBE_MAX_HITS 256
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe);
 
@@ -27,6 +30,33 @@ static const char *value(blkid_probe pr, const char *name) {
         return v;
 }
 
+/* Where the magic of what blkid_do_probe() just found sits: SBMAGIC_OFFSET and SBMAGIC for a
+ * superblock, PTMAGIC_OFFSET and PTMAGIC for a partition table. -ENODATA when a prober set none. */
+static int magic_range(blkid_probe pr, bool pt, uint64_t *ret_offset, size_t *ret_len) {
+        const char *off = NULL, *magic = NULL;
+        size_t len = 0;
+        char *end;
+        unsigned long long v;
+
+        if (blkid_probe_lookup_value(pr, pt ? "PTMAGIC_OFFSET" : "SBMAGIC_OFFSET", &off, NULL) < 0 ||
+            blkid_probe_lookup_value(pr, pt ? "PTMAGIC" : "SBMAGIC", &magic, &len) < 0 || !off || len == 0)
+                return -ENODATA;
+        errno = 0;
+        v = strtoull(off, &end, 10);
+        if (errno != 0 || end == off || *end != 0)
+                return -ENODATA;
+        *ret_offset = v;
+        *ret_len = len;
+        return 0;
+}
+
+/* Probes as `wipefs --no-act` does (util-linux misc-utils/wipefs.c), so that castle never calls
+ * a device free where wipefs lists a signature: low-level probing returns one signature per
+ * call, so two signatures on one device are both reported instead of cancelling out; a GPT is
+ * looked for even without a valid protective MBR (a disk whose first MiB was zeroed keeps its
+ * backup header at the end); and each find is hidden and its prober run again, to reach the
+ * copies behind it (a GPT's backup header, LUKS2's second header, ZFS's other labels).
+ * Each type is recorded once, with the first copy found. */
 static int probe_signatures(Device *d, int fd) {
         _cleanup_(blkid_free_probep) blkid_probe pr = blkid_new_probe();
         int r;
@@ -41,12 +71,12 @@ static int probe_signatures(Device *d, int fd) {
                                                       BLKID_SUBLKS_VERSION | BLKID_SUBLKS_MAGIC |
                                                       BLKID_SUBLKS_BADCSUM);
         blkid_probe_enable_partitions(pr, 1);
-        blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC);
+        blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC | BLKID_PARTS_FORCE_GPT);
 
-        /* Low-level probing returns one signature per call, like wipefs, so that two
-         * signatures on one device are both reported instead of cancelling out. */
-        for (unsigned n = 0; n < 64; n++) {
+        for (unsigned n = 0; n < PROBE_MAX_HITS; n++) {
                 const char *type, *pttype;
+                uint64_t off;
+                size_t len;
 
                 errno = 0;
                 r = blkid_do_probe(pr);
@@ -54,24 +84,27 @@ static int probe_signatures(Device *d, int fd) {
                         break;
                 if (r < 0)
                         return errno > 0 ? -errno : -EIO;
-                pttype = value(pr, "PTTYPE");
-                if (pttype) {
-                        if (!d->pttype) {
-                                const char *ptuuid = value(pr, "PTUUID");
-                                d->pttype = strdup(pttype);
-                                if (!d->pttype || (ptuuid && !(d->ptuuid = strdup(ptuuid))))
-                                        return -ENOMEM;
-                        }
-                        continue;
-                }
                 type = value(pr, "TYPE");
-                if (!type)
-                        continue;
-                r = device_add_signature(d, type, value(pr, "USAGE"), value(pr, "UUID"),
-                                         value(pr, "LABEL"), value(pr, "VERSION"));
-                if (r < 0)
-                        return r;
+                pttype = type ? NULL : value(pr, "PTTYPE");
+                if (type && !device_has_signature(d, type)) {
+                        r = device_add_signature(d, type, value(pr, "USAGE"), value(pr, "UUID"),
+                                                 value(pr, "LABEL"), value(pr, "VERSION"));
+                        if (r < 0)
+                                return r;
+                } else if (pttype && !d->pttype) {
+                        const char *ptuuid = value(pr, "PTUUID");
+
+                        d->pttype = strdup(pttype);
+                        if (!d->pttype || (ptuuid && !(d->ptuuid = strdup(ptuuid))))
+                                return -ENOMEM;
+                }
+                /* Where there is nothing to hide, the next prober runs, as in wipefs. */
+                if ((type || pttype) && magic_range(pr, !type, &off, &len) >= 0 &&
+                    blkid_probe_hide_range(pr, off, len) >= 0)
+                        (void) blkid_probe_step_back(pr);
         }
+        /* At the bound, what is left unread cannot make the device available: it has
+         * PROBE_MAX_HITS signatures already. */
         return 0;
 }
 

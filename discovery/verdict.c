@@ -190,6 +190,11 @@ static char *reason_detail(ReasonCode c, const Device *d, const DeviceList *all)
         case REASON_MOUNTED:
                 what = strv_copy(d->mountpoints);
                 break;
+        case REASON_HAS_PARTITION_TABLE:
+                /* dos, PMBR (a GPT's protective MBR whose headers are gone), atari, ... */
+                if (d->pttype && strv_extend(&what, d->pttype) < 0)
+                        return NULL;
+                break;
         default:
                 break;
         }

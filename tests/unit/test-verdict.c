@@ -112,6 +112,12 @@ static void test_partition_tables(void **state) {
         free(d->pttype);
         d->pttype = strdup("dos");
         assert_int_equal(evaluate(d, NULL, NULL, false), ONLY(REASON_HAS_PARTITION_TABLE));
+        free(d->pttype);
+        /* A GPT's protective MBR whose headers were zeroed, as wipefs lists it: named. */
+        d->pttype = strdup("PMBR");
+        assert_int_equal(evaluate(d, NULL, NULL, false), ONLY(REASON_HAS_PARTITION_TABLE));
+        _cleanup_free_ char *why = verdict_explain(d, NULL);
+        assert_string_equal(why, "Has a partition table (PMBR)");
 }
 
 static void test_bluestore_labels(void **state) {
