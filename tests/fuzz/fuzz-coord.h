@@ -6,6 +6,7 @@
 #pragma once
 
 #include <czmq.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@ typedef struct FuzzCoord {
         char dir[64], path[96];
         zsock_t *agents, *query;
         Store *store;
+        sqlite3 *admin; /* a second connection to the store's file, to empty it */
         Nodes *nodes;
         Watch *watch;
         Jobs *jobs;
@@ -58,9 +60,41 @@ static inline void fuzz_coord_store_open(FuzzCoord *c) {
         fuzz_require(store_open_sqlite(c->path, &c->store) >= 0);
 }
 
+/* Every table emptied, whatever the schema holds: an input starts from the store as the
+ * coordinator's first start leaves it, at a fraction of the cost of a new file. */
+static inline void fuzz_coord_store_reset(FuzzCoord *c) {
+        sqlite3_stmt *st;
+        char sql[256];
+        char **tables = NULL;
+        size_t n = 0;
+
+        if (!c->admin)
+                fuzz_require(sqlite3_open_v2(c->path, &c->admin, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+        fuzz_require(sqlite3_prepare_v2(c->admin, "SELECT name FROM sqlite_master WHERE type = 'table'", -1, &st,
+                                        NULL) == SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                tables = realloc(tables, (n + 1) * sizeof(char *));
+                fuzz_require(tables);
+                tables[n] = strdup((const char *) sqlite3_column_text(st, 0));
+                fuzz_require(tables[n]);
+                n++;
+        }
+        sqlite3_finalize(st);
+        fuzz_require(sqlite3_exec(c->admin, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+        for (size_t i = 0; i < n; i++) {
+                snprintf(sql, sizeof sql, "DELETE FROM \"%s\"", tables[i]);
+                fuzz_require(sqlite3_exec(c->admin, sql, NULL, NULL, NULL) == SQLITE_OK);
+                free(tables[i]);
+        }
+        free(tables);
+        fuzz_require(sqlite3_exec(c->admin, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+}
+
 static inline void fuzz_coord_store_close(FuzzCoord *c) {
         char p[128];
 
+        sqlite3_close(c->admin);
+        c->admin = NULL;
         c->store = store_close(c->store);
         for (const char *const *s = (const char *const[]){ "", "-wal", "-shm", NULL }; *s; s++) {
                 snprintf(p, sizeof p, "%s%s", c->path, *s);

@@ -3,13 +3,20 @@
  * real SQLite file, as castle-coordinator's loop hands them over. One input is a conversation
  * (records, tests/fuzz/fuzz.h): hello, snapshot, delta, heartbeat and job updates from up to
  * three nodes, with time passing between them, a watcher subscribed, and clients' commands
- * on the query endpoint for the job updates to answer. Each input starts from an empty store. */
+ * on the query endpoint for the job updates to answer. Each input starts from an empty store
+ * (one file, its tables emptied before each input). */
 #include "tests/fuzz/fuzz-coord.h"
 
 static FuzzCoord coord;
 
+static void cleanup(void) {
+        fuzz_coord_store_close(&coord);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         fuzz_coord_sockets(&coord);
+        fuzz_coord_store_open(&coord);
+        atexit(cleanup);
         return 0;
 }
 
@@ -19,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         zframe_t *watcher;
         FuzzRecord rec;
 
-        fuzz_coord_store_open(&coord);
+        fuzz_coord_store_reset(&coord);
         fuzz_coord_start(&coord, now);
         watcher = zframe_from("watcher");
         fuzz_require(watcher && watch_subscribe(coord.watch, watcher) >= 0);
@@ -38,6 +45,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
 
         fuzz_coord_stop(&coord);
-        fuzz_coord_store_close(&coord);
         return 0;
 }
