@@ -3,8 +3,8 @@
  * command an id, sends it to the node's agent, and relays every JobUpdate with that id to the
  * client that asked, until the one marked done. A client that went away, or a node that went
  * offline, or that says nothing for job-timeout, ends the job here (the agent still finishes
- * its work; its inventory shows the result). Ids are a random 32-bit prefix drawn at start-up
- * and a counter, so that a late update for a command of an earlier run of the coordinator
+ * its work; its inventory shows the result). Ids are a random prefix drawn at start-up and a
+ * counter, so that a late update for a command of an earlier run of the coordinator
  * (the agent outlived a restart) cannot complete a command of this run. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -65,14 +65,16 @@ static Job *job_find(Jobs *jobs, uint64_t command_id) {
         return NULL;
 }
 
-/* This run's first command id, minus one: a random non-zero prefix in the upper 32 bits (0 is
- * the agent's own policy jobs' id), so that runs share an id with chance 2^-32 per pair. */
+/* This run's first command id, minus one: a random non-zero 29-bit prefix above a 24-bit
+ * counter (0 is the agent's own policy jobs' id). Two runs start in the same 16-million-id
+ * block with chance 2^-29; ids stay below 2^53, exact in JSON readers that use doubles (jq). */
 static uint64_t command_id_epoch(void) {
         uint32_t prefix = 0;
 
         if (getrandom(&prefix, sizeof prefix, GRND_NONBLOCK) != (ssize_t) sizeof prefix)
                 prefix = (uint32_t) (now_realtime_usec() ^ ((uint64_t) getpid() << 16) ^ now_usec());
-        return (uint64_t) (prefix ?: 1) << 32;
+        prefix &= (UINT32_C(1) << 29) - 1;
+        return (uint64_t) (prefix ?: 1) << 24;
 }
 
 static size_t jobs_of_client(Jobs *jobs, zframe_t *client) {
