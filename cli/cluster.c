@@ -28,7 +28,7 @@ typedef struct ClusterArgs {
         const char *rook_namespace;
         uint64_t timeout_usec;
         Castle__DeviceFilter filter;
-        bool dry_run;
+        bool dry_run, force;
         const char *crush_class;
         int auto_prepare;       /* -1: not given */
         const char *name_filter, *path_filter;
@@ -51,6 +51,10 @@ static void help(FILE *f) {
 "  policy NODE --auto-prepare=yes|no [--filter=REGEX] [--path-filter=REGEX]\n"
 "                        let NODE's agent prepare every available device matching the filters\n"
 "                        as it appears (until the agent restarts; its config sets the default)\n"
+"  node rm NODE [--force]\n"
+"                        forget NODE: its record and devices leave the coordinator's store and its\n"
+"                        commands in progress fail. Refused while NODE is online unless --force\n"
+"                        (an agent that is still running comes back at its next message)\n"
 "\n"
 "Options:\n"
 "  -f, --format=FORMAT   table (default) or json; devices also takes rook: a Kubernetes List\n"
@@ -71,6 +75,7 @@ static void help(FILE *f) {
 "      --timeout=SEC     give up after SEC seconds without an answer (default 5; osd create\n"
 "                        waits at least 10 minutes between progress messages)\n"
 "      --dry-run         osd create: print the node's plan and change nothing\n"
+"      --force           node rm: also while the node is online\n"
 "      --crush-device-class=CLASS  osd create, policy: the OSD's device class\n"
 "      --auto-prepare=yes|no, --filter=REGEX, --path-filter=REGEX   policy: what to prepare\n"
 "  -h, --help            this text\n");
@@ -78,7 +83,7 @@ static void help(FILE *f) {
 
 enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL, ARG_MIN_SIZE, ARG_MAX_SIZE,
        ARG_LIMIT, ARG_COORDINATOR, ARG_SERVER_KEY, ARG_KEY, ARG_INSECURE, ARG_TIMEOUT, ARG_DRY_RUN,
-       ARG_CRUSH_CLASS, ARG_AUTO_PREPARE, ARG_FILTER, ARG_PATH_FILTER, ARG_NAMESPACE };
+       ARG_CRUSH_CLASS, ARG_AUTO_PREPARE, ARG_FILTER, ARG_PATH_FILTER, ARG_NAMESPACE, ARG_FORCE };
 
 static int parse_args(int argc, char *argv[], ClusterArgs *a) {
         static const struct option options[] = {
@@ -104,6 +109,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "filter", required_argument, NULL, ARG_FILTER },
                 { "path-filter", required_argument, NULL, ARG_PATH_FILTER },
                 { "namespace", required_argument, NULL, ARG_NAMESPACE },
+                { "force", no_argument, NULL, ARG_FORCE },
                 {}
         };
         uint64_t v;
@@ -146,6 +152,9 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         break;
                 case ARG_DRY_RUN:
                         a->dry_run = true;
+                        break;
+                case ARG_FORCE:
+                        a->force = true;
                         break;
                 case ARG_CRUSH_CLASS:
                         a->crush_class = optarg;
@@ -258,8 +267,8 @@ static int receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Cast
         return 0;
 }
 
-/* Sends a query of one kind; body is that kind's message (ListNodes, DeviceFilter, Watch or
- * NodeCommand). */
+/* Sends a query of one kind; body is that kind's message (ListNodes, DeviceFilter, Watch,
+ * NodeCommand or RemoveNode). */
 static int query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__KindCase kind, void *body) {
         Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
 
@@ -278,6 +287,9 @@ static int query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__Kin
                 break;
         case CASTLE__QUERY_REQUEST__KIND_COMMAND:
                 q.command = body;
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE:
+                q.remove_node = body;
                 break;
         default:
                 return -EINVAL;
@@ -620,6 +632,24 @@ static int cmd_policy(zsock_t *s, const ClusterArgs *a, const char *node) {
         return run_node_command(s, a, node, &cmd);
 }
 
+static int cmd_node_rm(zsock_t *s, const ClusterArgs *a, const char *node) {
+        Castle__RemoveNode rn = CASTLE__REMOVE_NODE__INIT;
+        Castle__QueryReply *rep = NULL;
+        int r;
+
+        rn.node_id = (char *) node;
+        rn.force = a->force;
+        r = query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE, &rn);
+        if (r < 0)
+                return log_error_errno(r, "Cannot send the request: %m");
+        r = receive(s, a, a->timeout_usec, &rep);
+        if (r < 0)
+                return r;
+        castle__query_reply__free_unpacked(rep, NULL);
+        printf("Node %s removed.\n", node);
+        return 0;
+}
+
 int cmd_cluster(int argc, char *argv[]) {
         ClusterArgs a = {
                 .endpoint = getenv("CASTLE_COORDINATOR") ?: "tcp://127.0.0.1:7101",
@@ -658,6 +688,11 @@ int cmd_cluster(int argc, char *argv[]) {
                         log_error("Usage: castlectl cluster policy NODE --auto-prepare=yes|no [--filter=REGEX] [--path-filter=REGEX].");
                         return EXIT_USAGE;
                 }
+        } else if (streq(cmd, "node")) {
+                if (optind + 3 != argc || !streq(argv[optind + 1], "rm")) {
+                        log_error("Usage: castlectl cluster node rm NODE [--force].");
+                        return EXIT_USAGE;
+                }
         } else if (!streq(cmd, "nodes") && !streq(cmd, "devices") && !streq(cmd, "watch")) {
                 log_error("Unknown cluster command '%s'. Run 'castlectl cluster --help'.", cmd);
                 return EXIT_USAGE;
@@ -682,6 +717,8 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cmd_osd_create(s, &a, argv[optind + 2], argv[optind + 3]);
         else if (streq(cmd, "policy"))
                 r = cmd_policy(s, &a, argv[optind + 1]);
+        else if (streq(cmd, "node"))
+                r = cmd_node_rm(s, &a, argv[optind + 2]);
         else if (a.rook)
                 r = cmd_devices_rook(s, &a);
         else

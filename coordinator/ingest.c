@@ -18,6 +18,7 @@ struct Ingest {
         Watch *watch;
         Jobs *jobs;
         CoordinatorMetrics *metrics;
+        IngestLimits limits;
         uint64_t applied, dropped[_DROP_MAX];
         uint64_t last_drop_log[_DROP_MAX];
 };
@@ -29,7 +30,9 @@ int ingest_new(zsock_t *agents, Store *store, Nodes *nodes, Watch *watch, Jobs *
         if (!ingest)
                 return -ENOMEM;
         *ingest = (Ingest) { .agents = agents, .store = store, .nodes = nodes, .watch = watch, .jobs = jobs,
-                        .metrics = metrics };
+                        .metrics = metrics,
+                        .limits = { .max_devices = INGEST_MAX_DEVICES, .max_device_size = INGEST_MAX_DEVICE_SIZE,
+                                    .max_rate = INGEST_MAX_RATE } };
         *ret = ingest;
         return 0;
 }
@@ -37,6 +40,10 @@ int ingest_new(zsock_t *agents, Store *store, Nodes *nodes, Watch *watch, Jobs *
 Ingest *ingest_free(Ingest *ingest) {
         free(ingest);
         return NULL;
+}
+
+void ingest_set_limits(Ingest *ingest, const IngestLimits *limits) {
+        ingest->limits = *limits;
 }
 
 void ingest_add_drops(const Ingest *ingest, uint64_t dropped[static _DROP_MAX]) {
@@ -48,17 +55,41 @@ uint64_t ingest_applied(const Ingest *ingest) {
         return ingest->applied;
 }
 
-static int drop(Ingest *ingest, DropReason why, const char *node, int error) {
+/* Counts the drop, and logs it at most once a second per reason. */
+static int drop_because(Ingest *ingest, DropReason why, const char *node, const char *text) {
         uint64_t now = now_usec();
 
         ingest->dropped[why]++;
         if (now - ingest->last_drop_log[why] >= USEC_PER_SEC) {
                 ingest->last_drop_log[why] = now;
                 log_warning("Dropped a message from %s (%s: %s); %" PRIu64 " dropped for this reason so far.",
-                            node ?: "an unidentified peer", drop_reason_to_string(why), strerror(abs(error)),
-                            ingest->dropped[why]);
+                            node ?: "an unidentified peer", drop_reason_to_string(why), text, ingest->dropped[why]);
         }
         return 0;
+}
+
+static int drop(Ingest *ingest, DropReason why, const char *node, int error) {
+        return drop_because(ingest, why, node, strerror(abs(error)));
+}
+
+/* The agent's token bucket: max_rate tokens a second, up to two seconds' worth saved. False
+ * when the message is over the rate. now is the message's (realtime) time; a clock that went
+ * back refills nothing. */
+static bool rate_take(Ingest *ingest, NodeRuntime *n, int64_t now) {
+        double rate = ingest->limits.max_rate, burst = 2 * rate;
+
+        if (ingest->limits.max_rate == 0)
+                return true;
+        if (n->rate_at == 0)
+                n->rate_tokens = burst;
+        else if (now > n->rate_at)
+                n->rate_tokens = MIN(burst, n->rate_tokens + (double) (now - n->rate_at) * rate / USEC_PER_SEC);
+        if (n->rate_at == 0 || now > n->rate_at)
+                n->rate_at = now;
+        if (n->rate_tokens < 1)
+                return false;
+        n->rate_tokens -= 1;
+        return true;
 }
 
 /* The store's node record, timed for the metrics like every transaction here. */
@@ -151,10 +182,40 @@ static int collect_key(const char *node_id, const uint8_t *data, size_t size, vo
         return k ? 0 : -ENOMEM;
 }
 
-/* A snapshot replaces the node's devices: the keys that are gone are reported as removed. */
+static void key_list_done(KeyList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->keys[i]);
+        free(l->keys);
+        *l = (KeyList) {};
+}
+
+/* The keys of devices as a set (a hash whose values are unused). */
+static int key_set_new(Castle__Device *const *devices, size_t n, zhashx_t **ret) {
+        zhashx_t *set = zhashx_new();
+
+        if (!set)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *k = device_key(devices[i]);
+
+                if (!k) {
+                        zhashx_destroy(&set);
+                        return -ENOMEM;
+                }
+                (void) zhashx_insert(set, k, (void *) 1); /* a duplicate key is already in */
+        }
+        *ret = set;
+        return 0;
+}
+
+/* A snapshot replaces the node's devices: the keys that are gone are reported as removed. The
+ * snapshot's keys go into a hash first, so that each stored key costs one lookup: comparing
+ * every stored key with every key of the snapshot made a 4,096-device snapshot take ten times
+ * as long with a watcher as without. */
 static int apply_snapshot(Ingest *ingest, NodeRuntime *n, const Castle__Snapshot *s) {
         KeyList old = {};
         DeviceQuery q = DEVICE_QUERY_INIT;
+        zhashx_t *now_keys = NULL;
         char **gone = NULL;
         size_t n_gone = 0;
         uint64_t start;
@@ -166,25 +227,77 @@ static int apply_snapshot(Ingest *ingest, NodeRuntime *n, const Castle__Snapshot
         start = now_usec();
         r = store_apply_snapshot(ingest->store, n->node_id, s->generation, s->devices, s->n_devices);
         coordinator_metrics_store(ingest->metrics, "snapshot", now_usec() - start);
-        if (r >= 0 && old.n > 0 && (gone = calloc(old.n, sizeof(char *)))) {
-                for (size_t i = 0; i < old.n; i++) {
-                        bool present = false;
-                        for (size_t j = 0; j < s->n_devices && !present; j++) {
-                                char *k = device_key(s->devices[j]);
-                                present = k && streq(k, old.keys[i]);
-                                free(k);
-                        }
-                        if (!present)
+        if (r >= 0 && old.n > 0 && key_set_new(s->devices, s->n_devices, &now_keys) >= 0 &&
+            (gone = calloc(old.n, sizeof(char *))))
+                for (size_t i = 0; i < old.n; i++)
+                        if (!zhashx_lookup(now_keys, old.keys[i]))
                                 gone[n_gone++] = old.keys[i];
-                }
-        }
         if (r >= 0)
                 publish_devices(ingest, n->node_id, s->devices, s->n_devices, gone, n_gone);
+        zhashx_destroy(&now_keys);
         free(gone);
-        for (size_t i = 0; i < old.n; i++)
-                free(old.keys[i]);
-        free(old.keys);
+        key_list_done(&old);
         return r;
+}
+
+/* How many devices the node would have after the delta: what it has, plus the changed keys
+ * it does not have, minus the removed keys it has. The stored count plus every changed device
+ * is enough when that is within the quota; the exact count reads the node's keys. */
+static int delta_device_count(Ingest *ingest, const char *node_id, const Castle__Delta *d, size_t *ret) {
+        DeviceQuery q = DEVICE_QUERY_INIT;
+        StoreNode sn = {};
+        KeyList have = {};
+        zhashx_t *keys = NULL;
+        int r;
+
+        r = store_node_get(ingest->store, node_id, &sn);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if ((size_t) sn.n_devices + d->n_changed <= ingest->limits.max_devices) {
+                *ret = (size_t) sn.n_devices + d->n_changed;
+                store_node_done(&sn);
+                return 0;
+        }
+        store_node_done(&sn);
+        q.node_id = node_id;
+        r = store_query_devices(ingest->store, &q, collect_key, &have);
+        if (r >= 0)
+                r = key_set_new(d->changed, d->n_changed, &keys);
+        if (r >= 0) {
+                for (size_t i = 0; i < have.n; i++)
+                        (void) zhashx_insert(keys, have.keys[i], (void *) 1);
+                for (size_t i = 0; i < d->n_removed; i++)
+                        zhashx_delete(keys, d->removed[i]);
+                *ret = zhashx_size(keys);
+        }
+        zhashx_destroy(&keys);
+        key_list_done(&have);
+        return r;
+}
+
+/* Whether devices (a snapshot's, or a delta's changed ones) keep within the device size
+ * quota; n_after: how many the node would have. A message over a quota is dropped whole. */
+static bool within_quota(Ingest *ingest, const char *node_id, Castle__Device *const *devices, size_t n,
+                         size_t n_after) {
+        char text[256];
+
+        if (ingest->limits.max_devices > 0 && n_after > ingest->limits.max_devices) {
+                snprintf(text, sizeof text, "the node would have %zu devices, max-devices-per-node is %zu", n_after,
+                         ingest->limits.max_devices);
+                drop_because(ingest, DROP_QUOTA, node_id, text);
+                return false;
+        }
+        for (size_t i = 0; ingest->limits.max_device_size > 0 && i < n; i++) {
+                size_t size = castle__device__get_packed_size(devices[i]);
+
+                if (size > ingest->limits.max_device_size) {
+                        snprintf(text, sizeof text, "device %zu of the message is %zu bytes, max-device-size is %zu",
+                                 i + 1, size, ingest->limits.max_device_size);
+                        drop_because(ingest, DROP_QUOTA, node_id, text);
+                        return false;
+                }
+        }
+        return true;
 }
 
 int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
@@ -192,6 +305,7 @@ int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
         Castle__Envelope *e = NULL;
         NodeRuntime *n;
         char *node_id = NULL;
+        size_t count = 0;
         uint64_t start;
         int r;
 
@@ -206,6 +320,14 @@ int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
                 free(node_id);
                 coordinator_metrics_received(ingest->metrics, CASTLE__ENVELOPE__BODY__NOT_SET, true);
                 return drop(ingest, DROP_INVALID, NULL, EINVAL);
+        }
+        /* Over the rate before decoding: a flood costs a hash lookup per message. */
+        n = nodes_get(ingest->nodes, node_id);
+        if (n && !rate_take(ingest, n, now)) {
+                coordinator_metrics_received(ingest->metrics, CASTLE__ENVELOPE__BODY__NOT_SET, true);
+                drop_because(ingest, DROP_RATE, node_id, "over max-agent-rate");
+                free(node_id);
+                return 0;
         }
         r = codec_envelope_unpack(zframe_data(payload), zframe_size(payload), &e);
         coordinator_metrics_received(ingest->metrics, r < 0 ? CASTLE__ENVELOPE__BODY__NOT_SET : e->body_case, r < 0);
@@ -249,6 +371,9 @@ int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
                         resync(ingest, n, "hello");
                 break;
         case CASTLE__ENVELOPE__BODY_SNAPSHOT:
+                if (!within_quota(ingest, node_id, e->snapshot->devices, e->snapshot->n_devices,
+                                  e->snapshot->n_devices))
+                        goto finish;
                 r = node_seen(ingest, node_id, NULL, NULL, now);
                 if (r >= 0)
                         r = apply_snapshot(ingest, n, e->snapshot);
@@ -263,6 +388,10 @@ int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
                         resync(ingest, n, "generation gap");
                         break;
                 }
+                if (ingest->limits.max_devices > 0 && (r = delta_device_count(ingest, node_id, e->delta, &count)) < 0)
+                        break;
+                if (!within_quota(ingest, node_id, e->delta->changed, e->delta->n_changed, count))
+                        goto finish;
                 start = now_usec();
                 r = store_apply_delta(ingest->store, node_id, e->delta->generation, e->delta->changed,
                                       e->delta->n_changed, e->delta->removed, e->delta->n_removed);

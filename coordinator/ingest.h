@@ -15,10 +15,24 @@
 
 typedef struct Ingest Ingest;
 
+/* Quotas on what one agent may send; 0 turns one off. What is over a quota is dropped whole
+ * (nothing of it stored) and counted under DROP_QUOTA or DROP_RATE. */
+typedef struct IngestLimits {
+        size_t max_devices;     /* devices one node may have */
+        size_t max_device_size; /* packed bytes of one Device */
+        unsigned max_rate;      /* messages per second per agent, with a burst of two seconds' worth */
+} IngestLimits;
+
+#define INGEST_MAX_DEVICES 8192
+#define INGEST_MAX_DEVICE_SIZE (256 * 1024)
+#define INGEST_MAX_RATE 50
+
 /* agents: the agents' ROUTER, for the answers; metrics may be NULL. */
 int ingest_new(zsock_t *agents, Store *store, Nodes *nodes, Watch *watch, Jobs *jobs,
                CoordinatorMetrics *metrics, Ingest **ret);
 Ingest *ingest_free(Ingest *ingest);
+/* Replaces the quotas (ingest_new() starts with the INGEST_MAX_* defaults). */
+void ingest_set_limits(Ingest *ingest, const IngestLimits *limits);
 
 /* One message from the agents' ROUTER ([routing id, payload]), received at now (realtime
  * usec). Whatever is wrong with it is dropped here: it returns 0. */

@@ -2,10 +2,15 @@
 /* Commands from query clients to agents, and their progress back: the coordinator gives each
  * command an id, sends it to the node's agent, and relays every JobUpdate with that id to the
  * client that asked, until the one marked done. A client that went away, or a node that went
- * offline, ends the job here (the agent still finishes its work; its inventory shows the
- * result). */
+ * offline, or that says nothing for job-timeout, ends the job here (the agent still finishes
+ * its work; its inventory shows the result). Ids are a random prefix drawn at start-up and a
+ * counter, so that a late update for a command of an earlier run of the coordinator
+ * (the agent outlived a restart) cannot complete a command of this run. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/regexcheck.h"
@@ -19,6 +24,8 @@ struct Jobs {
         CoordinatorMetrics *metrics;
         zlistx_t *list; /* Job, in the order sent */
         uint64_t last_command_id;
+        size_t max_per_client;
+        uint64_t timeout_usec;
 };
 
 typedef struct Job {
@@ -27,6 +34,7 @@ typedef struct Job {
         char *node_id;
         zframe_t *client;       /* routing id on the query socket */
         Castle__Command__KindCase kind;
+        uint64_t deadline;      /* monotonic usec; 0: none */
 } Job;
 
 static void job_free(void **item) {
@@ -58,6 +66,26 @@ static Job *job_find(Jobs *jobs, uint64_t command_id) {
         return NULL;
 }
 
+/* This run's first command id, minus one: a random non-zero 29-bit prefix above a 24-bit
+ * counter (0 is the agent's own policy jobs' id). Two runs start in the same 16-million-id
+ * block with chance 2^-29; ids stay below 2^53, exact in JSON readers that use doubles (jq). */
+static uint64_t command_id_epoch(void) {
+        uint32_t prefix = 0;
+
+        if (getrandom(&prefix, sizeof prefix, GRND_NONBLOCK) != (ssize_t) sizeof prefix)
+                prefix = (uint32_t) (now_realtime_usec() ^ ((uint64_t) getpid() << 16) ^ now_usec());
+        prefix &= (UINT32_C(1) << 29) - 1;
+        return (uint64_t) (prefix ?: 1) << 24;
+}
+
+static size_t jobs_of_client(Jobs *jobs, zframe_t *client) {
+        size_t n = 0;
+
+        for (Job *j = zlistx_first(jobs->list); j; j = zlistx_next(jobs->list))
+                n += zframe_eq(j->client, client);
+        return n;
+}
+
 int jobs_new(zsock_t *agents, zsock_t *query, Nodes *nodes, CoordinatorMetrics *metrics, Jobs **ret) {
         Jobs *jobs = calloc(1, sizeof(Jobs));
 
@@ -70,8 +98,16 @@ int jobs_new(zsock_t *agents, zsock_t *query, Nodes *nodes, CoordinatorMetrics *
                 return -ENOMEM;
         }
         zlistx_set_destructor(jobs->list, job_free);
+        jobs->last_command_id = command_id_epoch();
+        jobs->max_per_client = JOBS_MAX_PER_CLIENT;
+        jobs->timeout_usec = JOBS_TIMEOUT_USEC;
         *ret = jobs;
         return 0;
+}
+
+void jobs_set_limits(Jobs *jobs, size_t max_per_client, uint64_t timeout_usec) {
+        jobs->max_per_client = max_per_client;
+        jobs->timeout_usec = timeout_usec;
 }
 
 Jobs *jobs_free(Jobs *jobs) {
@@ -130,6 +166,8 @@ void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle
                 why = "too many commands in progress";
         else if ((refusal = policy_refusal(&cmd)))
                 why = refusal;
+        else if (jobs->max_per_client > 0 && jobs_of_client(jobs, client) >= jobs->max_per_client)
+                why = "too many commands in progress from this client (max-jobs-per-client)";
         if (why) {
                 coordinator_metrics_job(jobs->metrics, cmd.kind_case, "refused");
                 err.request_id = request_id;
@@ -147,6 +185,7 @@ void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle
         j->request_id = request_id;
         j->client = zframe_dup(client);
         j->kind = cmd.kind_case;
+        j->deadline = jobs->timeout_usec ? now_usec() + jobs->timeout_usec : 0;
         handle = zlistx_add_end(jobs->list, j);
 
         cmd.command_id = j->command_id;
@@ -185,22 +224,52 @@ void jobs_update(Jobs *jobs, const char *node_id, Castle__JobUpdate *u) {
                 log_info("Node %s: command %" PRIu64 " %s%s%s.", node_id, u->command_id,
                          isempty(u->error) ? "done" : "failed", isempty(u->error) ? "" : ": ", strempty(u->error));
         reply_job(jobs, j, u, isempty(u->error) ? NULL : u->error, u->done);
+        j->deadline = jobs->timeout_usec ? now_usec() + jobs->timeout_usec : 0;
         if (u->done) {
                 coordinator_metrics_job(jobs->metrics, j->kind, isempty(u->error) ? "done" : "failed");
                 zlistx_delete(jobs->list, zlistx_cursor(jobs->list));
         }
 }
 
-void jobs_node_lost(Jobs *jobs, const char *node_id) {
+/* Ends every job for which fail(j) says so, with error; result is the metric's. */
+static void jobs_fail_where(Jobs *jobs, bool (*fail)(const Job *j, const void *arg), const void *arg,
+                            const char *error, const char *result) {
         Job *j = zlistx_first(jobs->list);
 
         while (j) {
-                if (streq(j->node_id, node_id)) {
-                        reply_job(jobs, j, NULL, "the node went offline before the command finished", true);
-                        coordinator_metrics_job(jobs->metrics, j->kind, "node_lost");
+                if (fail(j, arg)) {
+                        log_info("Command %" PRIu64 " for node %s: %s.", j->command_id, j->node_id, error);
+                        reply_job(jobs, j, NULL, error, true);
+                        coordinator_metrics_job(jobs->metrics, j->kind, result);
+                        /* detaching moves the cursor back one */
                         zlistx_delete(jobs->list, zlistx_cursor(jobs->list));
-                        j = zlistx_first(jobs->list);
-                } else
-                        j = zlistx_next(jobs->list);
+                }
+                j = zlistx_next(jobs->list);
         }
+}
+
+static bool job_of_node(const Job *j, const void *node_id) {
+        return streq(j->node_id, node_id);
+}
+
+static bool job_expired(const Job *j, const void *now) {
+        return j->deadline > 0 && j->deadline <= *(const uint64_t *) now;
+}
+
+void jobs_node_gone(Jobs *jobs, const char *node_id, const char *why) {
+        jobs_fail_where(jobs, job_of_node, node_id, why, "node_lost");
+}
+
+void jobs_node_lost(Jobs *jobs, const char *node_id) {
+        jobs_node_gone(jobs, node_id, "the node went offline before the command finished");
+}
+
+void jobs_tick(Jobs *jobs, uint64_t now) {
+        char why[128];
+
+        if (jobs->timeout_usec == 0 || zlistx_size(jobs->list) == 0)
+                return;
+        snprintf(why, sizeof why, "timed out: the node's agent said nothing of the command for %" PRIu64 " s (job-timeout)",
+                 jobs->timeout_usec / USEC_PER_SEC);
+        jobs_fail_where(jobs, job_expired, &now, why, "timed_out");
 }

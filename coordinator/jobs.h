@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The job table: commands that query clients send to a node's agent, and their progress
- * relayed back to the client that asked, until the last update. */
+ * relayed back to the client that asked, until the last update. Command ids carry a random
+ * prefix drawn at start-up, so that an update meant for a command of an earlier run of the
+ * coordinator matches no command of this one. */
 #pragma once
 
 #include <czmq.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/timeutil.h"
 #include "coordinator/metrics.h"
 #include "coordinator/nodes.h"
 #include "proto/castle.pb-c.h"
 
 #define JOBS_MAX_PENDING 4096
+#define JOBS_MAX_PER_CLIENT 64
+#define JOBS_TIMEOUT_USEC USEC_PER_HOUR
 
 typedef struct Jobs Jobs;
 
@@ -19,12 +24,19 @@ typedef struct Jobs Jobs;
  * node's routing id and liveness are; metrics may be NULL. */
 int jobs_new(zsock_t *agents, zsock_t *query, Nodes *nodes, CoordinatorMetrics *metrics, Jobs **ret);
 Jobs *jobs_free(Jobs *jobs);
+/* Quotas (jobs_new() starts with the defaults above): commands one client (its routing id on
+ * the query socket) may have pending, 0 for no limit, and how long a command may wait for a
+ * word from its agent before it fails as timed out, 0 for ever. */
+void jobs_set_limits(Jobs *jobs, size_t max_per_client, uint64_t timeout_usec);
 
 /* A client's command for a node: sent to the node's agent, or refused with a reply saying why. */
 void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle__NodeCommand *nc);
 /* A JobUpdate from node_id's agent, relayed to the command's client. */
 void jobs_update(Jobs *jobs, const char *node_id, Castle__JobUpdate *u);
-/* The node went offline: its commands fail. */
+/* The node went offline (or was removed): its commands fail with why. */
 void jobs_node_lost(Jobs *jobs, const char *node_id);
+void jobs_node_gone(Jobs *jobs, const char *node_id, const char *why);
+/* At now (monotonic usec): commands whose agent said nothing for the timeout fail. */
+void jobs_tick(Jobs *jobs, uint64_t now);
 /* Commands sent and waiting for their last update. */
 size_t jobs_pending(const Jobs *jobs);

@@ -43,6 +43,10 @@ typedef struct CoordinatorConfig {
         uint64_t max_message_size;
         bool insecure;
         char *metrics_listen;   /* "" = no metrics endpoint */
+        /* Quotas, 0 = none; the defaults are the modules' own (INGEST_MAX_*, WATCH_MAX_PER_CLIENT,
+         * JOBS_MAX_PER_CLIENT, JOBS_TIMEOUT_USEC), which the unit tests run with. */
+        uint64_t max_devices_per_node, max_device_size, max_agent_rate;
+        uint64_t max_watches_per_client, max_jobs_per_client, job_timeout;
 } CoordinatorConfig;
 
 typedef struct Coordinator {
@@ -87,6 +91,19 @@ static const ConfOption options[] = {
             "accept plain-text connections without CURVE (testing only; logs a warning)"),
         OPT("coordinator", "metrics-listen", CONF_LISTEN, "", 0, 0, metrics_listen,
             "serve Prometheus metrics at http://ADDRESS/metrics (PORT alone: 127.0.0.1:PORT; empty: off)"),
+        OPT("coordinator", "max-devices-per-node", CONF_UINT, "8192", 0, 1048576,
+            max_devices_per_node, "a snapshot or delta that would give a node more devices is refused (0: no limit)"),
+        OPT("coordinator", "max-device-size", CONF_SIZE, "256K", 0, 1073741824, max_device_size,
+            "a snapshot or delta with a larger device record (packed) is refused (0: no limit)"),
+        OPT("coordinator", "max-agent-rate", CONF_UINT, "50", 0, 1000000, max_agent_rate,
+            "messages per second one agent may send (bursts of twice that); more are dropped (0: no limit)"),
+        OPT("coordinator", "max-watches-per-client", CONF_UINT, "4", 0,
+            WATCH_MAX_CLIENTS, max_watches_per_client,
+            "watch subscriptions one client connection may hold (0: only the overall 1024)"),
+        OPT("coordinator", "max-jobs-per-client", CONF_UINT, "64", 0, JOBS_MAX_PENDING,
+            max_jobs_per_client, "commands one client connection may have in progress (0: only the overall 4096)"),
+        OPT("coordinator", "job-timeout", CONF_DURATION, "1h", 0, 0, job_timeout,
+            "a command whose agent says nothing of it for this long fails as timed out (0: never)"),
 };
 
 static void help(void) {
@@ -124,6 +141,8 @@ static int on_tick(zloop_t *loop, int timer_id, void *arg) {
         Coordinator *c = arg;
 
         nodes_tick(c->nodes, now_realtime_usec());
+        jobs_tick(c->jobs, now_usec());
+        watch_tick(c->watch, now_usec());
         if (c->watchdog_usec)
                 notify_send("WATCHDOG=1");
         return 0;
@@ -236,9 +255,14 @@ static int run(Coordinator *c) {
                 r = ingest_new(c->agent_socket, c->store, c->nodes, c->watch, c->jobs, c->metrics,
                                &c->ingest);
         if (r >= 0)
-                r = query_new(c->query_socket, c->store, c->watch, c->jobs, c->metrics, &c->query);
+                r = query_new(c->query_socket, c->store, c->nodes, c->watch, c->jobs, c->metrics, &c->query);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
+        ingest_set_limits(c->ingest, &(IngestLimits) { .max_devices = c->cfg.max_devices_per_node,
+                                                       .max_device_size = c->cfg.max_device_size,
+                                                       .max_rate = (unsigned) c->cfg.max_agent_rate });
+        watch_set_max_per_client(c->watch, c->cfg.max_watches_per_client);
+        jobs_set_limits(c->jobs, c->cfg.max_jobs_per_client, c->cfg.job_timeout);
 
         zloop_reader(c->loop, c->agent_socket, on_agents, c);
         zloop_reader(c->loop, c->query_socket, on_query, c);

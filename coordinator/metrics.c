@@ -25,6 +25,7 @@ struct CoordinatorMetrics {
 static const char *const drop_names[_DROP_MAX] = {
         [DROP_FRAMING] = "framing", [DROP_DECODE] = "decode",         [DROP_VERSION] = "version",
         [DROP_INVALID] = "invalid", [DROP_UNEXPECTED] = "unexpected", [DROP_STORE] = "store",
+        [DROP_QUOTA] = "quota",     [DROP_RATE] = "rate",
 };
 
 const char *drop_reason_to_string(DropReason r) {

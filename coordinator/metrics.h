@@ -23,6 +23,8 @@ typedef enum DropReason {
         DROP_INVALID,    /* bad ids, too many devices */
         DROP_UNEXPECTED, /* a message only the coordinator sends, or a node id mismatch */
         DROP_STORE,      /* the store refused it */
+        DROP_QUOTA,      /* over a quota: devices per node, bytes per device, watches or jobs per client */
+        DROP_RATE,       /* over the agent's messages per second */
         _DROP_MAX,
 } DropReason;
 
@@ -56,7 +58,7 @@ void coordinator_metrics_received(CoordinatorMetrics *m, Castle__Envelope__BodyC
 void coordinator_metrics_query(CoordinatorMetrics *m, Castle__QueryRequest__KindCase kind, bool invalid);
 /* One store transaction: op is "snapshot", "delta" or "node_seen". */
 void coordinator_metrics_store(CoordinatorMetrics *m, const char *op, uint64_t usec);
-/* A command's end: result is "done", "failed", "refused" or "node_lost". */
+/* A command's end: result is "done", "failed", "refused", "node_lost" or "timed_out". */
 void coordinator_metrics_job(CoordinatorMetrics *m, Castle__Command__KindCase kind, const char *result);
 
 /* The text a scrape gets (tests use it without HTTP). */

@@ -117,6 +117,30 @@ int nodes_set_state(Nodes *nodes, NodeRuntime *n, NodeState s, int64_t now) {
         return 0;
 }
 
+int nodes_remove(Nodes *nodes, const char *node_id, bool force) {
+        NodeRuntime *n = zhashx_lookup(nodes->table, node_id);
+        Castle__WatchEvent e = CASTLE__WATCH_EVENT__INIT;
+        Castle__NodeInfo info = CASTLE__NODE_INFO__INIT;
+        int r;
+
+        if (n && n->state == NODE_ONLINE && !force)
+                return -EBUSY;
+        r = store_remove_node(nodes->store, node_id);
+        if (r < 0 && !(r == -ENOENT && n))
+                return r;
+        log_info("Node %s removed%s.", node_id, n && n->state == NODE_ONLINE ? " while online" : "");
+        if (nodes->events.changed) {
+                info.node_id = (char *) node_id;
+                info.state = (char *) "removed";
+                e.node_id = (char *) node_id;
+                e.node = &info;
+                nodes->events.changed(nodes->events.userdata, &e);
+        }
+        if (n)
+                zhashx_delete(nodes->table, node_id);
+        return 0;
+}
+
 void nodes_tick(Nodes *nodes, int64_t now) {
         for (NodeRuntime *n = zhashx_first(nodes->table); n; n = zhashx_next(nodes->table)) {
                 int64_t silent = now - n->last_seen;

@@ -18,6 +18,8 @@ typedef struct NodeRuntime {
         uint64_t generation;
         NodeState state;
         int64_t last_seen; /* realtime usec */
+        double rate_tokens; /* the agent's message budget (ingest's token bucket) */
+        int64_t rate_at;    /* when it was last filled; 0: never */
 } NodeRuntime;
 
 typedef struct Nodes Nodes;
@@ -44,6 +46,10 @@ int nodes_load(Nodes *nodes, int64_t now);
 NodeRuntime *nodes_get(Nodes *nodes, const char *node_id);
 /* The node's record, made (offline, generation 0) if it is new. */
 int nodes_add(Nodes *nodes, const char *node_id, NodeRuntime **ret);
+/* Forgets the node, in the store too, and reports it to the watchers as state "removed":
+ * -ENOENT if unknown, -EBUSY if it is online and force is not set. Its agent, if it speaks
+ * again, is asked for a full report and comes back as a new node. */
+int nodes_remove(Nodes *nodes, const char *node_id, bool force);
 /* Stores the new state and reports it (nothing when it is the state the node has). */
 int nodes_set_state(Nodes *nodes, NodeRuntime *n, NodeState s, int64_t now);
 /* Liveness at time now (realtime usec): online nodes silent for longer than stale_after turn

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The query endpoint: nodes, devices with filters, and a watch stream. Large device lists
- * go out in parts so that no single message grows with the fleet. */
+/* The query endpoint: nodes, devices with filters, a watch stream, commands and the removal
+ * of a node. Large device lists go out in parts so that no single message grows with the
+ * fleet. */
+#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -14,6 +16,7 @@
 struct Query {
         zsock_t *sock;
         Store *store;
+        Nodes *nodes;
         Watch *watch;
         Jobs *jobs;
         CoordinatorMetrics *metrics;
@@ -29,13 +32,14 @@ typedef struct Reply {
         size_t n;
 } Reply;
 
-int query_new(zsock_t *query, Store *store, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics,
+int query_new(zsock_t *query, Store *store, Nodes *nodes, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics,
               Query **ret) {
         Query *q = calloc(1, sizeof(Query));
 
         if (!q)
                 return -ENOMEM;
-        *q = (Query) { .sock = query, .store = store, .watch = watch, .jobs = jobs, .metrics = metrics };
+        *q = (Query) { .sock = query, .store = store, .nodes = nodes, .watch = watch, .jobs = jobs,
+                       .metrics = metrics };
         *ret = q;
         return 0;
 }
@@ -167,8 +171,41 @@ static void list_devices(Query *q, zframe_t *rid, uint64_t request_id, const Cas
 }
 
 static void add_watcher(Query *q, zframe_t *rid, uint64_t request_id) {
-        if (watch_subscribe(q->watch, rid) < 0)
-                reply_error(q, rid, request_id, "too many watch clients");
+        int r = watch_subscribe(q->watch, rid, request_id);
+
+        if (r == -EDQUOT) {
+                q->dropped[DROP_QUOTA]++;
+                reply_error(q, rid, request_id, "too many watches from this client (max-watches-per-client)");
+        } else if (r < 0)
+                reply_error(q, rid, request_id, r == -EBUSY ? "too many watch clients" : "out of memory");
+}
+
+static void remove_node(Query *q, zframe_t *rid, uint64_t request_id, const Castle__RemoveNode *rn) {
+        Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
+        char error[256];
+        int k;
+
+        if (!codec_valid_id(rn->node_id)) {
+                reply_error(q, rid, request_id, "invalid node id");
+                return;
+        }
+        k = nodes_remove(q->nodes, rn->node_id, rn->force);
+        if (k < 0) {
+                if (k == -ENOENT)
+                        snprintf(error, sizeof error, "no such node");
+                else if (k == -EBUSY)
+                        snprintf(error, sizeof error,
+                                 "node %s is online: stop its agent first, or use --force (it comes back when its "
+                                 "agent speaks again)", rn->node_id);
+                else
+                        snprintf(error, sizeof error, "the store could not remove the node: %s", strerror(-k));
+                reply_error(q, rid, request_id, error);
+                return;
+        }
+        jobs_node_gone(q->jobs, rn->node_id, "the node was removed before the command finished");
+        r.request_id = request_id;
+        r.last = true;
+        send_reply(q, rid, &r);
 }
 
 int query_message(Query *q, zmsg_t *msg) {
@@ -202,6 +239,9 @@ int query_message(Query *q, zmsg_t *msg) {
                 break;
         case CASTLE__QUERY_REQUEST__KIND_COMMAND:
                 jobs_submit(q->jobs, rid, req->request_id, req->command);
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE:
+                remove_node(q, rid, req->request_id, req->remove_node);
                 break;
         default:
                 reply_error(q, rid, req->request_id, "unknown request");

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The query endpoint: castlectl cluster and other clients list nodes and devices (with
- * filters), subscribe to the watch stream, and send commands to nodes. */
+ * filters), subscribe to the watch stream, send commands to nodes, and remove nodes. */
 #pragma once
 
 #include <czmq.h>
@@ -8,13 +8,14 @@
 
 #include "coordinator/jobs.h"
 #include "coordinator/metrics.h"
+#include "coordinator/nodes.h"
 #include "coordinator/store.h"
 #include "coordinator/watch.h"
 
 typedef struct Query Query;
 
 /* query: the query endpoint's ROUTER; metrics may be NULL. */
-int query_new(zsock_t *query, Store *store, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics,
+int query_new(zsock_t *query, Store *store, Nodes *nodes, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics,
               Query **ret);
 Query *query_free(Query *q);
 

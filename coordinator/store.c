@@ -472,3 +472,27 @@ int store_query_devices(Store *s, const DeviceQuery *q, StoreDeviceFunc f, void 
         sqlite3_finalize(st);
         return r;
 }
+
+static int remove_node_body(Store *s, const char *node_id) {
+        static const char *const sql[] = { "DELETE FROM devices WHERE node_id = ?1",
+                                           "DELETE FROM nodes WHERE node_id = ?1" };
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sql); i++) {
+                sqlite3_stmt *st;
+
+                r = sql_error(sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL));
+                if (r < 0)
+                        break;
+                bind_text(st, 1, node_id);
+                r = step(st);
+                if (r >= 0 && i == ELEMENTSOF(sql) - 1 && sqlite3_changes(s->db) == 0)
+                        r = -ENOENT;
+                sqlite3_finalize(st);
+        }
+        return r;
+}
+
+int store_remove_node(Store *s, const char *node_id) {
+        return TRANSACTION(s, remove_node_body(s, node_id));
+}

@@ -64,6 +64,8 @@ int store_node_set_state(Store *s, const char *node_id, NodeState state, int64_t
 /* Marks every node stale (coordinator start-up: nobody has spoken yet). */
 int store_mark_all_stale(Store *s, int64_t now);
 int store_node_get(Store *s, const char *node_id, StoreNode *ret);  /* -ENOENT if unknown */
+/* Forgets the node and its devices, in one transaction; -ENOENT if unknown. */
+int store_remove_node(Store *s, const char *node_id);
 int store_list_nodes(Store *s, StoreNode **ret, size_t *ret_n);
 
 /* A snapshot replaces all of the node's devices; a delta upserts changed devices and deletes

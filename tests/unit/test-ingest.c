@@ -3,7 +3,9 @@
  * with Resync while the coordinator has no inventory for it, a snapshot and the next delta are
  * stored and acknowledged, a delta with a generation gap is answered with Resync and stored
  * nowhere, a node nobody knows is asked to start over, and what does not decode is dropped and
- * counted. Liveness follows the messages' time. */
+ * counted. Liveness follows the messages' time. Quotas: a snapshot or delta that would give a
+ * node too many devices, or carries a device record too large, is refused whole; an agent over
+ * its message rate is dropped before decoding. A watcher sees the devices a snapshot removed. */
 #include "tests/unit/coordtest.h"
 
 #include <string.h>
@@ -246,6 +248,213 @@ static void test_unknown_and_dropped(void **state) {
         zsock_destroy(&stranger);
 }
 
+static void send_snapshot_of(Fixture *f, uint64_t generation, const char *const *ids, size_t n, int64_t now) {
+        Castle__Envelope e = CASTLE__ENVELOPE__INIT;
+        Castle__Snapshot s = CASTLE__SNAPSHOT__INIT;
+        Castle__Device *d = calloc(n, sizeof(Castle__Device)), **p = calloc(n, sizeof(Castle__Device *));
+
+        assert_non_null(d);
+        assert_non_null(p);
+        for (size_t i = 0; i < n; i++) {
+                castle__device__init(&d[i]);
+                d[i].kname = (char *) ids[i];
+                d[i].stable_id = (char *) ids[i];
+                p[i] = &d[i];
+        }
+        s.generation = generation;
+        s.devices = p;
+        s.n_devices = n;
+        e.body_case = CASTLE__ENVELOPE__BODY_SNAPSHOT;
+        e.snapshot = &s;
+        deliver(f, f->agent, &e, now);
+        free(p);
+        free(d);
+}
+
+static void send_delta_of(Fixture *f, uint64_t generation, const char *const *changed, size_t n_changed,
+                          char **removed, size_t n_removed, int64_t now) {
+        Castle__Envelope e = CASTLE__ENVELOPE__INIT;
+        Castle__Delta dl = CASTLE__DELTA__INIT;
+        Castle__Device d[8], *p[8];
+
+        assert_true(n_changed <= ELEMENTSOF(d));
+        for (size_t i = 0; i < n_changed; i++) {
+                castle__device__init(&d[i]);
+                d[i].kname = (char *) changed[i];
+                d[i].stable_id = (char *) changed[i];
+                p[i] = &d[i];
+        }
+        dl.generation = generation;
+        dl.changed = p;
+        dl.n_changed = n_changed;
+        dl.removed = removed;
+        dl.n_removed = n_removed;
+        e.body_case = CASTLE__ENVELOPE__BODY_DELTA;
+        e.delta = &dl;
+        deliver(f, f->agent, &e, now);
+}
+
+static uint64_t drops(Fixture *f, DropReason why) {
+        uint64_t dropped[_DROP_MAX] = {};
+
+        ingest_add_drops(f->ingest, dropped);
+        return dropped[why];
+}
+
+static void test_device_quotas(void **state) {
+        Fixture *f = *state;
+        const char *three[] = { "wwn-a", "wwn-b", "wwn-c" };
+        const char *big[] = { "wwn-x" };
+        char *gone_b[] = { (char *) "wwn-b" };
+        char model[512];
+        Castle__Envelope e = CASTLE__ENVELOPE__INIT;
+        Castle__Snapshot s = CASTLE__SNAPSHOT__INIT;
+        Castle__Device d = CASTLE__DEVICE__INIT, *dp[] = { &d };
+
+        ingest_set_limits(f->ingest, &(IngestLimits) { .max_devices = 2, .max_device_size = 256 });
+        hello(f, 0, T0);
+        expect_ack(f->agent, 1, 0);
+        expect_resync(f->agent, "hello");
+
+        /* Three devices for a quota of two: refused whole, nothing stored, nothing answered. */
+        send_snapshot_of(f, 1, three, 3, T0);
+        assert_true(coordtest_quiet(f->agent, 50));
+        assert_int_equal(drops(f, DROP_QUOTA), 1);
+        assert_int_equal(stored_devices(f), 0);
+        assert_int_equal(ingest_applied(f->ingest), 0);
+
+        send_snapshot_of(f, 1, three, 2, T0);
+        expect_ack(f->agent, 3, 1);
+        assert_int_equal(stored_devices(f), 2);
+
+        /* A delta that adds a third device is refused; one that changes the two, or swaps
+         * one for another, is within the quota. */
+        send_delta_of(f, 2, three + 2, 1, NULL, 0, T0);
+        assert_true(coordtest_quiet(f->agent, 50));
+        assert_int_equal(drops(f, DROP_QUOTA), 2);
+        assert_int_equal(stored_generation(f), 1);
+        send_delta_of(f, 2, three, 2, NULL, 0, T0);
+        expect_ack(f->agent, 5, 2);
+        send_delta_of(f, 3, three + 2, 1, gone_b, 1, T0);
+        expect_ack(f->agent, 6, 3);
+        assert_int_equal(stored_devices(f), 2);
+
+        /* A device record over max-device-size. */
+        memset(model, 'm', sizeof model - 1);
+        model[sizeof model - 1] = 0;
+        d.kname = (char *) big[0];
+        d.stable_id = (char *) big[0];
+        d.model = model;
+        s.generation = 4;
+        s.devices = dp;
+        s.n_devices = 1;
+        e.body_case = CASTLE__ENVELOPE__BODY_SNAPSHOT;
+        e.snapshot = &s;
+        deliver(f, f->agent, &e, T0);
+        assert_true(coordtest_quiet(f->agent, 50));
+        assert_int_equal(drops(f, DROP_QUOTA), 3);
+        assert_int_equal(stored_generation(f), 3);
+        assert_int_equal(stored_devices(f), 2);
+}
+
+static void test_rate(void **state) {
+        Fixture *f = *state;
+
+        ingest_set_limits(f->ingest, &(IngestLimits) { .max_rate = 2 }); /* bursts of 4 */
+        hello(f, 0, T0);
+        expect_ack(f->agent, 1, 0);
+        expect_resync(f->agent, "hello");
+        snapshot(f, 1, T0);
+        expect_ack(f->agent, 2, 1);
+        heartbeat(f, f->agent, 1, T0);
+        expect_ack(f->agent, 3, 1);
+        heartbeat(f, f->agent, 1, T0);
+        expect_ack(f->agent, 4, 1);
+        heartbeat(f, f->agent, 1, T0);
+        expect_ack(f->agent, 5, 1);
+        /* The fifth message within the same instant: over (hello came from a node not yet
+         * known, before its bucket). */
+        heartbeat(f, f->agent, 1, T0);
+        assert_true(coordtest_quiet(f->agent, 50));
+        assert_int_equal(drops(f, DROP_RATE), 1);
+
+        /* Half a second later, one more token. */
+        heartbeat(f, f->agent, 1, T0 + (int64_t) USEC_PER_SEC / 2);
+        expect_ack(f->agent, 7, 1);
+        heartbeat(f, f->agent, 1, T0 + (int64_t) USEC_PER_SEC / 2);
+        assert_true(coordtest_quiet(f->agent, 50));
+        assert_int_equal(drops(f, DROP_RATE), 2);
+}
+
+/* A second snapshot replaces the first: a watcher hears of every device in it, and of each
+ * one that is gone, once. */
+static void test_snapshot_removed_to_watcher(void **state) {
+        Fixture *f = *state;
+        const char *first[] = { "wwn-a", "wwn-b", "wwn-c", "wwn-d" };
+        const char *second[] = { "wwn-d", "wwn-b", "wwn-e" };
+        char endpoint[96];
+        zsock_t *query, *client;
+        Watch *watch;
+        Ingest *ingest;
+        zframe_t *me;
+        zmsg_t *m;
+        size_t changed = 0;
+        bool gone_a = false, gone_c = false;
+
+        snprintf(endpoint, sizeof endpoint, "%s-query", f->endpoint);
+        query = coordtest_router(endpoint);
+        zsock_set_router_mandatory(query, 1);
+        client = coordtest_dealer(endpoint, "watcher");
+        assert_int_equal(watch_new(query, &watch), 0);
+        assert_int_equal(ingest_new(f->agents, f->t.store, f->nodes, watch, f->jobs, NULL, &ingest), 0);
+        f->ingest = ingest_free(f->ingest);
+        f->ingest = ingest;
+
+        hello(f, 0, T0);
+        expect_ack(f->agent, 1, 0);
+        expect_resync(f->agent, "hello");
+        send_snapshot_of(f, 1, first, ELEMENTSOF(first), T0);
+        expect_ack(f->agent, 2, 1);
+
+        /* The client subscribes (its first message tells the ROUTER its routing id). */
+        zstr_send(client, "hello");
+        m = coordtest_recv(query);
+        me = zframe_dup(zmsg_first(m));
+        zmsg_destroy(&m);
+        assert_int_equal(watch_subscribe(watch, me, 1), 0);
+        zframe_destroy(&me);
+
+        send_snapshot_of(f, 2, second, ELEMENTSOF(second), T0);
+        expect_ack(f->agent, 3, 2);
+        for (;;) {
+                Castle__QueryReply *r;
+
+                if (coordtest_quiet(client, 100))
+                        break;
+                r = coordtest_recv_reply(client);
+                assert_non_null(r->event);
+                if (r->event->changed)
+                        changed++;
+                else if (streq(r->event->removed, "wwn-a")) {
+                        assert_false(gone_a);
+                        gone_a = true;
+                } else if (streq(r->event->removed, "wwn-c")) {
+                        assert_false(gone_c);
+                        gone_c = true;
+                } else
+                        fail_msg("unexpected event for %s", r->event->removed);
+                castle__query_reply__free_unpacked(r, NULL);
+        }
+        assert_int_equal(changed, ELEMENTSOF(second));
+        assert_true(gone_a);
+        assert_true(gone_c);
+
+        f->ingest = ingest_free(f->ingest);
+        watch = watch_free(watch);
+        zsock_destroy(&client);
+        zsock_destroy(&query);
+}
+
 /* The agent sends these bytes as its message. */
 static void deliver_raw(Fixture *f, const uint8_t *data, size_t size, int64_t now) {
         zframe_t *frame = zframe_new(data, size);
@@ -341,6 +550,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_liveness, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unknown_and_dropped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hostile_messages, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_device_quotas, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rate, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_snapshot_removed_to_watcher, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
 /* The job table over inproc sockets: a client's command reaches the node's agent with an id,
  * the agent's JobUpdates come back to that client until the last one, commands for a node
  * that is unknown or not connected are refused, and a node that goes offline fails its
- * commands. */
+ * commands. Quotas: commands per client, and a command its agent never answers times out.
+ * Command ids of a restarted coordinator do not repeat the last run's. */
 #include "tests/unit/coordtest.h"
 
 #include <string.h>
@@ -298,12 +299,114 @@ static void test_node_lost(void **state) {
         assert_int_equal(jobs_pending(f->jobs), 0);
 }
 
+/* The coordinator restarts while the agent works on a command: the agent's late update for it
+ * must not complete the command the new run gave the same id (ids restarted at 1). */
+static void test_ids_across_restarts(void **state) {
+        Fixture *f = *state;
+        Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
+        uint64_t before, after;
+
+        submit_osd_create(f, 1, "node-1");
+        before = agent_receive(f, CASTLE__COMMAND__KIND_OSD_CREATE);
+
+        f->jobs = jobs_free(f->jobs);
+        assert_int_equal(jobs_new(f->agents, f->query, f->nodes, NULL, &f->jobs), 0);
+        submit_osd_create(f, 2, "node-1");
+        after = agent_receive(f, CASTLE__COMMAND__KIND_OSD_CREATE);
+        assert_true(after != before);
+
+        /* The old run's command finishes late. */
+        u.command_id = before;
+        u.done = true;
+        u.osd_id = 7;
+        agent_update(f, &u);
+        assert_true(coordtest_quiet(f->client, 50));
+        assert_int_equal(jobs_pending(f->jobs), 1);
+}
+
+static void test_timeout(void **state) {
+        Fixture *f = *state;
+        Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
+        Castle__QueryReply *r;
+        uint64_t start = now_usec();
+
+        jobs_set_limits(f->jobs, 0, 60 * USEC_PER_SEC);
+        submit_osd_create(f, 3, "node-1");
+        u.command_id = agent_receive(f, CASTLE__COMMAND__KIND_OSD_CREATE);
+
+        jobs_tick(f->jobs, start + 30 * USEC_PER_SEC);
+        assert_true(coordtest_quiet(f->client, 50));
+        /* Progress restarts the clock: 59 s after it, the command still waits. */
+        u.step = (char *) "prepare";
+        u.osd_id = -1;
+        agent_update(f, &u);
+        r = coordtest_recv_reply(f->client);
+        assert_false(r->last);
+        castle__query_reply__free_unpacked(r, NULL);
+        jobs_tick(f->jobs, now_usec() + 59 * USEC_PER_SEC);
+        assert_true(coordtest_quiet(f->client, 50));
+        assert_int_equal(jobs_pending(f->jobs), 1);
+
+        jobs_tick(f->jobs, now_usec() + 61 * USEC_PER_SEC);
+        expect_error(f, 3, "timed out: the node's agent said nothing of the command for 60 s (job-timeout)");
+        assert_int_equal(jobs_pending(f->jobs), 0);
+}
+
+static void test_per_client(void **state) {
+        Fixture *f = *state;
+        zsock_t *other;
+        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT, *req = NULL;
+        Castle__NodeCommand nc = CASTLE__NODE_COMMAND__INIT;
+        Castle__Command cmd = CASTLE__COMMAND__INIT;
+        Castle__OsdCreate oc = CASTLE__OSD_CREATE__INIT;
+        zframe_t *payload;
+        zmsg_t *m;
+        char endpoint[64];
+
+        jobs_set_limits(f->jobs, 2, 0);
+        submit_osd_create(f, 1, "node-1");
+        (void) agent_receive(f, CASTLE__COMMAND__KIND_OSD_CREATE);
+        submit_osd_create(f, 2, "node-1");
+        (void) agent_receive(f, CASTLE__COMMAND__KIND_OSD_CREATE);
+        submit_osd_create(f, 3, "node-1");
+        expect_error(f, 3, "too many commands in progress from this client (max-jobs-per-client)");
+        assert_true(coordtest_quiet(f->agent, 50));
+        assert_int_equal(jobs_pending(f->jobs), 2);
+
+        /* Another client still gets through. */
+        assert_non_null(zsock_endpoint(f->query));
+        snprintf(endpoint, sizeof endpoint, "%s", zsock_endpoint(f->query));
+        other = coordtest_dealer(endpoint, NULL);
+        oc.device_id = (char *) "wwn-a";
+        cmd.kind_case = CASTLE__COMMAND__KIND_OSD_CREATE;
+        cmd.osd_create = &oc;
+        nc.node_id = (char *) "node-1";
+        nc.command = &cmd;
+        q.protocol_version = CASTLE_PROTOCOL_VERSION;
+        q.request_id = 4;
+        q.kind_case = CASTLE__QUERY_REQUEST__KIND_COMMAND;
+        q.command = &nc;
+        assert_int_equal(link_send(other, NULL, &q.base), 0);
+        m = coordtest_recv(f->query);
+        payload = zmsg_last(m);
+        assert_int_equal(codec_query_request_unpack(zframe_data(payload), zframe_size(payload), &req), 0);
+        jobs_submit(f->jobs, zmsg_first(m), req->request_id, req->command);
+        castle__query_request__free_unpacked(req, NULL);
+        zmsg_destroy(&m);
+        (void) agent_receive(f, CASTLE__COMMAND__KIND_OSD_CREATE);
+        assert_int_equal(jobs_pending(f->jobs), 3);
+        zsock_destroy(&other);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_command_and_updates, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_node_lost, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_policy_filter_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ids_across_restarts, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_per_client, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

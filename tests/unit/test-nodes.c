@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Node liveness on a real store, with the clock handed in: online -> stale -> offline as a
  * node stays silent, each change stored and reported once as a watch event, the offline one
- * also as lost; and start-up, where every stored node is stale until it speaks. */
+ * also as lost; start-up, where every stored node is stale until it speaks; and removal, refused
+ * for an online node unless forced, which takes the node and its devices out of the store. */
 #include "tests/unit/coordtest.h"
 
 #include <string.h>
@@ -168,11 +169,56 @@ static void test_info(void **state) {
         assert_int_equal(info.devices, 2);
 }
 
+static void test_remove(void **state) {
+        CoordTestStore t;
+        Seen seen = {};
+        Nodes *nodes;
+        NodeRuntime *n;
+        Castle__Device d = CASTLE__DEVICE__INIT, *devices[] = { &d };
+        StoreNode sn = {};
+        uint64_t yes = 0, no = 0;
+
+        coordtest_store_open(&t);
+        assert_int_equal(nodes_new(t.store, STALE_AFTER, OFFLINE_AFTER,
+                                   &(NodesEvents) { .changed = on_changed, .userdata = &seen }, &nodes),
+                         0);
+        d.kname = (char *) "sda";
+        d.stable_id = (char *) "wwn-a";
+        assert_int_equal(store_node_seen(t.store, "node-1", "host-1", "0.1", T0), 0);
+        assert_int_equal(store_apply_snapshot(t.store, "node-1", 1, devices, 1), 0);
+        assert_int_equal(nodes_add(nodes, "node-1", &n), 0);
+        n->last_seen = T0;
+        assert_int_equal(nodes_set_state(nodes, n, NODE_ONLINE, T0), 0);
+
+        assert_int_equal(nodes_remove(nodes, "node-9", false), -ENOENT);
+        assert_int_equal(nodes_remove(nodes, "node-1", false), -EBUSY);
+        assert_non_null(nodes_get(nodes, "node-1"));
+        assert_int_equal(nodes_remove(nodes, "node-1", true), 0);
+        assert_null(nodes_get(nodes, "node-1"));
+        assert_int_equal(store_node_get(t.store, "node-1", &sn), -ENOENT);
+        assert_int_equal(store_count_devices(t.store, &yes, &no), 0);
+        assert_int_equal(yes + no, 0);
+        assert_int_equal(seen.n_changed, 2);
+        assert_string_equal(seen.states[1], "removed");
+
+        /* An offline node goes without force. */
+        assert_int_equal(store_node_seen(t.store, "node-2", "host-2", "0.1", T0), 0);
+        assert_int_equal(nodes_load(nodes, T0), 1);
+        nodes_tick(nodes, T0 + (int64_t) OFFLINE_AFTER + 1);
+        assert_int_equal(nodes_get(nodes, "node-2")->state, NODE_OFFLINE);
+        assert_int_equal(nodes_remove(nodes, "node-2", false), 0);
+        assert_int_equal(store_node_get(t.store, "node-2", &sn), -ENOENT);
+
+        nodes = nodes_free(nodes);
+        coordtest_store_close(&t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_liveness),
                 cmocka_unit_test(test_load),
                 cmocka_unit_test(test_info),
+                cmocka_unit_test(test_remove),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
