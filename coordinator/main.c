@@ -226,7 +226,9 @@ static int run(Coordinator *c) {
                                                r == -EPERM ? " (the file must not be readable by others)" : "");
         }
 
-        /* The ZAP handler first: a CURVE socket without one admits everybody. */
+        /* The ZAP handler first: a CURVE socket without one admits everybody. Each socket has
+         * an I/O thread of its own: CURVE decryption of an agent's flood (bench/flood) must not
+         * delay the queries' replies. */
         r = zap_start((ZapDomain[]) { { "agents", c->cfg.agent_keys }, { "query", c->cfg.query_keys } }, 2,
                       c->cfg.insecure, &c->zap);
         if (r < 0)
@@ -234,13 +236,13 @@ static int run(Coordinator *c) {
 
         r = link_bind(c->cfg.agent_endpoint,
                       &(LinkOptions) { .cert = c->cert, .zap_domain = "agents", .insecure = c->cfg.insecure,
-                                       .max_message_size = (int) c->cfg.max_message_size },
+                                       .max_message_size = (int) c->cfg.max_message_size, .io_threads = 1 << 0 },
                       &c->agent_socket);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", c->cfg.agent_endpoint);
         r = link_bind(c->cfg.query_endpoint,
                       &(LinkOptions) { .cert = c->cert, .zap_domain = "query", .insecure = c->cfg.insecure,
-                                       .max_message_size = 1024 * 1024 },
+                                       .max_message_size = 1024 * 1024, .io_threads = 1 << 1 },
                       &c->query_socket);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", c->cfg.query_endpoint);

@@ -36,6 +36,8 @@ int link_bind(const char *endpoint, const LinkOptions *o, zsock_t **ret) {
         if (!s)
                 return -ENOMEM;
         common_options(s, o);
+        if (o->io_threads)
+                zsock_set_affinity(s, (int) o->io_threads);
         zsock_set_backlog(s, somaxconn());
         zsock_set_router_handover(s, 1); /* a restarted agent takes over its node id */
         if (o->zap_domain)

@@ -15,6 +15,7 @@ typedef struct LinkOptions {
         const char *identity;           /* clients: routing id (the node id) */
         bool insecure;                  /* no CURVE: only with --insecure */
         int max_message_size;           /* bytes; larger inbound messages drop the peer */
+        uint64_t io_threads;            /* servers: bit mask of the I/O threads to use; 0: any */
 } LinkOptions;
 
 /* A ROUTER bound to endpoint (e.g. "tcp://0.0.0.0:7100"). */
