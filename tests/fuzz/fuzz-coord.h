@@ -111,7 +111,7 @@ static inline void fuzz_coord_start(FuzzCoord *c, int64_t now) {
         fuzz_require(watch_new(c->query, &c->watch) >= 0);
         fuzz_require(jobs_new(c->agents, c->query, c->nodes, NULL, &c->jobs) >= 0);
         fuzz_require(ingest_new(c->agents, c->store, c->nodes, c->watch, c->jobs, NULL, &c->ingest) >= 0);
-        fuzz_require(query_new(c->query, c->store, c->watch, c->jobs, NULL, &c->q) >= 0);
+        fuzz_require(query_new(c->query, c->store, c->nodes, c->watch, c->jobs, NULL, &c->q) >= 0);
 }
 
 static inline void fuzz_coord_stop(FuzzCoord *c) {

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_coord_store_reset(&coord);
         fuzz_coord_start(&coord, now);
         watcher = zframe_from("watcher");
-        fuzz_require(watcher && watch_subscribe(coord.watch, watcher) >= 0);
+        fuzz_require(watcher && watch_subscribe(coord.watch, watcher, 1) >= 0);
         zframe_destroy(&watcher);
 
         while (fuzz_next_record(&p, end, &rec)) {
