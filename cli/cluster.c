@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -370,6 +371,27 @@ static void print_json(json_object *o) {
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* When the coordinator cannot write its store, what it shows is older than what the nodes
+ * said: one line says so. */
+static void print_store_status(const Castle__StoreStatus *st, FILE *f) {
+        char since[64] = "";
+
+        if (!st || (isempty(st->error) && st->unsaved_nodes == 0))
+                return;
+        if (st->failing_since_usec > 0) {
+                time_t t = (time_t) (st->failing_since_usec / 1000000);
+                struct tm tm;
+                if (localtime_r(&t, &tm))
+                        strftime(since, sizeof since, " since %Y-%m-%d %H:%M:%S", &tm);
+        }
+        if (!isempty(st->error))
+                fprintf(f, "STORE FAILING%s: %s (%" PRIu64 " failed writes); %u node report(s) not stored, "
+                        "shown stale; retrying.\n", since, st->error, st->failures, st->unsaved_nodes);
+        else
+                fprintf(f, "STORE RECOVERING: writes succeed again; %u node report(s) not stored yet, shown "
+                        "stale until their nodes send them again.\n", st->unsaved_nodes);
+}
+
 static int cmd_nodes(zsock_t *s, const ClusterArgs *a) {
         static const char *const header[] = { "NODE", "HOSTNAME", "STATE", "SINCE", "LAST SEEN", "DEVICES", "AGENT" };
         Castle__QueryReply *rep = NULL;
@@ -378,6 +400,9 @@ static int cmd_nodes(zsock_t *s, const ClusterArgs *a) {
         r = query_nodes(s, a, 1, &rep);
         if (r < 0)
                 return r;
+        /* A header line above the table; with json or --no-headings, on stderr, so that what a
+         * script parses keeps its shape (each node also says store_error in JSON). */
+        print_store_status(rep->store, a->json || !a->headings ? stderr : stdout);
         if (a->json) {
                 json_object *arr = json_object_new_array();
                 for (size_t i = 0; i < rep->n_nodes; i++)
