@@ -46,7 +46,9 @@ fleet() { # fleet AGENT-EP FIRST: one simulated node, sim-FIRST, with 2 devices;
 watch() {
         local name=$1
         shift
-        cluster "$@" watch >"$WORK/$name.out" 2>"$WORK/$name.err" &
+        # castlectl itself, not the cluster function: $! must be the watch, not a subshell
+        "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@" \
+                watch >"$WORK/$name.out" 2>"$WORK/$name.err" &
         WATCH_PID=$!
         PIDS+=("$WATCH_PID")
 }
