@@ -258,6 +258,9 @@ static int note_write(Store *s, StoreWrite w, const char *node_id, int r) {
         uint64_t mono = now_usec();
         int64_t now = now_realtime_usec();
 
+        /* A device the message itself got wrong (no key) says nothing of the store. */
+        if (r == -EINVAL)
+                return r;
         if (r >= 0) {
                 if (s->health.error < 0)
                         log_notice("The store takes writes again (%" PRIu64 " failed since the coordinator started; "
