@@ -12,6 +12,7 @@ require_root
 require_cmd losetup udevadm jq curl unshare mount
 # A mount namespace of our own: the tmpfs is nobody else's, and goes when the test ends.
 if [ -z "${CASTLE_TEST_MOUNT_NS:-}" ]; then
+        unshare -m --propagation private true 2>/dev/null || skip "cannot make a mount namespace (unshare -m)"
         exec env CASTLE_TEST_MOUNT_NS=1 unshare -m --propagation private bash "$0" "$@"
 fi
 BUILD=$(dirname "$CASTLECTL")
