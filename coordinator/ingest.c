@@ -54,8 +54,9 @@ static int drop(Ingest *ingest, DropReason why, const char *node, int error) {
         uint64_t now = now_usec();
 
         ingest->dropped[why]++;
-        /* The store logs its own failures, each kind, and paces them itself. */
-        if (why != DROP_STORE && now - ingest->last_drop_log[why] >= USEC_PER_SEC) {
+        /* The store logs its own failures, each kind, and paces them itself; a device the
+         * message got wrong (EINVAL) is not one of them. */
+        if ((why != DROP_STORE || abs(error) == EINVAL) && now - ingest->last_drop_log[why] >= USEC_PER_SEC) {
                 ingest->last_drop_log[why] = now;
                 log_warning("Dropped a message from %s (%s: %s); %" PRIu64 " dropped for this reason so far.",
                             node ?: "an unidentified peer", drop_reason_to_string(why), strerror(abs(error)),
