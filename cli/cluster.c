@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -25,6 +26,7 @@
 typedef struct ClusterArgs {
         const char *endpoint, *server_key, *key;
         bool insecure, json, rook, headings;
+        bool exit_on_loss;      /* watch: exit when the coordinator is lost instead of waiting */
         const char *rook_namespace;
         uint64_t timeout_usec;
         Castle__DeviceFilter filter;
@@ -44,7 +46,9 @@ static void help(FILE *f) {
 "  nodes                 every node: state (online, stale, offline), when last seen, devices\n"
 "  devices               every node's devices, like `ceph orch device ls`\n"
 "  device ID             one device by stable id (on every node that has it)\n"
-"  watch                 print changes as they happen, until interrupted\n"
+"  watch                 print changes as they happen, until interrupted; when the\n"
+"                        coordinator goes away (closed, or silent for 6 s) says so on stderr,\n"
+"                        and when it is back prints what changed meanwhile and goes on\n"
 "  osd create NODE DEVICE-ID\n"
 "                        prepare a BlueStore OSD on NODE's device (its stable id) and start it;\n"
 "                        the node's agent runs `castlectl osd prepare`, progress is shown\n"
@@ -74,6 +78,7 @@ static void help(FILE *f) {
 "      --insecure        no CURVE (only against a coordinator started with --insecure)\n"
 "      --timeout=SEC     give up after SEC seconds without an answer (default 5; osd create\n"
 "                        waits at least 10 minutes between progress messages)\n"
+"      --exit-on-loss    watch: exit with status 1 when the coordinator is lost\n"
 "      --dry-run         osd create: print the node's plan and change nothing\n"
 "      --force           node rm: also while the node is online\n"
 "      --crush-device-class=CLASS  osd create, policy: the OSD's device class\n"
@@ -83,7 +88,8 @@ static void help(FILE *f) {
 
 enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL, ARG_MIN_SIZE, ARG_MAX_SIZE,
        ARG_LIMIT, ARG_COORDINATOR, ARG_SERVER_KEY, ARG_KEY, ARG_INSECURE, ARG_TIMEOUT, ARG_DRY_RUN,
-       ARG_CRUSH_CLASS, ARG_AUTO_PREPARE, ARG_FILTER, ARG_PATH_FILTER, ARG_NAMESPACE, ARG_FORCE };
+       ARG_CRUSH_CLASS, ARG_AUTO_PREPARE, ARG_FILTER, ARG_PATH_FILTER, ARG_NAMESPACE, ARG_FORCE,
+       ARG_EXIT_ON_LOSS };
 
 static int parse_args(int argc, char *argv[], ClusterArgs *a) {
         static const struct option options[] = {
@@ -110,6 +116,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "path-filter", required_argument, NULL, ARG_PATH_FILTER },
                 { "namespace", required_argument, NULL, ARG_NAMESPACE },
                 { "force", no_argument, NULL, ARG_FORCE },
+                { "exit-on-loss", no_argument, NULL, ARG_EXIT_ON_LOSS },
                 {}
         };
         uint64_t v;
@@ -155,6 +162,9 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         break;
                 case ARG_FORCE:
                         a->force = true;
+                        break;
+                case ARG_EXIT_ON_LOSS:
+                        a->exit_on_loss = true;
                         break;
                 case ARG_CRUSH_CLASS:
                         a->crush_class = optarg;
@@ -382,6 +392,27 @@ static void print_json(json_object *o) {
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* When the coordinator cannot write its store, what it shows is older than what the nodes
+ * said: one line says so. */
+static void print_store_status(const Castle__StoreStatus *st, FILE *f) {
+        char since[64] = "";
+
+        if (!st || (isempty(st->error) && st->unsaved_nodes == 0))
+                return;
+        if (st->failing_since_usec > 0) {
+                time_t t = (time_t) (st->failing_since_usec / 1000000);
+                struct tm tm;
+                if (localtime_r(&t, &tm))
+                        strftime(since, sizeof since, " since %Y-%m-%d %H:%M:%S", &tm);
+        }
+        if (!isempty(st->error))
+                fprintf(f, "STORE FAILING%s: %s (%" PRIu64 " failed writes); %u node report(s) not stored, "
+                        "shown stale; retrying.\n", since, st->error, st->failures, st->unsaved_nodes);
+        else
+                fprintf(f, "STORE RECOVERING: writes succeed again; %u node report(s) not stored yet, shown "
+                        "stale until their nodes send them again.\n", st->unsaved_nodes);
+}
+
 static int cmd_nodes(zsock_t *s, const ClusterArgs *a) {
         static const char *const header[] = { "NODE", "HOSTNAME", "STATE", "SINCE", "LAST SEEN", "DEVICES", "AGENT" };
         Castle__QueryReply *rep = NULL;
@@ -390,6 +421,9 @@ static int cmd_nodes(zsock_t *s, const ClusterArgs *a) {
         r = query_nodes(s, a, 1, &rep);
         if (r < 0)
                 return r;
+        /* A header line above the table; with json or --no-headings, on stderr, so that what a
+         * script parses keeps its shape (each node also says store_error in JSON). */
+        print_store_status(rep->store, a->json || !a->headings ? stderr : stdout);
         if (a->json) {
                 json_object *arr = json_object_new_array();
                 for (size_t i = 0; i < rep->n_nodes; i++)
@@ -514,43 +548,285 @@ static int cmd_devices_rook(zsock_t *s, const ClusterArgs *a) {
         return r;
 }
 
+/* What the watch has printed: each node's state and a digest of each device, so that an event
+ * that repeats it is not printed again, and so that after losing the coordinator the current
+ * state can be compared with it and only what differs printed. */
+typedef struct WatchView {
+        zhashx_t *nodes;   /* node id -> state (char *) */
+        zhashx_t *devices; /* "node\x1fkey" -> digest (uint64_t *) */
+} WatchView;
+
+static void watch_view_done(WatchView *v) {
+        zhashx_destroy(&v->nodes);
+        zhashx_destroy(&v->devices);
+}
+
+static void free_item(void **item) {
+        free(*item);
+        *item = NULL;
+}
+
+static int watch_view_init(WatchView *v) {
+        v->nodes = zhashx_new();
+        v->devices = zhashx_new();
+        if (!v->nodes || !v->devices) {
+                watch_view_done(v);
+                return -ENOMEM;
+        }
+        zhashx_set_destructor(v->nodes, free_item);
+        zhashx_set_destructor(v->devices, free_item);
+        return 0;
+}
+
+/* The coordinator's key of a device (as WatchEvent.removed names it). */
+static char *device_view_key(const char *node_id, const Castle__Device *d) {
+        char *k = NULL;
+
+        if (!isempty(d->stable_id))
+                return asprintf(&k, "%s\x1f%s", node_id, d->stable_id) < 0 ? NULL : k;
+        return asprintf(&k, "%s\x1fkname:%s", node_id, strempty(d->kname)) < 0 ? NULL : k;
+}
+
+static uint64_t device_digest(const Castle__Device *d) {
+        _cleanup_free_ uint8_t *data = NULL;
+        uint64_t h = UINT64_C(14695981039346656037);
+        size_t n = 0;
+
+        if (codec_pack(&d->base, &data, &n) < 0)
+                return 0; /* never equal to a stored digest of a packed device, in practice */
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ data[i]) * UINT64_C(1099511628211);
+        return h;
+}
+
+/* Records what e says; returns true when that differs from what was printed before. */
+static bool watch_view_apply(WatchView *v, const Castle__WatchEvent *e) {
+        _cleanup_free_ char *key = NULL;
+
+        if (e->node) {
+                const char *old = zhashx_lookup(v->nodes, e->node_id);
+                char *state;
+                if (old && streq(old, e->node->state))
+                        return false;
+                state = strdup(e->node->state);
+                if (state)
+                        zhashx_update(v->nodes, e->node_id, state);
+                return true;
+        }
+        if (e->changed) {
+                const uint64_t *old;
+                uint64_t *digest;
+                key = device_view_key(e->node_id, e->changed);
+                if (!key)
+                        return true;
+                digest = malloc(sizeof *digest);
+                if (!digest)
+                        return true;
+                *digest = device_digest(e->changed);
+                old = zhashx_lookup(v->devices, key);
+                if (old && *old == *digest) {
+                        free(digest);
+                        return false;
+                }
+                zhashx_update(v->devices, key, digest);
+                return true;
+        }
+        if (!isempty(e->removed)) {
+                if (asprintf(&key, "%s\x1f%s", e->node_id, e->removed) >= 0)
+                        zhashx_delete(v->devices, key);
+                return true;
+        }
+        return false;
+}
+
+static void print_watch_event(const Castle__WatchEvent *e, const ClusterArgs *a) {
+        if (a->json) {
+                json_object *o = codec_message_to_json(&e->base);
+                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(o);
+        } else if (e->node)
+                printf("node %s: %s\n", e->node_id, e->node->state);
+        else if (e->changed) {
+                _cleanup_free_ char *reasons = reasons_of(e->changed);
+                printf("device %s %s %s: %s%s%s\n", e->node_id, e->changed->path, strempty(e->changed->stable_id),
+                       e->changed->available ? "available" : "not available", isempty(reasons) ? "" : " - ",
+                       strempty(reasons));
+        } else if (!isempty(e->removed))
+                printf("removed %s %s\n", e->node_id, e->removed);
+        fflush(stdout);
+}
+
+static void watch_event(WatchView *v, const Castle__WatchEvent *e, const ClusterArgs *a, bool print) {
+        if (watch_view_apply(v, e) && print)
+                print_watch_event(e, a);
+}
+
+/* Reads the coordinator's current state on a connection of its own (so that its replies do not
+ * mix with the watch's events) and brings the view up to it: every difference is printed as the
+ * event that would have said it (when print), and devices no longer there as removed. Returns
+ * the number of differences. */
+static int watch_resync(WatchView *v, const ClusterArgs *a, bool print) {
+        _cleanup_(device_replies_done) DeviceReplies devs = {};
+        Castle__QueryReply *nodes = NULL;
+        ClusterArgs b = *a;
+        zhashx_t *seen = NULL;
+        zsock_t *s = NULL;
+        int r, changes = 0;
+
+        castle__device_filter__init(&b.filter);
+        r = connect_coordinator(&b, &s);
+        if (r >= 0)
+                r = query_nodes(s, &b, 2, &nodes);
+        if (r >= 0)
+                r = query_devices(s, &b, 3, &devs);
+        zsock_destroy(&s);
+        if (r < 0)
+                goto finish;
+        seen = zhashx_new();
+        if (!seen) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < nodes->n_nodes; i++) {
+                Castle__WatchEvent e = CASTLE__WATCH_EVENT__INIT;
+                e.node_id = nodes->nodes[i]->node_id;
+                e.node = nodes->nodes[i];
+                if (watch_view_apply(v, &e) && print) {
+                        print_watch_event(&e, a);
+                        changes++;
+                }
+        }
+        for (size_t i = 0; i < devs.n_devices; i++) {
+                Castle__WatchEvent e = CASTLE__WATCH_EVENT__INIT;
+                _cleanup_free_ char *key = NULL;
+                if (!devs.devices[i]->device)
+                        continue;
+                e.node_id = devs.devices[i]->node_id;
+                e.changed = devs.devices[i]->device;
+                key = device_view_key(e.node_id, e.changed);
+                if (key)
+                        zhashx_insert(seen, key, (void *) 1);
+                if (watch_view_apply(v, &e) && print) {
+                        print_watch_event(&e, a);
+                        changes++;
+                }
+        }
+        /* What the view has and the coordinator no longer does went away meanwhile. */
+        for (void *d = zhashx_first(v->devices); d; d = zhashx_next(v->devices)) {
+                const char *key = zhashx_cursor(v->devices), *sep = strchr(key, '\x1f');
+                if (zhashx_lookup(seen, key) || !sep)
+                        continue;
+                /* deleting under the cursor is not allowed: collect into seen as a marker */
+                zhashx_insert(seen, key, (void *) 2);
+        }
+        for (void *m = zhashx_first(seen); m; m = zhashx_next(seen)) {
+                Castle__WatchEvent e = CASTLE__WATCH_EVENT__INIT;
+                _cleanup_free_ char *node = NULL;
+                const char *key = zhashx_cursor(seen), *sep;
+                if (m != (void *) 2)
+                        continue;
+                sep = strchr(key, '\x1f');
+                node = strndup(key, (size_t) (sep - key));
+                if (!node)
+                        continue;
+                e.node_id = node;
+                e.removed = (char *) sep + 1;
+                if (print) {
+                        print_watch_event(&e, a);
+                        changes++;
+                }
+                zhashx_delete(v->devices, key);
+        }
+        r = changes;
+finish:
+        zhashx_destroy(&seen);
+        if (nodes)
+                castle__query_reply__free_unpacked(nodes, NULL);
+        return r;
+}
+
+#define WATCH_RESYNC_RETRY_MSEC 2000
+
 static int cmd_watch(zsock_t *s, const ClusterArgs *a) {
+        _cleanup_(watch_view_done) WatchView view = {};
         Castle__Watch w = CASTLE__WATCH__INIT;
+        zsock_t *monitor = NULL;
+        zpoller_t *poller = NULL;
+        bool lost = false, resync_pending = false;
         int r;
 
-        r = query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_WATCH, &w);
+        r = watch_view_init(&view);
+        if (r >= 0)
+                r = link_monitor(s, &monitor);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "Cannot watch the connection to the coordinator: %m");
+        r = query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_WATCH, &w);
+        /* What is there now, not printed: the changes from here on are. */
+        if (r >= 0)
+                r = watch_resync(&view, a, false);
+        if (r < 0)
+                goto finish;
+        poller = zpoller_new(s, monitor, NULL);
+        if (!poller) {
+                r = log_oom();
+                goto finish;
+        }
         if (!a->json)
                 printf("Watching %s (Ctrl-C to stop).\n", a->endpoint);
         fflush(stdout);
         for (;;) {
-                Castle__QueryReply *rep = NULL;
-                const Castle__WatchEvent *e;
+                void *which = zpoller_wait(poller, resync_pending ? WATCH_RESYNC_RETRY_MSEC : -1);
 
-                r = receive(s, a, 0, &rep);
-                if (r == -EINTR)
-                        return 0;
-                if (r < 0)
-                        return r;
-                e = rep->event;
-                if (e && a->json) {
-                        json_object *o = codec_message_to_json(&e->base);
-                        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
-                        json_object_put(o);
-                } else if (e && e->node)
-                        printf("node %s: %s\n", e->node_id, e->node->state);
-                else if (e && e->changed) {
-                        _cleanup_free_ char *reasons = reasons_of(e->changed);
-                        printf("device %s %s %s: %s%s%s\n", e->node_id, e->changed->path,
-                               strempty(e->changed->stable_id), e->changed->available ? "available" : "not available",
-                               isempty(reasons) ? "" : " - ", strempty(reasons));
-                } else if (e && !isempty(e->removed))
-                        printf("removed %s %s\n", e->node_id, e->removed);
-                fflush(stdout);
-                castle__query_reply__free_unpacked(rep, NULL);
+                if (!which && (zpoller_terminated(poller) || zsys_interrupted)) {
+                        r = 0;
+                        break;
+                }
+                if (which == monitor) {
+                        int ev = link_monitor_event(monitor);
+                        if (ev == LINK_LOST && !lost) {
+                                lost = true;
+                                resync_pending = false;
+                                if (a->exit_on_loss) {
+                                        r = log_error_errno(SYNTHETIC_ERRNO(ECONNRESET),
+                                                            "Lost the coordinator at %s.", a->endpoint);
+                                        break;
+                                }
+                                log_warning("Lost the coordinator at %s; waiting for it to come back.", a->endpoint);
+                        } else if (ev == LINK_UP && lost) {
+                                lost = false;
+                                resync_pending = true;
+                                /* A restarted coordinator knows no watchers: subscribe again first,
+                                 * then read what changed meanwhile. */
+                                r = query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_WATCH, &w);
+                                if (r < 0)
+                                        log_warning_errno(r, "Cannot subscribe again: %m");
+                        }
+                } else if (which == s) {
+                        Castle__QueryReply *rep = NULL;
+                        r = receive(s, a, 0, &rep);
+                        if (r == -EINTR) {
+                                r = 0;
+                                break;
+                        }
+                        if (r < 0)
+                                break;
+                        if (rep->event)
+                                watch_event(&view, rep->event, a, true);
+                        castle__query_reply__free_unpacked(rep, NULL);
+                }
+                if (resync_pending && !lost) {
+                        int changes = watch_resync(&view, a, true);
+                        if (changes >= 0) {
+                                resync_pending = false;
+                                log_notice("The coordinator at %s is back; watching again (%d change(s) while it "
+                                           "was away).", a->endpoint, changes);
+                        }
+                }
         }
+finish:
+        zpoller_destroy(&poller);
+        link_monitor_stop(s, &monitor);
+        return r;
 }
 
 #define JOB_TIMEOUT_USEC (600 * USEC_PER_SEC)

@@ -28,6 +28,11 @@ struct Httpd {
         char address[NETADDR_FORMAT_MAX];
         uint16_t port;
         int epoll_fd;
+        struct {
+                char *path;
+                HttpdPageFn fn;
+                void *userdata;
+        } pages[HTTPD_PAGES_MAX];
 };
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -78,6 +83,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!streq(method, MHD_HTTP_METHOD_GET) && !streq(method, MHD_HTTP_METHOD_HEAD))
                 return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Only GET and HEAD are served here.\n",
                                    "GET, HEAD");
+        for (size_t i = 0; i < HTTPD_PAGES_MAX && h->pages[i].path; i++) {
+                if (!streq(url, h->pages[i].path))
+                        continue;
+                r = h->pages[i].fn(h->pages[i].userdata, &body);
+                if (r < 0 || !body) {
+                        free(body);
+                        return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "The page could not be rendered.\n",
+                                           NULL);
+                }
+                return answer(c, (unsigned) r, "text/plain; charset=utf-8", body, strlen(body), NULL);
+        }
         if (!streq(url, h->path)) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "Not found. Metrics are at %s.\n", h->path);
@@ -173,10 +189,32 @@ Httpd *httpd_free(Httpd *h) {
                 return NULL;
         if (h->daemon)
                 MHD_stop_daemon(h->daemon);
+        for (size_t i = 0; i < HTTPD_PAGES_MAX; i++)
+                free(h->pages[i].path);
         free(h->path);
         free(h->content_type);
         free(h);
         return NULL;
+}
+
+int httpd_add_page(Httpd *h, const char *path, HttpdPageFn fn, void *userdata) {
+        size_t i;
+
+        if (!path || *path != '/' || !fn || streq(path, h->path))
+                return -EINVAL;
+        for (i = 0; i < HTTPD_PAGES_MAX && h->pages[i].path; i++)
+                if (streq(h->pages[i].path, path))
+                        break;
+        if (i == HTTPD_PAGES_MAX)
+                return -E2BIG;
+        if (!h->pages[i].path) {
+                h->pages[i].path = strdup(path);
+                if (!h->pages[i].path)
+                        return -ENOMEM;
+        }
+        h->pages[i].fn = fn;
+        h->pages[i].userdata = userdata;
+        return 0;
 }
 
 void httpd_freep(Httpd **h) {

@@ -27,6 +27,13 @@ int httpd_new(const char *listen, const char *path, const char *content_type, Ht
 Httpd *httpd_free(Httpd *h);
 void httpd_freep(Httpd **h);
 
+/* Another page, e.g. "/ready": fn fills *ret_body (malloc'd, text/plain) and returns the HTTP
+ * status (200, 503...); a negative return answers 500. At most HTTPD_PAGES_MAX; a path already
+ * there is replaced. */
+#define HTTPD_PAGES_MAX 4
+typedef int (*HttpdPageFn)(void *userdata, char **ret_body);
+int httpd_add_page(Httpd *h, const char *path, HttpdPageFn fn, void *userdata);
+
 /* Poll this for input (it is an epoll fd). */
 int httpd_fd(const Httpd *h);
 /* The address it listens on, with the port the kernel chose for port 0. */

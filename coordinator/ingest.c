@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/strv.h"
 #include "common/timeutil.h"
 #include "coordinator/ingest.h"
 #include "proto/codec.h"
@@ -21,6 +22,7 @@ struct Ingest {
         IngestLimits limits;
         uint64_t applied, dropped[_DROP_MAX];
         uint64_t last_drop_log[_DROP_MAX];
+        uint64_t last_retry;
 };
 
 int ingest_new(zsock_t *agents, Store *store, Nodes *nodes, Watch *watch, Jobs *jobs,
@@ -69,6 +71,12 @@ static int drop_because(Ingest *ingest, DropReason why, const char *node, const 
 }
 
 static int drop(Ingest *ingest, DropReason why, const char *node, int error) {
+        /* The store logs its own failures, each kind, and paces them itself; a device the
+         * message got wrong (EINVAL) is not one of them. */
+        if (why == DROP_STORE && abs(error) != EINVAL) {
+                ingest->dropped[why]++;
+                return 0;
+        }
         return drop_because(ingest, why, node, strerror(abs(error)));
 }
 
@@ -300,6 +308,24 @@ static bool within_quota(Ingest *ingest, const char *node_id, Castle__Device *co
         return true;
 }
 
+void ingest_tick(Ingest *ingest) {
+        _cleanup_strv_free_ char **unsaved = NULL;
+        uint64_t now = now_usec();
+
+        store_health_tick(ingest->store);
+        if (now - ingest->last_retry < INGEST_RETRY_USEC)
+                return;
+        ingest->last_retry = now;
+        if (store_unsaved_nodes(ingest->store, &unsaved) < 0)
+                return;
+        STRV_FOREACH(id, unsaved) {
+                NodeRuntime *n = nodes_get(ingest->nodes, *id);
+
+                if (n && n->routing_id)
+                        resync(ingest, n, "its last report was not stored");
+        }
+}
+
 int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
         zframe_t *rid, *payload;
         Castle__Envelope *e = NULL;
@@ -307,7 +333,7 @@ int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
         char *node_id = NULL;
         size_t count = 0;
         uint64_t start;
-        int r;
+        int r, k;
 
         if (zmsg_size(msg) != 2) {
                 coordinator_metrics_received(ingest->metrics, CASTLE__ENVELOPE__BODY__NOT_SET, true);
@@ -362,9 +388,9 @@ int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
                         drop(ingest, DROP_UNEXPECTED, node_id, EPERM);
                         goto finish;
                 }
+                /* A record the store could not write does not end the conversation: the snapshot
+                 * asked for next is what matters, and one that is not stored is asked again. */
                 r = node_seen(ingest, node_id, e->hello->hostname, e->hello->agent_version, now);
-                if (r < 0)
-                        break;
                 log_info("Node %s (%s, agent %s) connected.", node_id, e->hello->hostname, e->hello->agent_version);
                 ack(ingest, n, e->message_id);
                 if (e->hello->generation != n->generation || n->generation == 0)
@@ -374,11 +400,14 @@ int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
                 if (!within_quota(ingest, node_id, e->snapshot->devices, e->snapshot->n_devices,
                                   e->snapshot->n_devices))
                         goto finish;
+                /* Each is its own transaction: a record that could not be written does not keep
+                 * the snapshot out, and a snapshot that is not stored is marked and asked again. */
                 r = node_seen(ingest, node_id, NULL, NULL, now);
-                if (r >= 0)
-                        r = apply_snapshot(ingest, n, e->snapshot);
-                if (r < 0)
+                k = apply_snapshot(ingest, n, e->snapshot);
+                if (k < 0) {
+                        r = k;
                         break;
+                }
                 n->generation = e->snapshot->generation;
                 ingest->applied++;
                 ack(ingest, n, e->message_id);

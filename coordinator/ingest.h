@@ -42,3 +42,9 @@ int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now);
 void ingest_add_drops(const Ingest *ingest, uint64_t dropped[static _DROP_MAX]);
 /* Snapshots and deltas stored. */
 uint64_t ingest_applied(const Ingest *ingest);
+
+/* While the store fails: every INGEST_RETRY_USEC, the connected nodes whose reports were not
+ * stored are asked for a snapshot again (agents also do so on their next heartbeat), and the
+ * store reports the failures it held back from the log. Called from the coordinator's timer. */
+#define INGEST_RETRY_USEC (5 * UINT64_C(1000000))
+void ingest_tick(Ingest *ingest);

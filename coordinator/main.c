@@ -143,6 +143,8 @@ static int on_tick(zloop_t *loop, int timer_id, void *arg) {
         nodes_tick(c->nodes, now_realtime_usec());
         jobs_tick(c->jobs, now_usec());
         watch_tick(c->watch, now_usec());
+        if (c->ingest)
+                ingest_tick(c->ingest);
         if (c->watchdog_usec)
                 notify_send("WATCHDOG=1");
         return 0;
@@ -167,9 +169,11 @@ static void metrics_state(void *userdata, CoordinatorMetricsState *ret) {
 
         if (c->nodes)
                 nodes_count(c->nodes, ret->nodes);
-        if (c->store)
+        if (c->store) {
                 ret->devices_error = store_count_devices(c->store, &ret->devices_available,
                                                          &ret->devices_unavailable);
+                store_get_health(c->store, &ret->store);
+        }
         if (c->ingest) {
                 ingest_add_drops(c->ingest, ret->dropped);
                 ret->applied = ingest_applied(c->ingest);

@@ -4,7 +4,10 @@
  * lines), and a scrape copies them. Device counts come from the store with one GROUP BY over an
  * index (11 ms for 240,000 devices here), so they are what `castlectl cluster devices` would
  * list. */
+#include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "common/metrics-loop.h"
@@ -20,6 +23,7 @@ struct CoordinatorMetrics {
         Metric *queries, *watchers;
         Metric *store_duration;
         Metric *jobs, *jobs_pending;
+        Metric *store_writable, *store_failures, *store_unsaved;
 };
 
 static const char *const drop_names[_DROP_MAX] = {
@@ -64,6 +68,12 @@ static const MetricDef families[] = {
             METRIC_LABELS("kind", "result"), NULL, 0),
         DEF(jobs_pending, "castle_coordinator_jobs_pending", METRIC_GAUGE,
             "commands sent to agents and waiting for their result", NULL, NULL, 0),
+        DEF(store_writable, "castle_coordinator_store_writable", METRIC_GAUGE,
+            "1 when the store's last write succeeded, 0 when it failed (a full disk)", NULL, NULL, 0),
+        DEF(store_failures, "castle_coordinator_store_write_failures_total", METRIC_COUNTER,
+            "store write transactions that failed", NULL, NULL, 0),
+        DEF(store_unsaved, "castle_coordinator_store_unsaved_nodes", METRIC_GAUGE,
+            "nodes whose last report could not be stored (shown stale until it is)", NULL, NULL, 0),
 };
 #undef DEF
 
@@ -91,6 +101,9 @@ static void refresh(void *userdata) {
         (void) metric_set(m->applied, NULL, (double) s.applied);
         (void) metric_set(m->watchers, NULL, (double) s.watchers);
         (void) metric_set(m->jobs_pending, NULL, (double) s.jobs_pending);
+        (void) metric_set(m->store_writable, NULL, s.store.error < 0 ? 0 : 1);
+        (void) metric_set(m->store_failures, NULL, (double) s.store.failures);
+        (void) metric_set(m->store_unsaved, NULL, (double) s.store.unsaved);
 }
 
 int coordinator_metrics_new(CoordinatorMetricsStateFn state, void *userdata, CoordinatorMetrics **ret) {
@@ -130,8 +143,38 @@ int coordinator_metrics_render(CoordinatorMetrics *m, char **ret, size_t *ret_si
         return metrics_render(m->endpoint.reg, ret, ret_size);
 }
 
+int coordinator_metrics_ready(CoordinatorMetrics *m, char **ret_body) {
+        CoordinatorMetricsState s = { .devices_error = -ENXIO };
+        char *body = NULL;
+        int r;
+
+        if (m->state)
+                m->state(m->userdata, &s);
+        if (s.store.error == 0 && s.store.unsaved == 0)
+                r = asprintf(&body, "ready\n");
+        else if (s.store.error < 0)
+                r = asprintf(&body, "not ready: the store fails to write (%s) since %" PRId64 " (Unix time); %zu "
+                             "node report(s) not stored\n", strerror(-s.store.error),
+                             s.store.failing_since / 1000000, s.store.unsaved);
+        else
+                r = asprintf(&body, "not ready: %zu node report(s) not stored yet\n", s.store.unsaved);
+        if (r < 0)
+                return -ENOMEM;
+        *ret_body = body;
+        return s.store.error == 0 && s.store.unsaved == 0 ? 200 : 503;
+}
+
+static int ready_page(void *userdata, char **ret_body) {
+        return coordinator_metrics_ready(userdata, ret_body);
+}
+
 int coordinator_metrics_listen(CoordinatorMetrics *m, zloop_t *loop, const char *listen) {
-        return metrics_endpoint_listen(&m->endpoint, loop, listen);
+        int r;
+
+        r = metrics_endpoint_listen(&m->endpoint, loop, listen);
+        if (r < 0 || !m->endpoint.server.httpd)
+                return r;
+        return httpd_add_page(m->endpoint.server.httpd, "/ready", ready_page, m);
 }
 
 const char *coordinator_metrics_address(const CoordinatorMetrics *m) {

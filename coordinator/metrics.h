@@ -39,6 +39,7 @@ typedef struct CoordinatorMetricsState {
         uint64_t applied;            /* snapshots and deltas stored */
         size_t watchers;
         size_t jobs_pending;
+        StoreHealth store;           /* whether the store takes writes */
 } CoordinatorMetricsState;
 
 /* Fills *ret, which comes zeroed but for devices_error (-ENXIO: no store). */
@@ -47,7 +48,9 @@ typedef void (*CoordinatorMetricsStateFn)(void *userdata, CoordinatorMetricsStat
 int coordinator_metrics_new(CoordinatorMetricsStateFn state, void *userdata, CoordinatorMetrics **ret);
 CoordinatorMetrics *coordinator_metrics_free(CoordinatorMetrics *m);
 
-/* Serves /metrics on listen (see netaddr_parse_listen()) through loop; "" stops. */
+/* Serves /metrics on listen (see netaddr_parse_listen()) through loop; "" stops. /ready on the
+ * same address answers 200 when the store takes writes and every node's last report is stored,
+ * 503 (and why, in one line) when not. */
 int coordinator_metrics_listen(CoordinatorMetrics *m, zloop_t *loop, const char *listen);
 const char *coordinator_metrics_address(const CoordinatorMetrics *m);
 
@@ -60,6 +63,9 @@ void coordinator_metrics_query(CoordinatorMetrics *m, Castle__QueryRequest__Kind
 void coordinator_metrics_store(CoordinatorMetrics *m, const char *op, uint64_t usec);
 /* A command's end: result is "done", "failed", "refused", "node_lost" or "timed_out". */
 void coordinator_metrics_job(CoordinatorMetrics *m, Castle__Command__KindCase kind, const char *result);
+
+/* /ready's status and text (tests use it without HTTP). */
+int coordinator_metrics_ready(CoordinatorMetrics *m, char **ret_body);
 
 /* The text a scrape gets (tests use it without HTTP). */
 int coordinator_metrics_render(CoordinatorMetrics *m, char **ret, size_t *ret_size);

@@ -86,6 +86,13 @@ void nodes_info_fill(Castle__NodeInfo *info, const StoreNode *n) {
         info->last_seen_usec = n->last_seen;
         info->generation = n->generation;
         info->devices = n->n_devices;
+        /* A report that was not stored: the node may be talking, but what is shown is old. */
+        if (n->store_error < 0) {
+                if (n->state == NODE_ONLINE)
+                        info->state = (char *) node_state_to_string(NODE_STALE);
+                info->store_error = (char *) strerror(-n->store_error);
+                info->store_error_since_usec = n->store_error_since;
+        }
 }
 
 static void report_changed(Nodes *nodes, const char *node_id) {

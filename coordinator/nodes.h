@@ -58,5 +58,6 @@ void nodes_tick(Nodes *nodes, int64_t now);
 /* How many nodes are in each state. */
 void nodes_count(Nodes *nodes, uint64_t ret[static _NODE_STATE_MAX]);
 
-/* A stored node as the wire's NodeInfo; info points into n. */
+/* A stored node as the wire's NodeInfo; info points into n. A node whose last report was not
+ * stored is never "online" there (stale, with store_error set). */
 void nodes_info_fill(Castle__NodeInfo *info, const StoreNode *n);

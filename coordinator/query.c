@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/macro.h"
 #include "coordinator/nodes.h"
 #include "coordinator/query.h"
 #include "proto/codec.h"
@@ -107,6 +108,8 @@ static void reply_error(Query *q, zframe_t *rid, uint64_t request_id, const char
 
 static void list_nodes(Query *q, zframe_t *rid, uint64_t request_id) {
         Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
+        Castle__StoreStatus status = CASTLE__STORE_STATUS__INIT;
+        StoreHealth health;
         StoreNode *nodes = NULL;
         Castle__NodeInfo *infos;
         Castle__NodeInfo **ptrs;
@@ -128,6 +131,14 @@ static void list_nodes(Query *q, zframe_t *rid, uint64_t request_id) {
                 nodes_info_fill(&infos[i], &nodes[i]);
                 ptrs[i] = &infos[i];
         }
+        /* The store's health goes with every node list, so that a client can say when what it
+         * shows is not what the nodes reported. */
+        store_get_health(q->store, &health);
+        status.error = health.error < 0 ? (char *) strerror(-health.error) : (char *) "";
+        status.failing_since_usec = health.failing_since;
+        status.failures = health.failures;
+        status.unsaved_nodes = (uint32_t) MIN(health.unsaved, (size_t) UINT32_MAX);
+        r.store = &status;
         r.request_id = request_id;
         r.nodes = ptrs;
         r.n_nodes = n;

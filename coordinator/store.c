@@ -2,13 +2,19 @@
 /* The SQLite store. One file, WAL mode, prepared statements kept for the hot path (an agent's
  * snapshot or delta is one transaction). A device row is keyed by (node, key): the key is the
  * device's stable_id, or "kname:<kname>" when it has none. The row keeps the packed
- * castle.Device plus the columns that queries filter on. */
+ * castle.Device plus the columns that queries filter on. Write failures (a full disk) are
+ * tracked here, where every write passes: the nodes whose reports were not stored, and a
+ * paced log of each kind of failure. */
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/macro.h"
+#include "common/strv.h"
+#include "common/timeutil.h"
 #include "coordinator/store.h"
 #include "proto/codec.h"
 
@@ -51,9 +57,37 @@ static const char *const statements[_STMT_MAX] = {
                                "transport, model, data) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 };
 
+/* What a write was, for the log and the unsaved nodes. */
+typedef enum StoreWrite {
+        WRITE_NODE_SEEN,
+        WRITE_NODE_STATE,
+        WRITE_SNAPSHOT,
+        WRITE_DELTA,
+        _WRITE_MAX,
+} StoreWrite;
+
+static const char *const write_names[_WRITE_MAX] = {
+        [WRITE_NODE_SEEN] = "the record", [WRITE_NODE_STATE] = "the state",
+        [WRITE_SNAPSHOT] = "a snapshot",  [WRITE_DELTA] = "a delta",
+};
+
+typedef struct Unsaved {
+        char *node_id;
+        int error;
+        int64_t since;
+} Unsaved;
+
 struct Store {
         sqlite3 *db;
         sqlite3_stmt *stmt[_STMT_MAX];
+        StoreHealth health;
+        Unsaved *unsaved; /* health.unsaved of them; no more than the nodes that sent reports */
+        struct {
+                int error;          /* of the last line logged */
+                uint64_t last_log;  /* monotonic usec */
+                uint64_t held_back; /* failures since, not logged yet */
+        } log[_WRITE_MAX];
+        uint64_t last_checkpoint; /* monotonic usec of the last one a full disk asked for */
 };
 
 static const char *const state_names[_NODE_STATE_MAX] = {
@@ -152,6 +186,9 @@ int store_open_sqlite(const char *path, Store **ret) {
 Store *store_close(Store *s) {
         if (!s)
                 return NULL;
+        for (size_t i = 0; i < s->health.unsaved; i++)
+                free(s->unsaved[i].node_id);
+        free(s->unsaved);
         for (size_t i = 0; i < _STMT_MAX; i++)
                 sqlite3_finalize(s->stmt[i]);
         sqlite3_close(s->db);
@@ -179,6 +216,124 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v) {
                 sqlite3_bind_null(st, i);
 }
 
+static Unsaved *unsaved_find(Store *s, const char *node_id) {
+        for (size_t i = 0; i < s->health.unsaved; i++)
+                if (streq(s->unsaved[i].node_id, node_id))
+                        return &s->unsaved[i];
+        return NULL;
+}
+
+static void unsaved_add(Store *s, const char *node_id, int error, int64_t now) {
+        Unsaved *u = unsaved_find(s, node_id), *g;
+        char *id;
+
+        if (u) {
+                u->error = error;
+                return;
+        }
+        /* Out of memory: the node is not marked; the failure is still counted and logged. */
+        id = strdup(node_id);
+        g = id ? reallocarray(s->unsaved, s->health.unsaved + 1, sizeof(Unsaved)) : NULL;
+        if (!g) {
+                free(id);
+                return;
+        }
+        s->unsaved = g;
+        s->unsaved[s->health.unsaved++] = (Unsaved) { .node_id = id, .error = error, .since = now };
+}
+
+static void unsaved_remove(Store *s, const char *node_id) {
+        Unsaved *u = unsaved_find(s, node_id);
+
+        if (!u)
+                return;
+        log_info("Node %s's report is stored again.", node_id);
+        free(u->node_id);
+        *u = s->unsaved[--s->health.unsaved];
+}
+
+/* Every write transaction's result passes here: counted, logged at a pace, and the node's
+ * report marked as stored or not. Returns r. */
+static int note_write(Store *s, StoreWrite w, const char *node_id, int r) {
+        uint64_t mono = now_usec();
+        int64_t now = now_realtime_usec();
+
+        /* A device the message itself got wrong (no key) says nothing of the store. */
+        if (r == -EINVAL)
+                return r;
+        if (r >= 0) {
+                if (s->health.error < 0)
+                        log_notice("The store takes writes again (%" PRIu64 " failed since the coordinator started; "
+                                   "the last: %s).", s->health.failures, strerror(-s->health.error));
+                s->health.error = 0;
+                s->health.failing_since = 0;
+                if (w == WRITE_SNAPSHOT)
+                        unsaved_remove(s, node_id);
+                return r;
+        }
+
+        s->health.failures++;
+        /* The WAL only shrinks when a checkpoint has copied it into the database: on a full
+         * disk, give its space back (at most once a second), so that what comes next fits. */
+        if (r == -ENOSPC && mono - s->last_checkpoint >= USEC_PER_SEC) {
+                int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+                s->last_checkpoint = mono;
+                if (rc != SQLITE_OK)
+                        log_debug_errno(sql_error(rc), "Checkpoint after a full disk failed: %m");
+        }
+        if (s->health.error == 0)
+                s->health.failing_since = now;
+        s->health.error = r;
+        if (w == WRITE_SNAPSHOT || w == WRITE_DELTA)
+                unsaved_add(s, node_id, r, now);
+
+        /* The first failure of a kind, or another error, is logged at once; more of the same are
+         * counted and reported by store_health_tick() at most every STORE_LOG_INTERVAL_USEC. */
+        if (s->log[w].error != r || mono - s->log[w].last_log >= STORE_LOG_INTERVAL_USEC) {
+                log_error_errno(r, "Failed to store %s of node %s: %m%s", write_names[w], node_id,
+                                w == WRITE_SNAPSHOT || w == WRITE_DELTA
+                                        ? "; the node is shown as not up to date, and asked again later."
+                                        : ".");
+                s->log[w].error = r;
+                s->log[w].last_log = mono;
+        } else
+                s->log[w].held_back++;
+        return r;
+}
+
+void store_health_tick(Store *s) {
+        uint64_t mono = now_usec();
+
+        for (StoreWrite w = 0; w < _WRITE_MAX; w++) {
+                if (s->log[w].held_back == 0 || mono - s->log[w].last_log < STORE_LOG_INTERVAL_USEC)
+                        continue;
+                log_error_errno(s->log[w].error, "Failed to store %s %" PRIu64 " more time(s) in the last %" PRIu64
+                                " s: %m. %zu node report(s) not stored.", write_names[w], s->log[w].held_back,
+                                (mono - s->log[w].last_log) / USEC_PER_SEC, s->health.unsaved);
+                s->log[w].held_back = 0;
+                s->log[w].last_log = mono;
+        }
+}
+
+void store_get_health(Store *s, StoreHealth *ret) {
+        *ret = s->health;
+}
+
+int store_unsaved_nodes(Store *s, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        for (size_t i = 0; i < s->health.unsaved; i++)
+                if (strv_extend(&l, s->unsaved[i].node_id) < 0)
+                        return -ENOMEM;
+        if (!l) {
+                l = calloc(1, sizeof(char *));
+                if (!l)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
 int store_node_seen(Store *s, const char *node_id, const char *hostname, const char *agent_version, int64_t now) {
         sqlite3_stmt *st = s->stmt[STMT_NODE_SEEN];
 
@@ -186,16 +341,26 @@ int store_node_seen(Store *s, const char *node_id, const char *hostname, const c
         bind_text(st, 2, hostname);
         bind_text(st, 3, agent_version);
         sqlite3_bind_int64(st, 4, now);
-        return step(st);
+        return note_write(s, WRITE_NODE_SEEN, node_id, step(st));
 }
 
 int store_node_set_state(Store *s, const char *node_id, NodeState state, int64_t now) {
         sqlite3_stmt *st = s->stmt[STMT_NODE_STATE];
+        int r;
 
         bind_text(st, 1, node_id);
         sqlite3_bind_int(st, 2, (int) state);
         sqlite3_bind_int64(st, 3, now);
-        return step(st);
+        r = note_write(s, WRITE_NODE_STATE, node_id, step(st));
+        /* Offline says all there is to say of its data; the store is no longer waiting for it. */
+        if (r >= 0 && state == NODE_OFFLINE) {
+                Unsaved *u = unsaved_find(s, node_id);
+                if (u) {
+                        free(u->node_id);
+                        *u = s->unsaved[--s->health.unsaved];
+                }
+        }
+        return r;
 }
 
 int store_mark_all_stale(Store *s, int64_t now) {
@@ -230,7 +395,8 @@ static char *column_dup(sqlite3_stmt *st, int i) {
         return strdup(t ? (const char *) t : "");
 }
 
-static int read_node(sqlite3_stmt *st, StoreNode *n) {
+static int read_node(Store *s, sqlite3_stmt *st, StoreNode *n) {
+        const Unsaved *u;
         int state = sqlite3_column_int(st, 4);
 
         *n = (StoreNode) {
@@ -247,6 +413,12 @@ static int read_node(sqlite3_stmt *st, StoreNode *n) {
                 store_node_done(n);
                 return -ENOMEM;
         }
+        /* Not stored: what the store has of it is older than what it said. */
+        u = unsaved_find(s, n->node_id);
+        if (u) {
+                n->store_error = u->error;
+                n->store_error_since = u->since;
+        }
         return 0;
 }
 
@@ -256,7 +428,7 @@ int store_node_get(Store *s, const char *node_id, StoreNode *ret) {
 
         bind_text(st, 1, node_id);
         rc = sqlite3_step(st);
-        r = rc == SQLITE_ROW ? read_node(st, ret) : rc == SQLITE_DONE ? -ENOENT : sql_error(rc);
+        r = rc == SQLITE_ROW ? read_node(s, st, ret) : rc == SQLITE_DONE ? -ENOENT : sql_error(rc);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         return r;
@@ -275,7 +447,7 @@ int store_list_nodes(Store *s, StoreNode **ret, size_t *ret_n) {
                         break;
                 }
                 nodes = g;
-                r = read_node(st, &nodes[n]);
+                r = read_node(s, st, &nodes[n]);
                 if (r < 0)
                         break;
                 n++;
@@ -283,6 +455,35 @@ int store_list_nodes(Store *s, StoreNode **ret, size_t *ret_n) {
         if (r >= 0 && rc != SQLITE_DONE)
                 r = sql_error(rc);
         sqlite3_reset(st);
+        /* A node the store could not even record is listed all the same, stale, with its error:
+         * the coordinator talks to it, and it should not be missing from the list. */
+        for (size_t i = 0; r >= 0 && i < s->health.unsaved; i++) {
+                const Unsaved *u = &s->unsaved[i];
+                StoreNode *g;
+                bool listed = false;
+
+                for (size_t k = 0; k < n && !listed; k++)
+                        listed = streq(nodes[k].node_id, u->node_id);
+                if (listed)
+                        continue;
+                g = reallocarray(nodes, n + 1, sizeof(StoreNode));
+                if (!g) {
+                        r = -ENOMEM;
+                        break;
+                }
+                nodes = g;
+                nodes[n] = (StoreNode) {
+                        .node_id = strdup(u->node_id), .hostname = strdup(""), .agent_version = strdup(""),
+                        .state = NODE_STALE, .state_since = u->since, .last_seen = u->since,
+                        .store_error = u->error, .store_error_since = u->since,
+                };
+                if (!nodes[n].node_id || !nodes[n].hostname || !nodes[n].agent_version) {
+                        store_node_done(&nodes[n]);
+                        r = -ENOMEM;
+                        break;
+                }
+                n++;
+        }
         if (r < 0) {
                 store_nodes_free(nodes, n);
                 return r;
@@ -387,7 +588,8 @@ static int snapshot_body(Store *s, const char *node_id, uint64_t generation, Cas
 
 int store_apply_snapshot(Store *s, const char *node_id, uint64_t generation, Castle__Device *const *devices,
                          size_t n) {
-        return TRANSACTION(s, snapshot_body(s, node_id, generation, devices, n));
+        return note_write(s, WRITE_SNAPSHOT, node_id,
+                          TRANSACTION(s, snapshot_body(s, node_id, generation, devices, n)));
 }
 
 static int delta_body(Store *s, const char *node_id, uint64_t generation, Castle__Device *const *changed,
@@ -408,7 +610,8 @@ static int delta_body(Store *s, const char *node_id, uint64_t generation, Castle
 
 int store_apply_delta(Store *s, const char *node_id, uint64_t generation, Castle__Device *const *changed,
                       size_t n_changed, char *const *removed, size_t n_removed) {
-        return TRANSACTION(s, delta_body(s, node_id, generation, changed, n_changed, removed, n_removed));
+        return note_write(s, WRITE_DELTA, node_id,
+                          TRANSACTION(s, delta_body(s, node_id, generation, changed, n_changed, removed, n_removed)));
 }
 
 int store_query_devices(Store *s, const DeviceQuery *q, StoreDeviceFunc f, void *userdata) {
@@ -494,5 +697,10 @@ static int remove_node_body(Store *s, const char *node_id) {
 }
 
 int store_remove_node(Store *s, const char *node_id) {
-        return TRANSACTION(s, remove_node_body(s, node_id));
+        int r = TRANSACTION(s, remove_node_body(s, node_id));
+
+        /* A forgotten node has no report left to store: it no longer holds /ready at 503. */
+        if (r >= 0)
+                unsaved_remove(s, node_id);
+        return r;
 }

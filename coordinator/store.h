@@ -29,6 +29,8 @@ typedef struct StoreNode {
         int64_t state_since;    /* CLOCK_REALTIME, microseconds */
         int64_t last_seen;      /* CLOCK_REALTIME, microseconds */
         uint32_t n_devices;
+        int store_error;        /* -errno: the node's last report could not be stored; 0: it is stored */
+        int64_t store_error_since; /* CLOCK_REALTIME, microseconds */
 } StoreNode;
 
 void store_node_done(StoreNode *n);
@@ -78,3 +80,22 @@ int store_apply_delta(Store *s, const char *node_id, uint64_t generation, Castle
 int store_query_devices(Store *s, const DeviceQuery *q, StoreDeviceFunc f, void *userdata);
 /* Devices in the store (of every node, whatever its state) by verdict. */
 int store_count_devices(Store *s, uint64_t *ret_available, uint64_t *ret_unavailable);
+
+/* Whether writes succeed. A failed write is logged (once per kind and error, then a count every
+ * STORE_LOG_INTERVAL_USEC) and counted; a node whose snapshot or delta failed is "unsaved" until
+ * a snapshot of it is stored, and store_node_get()/store_list_nodes() say so (store_error). */
+typedef struct StoreHealth {
+        int error;              /* -errno of the last write transaction; 0 when it succeeded */
+        int64_t failing_since;  /* CLOCK_REALTIME usec of the first failure in a row; 0 when none */
+        uint64_t failures;      /* write transactions that failed since the store was opened */
+        size_t unsaved;         /* nodes whose last report is not in the store */
+} StoreHealth;
+
+#define STORE_LOG_INTERVAL_USEC (10 * UINT64_C(1000000))
+
+void store_get_health(Store *s, StoreHealth *ret);
+/* The unsaved nodes' ids, in a NULL-terminated array the caller frees with strv_free(). */
+int store_unsaved_nodes(Store *s, char ***ret);
+/* Logs what was held back of the failures (how many more, of which kind) once its interval has
+ * passed: called by the coordinator's timer, so that no failure goes unreported. */
+void store_health_tick(Store *s);

@@ -4,6 +4,7 @@
  * instead of 0.17 s on loopback (ARCHITECTURE.md). */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 #include "common/macro.h"
@@ -112,4 +113,41 @@ int link_send(zsock_t *s, zframe_t *routing_id, const ProtobufCMessage *m) {
                 return r;
         }
         return 0;
+}
+
+int link_monitor(zsock_t *s, zsock_t **ret) {
+        static unsigned counter;
+        char ep[64];
+        zsock_t *m;
+
+        snprintf(ep, sizeof ep, "inproc://castle-link-monitor-%d-%u", (int) getpid(), counter++);
+        if (zmq_socket_monitor(zsock_resolve(s), ep, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) < 0)
+                return errno > 0 ? -errno : -EIO;
+        m = zsock_new(ZMQ_PAIR);
+        if (!m || zsock_connect(m, "%s", ep) < 0) {
+                zsock_destroy(&m);
+                (void) zmq_socket_monitor(zsock_resolve(s), NULL, 0);
+                return -ENOMEM;
+        }
+        *ret = m;
+        return 0;
+}
+
+int link_monitor_event(zsock_t *monitor) {
+        zmsg_t *msg = zmsg_recv(monitor);
+        zframe_t *f = msg ? zmsg_first(msg) : NULL;
+        uint16_t ev = 0;
+
+        /* [event (2 bytes) and value (4 bytes), endpoint] */
+        if (f && zframe_size(f) >= 6)
+                memcpy(&ev, zframe_data(f), sizeof ev);
+        zmsg_destroy(&msg);
+        return ev == ZMQ_EVENT_DISCONNECTED ? LINK_LOST : ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? LINK_UP : 0;
+}
+
+void link_monitor_stop(zsock_t *s, zsock_t **monitor) {
+        if (!*monitor)
+                return;
+        (void) zmq_socket_monitor(zsock_resolve(s), NULL, 0);
+        zsock_destroy(monitor);
 }

@@ -26,3 +26,12 @@ int link_connect(const char *endpoint, const LinkOptions *o, zsock_t **ret);
 /* Sends m, preceded by routing_id on a ROUTER (NULL on a DEALER). Never blocks: returns
  * -EAGAIN when the peer's queue is full. */
 int link_send(zsock_t *s, zframe_t *routing_id, const ProtobufCMessage *m);
+
+/* A client's view of its connection, from libzmq's socket monitor: LINK_LOST when the peer
+ * closed it or stopped answering ZMTP heartbeats (HEARTBEAT_TIMEOUT_MS), LINK_UP when a
+ * connection completed its handshake (again). link_monitor() returns a socket to poll;
+ * link_monitor_event() reads one event from it (0 for another kind). */
+enum { LINK_LOST = 1, LINK_UP = 2 };
+int link_monitor(zsock_t *s, zsock_t **ret);
+int link_monitor_event(zsock_t *monitor);
+void link_monitor_stop(zsock_t *s, zsock_t **monitor);

@@ -167,6 +167,16 @@ static void test_info(void **state) {
         assert_int_equal(info.last_seen_usec, 4);
         assert_int_equal(info.generation, 3);
         assert_int_equal(info.devices, 2);
+        assert_string_equal(strempty(info.store_error), "");
+
+        /* a node whose last report was not stored is never shown online */
+        sn.state = NODE_ONLINE;
+        sn.store_error = -ENOSPC;
+        sn.store_error_since = 7;
+        nodes_info_fill(&info, &sn);
+        assert_string_equal(info.state, "stale");
+        assert_string_equal(info.store_error, strerror(ENOSPC));
+        assert_int_equal(info.store_error_since_usec, 7);
 }
 
 static void test_remove(void **state) {

@@ -6,15 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/strv.h"
 #include "coordinator/store.h"
 
 static char dir[] = "/tmp/castle-test-store.XXXXXX";
 static char path[64];
 
 static int setup(void **state) {
+        strcpy(dir, "/tmp/castle-test-store.XXXXXX"); /* a fresh template for each test */
         assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof path, "%s/c.db", dir);
         return 0;
@@ -142,9 +147,89 @@ static void test_store(void **state) {
         store_close(s);
 }
 
+static off_t file_size(const char *suffix) {
+        char p[96];
+        struct stat st;
+
+        snprintf(p, sizeof p, "%s%s", path, suffix);
+        return stat(p, &st) < 0 ? 0 : st.st_size;
+}
+
+/* A write that fails (files may not grow: RLIMIT_FSIZE, as a full disk would) is counted, the
+ * node whose snapshot it was is marked unsaved and listed with the error, nothing stored
+ * before is lost, and the next snapshot that fits clears it all. */
+static void test_health(void **state) {
+        enum { MANY = 2000 };
+        Store *s = NULL;
+        StoreHealth h;
+        StoreNode n = {}, *nodes = NULL;
+        size_t nn = 0;
+        char **unsaved = NULL;
+        Castle__Device a = dev("sda", "wwn-a", true, 4000, CASTLE__DEVICE__TRANSPORT__SAS, "ST4000NM");
+        Castle__Device *one[] = { &a }, *many[MANY], devs[MANY];
+        char names[MANY][16];
+        struct rlimit unlimited, small;
+
+        for (size_t i = 0; i < MANY; i++) {
+                snprintf(names[i], sizeof names[i], "sd%zu", i);
+                devs[i] = dev(names[i], names[i], false, i, CASTLE__DEVICE__TRANSPORT__SAS, "a model name");
+                many[i] = &devs[i];
+        }
+        assert_int_equal(store_open_sqlite(path, &s), 0);
+        assert_int_equal(store_apply_snapshot(s, "n1", 1, one, 1), 0);
+        store_get_health(s, &h);
+        assert_int_equal(h.error, 0);
+        assert_int_equal(h.unsaved, 0);
+
+        signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &unlimited), 0);
+        small = unlimited;
+        small.rlim_cur = (rlim_t) (MAX(file_size(""), file_size("-wal")) + 8192);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+        assert_true(store_apply_snapshot(s, "n2", 1, many, MANY) < 0);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &unlimited), 0);
+
+        store_get_health(s, &h);
+        assert_true(h.error < 0);
+        assert_true(h.failing_since > 0);
+        assert_int_equal(h.failures, 1);
+        assert_int_equal(h.unsaved, 1);
+        assert_int_equal(store_unsaved_nodes(s, &unsaved), 0);
+        assert_string_equal(unsaved[0], "n2");
+        assert_null(unsaved[1]);
+        unsaved = strv_free(unsaved);
+        /* n2 was never stored: listed all the same, with the error; n1 is intact */
+        assert_int_equal(store_list_nodes(s, &nodes, &nn), 0);
+        assert_int_equal(nn, 2);
+        assert_string_equal(nodes[0].node_id, "n1");
+        assert_int_equal(nodes[0].store_error, 0);
+        assert_int_equal(nodes[0].n_devices, 1);
+        assert_string_equal(nodes[1].node_id, "n2");
+        assert_int_equal(nodes[1].store_error, h.error);
+        assert_int_equal(nodes[1].state, NODE_STALE);
+        store_nodes_free(nodes, nn);
+
+        /* room again: the snapshot is stored, and nothing is marked any more */
+        assert_int_equal(store_apply_snapshot(s, "n2", 2, many, MANY), 0);
+        store_get_health(s, &h);
+        assert_int_equal(h.error, 0);
+        assert_int_equal(h.failing_since, 0);
+        assert_int_equal(h.failures, 1);
+        assert_int_equal(h.unsaved, 0);
+        assert_int_equal(store_node_get(s, "n2", &n), 0);
+        assert_int_equal(n.store_error, 0);
+        assert_int_equal(n.n_devices, MANY);
+        store_node_done(&n);
+        assert_int_equal(store_node_get(s, "n1", &n), 0);
+        assert_int_equal(n.n_devices, 1);
+        store_node_done(&n);
+        store_close(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_store, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_health, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
