@@ -181,6 +181,7 @@ static void metrics_state(void *userdata, CoordinatorMetricsState *ret) {
         if (c->query)
                 query_add_drops(c->query, ret->dropped);
         ret->watchers = c->watch ? watch_count(c->watch) : 0;
+        ret->watchers_dropped_slow = c->watch ? watch_dropped_slow(c->watch) : 0;
         ret->jobs_pending = c->jobs ? jobs_pending(c->jobs) : 0;
 }
 

@@ -20,7 +20,7 @@ struct CoordinatorMetrics {
         void *userdata;
         Metric *nodes, *devices;
         Metric *received, *dropped, *applied;
-        Metric *queries, *watchers;
+        Metric *queries, *watchers, *watchers_dropped;
         Metric *store_duration;
         Metric *jobs, *jobs_pending;
         Metric *store_writable, *store_failures, *store_unsaved;
@@ -60,6 +60,8 @@ static const MetricDef families[] = {
             0),
         DEF(watchers, "castle_coordinator_watchers", METRIC_GAUGE, "watch clients subscribed", NULL, NULL,
             0),
+        DEF(watchers_dropped, "castle_coordinator_watchers_dropped_slow_total", METRIC_COUNTER,
+            "watch clients dropped because they read too slowly (told 'dropped: too slow')", NULL, NULL, 0),
         DEF(store_duration, "castle_coordinator_store_transaction_duration_seconds", METRIC_HISTOGRAM,
             "how long a store transaction took, by operation (snapshot, delta, node_seen)",
             METRIC_LABELS("op"), store_buckets, ELEMENTSOF(store_buckets)),
@@ -100,6 +102,7 @@ static void refresh(void *userdata) {
                                   (double) s.dropped[d]);
         (void) metric_set(m->applied, NULL, (double) s.applied);
         (void) metric_set(m->watchers, NULL, (double) s.watchers);
+        (void) metric_set(m->watchers_dropped, NULL, (double) s.watchers_dropped_slow);
         (void) metric_set(m->jobs_pending, NULL, (double) s.jobs_pending);
         (void) metric_set(m->store_writable, NULL, s.store.error < 0 ? 0 : 1);
         (void) metric_set(m->store_failures, NULL, (double) s.store.failures);

@@ -38,6 +38,7 @@ typedef struct CoordinatorMetricsState {
         uint64_t dropped[_DROP_MAX]; /* agents' and query endpoints together */
         uint64_t applied;            /* snapshots and deltas stored */
         size_t watchers;
+        uint64_t watchers_dropped_slow;
         size_t jobs_pending;
         StoreHealth store;           /* whether the store takes writes */
 } CoordinatorMetricsState;
