@@ -359,8 +359,11 @@ int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
         coordinator_metrics_received(ingest->metrics, r < 0 ? CASTLE__ENVELOPE__BODY__NOT_SET : e->body_case, r < 0);
         if (r < 0) {
                 /* -EMSGSIZE: it would not decode within its budget (proto/codec.h) */
-                drop(ingest, r == -EPROTO ? DROP_VERSION : r == -EBADMSG || r == -EMSGSIZE ? DROP_DECODE : DROP_INVALID,
-                     node_id, r);
+                drop_because(ingest,
+                             r == -EPROTO                     ? DROP_VERSION
+                             : r == -EBADMSG || r == -EMSGSIZE ? DROP_DECODE
+                                                               : DROP_INVALID,
+                             node_id, codec_strerror(r));
                 free(node_id);
                 return 0;
         }

@@ -553,7 +553,7 @@ const char *codec_strerror(int error) {
         case E2BIG:
                 return "a list longer than its bound";
         case EINVAL:
-                return "an invalid id or host name";
+                return "an invalid id, host name or command argument";
         default:
                 return strerror(abs(error));
         }
