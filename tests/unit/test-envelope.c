@@ -105,16 +105,6 @@ static void test_too_many_devices(void **state) {
 }
 
 /* Appends a varint. */
-static size_t put_varint(uint8_t *b, uint64_t v) {
-        size_t n = 0;
-
-        do {
-                b[n++] = (uint8_t) ((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-                v >>= 7;
-        } while (v);
-        return n;
-}
-
 #define FLOOD_SIZE (16u << 20) /* the agents' ZMQ_MAXMSGSIZE */
 
 /* An Envelope { protocol_version = 1, snapshot = Snapshot { ... } } whose snapshot is `head`

@@ -467,16 +467,6 @@ static void deliver_raw(Fixture *f, const uint8_t *data, size_t size, int64_t no
         zmsg_destroy(&m);
 }
 
-static size_t put_varint(uint8_t *b, uint64_t v) {
-        size_t n = 0;
-
-        do {
-                b[n++] = (uint8_t) ((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-                v >>= 7;
-        } while (v);
-        return n;
-}
-
 /* What the issue reproduced on loopback: a hostname that forges log lines and clears the
  * screen is refused, other text is stored printable, and a snapshot whose one device has 8
  * million empty links is dropped before it is decoded, and neither stored nor acknowledged. */

@@ -21,39 +21,8 @@
 #include "osd-prep/osddir.h"
 #include "osd-prep/wipe.h"
 
-static char tmpdir[] = "/tmp/castle-osdprep.XXXXXX";
-
-static int setup(void **state) {
-        (void) state;
-        return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-        char cmd[128];
-        (void) state;
-        snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-        return system(cmd) == 0 ? 0 : -1;
-}
-
-static bool have(const char *tool) {
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
-        return system(cmd) == 0;
-}
-
-/* A test whose tool is missing is skipped with the reason on stderr, and then the program
- * exits 77 (automake's SKIP) unless another test failed: a skip is never a silent pass. */
-static unsigned n_skipped;
-
-#define REQUIRE_TOOL(tool)                                                                      \
-        do {                                                                                    \
-                if (!have(tool)) {                                                              \
-                        fprintf(stderr, "SKIP: %s: %s is not installed (scripts/install-deps)\n", \
-                                __func__, tool);                                                \
-                        n_skipped++;                                                            \
-                        skip();                                                                 \
-                }                                                                               \
-        } while (0)
+#define TOOLTEST_TMPDIR "/tmp/castle-osdprep.XXXXXX"
+#include "tests/unit/tooltest.h"
 
 /* Runs "TOOL ARGS IMG", quiet. */
 static int run(const char *tool_args, const char *img) {
@@ -456,9 +425,5 @@ int main(void) {
                 cmocka_unit_test(test_wipe_bluestore),
         };
         int r = cmocka_run_group_tests(tests, setup, teardown);
-        if (r == 0 && n_skipped > 0) {
-                fprintf(stderr, "SKIP: %u test(s) skipped for the reasons above; the others passed\n", n_skipped);
-                return 77;
-        }
-        return r;
+        return tooltest_exit(r);
 }
