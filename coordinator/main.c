@@ -47,6 +47,7 @@ typedef struct CoordinatorConfig {
          * JOBS_MAX_PER_CLIENT, JOBS_TIMEOUT_USEC), which the unit tests run with. */
         uint64_t max_devices_per_node, max_device_size, max_agent_rate;
         uint64_t max_watches_per_client, max_jobs_per_client, job_timeout;
+        uint64_t watch_queue;
 } CoordinatorConfig;
 
 typedef struct Coordinator {
@@ -100,6 +101,8 @@ static const ConfOption options[] = {
         OPT("coordinator", "max-watches-per-client", CONF_UINT, "4", 0,
             WATCH_MAX_CLIENTS, max_watches_per_client,
             "watch subscriptions one client connection may hold (0: only the overall 1024)"),
+        OPT("coordinator", "watch-queue", CONF_UINT, "16384", 100, 1048576, watch_queue,
+            "messages queued to one query client before a watch that reads too slowly is dropped"),
         OPT("coordinator", "max-jobs-per-client", CONF_UINT, "64", 0, JOBS_MAX_PENDING,
             max_jobs_per_client, "commands one client connection may have in progress (0: only the overall 4096)"),
         OPT("coordinator", "job-timeout", CONF_DURATION, "1h", 0, 0, job_timeout,
@@ -247,7 +250,8 @@ static int run(Coordinator *c) {
                 return log_error_errno(r, "Failed to listen on %s: %m", c->cfg.agent_endpoint);
         r = link_bind(c->cfg.query_endpoint,
                       &(LinkOptions) { .cert = c->cert, .zap_domain = "query", .insecure = c->cfg.insecure,
-                                       .max_message_size = 1024 * 1024, .io_threads = 1 << 1 },
+                                       .max_message_size = 1024 * 1024, .io_threads = 1 << 1,
+                                       .send_queue = (int) c->cfg.watch_queue },
                       &c->query_socket);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", c->cfg.query_endpoint);

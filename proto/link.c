@@ -29,6 +29,8 @@ static void common_options(zsock_t *s, const LinkOptions *o) {
         zsock_set_heartbeat_ttl(s, HEARTBEAT_TIMEOUT_MS);
         zsock_set_linger(s, 0);
         zsock_set_sndtimeo(s, 0);
+        if (o->send_queue > 0)
+                zsock_set_sndhwm(s, o->send_queue);
 }
 
 int link_bind(const char *endpoint, const LinkOptions *o, zsock_t **ret) {

@@ -16,6 +16,7 @@ typedef struct LinkOptions {
         bool insecure;                  /* no CURVE: only with --insecure */
         int max_message_size;           /* bytes; larger inbound messages drop the peer */
         uint64_t io_threads;            /* servers: bit mask of the I/O threads to use; 0: any */
+        int send_queue;                 /* messages queued to one peer (ZMQ_SNDHWM); 0: libzmq's 1000 */
 } LinkOptions;
 
 /* A ROUTER bound to endpoint (e.g. "tcp://0.0.0.0:7100"). */

@@ -27,7 +27,7 @@ cp "$K/client.key" "$WORK/clients.d/"
 
 "$COORD" --config /dev/null --agent-endpoint "$AEP" --query-endpoint "$QEP" --key "$K/coordinator.key" \
         --agent-keys "$WORK/agents.d" --query-keys "$WORK/clients.d" --database "$WORK/coordinator.db" \
-        --stale-after 60s --offline-after 120s --max-devices-per-node 500 >>"$WORK/coordinator.log" 2>&1 &
+        --stale-after 60s --offline-after 120s --max-devices-per-node 500 --watch-queue 1000 >>"$WORK/coordinator.log" 2>&1 &
 COORD_PID=$!
 PIDS+=("$COORD_PID")
 
@@ -72,7 +72,8 @@ WATCH=$! # castlectl itself, not a subshell: it is the one to stop
 PIDS+=("$WATCH")
 sleep 1 # its subscription is logged at debug level only
 kill -STOP "$WATCH"
-# 40 agents x 500 devices: 20,000 events while it reads nothing. The watch must be resumed
+# 40 agents x 500 devices: 20,000 events while it reads nothing (the coordinator queues 1,000
+# to it: --watch-queue). The watch must be resumed
 # before the ZMTP heartbeat timeout (6 s) makes the coordinator close its connection.
 fleet 100 40 500 >"$WORK/fleet2.log" 2>&1 &
 FLEET_PID=$!
