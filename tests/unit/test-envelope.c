@@ -104,7 +104,6 @@ static void test_too_many_devices(void **state) {
         free(devs);
 }
 
-/* Appends a varint. */
 #define FLOOD_SIZE (16u << 20) /* the agents' ZMQ_MAXMSGSIZE */
 
 /* An Envelope { protocol_version = 1, snapshot = Snapshot { ... } } whose snapshot is `head`
@@ -119,7 +118,8 @@ static uint8_t *flood(const uint8_t *head, size_t n_head, const uint8_t *unit, s
         b[w++] = CASTLE_PROTOCOL_VERSION;
         b[w++] = 11 << 3 | 2; /* snapshot */
         w += put_varint(b + w, body);
-        memcpy(b + w, head, n_head);
+        if (n_head > 0) /* head may be NULL: memcpy() takes no NULL, even for 0 bytes */
+                memcpy(b + w, head, n_head);
         w += n_head;
         for (size_t i = 0; i < reps; i++, w += n_unit)
                 memcpy(b + w, unit, n_unit);
