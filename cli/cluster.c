@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* castlectl cluster: the coordinator's view of every node. Talks to the query endpoint over
- * CURVE with this client's key pair. */
+/* castlectl cluster: the coordinator's view of every node (the watch is cluster-watch.c).
+ * Talks to the query endpoint over CURVE with this client's key pair. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cluster.h"
 #include "cli/commands.h"
 #include "cli/rook.h"
 #include "cli/table.h"
@@ -22,19 +23,6 @@
 #include "proto/codec.h"
 #include "proto/keys.h"
 #include "proto/link.h"
-
-typedef struct ClusterArgs {
-        const char *endpoint, *server_key, *key;
-        bool insecure, json, rook, headings;
-        bool exit_on_loss;      /* watch: exit when the coordinator is lost instead of waiting */
-        const char *rook_namespace;
-        uint64_t timeout_usec;
-        Castle__DeviceFilter filter;
-        bool dry_run, force;
-        const char *crush_class;
-        int auto_prepare;       /* -1: not given */
-        const char *name_filter, *path_filter;
-} ClusterArgs;
 
 static void help(FILE *f) {
         fprintf(f,
@@ -217,7 +205,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
         return 1;
 }
 
-static int connect_coordinator(const ClusterArgs *a, zsock_t **ret) {
+int cluster_connect(const ClusterArgs *a, zsock_t **ret) {
         char server[KEY_TEXT_LEN + 1];
         zcert_t *cert = NULL;
         int r;
@@ -244,7 +232,7 @@ static int connect_coordinator(const ClusterArgs *a, zsock_t **ret) {
 }
 
 /* Receives one reply, or fails after the timeout (0: wait forever, for watch). */
-static int receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Castle__QueryReply **ret) {
+int cluster_receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Castle__QueryReply **ret) {
         zpoller_t *p = zpoller_new(s, NULL);
         zframe_t *f;
         void *which;
@@ -279,7 +267,7 @@ static int receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Cast
 
 /* Sends a query of one kind; body is that kind's message (ListNodes, DeviceFilter, Watch,
  * NodeCommand or RemoveNode). */
-static int query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__KindCase kind, void *body) {
+int cluster_query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__KindCase kind, void *body) {
         Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
 
         q.protocol_version = CASTLE_PROTOCOL_VERSION;
@@ -308,25 +296,17 @@ static int query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__Kin
 }
 
 /* The node list, in one reply. */
-static int query_nodes(zsock_t *s, const ClusterArgs *a, uint64_t request_id, Castle__QueryReply **ret) {
+int cluster_query_nodes(zsock_t *s, const ClusterArgs *a, uint64_t request_id, Castle__QueryReply **ret) {
         Castle__ListNodes ln = CASTLE__LIST_NODES__INIT;
         int r;
 
-        r = query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_NODES, &ln);
+        r = cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_NODES, &ln);
         if (r < 0)
                 return r;
-        return receive(s, a, a->timeout_usec, ret);
+        return cluster_receive(s, a, a->timeout_usec, ret);
 }
 
-/* Every device reply to one query, kept for the devices they hold. */
-typedef struct DeviceReplies {
-        Castle__QueryReply **replies;
-        size_t n_replies;
-        Castle__ClusterDevice **devices;        /* into replies */
-        size_t n_devices;
-} DeviceReplies;
-
-static void device_replies_done(DeviceReplies *d) {
+void device_replies_done(DeviceReplies *d) {
         for (size_t i = 0; i < d->n_replies; i++)
                 castle__query_reply__free_unpacked(d->replies[i], NULL);
         free(d->replies);
@@ -336,18 +316,18 @@ static void device_replies_done(DeviceReplies *d) {
 
 /* The devices that match a's filter, in as many replies as the coordinator sends, up to the
  * last one. */
-static int query_devices(zsock_t *s, const ClusterArgs *a, uint64_t request_id, DeviceReplies *ret) {
+int cluster_query_devices(zsock_t *s, const ClusterArgs *a, uint64_t request_id, DeviceReplies *ret) {
         _cleanup_(device_replies_done) DeviceReplies d = {};
         Castle__DeviceFilter filter = a->filter;
         bool last = false;
         int r;
 
-        r = query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_DEVICES, &filter);
+        r = cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_DEVICES, &filter);
         while (r >= 0 && !last) {
                 Castle__QueryReply *rep = NULL, **nr;
                 Castle__ClusterDevice **nd;
 
-                r = receive(s, a, a->timeout_usec, &rep);
+                r = cluster_receive(s, a, a->timeout_usec, &rep);
                 if (r < 0)
                         break;
                 last = rep->last;
@@ -418,7 +398,7 @@ static int cmd_nodes(zsock_t *s, const ClusterArgs *a) {
         Castle__QueryReply *rep = NULL;
         int r;
 
-        r = query_nodes(s, a, 1, &rep);
+        r = cluster_query_nodes(s, a, 1, &rep);
         if (r < 0)
                 return r;
         /* A header line above the table; with json or --no-headings, on stderr, so that what a
@@ -449,7 +429,7 @@ static int cmd_nodes(zsock_t *s, const ClusterArgs *a) {
         return 0;
 }
 
-static char *reasons_of(const Castle__Device *d) {
+char *cluster_device_reasons(const Castle__Device *d) {
         _cleanup_strv_free_ char **l = NULL;
 
         for (size_t i = 0; i < d->n_reasons; i++)
@@ -472,7 +452,7 @@ static int add_device_row(Table *t, const Castle__ClusterDevice *cd) {
 
         if (!d)
                 return 0;
-        reasons = reasons_of(d);
+        reasons = cluster_device_reasons(d);
         return table_add_row(t, (const char *[]) {
                 cd->node_id, d->path, enum_name(&castle__device__type__descriptor, d->type, type, sizeof type),
                 enum_name(&castle__device__transport__descriptor, d->transport, transport, sizeof transport),
@@ -488,7 +468,7 @@ static int cmd_devices(zsock_t *s, const ClusterArgs *a) {
         json_object *arr;
         int r;
 
-        r = query_devices(s, a, 1, &d);
+        r = cluster_query_devices(s, a, 1, &d);
         if (r < 0)
                 return r;
         if (a->json) {
@@ -523,10 +503,10 @@ static int cmd_devices_rook(zsock_t *s, const ClusterArgs *a) {
         size_t n_sel = 0;
         int r;
 
-        r = query_nodes(s, a, 1, &nodes);
+        r = cluster_query_nodes(s, a, 1, &nodes);
         if (r < 0)
                 return r;
-        r = query_devices(s, a, 2, &d);
+        r = cluster_query_devices(s, a, 2, &d);
         /* --node: that node's map only (empty when it has no devices, as Rook writes it). */
         sel = r >= 0 ? calloc(nodes->n_nodes + 1, sizeof *sel) : NULL;
         if (r >= 0 && !sel)
@@ -548,287 +528,6 @@ static int cmd_devices_rook(zsock_t *s, const ClusterArgs *a) {
         return r;
 }
 
-/* What the watch has printed: each node's state and a digest of each device, so that an event
- * that repeats it is not printed again, and so that after losing the coordinator the current
- * state can be compared with it and only what differs printed. */
-typedef struct WatchView {
-        zhashx_t *nodes;   /* node id -> state (char *) */
-        zhashx_t *devices; /* "node\x1fkey" -> digest (uint64_t *) */
-} WatchView;
-
-static void watch_view_done(WatchView *v) {
-        zhashx_destroy(&v->nodes);
-        zhashx_destroy(&v->devices);
-}
-
-static void free_item(void **item) {
-        free(*item);
-        *item = NULL;
-}
-
-static int watch_view_init(WatchView *v) {
-        v->nodes = zhashx_new();
-        v->devices = zhashx_new();
-        if (!v->nodes || !v->devices) {
-                watch_view_done(v);
-                return -ENOMEM;
-        }
-        zhashx_set_destructor(v->nodes, free_item);
-        zhashx_set_destructor(v->devices, free_item);
-        return 0;
-}
-
-/* The coordinator's key of a device (as WatchEvent.removed names it). */
-static char *device_view_key(const char *node_id, const Castle__Device *d) {
-        char *k = NULL;
-
-        if (!isempty(d->stable_id))
-                return asprintf(&k, "%s\x1f%s", node_id, d->stable_id) < 0 ? NULL : k;
-        return asprintf(&k, "%s\x1fkname:%s", node_id, strempty(d->kname)) < 0 ? NULL : k;
-}
-
-static uint64_t device_digest(const Castle__Device *d) {
-        _cleanup_free_ uint8_t *data = NULL;
-        uint64_t h = UINT64_C(14695981039346656037);
-        size_t n = 0;
-
-        if (codec_pack(&d->base, &data, &n) < 0)
-                return 0; /* never equal to a stored digest of a packed device, in practice */
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ data[i]) * UINT64_C(1099511628211);
-        return h;
-}
-
-/* Records what e says; returns true when that differs from what was printed before. */
-static bool watch_view_apply(WatchView *v, const Castle__WatchEvent *e) {
-        _cleanup_free_ char *key = NULL;
-
-        if (e->node) {
-                const char *old = zhashx_lookup(v->nodes, e->node_id);
-                char *state;
-                if (old && streq(old, e->node->state))
-                        return false;
-                state = strdup(e->node->state);
-                if (state)
-                        zhashx_update(v->nodes, e->node_id, state);
-                return true;
-        }
-        if (e->changed) {
-                const uint64_t *old;
-                uint64_t *digest;
-                key = device_view_key(e->node_id, e->changed);
-                if (!key)
-                        return true;
-                digest = malloc(sizeof *digest);
-                if (!digest)
-                        return true;
-                *digest = device_digest(e->changed);
-                old = zhashx_lookup(v->devices, key);
-                if (old && *old == *digest) {
-                        free(digest);
-                        return false;
-                }
-                zhashx_update(v->devices, key, digest);
-                return true;
-        }
-        if (!isempty(e->removed)) {
-                if (asprintf(&key, "%s\x1f%s", e->node_id, e->removed) >= 0)
-                        zhashx_delete(v->devices, key);
-                return true;
-        }
-        return false;
-}
-
-static void print_watch_event(const Castle__WatchEvent *e, const ClusterArgs *a) {
-        if (a->json) {
-                json_object *o = codec_message_to_json(&e->base);
-                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-                json_object_put(o);
-        } else if (e->node)
-                printf("node %s: %s\n", e->node_id, e->node->state);
-        else if (e->changed) {
-                _cleanup_free_ char *reasons = reasons_of(e->changed);
-                printf("device %s %s %s: %s%s%s\n", e->node_id, e->changed->path, strempty(e->changed->stable_id),
-                       e->changed->available ? "available" : "not available", isempty(reasons) ? "" : " - ",
-                       strempty(reasons));
-        } else if (!isempty(e->removed))
-                printf("removed %s %s\n", e->node_id, e->removed);
-        fflush(stdout);
-}
-
-static void watch_event(WatchView *v, const Castle__WatchEvent *e, const ClusterArgs *a, bool print) {
-        if (watch_view_apply(v, e) && print)
-                print_watch_event(e, a);
-}
-
-/* Reads the coordinator's current state on a connection of its own (so that its replies do not
- * mix with the watch's events) and brings the view up to it: every difference is printed as the
- * event that would have said it (when print), and devices no longer there as removed. Returns
- * the number of differences. */
-static int watch_resync(WatchView *v, const ClusterArgs *a, bool print) {
-        _cleanup_(device_replies_done) DeviceReplies devs = {};
-        Castle__QueryReply *nodes = NULL;
-        ClusterArgs b = *a;
-        zhashx_t *seen = NULL;
-        zsock_t *s = NULL;
-        int r, changes = 0;
-
-        castle__device_filter__init(&b.filter);
-        r = connect_coordinator(&b, &s);
-        if (r >= 0)
-                r = query_nodes(s, &b, 2, &nodes);
-        if (r >= 0)
-                r = query_devices(s, &b, 3, &devs);
-        zsock_destroy(&s);
-        if (r < 0)
-                goto finish;
-        seen = zhashx_new();
-        if (!seen) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        for (size_t i = 0; i < nodes->n_nodes; i++) {
-                Castle__WatchEvent e = CASTLE__WATCH_EVENT__INIT;
-                e.node_id = nodes->nodes[i]->node_id;
-                e.node = nodes->nodes[i];
-                if (watch_view_apply(v, &e) && print) {
-                        print_watch_event(&e, a);
-                        changes++;
-                }
-        }
-        for (size_t i = 0; i < devs.n_devices; i++) {
-                Castle__WatchEvent e = CASTLE__WATCH_EVENT__INIT;
-                _cleanup_free_ char *key = NULL;
-                if (!devs.devices[i]->device)
-                        continue;
-                e.node_id = devs.devices[i]->node_id;
-                e.changed = devs.devices[i]->device;
-                key = device_view_key(e.node_id, e.changed);
-                if (key)
-                        zhashx_insert(seen, key, (void *) 1);
-                if (watch_view_apply(v, &e) && print) {
-                        print_watch_event(&e, a);
-                        changes++;
-                }
-        }
-        /* What the view has and the coordinator no longer does went away meanwhile. */
-        for (void *d = zhashx_first(v->devices); d; d = zhashx_next(v->devices)) {
-                const char *key = zhashx_cursor(v->devices), *sep = strchr(key, '\x1f');
-                if (zhashx_lookup(seen, key) || !sep)
-                        continue;
-                /* deleting under the cursor is not allowed: collect into seen as a marker */
-                zhashx_insert(seen, key, (void *) 2);
-        }
-        for (void *m = zhashx_first(seen); m; m = zhashx_next(seen)) {
-                Castle__WatchEvent e = CASTLE__WATCH_EVENT__INIT;
-                _cleanup_free_ char *node = NULL;
-                const char *key = zhashx_cursor(seen), *sep;
-                if (m != (void *) 2)
-                        continue;
-                sep = strchr(key, '\x1f');
-                node = strndup(key, (size_t) (sep - key));
-                if (!node)
-                        continue;
-                e.node_id = node;
-                e.removed = (char *) sep + 1;
-                if (print) {
-                        print_watch_event(&e, a);
-                        changes++;
-                }
-                zhashx_delete(v->devices, key);
-        }
-        r = changes;
-finish:
-        zhashx_destroy(&seen);
-        if (nodes)
-                castle__query_reply__free_unpacked(nodes, NULL);
-        return r;
-}
-
-#define WATCH_RESYNC_RETRY_MSEC 2000
-
-static int cmd_watch(zsock_t *s, const ClusterArgs *a) {
-        _cleanup_(watch_view_done) WatchView view = {};
-        Castle__Watch w = CASTLE__WATCH__INIT;
-        zsock_t *monitor = NULL;
-        zpoller_t *poller = NULL;
-        bool lost = false, resync_pending = false;
-        int r;
-
-        r = watch_view_init(&view);
-        if (r >= 0)
-                r = link_monitor(s, &monitor);
-        if (r < 0)
-                return log_error_errno(r, "Cannot watch the connection to the coordinator: %m");
-        r = query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_WATCH, &w);
-        /* What is there now, not printed: the changes from here on are. */
-        if (r >= 0)
-                r = watch_resync(&view, a, false);
-        if (r < 0)
-                goto finish;
-        poller = zpoller_new(s, monitor, NULL);
-        if (!poller) {
-                r = log_oom();
-                goto finish;
-        }
-        if (!a->json)
-                printf("Watching %s (Ctrl-C to stop).\n", a->endpoint);
-        fflush(stdout);
-        for (;;) {
-                void *which = zpoller_wait(poller, resync_pending ? WATCH_RESYNC_RETRY_MSEC : -1);
-
-                if (!which && (zpoller_terminated(poller) || zsys_interrupted)) {
-                        r = 0;
-                        break;
-                }
-                if (which == monitor) {
-                        int ev = link_monitor_event(monitor);
-                        if (ev == LINK_LOST && !lost) {
-                                lost = true;
-                                resync_pending = false;
-                                if (a->exit_on_loss) {
-                                        r = log_error_errno(SYNTHETIC_ERRNO(ECONNRESET),
-                                                            "Lost the coordinator at %s.", a->endpoint);
-                                        break;
-                                }
-                                log_warning("Lost the coordinator at %s; waiting for it to come back.", a->endpoint);
-                        } else if (ev == LINK_UP && lost) {
-                                lost = false;
-                                resync_pending = true;
-                                /* A restarted coordinator knows no watchers: subscribe again first,
-                                 * then read what changed meanwhile. */
-                                r = query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_WATCH, &w);
-                                if (r < 0)
-                                        log_warning_errno(r, "Cannot subscribe again: %m");
-                        }
-                } else if (which == s) {
-                        Castle__QueryReply *rep = NULL;
-                        r = receive(s, a, 0, &rep);
-                        if (r == -EINTR) {
-                                r = 0;
-                                break;
-                        }
-                        if (r < 0)
-                                break;
-                        if (rep->event)
-                                watch_event(&view, rep->event, a, true);
-                        castle__query_reply__free_unpacked(rep, NULL);
-                }
-                if (resync_pending && !lost) {
-                        int changes = watch_resync(&view, a, true);
-                        if (changes >= 0) {
-                                resync_pending = false;
-                                log_notice("The coordinator at %s is back; watching again (%d change(s) while it "
-                                           "was away).", a->endpoint, changes);
-                        }
-                }
-        }
-finish:
-        zpoller_destroy(&poller);
-        link_monitor_stop(s, &monitor);
-        return r;
-}
-
 #define JOB_TIMEOUT_USEC (600 * USEC_PER_SEC)
 
 /* Sends a command to a node and follows its JobUpdates to the last one. */
@@ -839,14 +538,14 @@ static int run_node_command(zsock_t *s, const ClusterArgs *a, const char *node, 
 
         nc.node_id = (char *) node;
         nc.command = cmd;
-        r = query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_COMMAND, &nc);
+        r = cluster_query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_COMMAND, &nc);
         if (r < 0)
                 return log_error_errno(r, "Cannot send the request: %m");
         for (;;) {
                 Castle__QueryReply *rep = NULL;
                 const Castle__JobUpdate *u;
 
-                r = receive(s, a, MAX(a->timeout_usec, JOB_TIMEOUT_USEC), &rep);
+                r = cluster_receive(s, a, MAX(a->timeout_usec, JOB_TIMEOUT_USEC), &rep);
                 if (progress_shown && tty && r < 0)
                         fputc('\n', stderr);
                 if (r < 0)
@@ -915,10 +614,10 @@ static int cmd_node_rm(zsock_t *s, const ClusterArgs *a, const char *node) {
 
         rn.node_id = (char *) node;
         rn.force = a->force;
-        r = query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE, &rn);
+        r = cluster_query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE, &rn);
         if (r < 0)
                 return log_error_errno(r, "Cannot send the request: %m");
-        r = receive(s, a, a->timeout_usec, &rep);
+        r = cluster_receive(s, a, a->timeout_usec, &rep);
         if (r < 0)
                 return r;
         castle__query_reply__free_unpacked(rep, NULL);
@@ -982,13 +681,13 @@ int cmd_cluster(int argc, char *argv[]) {
         }
         if (!streq(cmd, "watch"))
                 zsys_handler_set(NULL);
-        r = connect_coordinator(&a, &s);
+        r = cluster_connect(&a, &s);
         if (r < 0)
                 return 1;
         if (streq(cmd, "nodes"))
                 r = cmd_nodes(s, &a);
         else if (streq(cmd, "watch"))
-                r = cmd_watch(s, &a);
+                r = cluster_watch(s, &a);
         else if (streq(cmd, "osd"))
                 r = cmd_osd_create(s, &a, argv[optind + 2], argv[optind + 3]);
         else if (streq(cmd, "policy"))
