@@ -21,7 +21,15 @@ require_root() {
 ensure_udevd() {
         if ! pgrep -x systemd-udevd >/dev/null 2>&1; then
                 [ -x /lib/systemd/systemd-udevd ] || skip "systemd-udevd is not installed"
-                /lib/systemd/systemd-udevd --daemon
+                # udevd outlives the test: it must not keep our descriptors open (a caller's
+                # `flock FILE test-X.sh` lock would be held for as long as udevd runs).
+                (
+                        for fd in /proc/self/fd/*; do
+                                fd=${fd##*/}
+                                [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+                        done 2>/dev/null
+                        exec /lib/systemd/systemd-udevd --daemon
+                )
                 udevadm trigger --action=add --subsystem-match=block
         fi
         udevadm settle --timeout=30
