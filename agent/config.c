@@ -29,7 +29,7 @@ const ConfOption agent_config_options[] = {
         OPT("key", CONF_STRING, "/etc/castle/keys/agent.key", 0, 0, key,
             "this agent's CURVE key pair (castlectl keygen); the _secret file is read"),
         OPT("coordinator-key", CONF_STRV, "/etc/castle/keys/coordinator.key", 0, 0, coordinator_key,
-            "the coordinators' public key files: one for all of them, or one per endpoint in the same order"),
+            "the coordinators' public key files: one for all of them, or one per endpoint, in order"),
         OPT("recent-commands", CONF_UINT, "1024", 16, 1000000, recent_commands,
             "finished commands remembered by id, so that one forwarded again (by another coordinator, or a "
             "client's retry) is not run twice"),
@@ -54,7 +54,7 @@ const ConfOption agent_config_options[] = {
         OPT("rescan-interval", CONF_DURATION, "10min", 10 * USEC_PER_SEC, USEC_PER_DAY, rescan_interval,
             "full rescan this often (with +-10% jitter), to catch anything missed"),
         OPT("heartbeat-interval", CONF_DURATION, "5s", 100 * USEC_PER_MSEC, 10 * USEC_PER_MINUTE, heartbeat_interval,
-            "heartbeat to the coordinator this often"),
+            "heartbeat to each coordinator this often"),
         OPT("probe-timeout", CONF_DURATION, "10s", 100 * USEC_PER_MSEC, 10 * USEC_PER_MINUTE, probe_timeout,
             "a device that does not answer within this is reported as \"Could not be probed\""),
         OPT("sysroot", CONF_STRING, "", 0, 0, sysroot, "read a captured tree instead of this machine (tests)"),
@@ -113,24 +113,23 @@ void agent_config_done(AgentConfig *c) {
 
 int agent_config_check_coordinators(const AgentConfig *c, char **ret_error) {
         size_t n = strv_length(c->coordinator), n_keys = strv_length(c->coordinator_key);
+        int k = 0; /* asprintf()'s: > 0 once a reason is written */
 
         if (n == 0)
-                return asprintf(ret_error, "coordinator: no endpoint given") < 0 ? -ENOMEM : -EINVAL;
-        if (n > AGENT_MAX_COORDINATORS)
-                return asprintf(ret_error, "coordinator: %zu endpoints, at most %u", n, AGENT_MAX_COORDINATORS) < 0
-                               ? -ENOMEM : -EINVAL;
-        for (size_t i = 1; i < n; i++)
-                for (size_t j = 0; j < i; j++)
+                k = asprintf(ret_error, "coordinator: no endpoint given");
+        else if (n > AGENT_MAX_COORDINATORS)
+                k = asprintf(ret_error, "coordinator: %zu endpoints, at most %u", n, AGENT_MAX_COORDINATORS);
+        for (size_t i = 1; k == 0 && i < n; i++)
+                for (size_t j = 0; k == 0 && j < i; j++)
                         if (streq(c->coordinator[i], c->coordinator[j]))
-                                return asprintf(ret_error, "coordinator: %s is listed twice", c->coordinator[i]) < 0
-                                               ? -ENOMEM : -EINVAL;
-        if (!c->insecure && n_keys != 1 && n_keys != n)
-                return asprintf(ret_error,
-                                "coordinator-key: %zu keys for %zu coordinators (give one key for all, or one per "
-                                "endpoint)",
-                                n_keys, n) < 0
-                               ? -ENOMEM : -EINVAL;
-        return 0;
+                                k = asprintf(ret_error, "coordinator: %s is listed twice",
+                                             c->coordinator[i]);
+        if (k == 0 && !c->insecure && n_keys != 1 && n_keys != n)
+                k = asprintf(ret_error,
+                             "coordinator-key: %zu keys for %zu coordinators (give one key for all, or one "
+                             "per endpoint)",
+                             n_keys, n);
+        return k == 0 ? 0 : k < 0 ? -ENOMEM : -EINVAL;
 }
 
 const char *agent_config_coordinator_key(const AgentConfig *c, size_t i) {

@@ -411,8 +411,8 @@ static int make_links(Agent *a) {
                         continue;
                 /* A new run's generations never repeat an old run's: the coordinator then always
                  * asks for a snapshot after a restart. */
-                r = session_new(a->node_id, a->hostname, links[i].endpoint, (uint64_t) time(NULL) << 20, a->metrics,
-                                &session_handlers, a, &links[i].session);
+                r = session_new(a->node_id, a->hostname, links[i].endpoint, (uint64_t) time(NULL) << 20,
+                                a->metrics, &session_handlers, a, &links[i].session);
                 if (r < 0) {
                         r = log_oom();
                         break;
@@ -456,8 +456,10 @@ static int start_links(Agent *a) {
                                                        key_file, l->endpoint);
                 }
                 r = link_connect(l->endpoint,
-                                 &(LinkOptions) { .cert = a->cert, .server_public = a->cfg.insecure ? NULL : server_key,
-                                                  .identity = a->node_id, .insecure = a->cfg.insecure },
+                                 &(LinkOptions) { .cert = a->cert,
+                                                  .server_public = a->cfg.insecure ? NULL : server_key,
+                                                  .identity = a->node_id,
+                                                  .insecure = a->cfg.insecure },
                                  &l->sock);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up the connection to %s: %m", l->endpoint);
