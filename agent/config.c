@@ -2,10 +2,14 @@
 /* castle-agent's option table and how it is loaded: the table is the one source of each option's
  * name, type, default, range and help, for the file, the command line, --help and
  * --check-config. */
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "agent/config.h"
+#include "common/log.h"
 #include "common/macro.h"
+#include "common/strv.h"
 #include "common/timeutil.h"
 
 #define OPT(name, type, def, min, max, field, help) \
@@ -19,12 +23,16 @@ static const char *const udev_events_choices[] = { UDEV_EVENTS_NAMES, NULL };
 const char *const agent_config_start_modes[] = { START_MODE_PREPARE_NAMES, NULL };
 
 const ConfOption agent_config_options[] = {
-        OPT("coordinator", CONF_STRING, "tcp://127.0.0.1:7100", 0, 0, coordinator,
-            "the coordinator's agent endpoint (ZeroMQ)"),
+        OPT("coordinator", CONF_STRV, "tcp://127.0.0.1:7100", 0, 0, coordinator,
+            "the coordinators' agent endpoints (ZeroMQ), separated by commas: the agent reports to each of "
+            "them (at most 16)"),
         OPT("key", CONF_STRING, "/etc/castle/keys/agent.key", 0, 0, key,
             "this agent's CURVE key pair (castlectl keygen); the _secret file is read"),
-        OPT("coordinator-key", CONF_STRING, "/etc/castle/keys/coordinator.key", 0, 0, coordinator_key,
-            "the coordinator's public key file"),
+        OPT("coordinator-key", CONF_STRV, "/etc/castle/keys/coordinator.key", 0, 0, coordinator_key,
+            "the coordinators' public key files: one for all of them, or one per endpoint, in order"),
+        OPT("recent-commands", CONF_UINT, "1024", 16, 1000000, recent_commands,
+            "finished commands remembered by id, so that one forwarded again (by another coordinator, or a "
+            "client's retry) is not run twice"),
         OPT("node-id", CONF_STRING, "", 0, 0, node_id,
             "this node's name at the coordinator (default: /etc/machine-id, else the hostname; in a container the host's machine-id, else $NODE_NAME)"),
         OPT("insecure", CONF_BOOL, "no", 0, 0, insecure, "connect without CURVE (testing only)"),
@@ -46,7 +54,7 @@ const ConfOption agent_config_options[] = {
         OPT("rescan-interval", CONF_DURATION, "10min", 10 * USEC_PER_SEC, USEC_PER_DAY, rescan_interval,
             "full rescan this often (with +-10% jitter), to catch anything missed"),
         OPT("heartbeat-interval", CONF_DURATION, "5s", 100 * USEC_PER_MSEC, 10 * USEC_PER_MINUTE, heartbeat_interval,
-            "heartbeat to the coordinator this often"),
+            "heartbeat to each coordinator this often"),
         OPT("probe-timeout", CONF_DURATION, "10s", 100 * USEC_PER_MSEC, 10 * USEC_PER_MINUTE, probe_timeout,
             "a device that does not answer within this is reported as \"Could not be probed\""),
         OPT("sysroot", CONF_STRING, "", 0, 0, sysroot, "read a captured tree instead of this machine (tests)"),
@@ -84,6 +92,13 @@ int agent_config_load(const DaemonArgs *args, AgentConfig *ret) {
         int r;
 
         r = daemon_load_config(agent_config_options, agent_config_n_options, args, &c);
+        if (r >= 0) {
+                _cleanup_free_ char *err = NULL;
+
+                r = agent_config_check_coordinators(&c, &err);
+                if (r < 0)
+                        log_error("%s", strempty(err));
+        }
         if (r < 0) {
                 agent_config_done(&c);
                 return r;
@@ -94,6 +109,33 @@ int agent_config_load(const DaemonArgs *args, AgentConfig *ret) {
 
 void agent_config_done(AgentConfig *c) {
         conf_free_values(agent_config_options, agent_config_n_options, c);
+}
+
+int agent_config_check_coordinators(const AgentConfig *c, char **ret_error) {
+        size_t n = strv_length(c->coordinator), n_keys = strv_length(c->coordinator_key);
+        int k = 0; /* asprintf()'s: > 0 once a reason is written */
+
+        if (n == 0)
+                k = asprintf(ret_error, "coordinator: no endpoint given");
+        else if (n > AGENT_MAX_COORDINATORS)
+                k = asprintf(ret_error, "coordinator: %zu endpoints, at most %u", n, AGENT_MAX_COORDINATORS);
+        for (size_t i = 1; k == 0 && i < n; i++)
+                for (size_t j = 0; k == 0 && j < i; j++)
+                        if (streq(c->coordinator[i], c->coordinator[j]))
+                                k = asprintf(ret_error, "coordinator: %s is listed twice",
+                                             c->coordinator[i]);
+        if (k == 0 && !c->insecure && n_keys != 1 && n_keys != n)
+                k = asprintf(ret_error,
+                             "coordinator-key: %zu keys for %zu coordinators (give one key for all, or one "
+                             "per endpoint)",
+                             n_keys, n);
+        return k == 0 ? 0 : k < 0 ? -ENOMEM : -EINVAL;
+}
+
+const char *agent_config_coordinator_key(const AgentConfig *c, size_t i) {
+        size_t n_keys = strv_length(c->coordinator_key);
+
+        return n_keys == 0 ? "" : c->coordinator_key[n_keys == 1 ? 0 : MIN(i, n_keys - 1)];
 }
 
 void agent_config_print_help(FILE *f) {

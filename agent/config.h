@@ -15,10 +15,14 @@
 
 #define AGENT_CONFIG_DEFAULT_PATH "/etc/castle/agent.conf"
 
+/* Coordinators in the coordinator option's list, at most. */
+#define AGENT_MAX_COORDINATORS 16
+
 typedef struct AgentConfig {
-        char *coordinator;
+        char **coordinator;             /* endpoints, at least one */
         char *key;
-        char *coordinator_key;
+        char **coordinator_key;         /* one for all, or one per endpoint */
+        uint64_t recent_commands;
         char *node_id;
         bool insecure;
         bool allow_loop;
@@ -60,6 +64,12 @@ int agent_config_parse_args(int argc, char *argv[], DaemonArgs *ret);
  * only on success. */
 int agent_config_load(const DaemonArgs *args, AgentConfig *ret);
 void agent_config_done(AgentConfig *c);
+/* Whether the coordinator list and its keys go together: 1 to AGENT_MAX_COORDINATORS
+ * endpoints, no endpoint twice, and one key for all or one per endpoint. -EINVAL with *ret_error
+ * (to free) saying why. agent_config_load() checks it. */
+int agent_config_check_coordinators(const AgentConfig *c, char **ret_error);
+/* The public key file of coordinator i. */
+const char *agent_config_coordinator_key(const AgentConfig *c, size_t i);
 /* The options with their defaults and help, for --help. */
 void agent_config_print_help(FILE *f);
 /* The values as the file would set them, for --check-config. */

@@ -2,8 +2,10 @@
 /* castle-agent: follows this node's block devices and reports them to the coordinator.
  *
  * One CZMQ zloop on the main thread drives everything: signals (signalfd), the event sources
- * (agent/sources.c: udev, the host's mount table), the coordinator's DEALER socket (its
- * protocol in agent/session.c), the scan worker's pipe and the debounce timers
+ * (agent/sources.c: udev, the host's mount table), a DEALER socket for each coordinator in the
+ * list (each with a session of its own, agent/session.c: reports, heartbeats and job updates go
+ * to every coordinator, and a coordinator that is down delays no other: sends never block), the
+ * scan worker's pipe and the debounce timers
  * (agent/scanplan.c), the OSD jobs (agent/jobs.c), and the rescan and heartbeat timers. zloop
  * because it polls ZeroMQ sockets next to plain fds without re-deriving ZMQ_FD's
  * edge-triggered rules, and CZMQ's actors give the worker thread a socket to answer on. The
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/commands.h"
 #include "agent/config.h"
 #include "agent/hostview.h"
 #include "agent/jobs.h"
@@ -33,10 +36,18 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/notify.h"
+#include "common/strv.h"
 #include "common/timeutil.h"
 #include "proto/codec.h"
 #include "proto/keys.h"
 #include "proto/link.h"
+
+/* One coordinator: its endpoint, its socket (NULL while stopped) and its session. */
+typedef struct Link {
+        char *endpoint;
+        zsock_t *sock;
+        Session *session;
+} Link;
 
 typedef struct Agent {
         AgentConfig cfg;
@@ -44,10 +55,12 @@ typedef struct Agent {
         DaemonSignals signals;
         zloop_t *loop;
         ScanPlan *scans;
-        zsock_t *link;
+        Link *links;
+        size_t n_links;
+        AgentMetricsLink *link_states; /* n_links, for the metrics */
+        CommandTable *commands;
         zcert_t *cert;
         Sources *sources;
-        Session *session;
         HostView host;
         int heartbeat_timer, rescan_timer;
         bool ready;
@@ -146,10 +159,15 @@ static JobPrepareOptions prepare_options(const AgentConfig *c) {
         };
 }
 
+/* Every session holds the same report (report_ref()): the first one's is the node's. */
+static const Report *current_report(const Agent *a) {
+        return a->n_links > 0 ? session_current_report(a->links[0].session) : NULL;
+}
+
 static void apply_policy(Agent *a) {
         JobPrepareOptions o = prepare_options(&a->cfg);
 
-        job_runner_apply_policy(a->jobs, &a->policy, session_current_report(a->session), &o);
+        job_runner_apply_policy(a->jobs, &a->policy, current_report(a), &o);
 }
 
 static void on_job_update(const Castle__JobUpdate *u, void *userdata) {
@@ -164,7 +182,20 @@ static void on_job_update(const Castle__JobUpdate *u, void *userdata) {
                                  u->already_prepared ? "was already there" : "is ready", strempty(u->device));
                 scan_plan_full(a->scans, now_usec()); /* show the result in the inventory */
         }
-        session_send_job_update(a->session, u);
+        if (command_table_update(a->commands, u) < 0)
+                log_warning("Job %" PRIu64 ": its update could not be recorded; a repeat of the command will "
+                            "not get it.", u->command_id);
+        for (size_t i = 0; i < a->n_links; i++)
+                session_send_job_update(a->links[i].session, u);
+}
+
+/* A command that came again: every coordinator hears where it stands (the one that forwarded
+ * it may be one that missed the updates). */
+static void on_repeat(const Castle__JobUpdate *latest, void *userdata) {
+        Agent *a = userdata;
+
+        for (size_t i = 0; i < a->n_links; i++)
+                session_send_job_update(a->links[i].session, latest);
 }
 
 /* ---- the coordinator's commands ---- */
@@ -202,12 +233,11 @@ static const SessionHandlers session_handlers = {
         .osd_create = on_osd_create,
         .policy = on_policy,
         .job_update = on_job_update,
+        .repeat = on_repeat,
 };
 
 static int on_link(zloop_t *loop, zsock_t *s, void *arg) {
-        Agent *a = arg;
-
-        session_receive(a->session);
+        session_receive(arg);
         return 0;
 }
 
@@ -216,11 +246,25 @@ static int on_heartbeat(zloop_t *loop, int timer_id, void *arg) {
 
         if (a->watchdog_usec)
                 notify_send("WATCHDOG=1");
-        session_heartbeat(a->session);
+        for (size_t i = 0; i < a->n_links; i++)
+                session_heartbeat(a->links[i].session);
         return 0;
 }
 
 /* ---- scans ---- */
+
+/* Every session gets the report (one copy, shared): each diffs it against what its own
+ * coordinator was told. */
+static void report_to_all(Agent *a, Report *r) {
+        if (a->n_links == 0) {
+                report_free(r);
+                return;
+        }
+        for (size_t i = 1; i < a->n_links; i++)
+                report_ref(r);
+        for (size_t i = 0; i < a->n_links; i++)
+                session_report(a->links[i].session, r);
+}
 
 static void on_scanner(ScanOutcome *o, bool full, void *userdata) {
         Agent *a = userdata;
@@ -235,7 +279,7 @@ static void on_scanner(ScanOutcome *o, bool full, void *userdata) {
                           strempty(o->lvm_status));
                 if (o->warning && a->n_scans == 1)
                         log_warning("%s", o->warning);
-                session_report(a->session, TAKE_PTR(o->report));
+                report_to_all(a, TAKE_PTR(o->report));
         }
         apply_policy(a);
         if (!a->ready) {
@@ -289,19 +333,29 @@ static int start_jobs(Agent *a) {
 
 static void metrics_state(void *userdata, AgentMetricsState *ret) {
         Agent *a = userdata;
-        uint64_t last_ack = a->session ? session_last_contact(a->session) : 0;
-        uint64_t now = now_usec(), silent = now - last_ack;
+        uint64_t now = now_usec();
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
+        for (size_t i = 0; i < a->n_links; i++) {
+                const Link *l = &a->links[i];
+                uint64_t last_ack = session_last_contact(l->session), silent = now - last_ack;
+
+                a->link_states[i] = (AgentMetricsLink) {
+                        .coordinator = l->endpoint,
+                        /* A coordinator acks every heartbeat: three missed answers mean it is gone. */
+                        .connected = l->sock && last_ack > 0 && silent <= 3 * a->cfg.heartbeat_interval,
+                };
+                if (last_ack > 0)
+                        a->link_states[i].last_contact_realtime_usec =
+                                (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - (int64_t) silent;
+        }
         *ret = (AgentMetricsState) {
-                .report = a->session ? session_current_report(a->session) : NULL,
-                /* The coordinator acks every heartbeat: three missed answers mean it is gone. */
-                .coordinator_connected = a->link && last_ack > 0 && silent <= 3 * a->cfg.heartbeat_interval,
+                .report = current_report(a),
+                .links = a->link_states,
+                .n_links = a->n_links,
                 .jobs_pending = a->jobs ? job_runner_pending(a->jobs) : 0,
         };
-        if (last_ack > 0)
-                ret->last_contact_realtime_usec = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - (int64_t) silent;
 }
 
 /* Serves the metrics at metrics-listen (or stops serving, when it became empty). */
@@ -321,38 +375,114 @@ static int start_metrics(Agent *a) {
         return 0;
 }
 
-static int start_link(Agent *a) {
-        char server_key[KEY_TEXT_LEN + 1];
+static void free_links(Agent *a) {
+        for (size_t i = 0; i < a->n_links; i++) {
+                session_free(a->links[i].session);
+                free(a->links[i].endpoint);
+        }
+        a->links = mfree(a->links);
+        a->link_states = mfree(a->link_states);
+        a->n_links = 0;
+}
+
+/* The links of the coordinator list, each with its session: a session whose endpoint stays in
+ * the list is kept (its generation and report go on), the others are freed, new ones made. */
+static int make_links(Agent *a) {
+        size_t n = strv_length(a->cfg.coordinator);
+        Link *links = calloc(n, sizeof(Link));
+        AgentMetricsLink *states = calloc(n, sizeof(AgentMetricsLink));
+        int r = 0;
+
+        if (!links || !states) {
+                free(links);
+                free(states);
+                return log_oom();
+        }
+        for (size_t i = 0; i < n; i++) {
+                links[i].endpoint = strdup(a->cfg.coordinator[i]);
+                if (!links[i].endpoint) {
+                        r = log_oom();
+                        break;
+                }
+                for (size_t k = 0; k < a->n_links; k++)
+                        if (a->links[k].session && streq(a->links[k].endpoint, links[i].endpoint))
+                                links[i].session = TAKE_PTR(a->links[k].session);
+                if (links[i].session)
+                        continue;
+                /* A new run's generations never repeat an old run's: the coordinator then always
+                 * asks for a snapshot after a restart. */
+                r = session_new(a->node_id, a->hostname, links[i].endpoint, (uint64_t) time(NULL) << 20,
+                                a->metrics, &session_handlers, a, &links[i].session);
+                if (r < 0) {
+                        r = log_oom();
+                        break;
+                }
+                session_set_commands(links[i].session, a->commands);
+                agent_metrics_add_coordinator(a->metrics, links[i].endpoint);
+        }
+        /* The old list goes, what was not taken over with it; on failure the new one goes too
+         * (the agent stops then) and no half-made link is left. */
+        free_links(a);
+        a->links = links;
+        a->link_states = states;
+        a->n_links = n;
+        if (r < 0)
+                free_links(a);
+        return r;
+}
+
+static int start_links(Agent *a) {
         int r;
 
         if (a->cfg.insecure)
-                log_warning("insecure: talking to the coordinator without CURVE.");
+                log_warning("insecure: talking to the coordinators without CURVE.");
         else {
                 r = keys_load_pair(a->cfg.key, &a->cert);
                 if (r < 0)
                         return log_error_errno(r, "Failed to load the key pair %s_secret: %m", a->cfg.key);
-                r = keys_load_public(a->cfg.coordinator_key, server_key);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to load the coordinator's key %s: %m", a->cfg.coordinator_key);
         }
-        r = link_connect(a->cfg.coordinator,
-                         &(LinkOptions) { .cert = a->cert, .server_public = a->cfg.insecure ? NULL : server_key,
-                                          .identity = a->node_id, .insecure = a->cfg.insecure },
-                         &a->link);
+        r = make_links(a);
         if (r < 0)
-                return log_error_errno(r, "Failed to set up the connection to %s: %m", a->cfg.coordinator);
-        zsock_set_immediate(a->link, 1); /* no queue for a coordinator that is not there */
-        zloop_reader(a->loop, a->link, on_link, a);
-        log_info("Node %s reporting to %s.", a->node_id, a->cfg.coordinator);
-        session_attach(a->session, a->link);
+                return r;
+        for (size_t i = 0; i < a->n_links; i++) {
+                Link *l = &a->links[i];
+                const char *key_file = agent_config_coordinator_key(&a->cfg, i);
+                char server_key[KEY_TEXT_LEN + 1];
+
+                if (!a->cfg.insecure) {
+                        r = keys_load_public(key_file, server_key);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to load the key %s of the coordinator %s: %m",
+                                                       key_file, l->endpoint);
+                }
+                r = link_connect(l->endpoint,
+                                 &(LinkOptions) { .cert = a->cert,
+                                                  .server_public = a->cfg.insecure ? NULL : server_key,
+                                                  .identity = a->node_id,
+                                                  .insecure = a->cfg.insecure },
+                                 &l->sock);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the connection to %s: %m", l->endpoint);
+                /* No queue for a coordinator that is not there: a send to it fails at once
+                 * (counted as unsent) and delays no other; a connected one's queue is bounded
+                 * by its high-water mark, and a send to a full one fails too. */
+                zsock_set_immediate(l->sock, 1);
+                zloop_reader(a->loop, l->sock, on_link, l->session);
+                log_info("Node %s reporting to %s.", a->node_id, l->endpoint);
+                session_attach(l->session, l->sock);
+        }
         return 0;
 }
 
-static void stop_link(Agent *a) {
-        session_attach(a->session, NULL);
-        if (a->link)
-                zloop_reader_end(a->loop, a->link);
-        zsock_destroy(&a->link);
+static void stop_links(Agent *a) {
+        for (size_t i = 0; i < a->n_links; i++) {
+                Link *l = &a->links[i];
+
+                session_attach(l->session, NULL);
+                if (l->sock)
+                        zloop_reader_end(a->loop, l->sock);
+                zsock_destroy(&l->sock);
+        }
         zcert_destroy(&a->cert);
 }
 
@@ -366,17 +496,18 @@ static void reload(void *userdata) {
                 return;
         }
         scan_plan_stop(a->scans);
-        stop_link(a);
+        stop_links(a);
         agent_config_done(&a->cfg);
         a->cfg = n;
         scan_plan_set_debounce(a->scans, a->cfg.debounce_quiet, a->cfg.debounce_max);
-        if (start_jobs(a) < 0 || start_scanner(a) < 0 || start_link(a) < 0) {
+        if (start_jobs(a) < 0 || start_scanner(a) < 0 || start_links(a) < 0) {
                 log_error("Could not apply the new configuration: stopping.");
                 kill(getpid(), SIGTERM);
                 return;
         }
         (void) start_metrics(a); /* a metrics port in use is no reason to stop following devices */
-        session_restart(a->session); /* the filters may differ: start over */
+        for (size_t i = 0; i < a->n_links; i++)
+                session_restart(a->links[i].session); /* the filters may differ: start over */
         scan_plan_full(a->scans, now_usec());
 }
 
@@ -404,10 +535,7 @@ static int run(Agent *a) {
         r = start_metrics(a);
         if (r < 0)
                 return r;
-        /* A new run's generations never repeat an old run's: the coordinator then always
-         * asks for a snapshot after a restart. */
-        r = session_new(a->node_id, a->hostname, (uint64_t) time(NULL) << 20, a->metrics, &session_handlers,
-                        a, &a->session);
+        r = command_table_new(a->cfg.recent_commands, &a->commands);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
 
@@ -430,8 +558,8 @@ static int run(Agent *a) {
                 return r;
         scan_plan_full(a->scans, 0);
 
-        /* 3. the coordinator: connecting is asynchronous, libzmq retries with backoff */
-        r = start_link(a);
+        /* 3. the coordinators: connecting is asynchronous, libzmq retries with backoff */
+        r = start_links(a);
         if (r < 0)
                 return r;
 
@@ -446,7 +574,7 @@ static int run(Agent *a) {
         zloop_start(a->loop);
 
         scan_plan_stop(a->scans);
-        stop_link(a);
+        stop_links(a);
         daemon_signals_close(&a->signals);
         return 0;
 }
@@ -476,7 +604,8 @@ int main(int argc, char *argv[]) {
         job_runner_free(a.jobs);
         sources_free(a.sources);
         scan_plan_free(a.scans);
-        session_free(a.session);
+        free_links(&a);
+        command_table_free(a.commands);
         policy_done(&a.policy);
         zloop_destroy(&a.loop);
         daemon_signals_close(&a.signals);

@@ -18,8 +18,8 @@ struct AgentMetrics {
         Metric *scans, *scan_duration, *probe_duration, *probe_timeouts;
         Metric *udev_events, *udev_overflows;
         Metric *sent, *unsent, *received;
-        Metric *connected, *last_contact;
-        Metric *jobs, *jobs_pending;
+        Metric *connected, *last_contact, *n_connected, *n_coordinators;
+        Metric *jobs, *jobs_pending, *repeated;
 };
 
 static const double scan_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -55,24 +55,34 @@ static const MetricDef families[] = {
             "everything was rescanned",
             NULL, NULL, 0),
         DEF(sent, "castle_agent_messages_sent_total", METRIC_COUNTER,
-            "messages sent to the coordinator, by type", METRIC_LABELS("type"), NULL, 0),
+            "messages sent to each coordinator, by type", METRIC_LABELS("coordinator", "type"), NULL, 0),
         DEF(unsent, "castle_agent_messages_unsent_total", METRIC_COUNTER,
-            "messages not sent to the coordinator (not connected, or its queue full), by type",
-            METRIC_LABELS("type"), NULL, 0),
+            "messages not sent to each coordinator (not connected, or its queue full), by type",
+            METRIC_LABELS("coordinator", "type"), NULL, 0),
         DEF(received, "castle_agent_messages_received_total", METRIC_COUNTER,
-            "messages received from the coordinator, by type (malformed: did not decode)",
-            METRIC_LABELS("type"), NULL, 0),
+            "messages received from each coordinator, by type (malformed: did not decode)",
+            METRIC_LABELS("coordinator", "type"), NULL, 0),
         DEF(connected, "castle_agent_coordinator_connected", METRIC_GAUGE,
-            "1 if the coordinator answered within the last three heartbeat intervals, else 0", NULL, NULL,
-            0),
+            "1 if this coordinator answered within the last three heartbeat intervals, else 0",
+            METRIC_LABELS("coordinator"), NULL, 0),
         DEF(last_contact, "castle_agent_coordinator_last_contact_timestamp_seconds", METRIC_GAUGE,
-            "when the coordinator was last heard from, Unix time (0: never)", NULL, NULL, 0),
+            "when this coordinator was last heard from, Unix time (0: never)", METRIC_LABELS("coordinator"),
+            NULL, 0),
+        DEF(n_connected, "castle_agent_coordinators_connected", METRIC_GAUGE,
+            "coordinators that answered within the last three heartbeat intervals (0: the node reaches none)",
+            NULL, NULL, 0),
+        DEF(n_coordinators, "castle_agent_coordinators", METRIC_GAUGE,
+            "coordinators in the agent's list", NULL, NULL, 0),
         DEF(jobs, "castle_agent_jobs_total", METRIC_COUNTER,
             "OSD prepare jobs finished, by origin (coordinator or the node's policy) and result "
             "(ok, already_prepared, failed)",
             METRIC_LABELS("origin", "result"), NULL, 0),
         DEF(jobs_pending, "castle_agent_jobs_pending", METRIC_GAUGE, "OSD jobs queued or running", NULL,
             NULL, 0),
+        DEF(repeated, "castle_agent_commands_repeated_total", METRIC_COUNTER,
+            "commands that came again with an id the agent knew (forwarded by another coordinator, or a "
+            "client's retry) and were not run again",
+            NULL, NULL, 0),
 };
 #undef DEF
 
@@ -104,12 +114,24 @@ static void count_devices(AgentMetrics *m, const Report *report) {
 static void refresh(void *userdata) {
         AgentMetrics *m = userdata;
         AgentMetricsState s = {};
+        size_t n_connected = 0;
 
         if (m->state)
                 m->state(m->userdata, &s);
         count_devices(m, s.report);
-        (void) metric_set(m->connected, NULL, s.coordinator_connected ? 1 : 0);
-        (void) metric_set(m->last_contact, NULL, (double) s.last_contact_realtime_usec / 1e6);
+        /* recounted: a reload may have changed the list */
+        metric_reset(m->connected);
+        metric_reset(m->last_contact);
+        for (size_t i = 0; i < s.n_links; i++) {
+                const AgentMetricsLink *l = &s.links[i];
+
+                (void) metric_set(m->connected, METRIC_LABELS(l->coordinator), l->connected ? 1 : 0);
+                (void) metric_set(m->last_contact, METRIC_LABELS(l->coordinator),
+                                  (double) l->last_contact_realtime_usec / 1e6);
+                n_connected += l->connected;
+        }
+        (void) metric_set(m->n_connected, NULL, (double) n_connected);
+        (void) metric_set(m->n_coordinators, NULL, (double) s.n_links);
         (void) metric_set(m->jobs_pending, NULL, (double) s.jobs_pending);
 }
 
@@ -128,13 +150,6 @@ int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **
         for (const char *const *k = METRIC_LABELS("full", "partial"); *k; k++)
                 for (const char *const *res = METRIC_LABELS("ok", "error"); *res; res++)
                         (void) metric_add(m->scans, METRIC_LABELS(*k, *res), 0);
-        for (const char *const *t = METRIC_LABELS("hello", "snapshot", "delta", "heartbeat", "job_update");
-             *t; t++) {
-                (void) metric_add(m->sent, METRIC_LABELS(*t), 0);
-                (void) metric_add(m->unsent, METRIC_LABELS(*t), 0);
-        }
-        for (const char *const *t = METRIC_LABELS("ack", "resync", "command", "malformed"); *t; t++)
-                (void) metric_add(m->received, METRIC_LABELS(*t), 0);
         for (const char *const *o = METRIC_LABELS("coordinator", "policy"); *o; o++)
                 for (const char *const *res = METRIC_LABELS("ok", "already_prepared", "failed"); *res; res++)
                         (void) metric_add(m->jobs, METRIC_LABELS(*o, *res), 0);
@@ -183,14 +198,33 @@ void agent_metrics_udev_lost(AgentMetrics *m) {
                 (void) metric_inc(m->udev_overflows, NULL);
 }
 
-void agent_metrics_sent(AgentMetrics *m, Castle__Envelope__BodyCase body, int result) {
-        if (m)
-                (void) metric_inc(result < 0 ? m->unsent : m->sent, METRIC_LABELS(body_name(body)));
+void agent_metrics_add_coordinator(AgentMetrics *m, const char *coordinator) {
+        if (!m)
+                return;
+        for (const char *const *t = METRIC_LABELS("hello", "snapshot", "delta", "heartbeat", "job_update");
+             *t; t++) {
+                (void) metric_add(m->sent, METRIC_LABELS(coordinator, *t), 0);
+                (void) metric_add(m->unsent, METRIC_LABELS(coordinator, *t), 0);
+        }
+        for (const char *const *t = METRIC_LABELS("ack", "resync", "command", "malformed"); *t; t++)
+                (void) metric_add(m->received, METRIC_LABELS(coordinator, *t), 0);
 }
 
-void agent_metrics_received(AgentMetrics *m, Castle__Envelope__BodyCase body, bool malformed) {
+void agent_metrics_sent(AgentMetrics *m, const char *coordinator, Castle__Envelope__BodyCase body, int result) {
         if (m)
-                (void) metric_inc(m->received, METRIC_LABELS(malformed ? "malformed" : body_name(body)));
+                (void) metric_inc(result < 0 ? m->unsent : m->sent, METRIC_LABELS(coordinator, body_name(body)));
+}
+
+void agent_metrics_received(AgentMetrics *m, const char *coordinator, Castle__Envelope__BodyCase body,
+                            bool malformed) {
+        if (m)
+                (void) metric_inc(m->received,
+                                  METRIC_LABELS(coordinator, malformed ? "malformed" : body_name(body)));
+}
+
+void agent_metrics_command_repeated(AgentMetrics *m) {
+        if (m)
+                (void) metric_inc(m->repeated, NULL);
 }
 
 void agent_metrics_job_done(AgentMetrics *m, const Castle__JobUpdate *u) {

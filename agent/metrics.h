@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* castle-agent's metrics: counted as things happen (scans, probes, udev events, messages,
  * OSD jobs), and read from the agent's state at each scrape (devices by type, verdict and
- * reason, the coordinator link, pending jobs). Served over HTTP at /metrics when the
+ * reason, the link to each coordinator, pending jobs). Served over HTTP at /metrics when the
  * metrics-listen option is set; everything runs on the agent's loop thread. docs/metrics.md
  * lists every metric. */
 #pragma once
@@ -16,11 +16,18 @@
 
 typedef struct AgentMetrics AgentMetrics;
 
+/* One coordinator's link, as a scrape sees it. */
+typedef struct AgentMetricsLink {
+        const char *coordinator; /* its endpoint */
+        bool connected;
+        int64_t last_contact_realtime_usec; /* 0: never heard from it */
+} AgentMetricsLink;
+
 /* What a scrape reads from the agent. */
 typedef struct AgentMetricsState {
         const Report *report; /* NULL before the first scan */
-        bool coordinator_connected;
-        int64_t last_contact_realtime_usec; /* 0: never heard from the coordinator */
+        const AgentMetricsLink *links;
+        size_t n_links;
         size_t jobs_pending;
 } AgentMetricsState;
 
@@ -38,10 +45,15 @@ const char *agent_metrics_address(const AgentMetrics *m);
 void agent_metrics_scan(AgentMetrics *m, const ScanOutcome *o, bool full);
 void agent_metrics_udev_event(AgentMetrics *m);
 void agent_metrics_udev_lost(AgentMetrics *m);
-/* A message to the coordinator, and link_send()'s result. */
-void agent_metrics_sent(AgentMetrics *m, Castle__Envelope__BodyCase body, int result);
-/* A message from the coordinator; malformed: it did not decode. */
-void agent_metrics_received(AgentMetrics *m, Castle__Envelope__BodyCase body, bool malformed);
+/* Shows the message counters of a coordinator at 0 from the start. */
+void agent_metrics_add_coordinator(AgentMetrics *m, const char *coordinator);
+/* A message to a coordinator, and link_send()'s result. */
+void agent_metrics_sent(AgentMetrics *m, const char *coordinator, Castle__Envelope__BodyCase body, int result);
+/* A message from a coordinator; malformed: it did not decode. */
+void agent_metrics_received(AgentMetrics *m, const char *coordinator, Castle__Envelope__BodyCase body,
+                            bool malformed);
+/* A command that came again and was not run again. */
+void agent_metrics_command_repeated(AgentMetrics *m);
 /* A job's last update (done = true). */
 void agent_metrics_job_done(AgentMetrics *m, const Castle__JobUpdate *u);
 

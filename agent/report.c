@@ -11,9 +11,19 @@
 #include "proto/codec.h"
 #include "proto/devproto.h"
 
+Report *report_ref(Report *r) {
+        if (r)
+                r->extra_refs++;
+        return r;
+}
+
 Report *report_free(Report *r) {
         if (!r)
                 return NULL;
+        if (r->extra_refs > 0) {
+                r->extra_refs--;
+                return NULL;
+        }
         for (size_t i = 0; i < r->n; i++) {
                 free(r->entries[i].key);
                 free(r->entries[i].packed);

@@ -20,6 +20,7 @@ typedef struct ReportEntry {
 typedef struct Report {
         ReportEntry *entries;   /* sorted by key */
         size_t n;
+        unsigned extra_refs;    /* report_ref()s that report_free() has not dropped yet */
 } Report;
 
 typedef struct ReportSelection {
@@ -28,6 +29,9 @@ typedef struct ReportSelection {
 } ReportSelection;
 
 int report_build(const ScanResult *scan, const ReportSelection *sel, Report **ret);
+/* A report is not changed once built: several sessions (one per coordinator) hold the same one.
+ * report_ref() adds an owner; report_free() drops one and frees the report with the last. */
+Report *report_ref(Report *r);
 Report *report_free(Report *r);
 void report_freep(Report **r);
 

@@ -14,7 +14,8 @@
 #include "proto/link.h"
 
 struct Session {
-        char *node_id, *hostname;
+        char *node_id, *hostname, *coordinator;
+        CommandTable *commands; /* not ours, shared by the sessions; NULL: none */
         AgentMetrics *metrics;
         SessionHandlers handlers;
         void *userdata;
@@ -25,8 +26,8 @@ struct Session {
         uint64_t last_ack;
 };
 
-int session_new(const char *node_id, const char *hostname, uint64_t generation, AgentMetrics *metrics,
-                const SessionHandlers *handlers, void *userdata, Session **ret) {
+int session_new(const char *node_id, const char *hostname, const char *coordinator, uint64_t generation,
+                AgentMetrics *metrics, const SessionHandlers *handlers, void *userdata, Session **ret) {
         _cleanup_free_ Session *s = calloc(1, sizeof *s);
 
         if (!s)
@@ -34,14 +35,16 @@ int session_new(const char *node_id, const char *hostname, uint64_t generation, 
         *s = (Session) {
                 .node_id = strdup(node_id),
                 .hostname = strdup(hostname),
+                .coordinator = strdup(coordinator),
                 .metrics = metrics,
                 .handlers = *handlers,
                 .userdata = userdata,
                 .generation = generation,
         };
-        if (!s->node_id || !s->hostname) {
+        if (!s->node_id || !s->hostname || !s->coordinator) {
                 free(s->node_id);
                 free(s->hostname);
+                free(s->coordinator);
                 return -ENOMEM;
         }
         *ret = TAKE_PTR(s);
@@ -54,8 +57,17 @@ Session *session_free(Session *s) {
         report_free(s->report);
         free(s->node_id);
         free(s->hostname);
+        free(s->coordinator);
         free(s);
         return NULL;
+}
+
+void session_set_commands(Session *s, CommandTable *commands) {
+        s->commands = commands;
+}
+
+const char *session_coordinator(const Session *s) {
+        return s->coordinator;
 }
 
 static void send_envelope(Session *s, Castle__Envelope *e) {
@@ -66,9 +78,9 @@ static void send_envelope(Session *s, Castle__Envelope *e) {
         e->protocol_version = CASTLE_PROTOCOL_VERSION;
         e->message_id = ++s->message_id;
         r = link_send(s->link, NULL, &e->base);
-        agent_metrics_sent(s->metrics, e->body_case, r);
+        agent_metrics_sent(s->metrics, s->coordinator, e->body_case, r);
         if (r < 0)
-                log_debug_errno(r, "Message to the coordinator not sent (%s): %m",
+                log_debug_errno(r, "Message to the coordinator %s not sent (%s): %m", s->coordinator,
                                 r == -EAGAIN ? "not connected" : "error");
 }
 
@@ -198,16 +210,45 @@ static void refuse(Session *s, uint64_t command_id, const char *why) {
         s->handlers.job_update(&u, s->userdata);
 }
 
+/* Whether command c is new: a known id is not run again, its latest update goes out again
+ * instead (a coordinator that forwarded a retry learns where it stands). */
+static bool command_is_new(Session *s, const Castle__Command *c) {
+        const Castle__JobUpdate *latest = NULL;
+        int r;
+
+        if (c->command_id == 0 || !s->commands)
+                return true;
+        r = command_table_begin(s->commands, c->command_id, &latest);
+        if (r == 0)
+                return true;
+        if (r < 0) {
+                log_warning("Command %" PRIu64 " from %s refused: too many commands in progress.", c->command_id,
+                            s->coordinator);
+                refuse(s, c->command_id, "too many commands in progress on the node");
+                return false;
+        }
+        agent_metrics_command_repeated(s->metrics);
+        log_info("Command %" PRIu64 " from %s was received before: not run again (%s).", c->command_id,
+                 s->coordinator, !latest ? "nothing to report" : latest->done ? "done" : "in progress");
+        if (latest && s->handlers.repeat)
+                s->handlers.repeat(latest, s->userdata);
+        else if (latest)
+                session_send_job_update(s, latest);
+        return false;
+}
+
 static void dispatch_command(Session *s, const Castle__Command *c) {
         int r;
 
+        if (!command_is_new(s, c))
+                return;
         switch (c->kind_case) {
         case CASTLE__COMMAND__KIND_RESCAN:
-                log_info("The coordinator asks for a rescan.");
+                log_info("Command %" PRIu64 " from %s: rescan.", c->command_id, s->coordinator);
                 s->handlers.rescan(s->userdata);
                 break;
         case CASTLE__COMMAND__KIND_OSD_CREATE:
-                log_info("Command %" PRIu64 ": create an OSD on %s%s.", c->command_id,
+                log_info("Command %" PRIu64 " from %s: create an OSD on %s%s.", c->command_id, s->coordinator,
                          c->osd_create->device_id, c->osd_create->dry_run ? " (dry run)" : "");
                 r = s->handlers.osd_create(c->command_id, c->osd_create, s->userdata);
                 if (r < 0)
@@ -215,11 +256,15 @@ static void dispatch_command(Session *s, const Castle__Command *c) {
                                r == -EBUSY ? "too many jobs queued on the node" : "out of memory");
                 break;
         case CASTLE__COMMAND__KIND_POLICY:
+                log_info("Command %" PRIu64 " from %s: policy.", c->command_id, s->coordinator);
                 s->handlers.policy(c->policy, s->userdata);
                 break;
         default:
                 log_debug("Ignored a command of an unknown kind.");
         }
+        /* A rescan or a policy is done once applied; an OSD job ends with its last update. */
+        if (c->kind_case != CASTLE__COMMAND__KIND_OSD_CREATE && c->command_id != 0 && s->commands)
+                command_table_finish(s->commands, c->command_id);
 }
 
 void session_receive(Session *s) {
@@ -234,9 +279,9 @@ void session_receive(Session *s) {
                 return;
         r = codec_envelope_unpack(zframe_data(f), zframe_size(f), &e);
         zframe_destroy(&f);
-        agent_metrics_received(s->metrics, r < 0 ? CASTLE__ENVELOPE__BODY__NOT_SET : e->body_case, r < 0);
+        agent_metrics_received(s->metrics, s->coordinator, r < 0 ? CASTLE__ENVELOPE__BODY__NOT_SET : e->body_case, r < 0);
         if (r < 0) {
-                log_warning_errno(r, "Dropped a malformed message from the coordinator: %m");
+                log_warning_errno(r, "Dropped a malformed message from the coordinator %s: %m", s->coordinator);
                 return;
         }
         s->last_ack = now_usec();
@@ -244,7 +289,7 @@ void session_receive(Session *s) {
         case CASTLE__ENVELOPE__BODY_ACK:
                 break;
         case CASTLE__ENVELOPE__BODY_RESYNC:
-                log_debug("The coordinator asks for a snapshot (%s).", e->resync->reason);
+                log_debug("The coordinator %s asks for a snapshot (%s).", s->coordinator, e->resync->reason);
                 send_snapshot(s);
                 break;
         case CASTLE__ENVELOPE__BODY_COMMAND:

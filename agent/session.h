@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The agent's session with the coordinator. What it says: Hello when it connects, a Snapshot of
- * every device when the coordinator asks (Resync), a Delta of what a scan changed with the
+/* The agent's session with one coordinator (it has one for each in its list). What it says:
+ * Hello when it connects, a Snapshot of every device when the coordinator asks (Resync), a Delta of what a scan changed with the
  * generation one higher, a Heartbeat that carries the generation, and job updates. What it
  * hears: Ack, Resync, and Commands, which it hands to its handlers (a rescan, an OSD to create,
  * a policy). It keeps the report the coordinator was last told about, since the generation
  * counts its changes. The socket is given to it and nothing else is (no loop, no job runner), so
- * a test drives it through one end of an inproc pair. */
+ * a test drives it through one end of an inproc pair. The table of command ids it is given is
+ * shared by every session: a command forwarded by several coordinators runs once. */
 #pragma once
 
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/commands.h"
 #include "agent/metrics.h"
 #include "agent/report.h"
 #include "proto/castle.pb-c.h"
@@ -29,12 +31,22 @@ typedef struct SessionHandlers {
         /* A job's end the session made itself (a refused command), to handle like the job
          * runner's updates: the handler sends it with session_send_job_update(). */
         void (*job_update)(const Castle__JobUpdate *u, void *userdata);
+        /* A command that came again (through another coordinator, or a client's retry) and is
+         * not run again: latest is its latest update, to send again to every coordinator with
+         * session_send_job_update(). NULL: the session sends it on its own link only. */
+        void (*repeat)(const Castle__JobUpdate *latest, void *userdata);
 } SessionHandlers;
 
-/* generation: the first one of this run. metrics may be NULL. */
-int session_new(const char *node_id, const char *hostname, uint64_t generation, AgentMetrics *metrics,
-                const SessionHandlers *handlers, void *userdata, Session **ret);
+/* coordinator: its endpoint, for the logs and the metrics' coordinator label. generation: the
+ * first one of this run. metrics may be NULL. */
+int session_new(const char *node_id, const char *hostname, const char *coordinator, uint64_t generation,
+                AgentMetrics *metrics, const SessionHandlers *handlers, void *userdata, Session **ret);
 Session *session_free(Session *s);
+
+/* The table of command ids shared by the agent's sessions (not owned; NULL: every command runs,
+ * however often it comes). A command whose id it knows is not handed to the handlers again. */
+void session_set_commands(Session *s, CommandTable *commands);
+const char *session_coordinator(const Session *s);
 
 /* Talks over link from now on and says Hello on it; NULL: not connected, nothing is sent. The
  * socket stays the caller's. */
@@ -42,7 +54,7 @@ void session_attach(Session *s, zsock_t *link);
 /* Reads one message from the link (it must be readable) and acts on it. */
 void session_receive(Session *s);
 
-/* A scan's report, taken over: the first one is kept (and sent whole if the coordinator asked
+/* A scan's report, taken over (report_ref() it to give it to several sessions): the first one is kept (and sent whole if the coordinator asked
  * for it meanwhile), a later one is sent as a Delta from the previous one when they differ. */
 void session_report(Session *s, Report *next);
 /* The report the coordinator was last told about; NULL before the first scan. */

@@ -284,7 +284,7 @@ devices_n() { [ "$(cluster devices --format json | jq length)" = "$1" ]; }
 wait_for "the agent's 5 devices reach the coordinator" devices_n 5
 grep -q "Serving metrics at http://127.0.0.1:$MA/metrics" "$WORK/agent.log" || fail "agent logs where it serves metrics"
 grep -q "Serving metrics at http://127.0.0.1:$MC/metrics" "$WORK/coordinator.log" || fail "coordinator logs it"
-wait_for "the agent counts itself connected" value_is "$MA" agent 1 castle_agent_coordinator_connected
+wait_for "the agent counts itself connected" value_is "$MA" agent 1 castle_agent_coordinator_connected "coordinator=$AEP"
 
 # ---- a second daemon on a metrics port in use: a clear error, exit status 1
 read -r p1 p2 <<<"$(free_ports 2)"
@@ -307,18 +307,19 @@ expect agent 3 castle_agent_devices type=loop available=yes
 expect agent 2 castle_agent_devices type=loop available=no
 expect agent 1 castle_agent_device_reasons reason=has_filesystem
 expect agent 1 castle_agent_device_reasons reason=insufficient_space
-expect agent 1 castle_agent_coordinator_connected
+expect agent 1 castle_agent_coordinator_connected "coordinator=$AEP"
+expect agent 1 castle_agent_coordinators_connected
 version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$BUILD/config.h")
 expect agent 1 castle_agent_build_info "version=$version"
 [ "$(get agent castle_agent_scans_total kind=full result=ok)" -ge 1 ] || fail "a full scan is counted"
 [ "$(get agent castle_agent_scan_duration_seconds_count)" -ge 1 ] || fail "the scan duration is observed"
 [ "$(get agent castle_agent_probe_duration_seconds_count)" -ge 5 ] || fail "each of our 5 devices' probe is observed"
-[ "$(get agent castle_agent_messages_sent_total type=hello)" -ge 1 ] || fail "hello counted as sent"
-[ "$(get agent castle_agent_messages_sent_total type=snapshot)" -ge 1 ] || fail "snapshot counted as sent"
-[ "$(get agent castle_agent_messages_received_total type=ack)" -ge 1 ] || fail "acks counted as received"
+[ "$(get agent castle_agent_messages_sent_total "coordinator=$AEP" type=hello)" -ge 1 ] || fail "hello counted as sent"
+[ "$(get agent castle_agent_messages_sent_total "coordinator=$AEP" type=snapshot)" -ge 1 ] || fail "snapshot counted as sent"
+[ "$(get agent castle_agent_messages_received_total "coordinator=$AEP" type=ack)" -ge 1 ] || fail "acks counted as received"
 expect agent 0 castle_agent_probe_timeouts_total
 expect agent 0 castle_agent_jobs_pending
-last=$(get agent castle_agent_coordinator_last_contact_timestamp_seconds)
+last=$(get agent castle_agent_coordinator_last_contact_timestamp_seconds "coordinator=$AEP")
 "$PY" -c "import sys, time; sys.exit(0 if abs(time.time() - float(sys.argv[1])) < 10 else 1)" "$last" ||
         fail "last contact $last is not now"
 pass "agent: devices by type and verdict, reasons, scans, probes, messages"
@@ -392,7 +393,7 @@ sleep 1
 kill -0 "$AGENT_PID" || fail "the agent survived 30 idle connections"
 wait "$idle"
 wait_for "scrapes work again after the idle connections" fetch agent "$MA"
-expect agent 1 castle_agent_coordinator_connected
+expect agent 1 castle_agent_coordinator_connected "coordinator=$AEP"
 pass "404, 405, HEAD and connection bounds"
 
 # ---- liveness: a killed agent's node goes stale in the metrics too
