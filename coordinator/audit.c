@@ -433,3 +433,20 @@ int audit_caller_parse(const char *user_id, AuditCaller *c) {
         set_str(c->key_fingerprint, sizeof c->key_fingerprint, p[2], len[2]);
         return 0;
 }
+
+const char *audit_command_action(const Castle__Command *c) {
+        switch (c ? c->kind_case : CASTLE__COMMAND__KIND__NOT_SET) {
+        case CASTLE__COMMAND__KIND_OSD_CREATE:
+                return c->osd_create->dry_run ? "osd create --dry-run" : "osd create";
+        case CASTLE__COMMAND__KIND_RESCAN:
+                return "rescan";
+        case CASTLE__COMMAND__KIND_POLICY:
+                return "policy";
+        default:
+                return "command";
+        }
+}
+
+const char *audit_command_device(const Castle__Command *c) {
+        return c && c->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE ? c->osd_create->device_id : NULL;
+}

@@ -32,6 +32,11 @@ typedef struct AuditCaller {
         AuditWho who;   /* into the arrays above */
 } AuditCaller;
 
+/* How a command is named in the trail: "osd create" ("osd create --dry-run"), "rescan",
+ * "policy"; and the device it names, or NULL. */
+const char *audit_command_action(const Castle__Command *c);
+const char *audit_command_device(const Castle__Command *c);
+
 /* Fills c from a connection's ZAP User-Id: "ROLE NAME FINGERPRINT" (space-separated),
  * "insecure" (--insecure: role admin, name insecure, no fingerprint), or a bare fingerprint
  * (a client of the query-keys allowlist: role operator, no name). NULL or "" (no ZAP
