@@ -221,6 +221,7 @@ static void on_sighup(void *userdata) {
 /* The intent store (a table of the database file, or the Ceph monitors behind it) and the
  * audit trail over it. */
 static int open_intent(Coordinator *c) {
+        IntentBackend *b = NULL; /* NULL: the SQLite table is the durable store */
         char host[256] = "";
         const char *name = c->cfg.name;
         int r;
@@ -231,12 +232,14 @@ static int open_intent(Coordinator *c) {
                                                "The host has no name: set name in the [coordinator] section.");
                 name = host;
         }
-        if (c->cfg.intent == INTENT_CEPH)
-                /* intent-ceph.c (the backend in the monitors) is not part of this build */
+        if (c->cfg.intent == INTENT_CEPH) {
+                /* intent-ceph.c (the backend in the monitors) is not part of this build: here
+                 * intent_ceph_backend() fills backend and b = &backend */
                 return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
                                        "intent = ceph: the Ceph monitors' backend is not built into this "
                                        "castle-coordinator.");
-        r = intent_open(c->cfg.database, NULL, &c->intent);
+        }
+        r = intent_open(c->cfg.database, b, &c->intent);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the intent store in %s: %m", c->cfg.database);
         r = intent_attach(c->intent, c->loop);
