@@ -226,7 +226,11 @@ static void test_node_rm_and_listing(void **state) {
         assert_true(r->last);
         castle__query_reply__free_unpacked(r, NULL);
 
-        (void) trail(f, &(size_t) { 0 }); /* wait for the results to be stored */
+        {
+                size_t n;
+                Castle__AuditRecord **recs = trail(f, &n); /* waits for the results to be stored */
+                audit_records_free(recs, n);
+        }
         q = (Castle__QueryRequest) CASTLE__QUERY_REQUEST__INIT;
         q.request_id = 11;
         q.kind_case = CASTLE__QUERY_REQUEST__KIND_AUDIT;
