@@ -47,6 +47,13 @@ static void help(FILE *f) {
 "                        forget NODE: its record and devices leave the coordinator's store and its\n"
 "                        commands in progress fail. Refused while NODE is online unless --force\n"
 "                        (an agent that is still running comes back at its next message)\n"
+"  audit [--since=TIME] [--limit=N]\n"
+"                        the audit trail, oldest first: every command and node removal, who\n"
+"                        asked (key name, role, key fingerprint in json), which node and\n"
+"                        device, when, and what became of it (a \"requested\" record, then its\n"
+"                        result). TIME: a Unix time, an ISO date or date and time (local, or\n"
+"                        UTC with Z), or a duration ago (1h, 30min, 7d); --limit: the newest N\n"
+"                        (default: the coordinator's 1000)\n"
 "\n"
 "Options:\n"
 "  -f, --format=FORMAT   table (default) or json; devices also takes rook: a Kubernetes List\n"
@@ -58,7 +65,8 @@ static void help(FILE *f) {
 "      --node=NODE       devices: only this node's\n"
 "      --available       devices: only available ones\n"
 "      --rotational=yes|no, --transport=NAME, --model=TEXT, --min-size=SIZE,\n"
-"      --max-size=SIZE, --limit=N   devices: further filters\n"
+"      --max-size=SIZE, --limit=N   devices: further filters (--limit: also audit)\n"
+"      --since=TIME      audit: records from TIME on\n"
 "      --coordinator=EP  query endpoint (default $CASTLE_COORDINATOR, else tcp://127.0.0.1:7101)\n"
 "      --server-key=FILE the coordinator's public key (default /etc/castle/keys/coordinator.key)\n"
 "      --key=FILE        this client's key pair, FILE_secret is read\n"
@@ -77,7 +85,7 @@ static void help(FILE *f) {
 enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL, ARG_MIN_SIZE, ARG_MAX_SIZE,
        ARG_LIMIT, ARG_COORDINATOR, ARG_SERVER_KEY, ARG_KEY, ARG_INSECURE, ARG_TIMEOUT, ARG_DRY_RUN,
        ARG_CRUSH_CLASS, ARG_AUTO_PREPARE, ARG_FILTER, ARG_PATH_FILTER, ARG_NAMESPACE, ARG_FORCE,
-       ARG_EXIT_ON_LOSS };
+       ARG_EXIT_ON_LOSS, ARG_SINCE };
 
 static int parse_args(int argc, char *argv[], ClusterArgs *a) {
         static const struct option options[] = {
@@ -105,6 +113,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "namespace", required_argument, NULL, ARG_NAMESPACE },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "exit-on-loss", no_argument, NULL, ARG_EXIT_ON_LOSS },
+                { "since", required_argument, NULL, ARG_SINCE },
                 {}
         };
         uint64_t v;
@@ -153,6 +162,9 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         break;
                 case ARG_EXIT_ON_LOSS:
                         a->exit_on_loss = true;
+                        break;
+                case ARG_SINCE:
+                        a->since = optarg;
                         break;
                 case ARG_CRUSH_CLASS:
                         a->crush_class = optarg;
@@ -288,6 +300,9 @@ int cluster_query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__Ki
                 break;
         case CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE:
                 q.remove_node = body;
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_AUDIT:
+                q.audit = body;
                 break;
         default:
                 return -EINVAL;
@@ -625,6 +640,76 @@ static int cmd_node_rm(zsock_t *s, const ClusterArgs *a, const char *node) {
         return 0;
 }
 
+static void add_audit_row(Table *t, const Castle__AuditRecord *r) {
+        char when[32] = "-", command[24] = "-";
+        time_t sec = (time_t) (r->time_usec / 1000000);
+        struct tm tm;
+
+        if (r->time_usec > 0 && localtime_r(&sec, &tm))
+                strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+        if (r->command_id > 0)
+                snprintf(command, sizeof command, "%" PRIu64, r->command_id);
+        (void) table_add_row(t, (const char *[]) { when, r->coordinator, isempty(r->key_name) ? NULL : r->key_name,
+                                                   isempty(r->role) ? NULL : r->role, r->action,
+                                                   isempty(r->node_id) ? NULL : r->node_id,
+                                                   isempty(r->device) ? NULL : r->device, command, r->result });
+}
+
+/* The audit trail, in as many replies as the coordinator sends, printed as they come. */
+static int cmd_audit(zsock_t *s, const ClusterArgs *a) {
+        static const char *const header[] = { "TIME", "COORDINATOR", "KEY", "ROLE", "ACTION", "NODE", "DEVICE",
+                                               "COMMAND", "RESULT" };
+        Castle__AuditQuery aq = CASTLE__AUDIT_QUERY__INIT;
+        Table *t = NULL;
+        json_object *arr = NULL;
+        bool last = false;
+        int r;
+
+        if (a->since) {
+                r = parse_timestamp(a->since, now_realtime_usec(), &aq.since_usec);
+                if (r < 0)
+                        return log_error_errno(r, "--since: '%s' is not a Unix time, an ISO date (2026-12-06, "
+                                               "2026-12-06T11:30Z) or a duration ago (1h).", a->since);
+        }
+        aq.limit = a->filter.limit;
+        if (a->json)
+                arr = json_object_new_array();
+        else
+                t = table_new(header, ELEMENTSOF(header));
+        if (!arr && !t)
+                return log_oom();
+        r = cluster_query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_AUDIT, &aq);
+        if (r < 0) {
+                json_object_put(arr);
+                table_free(t);
+                return log_error_errno(r, "Cannot send the request: %m");
+        }
+        while (!last) {
+                Castle__QueryReply *rep = NULL;
+
+                r = cluster_receive(s, a, a->timeout_usec, &rep);
+                if (r < 0) {
+                        json_object_put(arr);
+                        table_free(t);
+                        return r;
+                }
+                for (size_t i = 0; i < rep->n_audit; i++)
+                        if (arr)
+                                json_object_array_add(arr, codec_message_to_json(&rep->audit[i]->base));
+                        else
+                                add_audit_row(t, rep->audit[i]);
+                last = rep->last;
+                castle__query_reply__free_unpacked(rep, NULL);
+        }
+        if (arr) {
+                print_json(arr);
+                json_object_put(arr);
+        } else
+                table_print(t, stdout, a->headings);
+        table_free(t);
+        return 0;
+}
+
 int cmd_cluster(int argc, char *argv[]) {
         ClusterArgs a = {
                 .endpoint = getenv("CASTLE_COORDINATOR") ?: "tcp://127.0.0.1:7101",
@@ -643,7 +728,7 @@ int cmd_cluster(int argc, char *argv[]) {
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : 0;
         if (optind >= argc) {
-                log_error("Which command? nodes, devices, device ID or watch. Run 'castlectl cluster --help'.");
+                log_error("Which command? nodes, devices, device ID, watch or audit. Run 'castlectl cluster --help'.");
                 return EXIT_USAGE;
         }
         cmd = argv[optind];
@@ -668,7 +753,8 @@ int cmd_cluster(int argc, char *argv[]) {
                         log_error("Usage: castlectl cluster node rm NODE [--force].");
                         return EXIT_USAGE;
                 }
-        } else if (!streq(cmd, "nodes") && !streq(cmd, "devices") && !streq(cmd, "watch")) {
+        } else if (!streq(cmd, "nodes") && !streq(cmd, "devices") && !streq(cmd, "watch") &&
+                   !streq(cmd, "audit")) {
                 log_error("Unknown cluster command '%s'. Run 'castlectl cluster --help'.", cmd);
                 return EXIT_USAGE;
         } else if (optind + 1 != argc) {
@@ -677,6 +763,15 @@ int cmd_cluster(int argc, char *argv[]) {
         }
         if (a.rook && !streq(cmd, "devices")) {
                 log_error("--format rook is for 'cluster devices' only.");
+                return EXIT_USAGE;
+        }
+        if (a.since && !streq(cmd, "audit")) {
+                log_error("--since is for 'cluster audit' only.");
+                return EXIT_USAGE;
+        }
+        if (a.since && parse_timestamp(a.since, now_realtime_usec(), &(int64_t) { 0 }) < 0) {
+                log_error("--since: '%s' is not a Unix time, an ISO date (2026-12-06, 2026-12-06T11:30Z) or a "
+                          "duration ago (1h).", a.since);
                 return EXIT_USAGE;
         }
         if (!streq(cmd, "watch"))
@@ -694,6 +789,8 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cmd_policy(s, &a, argv[optind + 1]);
         else if (streq(cmd, "node"))
                 r = cmd_node_rm(s, &a, argv[optind + 2]);
+        else if (streq(cmd, "audit"))
+                r = cmd_audit(s, &a);
         else if (a.rook)
                 r = cmd_devices_rook(s, &a);
         else

@@ -20,6 +20,7 @@ typedef struct ClusterArgs {
         const char *crush_class;
         int auto_prepare;       /* -1: not given */
         const char *name_filter, *path_filter;
+        const char *since;      /* audit: --since TIME */
 } ClusterArgs;
 
 /* Every device reply to one query, kept for the devices they hold. */

@@ -15,3 +15,9 @@
 uint64_t now_usec(void);
 /* CLOCK_REALTIME: microseconds since the Unix epoch. */
 int64_t now_realtime_usec(void);
+
+/* A point in time as a user writes it, in Unix microseconds: a Unix time in seconds
+ * ("1765000000"), an ISO 8601 date or date and time ("2026-12-06", "2026-12-06T11:30",
+ * "2026-12-06 11:30:15"; local time, or UTC with a trailing Z), or a duration before now
+ * ("1h", "30min", "2d": see conf_parse_duration()). -EINVAL if it is none of them. */
+int parse_timestamp(const char *s, int64_t now_usec, int64_t *ret_usec);

@@ -21,6 +21,31 @@ typedef struct AuditWho {
         const char *key_name, *key_fingerprint, *role;
 } AuditWho;
 
+/* A result is cut to this many bytes (an agent's error text), so that a batch holds tens. */
+#define AUDIT_MAX_RESULT 1024
+/* audit_list()'s records when the query gives no limit. */
+#define AUDIT_DEFAULT_LIMIT 1000
+
+/* An AuditWho with room for its strings. */
+typedef struct AuditCaller {
+        char role[16], key_name[128], key_fingerprint[64];
+        AuditWho who;   /* into the arrays above */
+} AuditCaller;
+
+/* How a command is named in the trail: "osd create" ("osd create --dry-run"), "rescan",
+ * "policy"; and the device it names, or NULL. */
+const char *audit_command_action(const Castle__Command *c);
+const char *audit_command_device(const Castle__Command *c);
+
+/* Fills c from a connection's ZAP User-Id: "ROLE NAME FINGERPRINT" (space-separated),
+ * "insecure" (--insecure: role admin, name insecure, no fingerprint), or a bare fingerprint
+ * (a client of the query-keys allowlist: role operator, no name). NULL or "" (no ZAP
+ * handler: tests) gives role "", name "unknown". -EINVAL for anything else, with c filled as
+ * for NULL. */
+int audit_caller_parse(const char *user_id, AuditCaller *c);
+/* Copies who into c (its strings cut to c's arrays). */
+void audit_caller_set(AuditCaller *c, const AuditWho *who);
+
 /* coordinator: this coordinator's name, in every record's id and coordinator field. */
 int audit_new(Intent *intent, const char *coordinator, Audit **ret);
 Audit *audit_free(Audit *a);

@@ -25,6 +25,9 @@
 #define INTENT_MAX_VALUE (44 * 1024)
 #define INTENT_MAX_KEY 200
 #define INTENT_FOLLOW_USEC (2 * USEC_PER_SEC)
+/* Puts waiting for the worker; more are refused with -ENOBUFS (a backend that stalls must not
+ * grow the coordinator without bound). */
+#define INTENT_MAX_QUEUED 65536
 
 typedef struct Intent Intent;
 
@@ -62,9 +65,13 @@ typedef struct IntentStatus {
 int intent_open(const char *path, IntentBackend *backend, Intent **ret);
 /* Completions and the follower's news are delivered on loop from now on. */
 int intent_attach(Intent *i, zloop_t *loop);
+/* Waits for the worker to write what is queued; completions not delivered yet are dropped
+ * without being called. Call it before the loop it is attached to is destroyed. */
 Intent *intent_close(Intent *i);
 
-/* Queues a write (value NULL: remove key). done (may be NULL) is called once, on the loop. */
+/* Queues a write (value NULL: remove key). done (may be NULL) is called once, on the loop.
+ * -EINVAL for a key that is empty, over INTENT_MAX_KEY or not printable ASCII without blanks,
+ * -EMSGSIZE for a value over INTENT_MAX_VALUE, -ENOBUFS when INTENT_MAX_QUEUED are waiting. */
 int intent_put(Intent *i, const char *key, const void *value, size_t size, IntentDoneFn done, void *userdata);
 /* From the local copy: the value (malloc'd) or -ENOENT. */
 int intent_get(Intent *i, const char *key, void **ret_value, size_t *ret_size);

@@ -26,6 +26,7 @@ struct Jobs {
         uint64_t last_command_id;
         size_t max_per_client;
         uint64_t timeout_usec;
+        Audit *audit;
 };
 
 typedef struct Job {
@@ -35,6 +36,8 @@ typedef struct Job {
         zframe_t *client;       /* routing id on the query socket */
         Castle__Command__KindCase kind;
         uint64_t deadline;      /* monotonic usec; 0: none */
+        AuditCaller *caller;    /* who asked, when the request is in the audit trail; else NULL */
+        char *action, *device;  /* for its result there */
 } Job;
 
 static void job_free(void **item) {
@@ -43,6 +46,9 @@ static void job_free(void **item) {
         if (!j)
                 return;
         free(j->node_id);
+        free(j->caller);
+        free(j->action);
+        free(j->device);
         zframe_destroy(&j->client);
         free(j);
         *item = NULL;
@@ -57,6 +63,18 @@ static void reply_job(Jobs *jobs, Job *j, Castle__JobUpdate *u, const char *erro
         r.last = last;
         if (link_send(jobs->query, j->client, &r.base) < 0)
                 log_debug("The client of command %" PRIu64 " went away.", j->command_id);
+}
+
+/* The end of an audited command, in the trail. */
+static void job_audit(Jobs *jobs, const Job *j, const char *result, const char *why) {
+        _cleanup_free_ char *text = NULL;
+
+        if (!jobs->audit || !j->caller)
+                return;
+        if (why && asprintf(&text, "%s: %s", result, why) < 0)
+                text = NULL;
+        (void) audit_result(jobs->audit, &j->caller->who, j->action, j->node_id, j->device, j->command_id,
+                            text ?: result);
 }
 
 static Job *job_find(Jobs *jobs, uint64_t command_id) {
@@ -110,6 +128,10 @@ void jobs_set_limits(Jobs *jobs, size_t max_per_client, uint64_t timeout_usec) {
         jobs->timeout_usec = timeout_usec;
 }
 
+void jobs_set_audit(Jobs *jobs, Audit *audit) {
+        jobs->audit = audit;
+}
+
 Jobs *jobs_free(Jobs *jobs) {
         if (!jobs)
                 return NULL;
@@ -149,6 +171,11 @@ static char *policy_refusal(const Castle__Command *cmd) {
 }
 
 void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle__NodeCommand *nc) {
+        jobs_submit_as(jobs, client, request_id, nc, NULL);
+}
+
+void jobs_submit_as(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle__NodeCommand *nc,
+                    const AuditWho *who) {
         Castle__QueryReply err = CASTLE__QUERY_REPLY__INIT;
         Castle__Envelope e = CASTLE__ENVELOPE__INIT;
         Castle__Command cmd = *nc->command;
@@ -174,12 +201,26 @@ void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle
                 err.error = (char *) why;
                 err.last = true;
                 (void) link_send(jobs->query, client, &err.base);
+                if (jobs->audit && who) {
+                        _cleanup_free_ char *text = NULL;
+                        if (asprintf(&text, "refused: %s", why) < 0)
+                                text = NULL;
+                        (void) audit_result(jobs->audit, who, audit_command_action(&cmd), nc->node_id,
+                                            audit_command_device(&cmd), cmd.command_id, text ?: "refused");
+                }
                 return;
         }
         j = calloc(1, sizeof *j);
         if (!j || !(j->node_id = strdup(nc->node_id))) {
                 free(j);
                 return;
+        }
+        if (who) {
+                j->caller = malloc(sizeof(AuditCaller));
+                j->action = strdup(audit_command_action(&cmd));
+                j->device = audit_command_device(&cmd) ? strdup(audit_command_device(&cmd)) : NULL;
+                if (j->caller)
+                        audit_caller_set(j->caller, who);
         }
         j->command_id = ++jobs->last_command_id;
         j->request_id = request_id;
@@ -195,6 +236,7 @@ void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle
         if (link_send(jobs->agents, n->routing_id, &e.base) < 0) {
                 reply_job(jobs, j, NULL, "the command could not be sent to the node", true);
                 coordinator_metrics_job(jobs->metrics, j->kind, "refused");
+                job_audit(jobs, j, "failed", "the command could not be sent to the node");
                 zlistx_delete(jobs->list, handle);
                 return;
         }
@@ -209,6 +251,7 @@ void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle
                 u.osd_id = -1;
                 reply_job(jobs, j, &u, NULL, true);
                 coordinator_metrics_job(jobs->metrics, j->kind, "done");
+                job_audit(jobs, j, "ok", NULL);
                 zlistx_delete(jobs->list, handle);
         }
 }
@@ -227,6 +270,7 @@ void jobs_update(Jobs *jobs, const char *node_id, Castle__JobUpdate *u) {
         j->deadline = jobs->timeout_usec ? now_usec() + jobs->timeout_usec : 0;
         if (u->done) {
                 coordinator_metrics_job(jobs->metrics, j->kind, isempty(u->error) ? "done" : "failed");
+                job_audit(jobs, j, isempty(u->error) ? "ok" : "failed", isempty(u->error) ? NULL : u->error);
                 zlistx_delete(jobs->list, zlistx_cursor(jobs->list));
         }
 }
@@ -241,6 +285,7 @@ static void jobs_fail_where(Jobs *jobs, bool (*fail)(const Job *j, const void *a
                         log_info("Command %" PRIu64 " for node %s: %s.", j->command_id, j->node_id, error);
                         reply_job(jobs, j, NULL, error, true);
                         coordinator_metrics_job(jobs->metrics, j->kind, result);
+                        job_audit(jobs, j, "failed", error);
                         /* detaching moves the cursor back one */
                         zlistx_delete(jobs->list, zlistx_cursor(jobs->list));
                 }

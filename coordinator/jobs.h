@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/timeutil.h"
+#include "coordinator/audit.h"
 #include "coordinator/metrics.h"
 #include "coordinator/nodes.h"
 #include "proto/castle.pb-c.h"
@@ -29,8 +30,15 @@ Jobs *jobs_free(Jobs *jobs);
  * word from its agent before it fails as timed out, 0 for ever. */
 void jobs_set_limits(Jobs *jobs, size_t max_per_client, uint64_t timeout_usec);
 
+/* The audit trail that commands' results are recorded in (NULL: none, as jobs_new() starts). */
+void jobs_set_audit(Jobs *jobs, Audit *audit);
+
 /* A client's command for a node: sent to the node's agent, or refused with a reply saying why. */
 void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle__NodeCommand *nc);
+/* The same for a command whose request is in the audit trail already (query.c): its end (a
+ * refusal, its last update, a timeout, its node's loss) is recorded there too, as who's. */
+void jobs_submit_as(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle__NodeCommand *nc,
+                    const AuditWho *who);
 /* A JobUpdate from node_id's agent, relayed to the command's client. */
 void jobs_update(Jobs *jobs, const char *node_id, Castle__JobUpdate *u);
 /* The node went offline (or was removed): its commands fail with why. */

@@ -18,7 +18,9 @@
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/timeutil.h"
+#include "coordinator/audit.h"
 #include "coordinator/ingest.h"
+#include "coordinator/intent.h"
 #include "coordinator/jobs.h"
 #include "coordinator/metrics.h"
 #include "coordinator/nodes.h"
@@ -48,7 +50,17 @@ typedef struct CoordinatorConfig {
         uint64_t max_devices_per_node, max_device_size, max_agent_rate;
         uint64_t max_watches_per_client, max_jobs_per_client, job_timeout;
         uint64_t watch_queue;
+        int intent;             /* IntentKind */
+        char *name;             /* "" = the host name */
 } CoordinatorConfig;
+
+/* Where the intent (the audit trail) is kept. */
+typedef enum IntentKind {
+        INTENT_SQLITE,
+        INTENT_CEPH,
+} IntentKind;
+
+static const char *const intent_kinds[] = { "sqlite", "ceph", NULL };
 
 typedef struct Coordinator {
         CoordinatorConfig cfg;
@@ -63,6 +75,8 @@ typedef struct Coordinator {
         Ingest *ingest;
         Query *query;
         CoordinatorMetrics *metrics;
+        Intent *intent;
+        Audit *audit;
         uint64_t watchdog_usec;
 } Coordinator;
 
@@ -107,6 +121,11 @@ static const ConfOption options[] = {
             max_jobs_per_client, "commands one client connection may have in progress (0: only the overall 4096)"),
         OPT("coordinator", "job-timeout", CONF_DURATION, "1h", 0, 0, job_timeout,
             "a command whose agent says nothing of it for this long fails as timed out (0: never)"),
+        { "coordinator", "intent", CONF_ENUM, "sqlite", 0, 0, offsetof(CoordinatorConfig, intent),
+          "where the intent (the audit trail) is kept: sqlite (the database file; one coordinator) or ceph "
+          "(the monitors' config-key store; several coordinators)", intent_kinds },
+        OPT("coordinator", "name", CONF_STRING, "", 0, 0, name,
+            "this coordinator's name in the audit trail (empty: the host name)"),
 };
 
 static void help(void) {
@@ -183,6 +202,10 @@ static void metrics_state(void *userdata, CoordinatorMetricsState *ret) {
         }
         if (c->query)
                 query_add_drops(c->query, ret->dropped);
+        if (c->intent) {
+                ret->has_intent = true;
+                intent_get_status(c->intent, &ret->intent);
+        }
         ret->watchers = c->watch ? watch_count(c->watch) : 0;
         ret->watchers_dropped_slow = c->watch ? watch_dropped_slow(c->watch) : 0;
         ret->jobs_pending = c->jobs ? jobs_pending(c->jobs) : 0;
@@ -193,6 +216,43 @@ static void on_sighup(void *userdata) {
 
         log_info("SIGHUP: re-reading the key allowlists.");
         zap_reload(c->zap);
+}
+
+/* The intent store (a table of the database file, or the Ceph monitors behind it) and the
+ * audit trail over it. */
+static int open_intent(Coordinator *c) {
+        IntentBackend *b = NULL; /* NULL: the SQLite table is the durable store */
+        char host[256] = "";
+        const char *name = c->cfg.name;
+        int r;
+
+        if (isempty(name)) {
+                if (gethostname(host, sizeof host - 1) < 0 || isempty(host))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "The host has no name: set name in the [coordinator] section.");
+                name = host;
+        }
+        if (c->cfg.intent == INTENT_CEPH) {
+                /* intent-ceph.c (the backend in the monitors) is not part of this build: here
+                 * intent_ceph_backend() fills backend and b = &backend */
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "intent = ceph: the Ceph monitors' backend is not built into this "
+                                       "castle-coordinator.");
+        }
+        r = intent_open(c->cfg.database, b, &c->intent);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the intent store in %s: %m", c->cfg.database);
+        r = intent_attach(c->intent, c->loop);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory.");
+        r = audit_new(c->intent, name, &c->audit);
+        if (r == -EINVAL)
+                return log_error_errno(r, "The coordinator's name '%s' cannot name audit records (printable, no "
+                                       "blanks or '/', at most 128 characters): set name.", name);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory.");
+        log_info("Keeping the intent and the audit trail in %s, as coordinator %s.", c->cfg.database, name);
+        return 0;
 }
 
 static int run(Coordinator *c) {
@@ -224,6 +284,10 @@ static int run(Coordinator *c) {
         if (r < 0)
                 return log_error_errno(r, "Failed to load nodes from %s: %m", c->cfg.database);
         log_info("Serving the stored inventory of %d node(s); each is stale until it speaks.", r);
+
+        r = open_intent(c);
+        if (r < 0)
+                return r;
 
         if (c->cfg.insecure)
                 log_warning("--insecure: accepting plain-text connections without authentication.");
@@ -269,6 +333,8 @@ static int run(Coordinator *c) {
                 r = query_new(c->query_socket, c->store, c->nodes, c->watch, c->jobs, c->metrics, &c->query);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
+        jobs_set_audit(c->jobs, c->audit);
+        query_set_audit(c->query, c->audit);
         ingest_set_limits(c->ingest, &(IngestLimits) { .max_devices = c->cfg.max_devices_per_node,
                                                        .max_device_size = c->cfg.max_device_size,
                                                        .max_rate = (unsigned) c->cfg.max_agent_rate });
@@ -317,6 +383,9 @@ int main(int argc, char *argv[]) {
                 r = run(&c) < 0 ? 1 : 0;
 
         c.metrics = coordinator_metrics_free(c.metrics); /* before the loop it is registered with */
+        /* before the loop too; what is queued is still written, no completion is called */
+        c.audit = audit_free(c.audit);
+        c.intent = intent_close(c.intent);
         zloop_destroy(&c.loop);
         c.query = query_free(c.query);
         c.ingest = ingest_free(c.ingest);

@@ -24,6 +24,7 @@ struct CoordinatorMetrics {
         Metric *store_duration;
         Metric *jobs, *jobs_pending;
         Metric *store_writable, *store_failures, *store_unsaved;
+        Metric *intent_writable, *intent_writes, *intent_failures, *intent_queued;
 };
 
 static const char *const drop_names[_DROP_MAX] = {
@@ -76,6 +77,15 @@ static const MetricDef families[] = {
             "store write transactions that failed", NULL, NULL, 0),
         DEF(store_unsaved, "castle_coordinator_store_unsaved_nodes", METRIC_GAUGE,
             "nodes whose last report could not be stored (shown stale until it is)", NULL, NULL, 0),
+        DEF(intent_writable, "castle_coordinator_intent_writable", METRIC_GAUGE,
+            "1 when the intent store's last write succeeded, 0 when it failed (commands are refused), by "
+            "backend (sqlite, or the backend's name)", METRIC_LABELS("backend"), NULL, 0),
+        DEF(intent_writes, "castle_coordinator_intent_writes_total", METRIC_COUNTER,
+            "batched writes to the intent store that succeeded", NULL, NULL, 0),
+        DEF(intent_failures, "castle_coordinator_intent_write_failures_total", METRIC_COUNTER,
+            "batched writes to the intent store that failed", NULL, NULL, 0),
+        DEF(intent_queued, "castle_coordinator_intent_queued", METRIC_GAUGE,
+            "writes waiting for the intent store (queued or in the write under way)", NULL, NULL, 0),
 };
 #undef DEF
 
@@ -107,6 +117,14 @@ static void refresh(void *userdata) {
         (void) metric_set(m->store_writable, NULL, s.store.error < 0 ? 0 : 1);
         (void) metric_set(m->store_failures, NULL, (double) s.store.failures);
         (void) metric_set(m->store_unsaved, NULL, (double) s.store.unsaved);
+        metric_reset(m->intent_writable);
+        if (s.has_intent) {
+                (void) metric_set(m->intent_writable, METRIC_LABELS(s.intent.backend ?: "sqlite"),
+                                  s.intent.error < 0 ? 0 : 1);
+                (void) metric_set(m->intent_writes, NULL, (double) s.intent.writes);
+                (void) metric_set(m->intent_failures, NULL, (double) s.intent.failures);
+                (void) metric_set(m->intent_queued, NULL, (double) s.intent.queued);
+        }
 }
 
 int coordinator_metrics_new(CoordinatorMetricsStateFn state, void *userdata, CoordinatorMetrics **ret) {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "coordinator/intent.h"
 #include "coordinator/store.h"
 #include "proto/castle.pb-c.h"
 
@@ -41,6 +42,8 @@ typedef struct CoordinatorMetricsState {
         uint64_t watchers_dropped_slow;
         size_t jobs_pending;
         StoreHealth store;           /* whether the store takes writes */
+        bool has_intent;
+        IntentStatus intent;         /* whether the intent store takes writes */
 } CoordinatorMetricsState;
 
 /* Fills *ret, which comes zeroed but for devices_error (-ENXIO: no store). */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The query endpoint: nodes, devices with filters, a watch stream, commands and the removal
- * of a node. Large device lists go out in parts so that no single message grows with the
- * fleet. */
+ * of a node, and the audit trail. Large device lists and the trail go out in parts so that no
+ * single message grows with the fleet. A command or a removal waits for its record in the
+ * audit trail to be stored before anything is done. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "proto/link.h"
 
 #define REPLY_PART_DEVICES 512
+#define REPLY_PART_AUDIT 256
 
 struct Query {
         zsock_t *sock;
@@ -22,7 +24,30 @@ struct Query {
         Jobs *jobs;
         CoordinatorMetrics *metrics;
         uint64_t dropped[_DROP_MAX];
+        Audit *audit;
+        zlistx_t *recording;    /* Recording: requests waiting for their audit record */
 };
+
+/* A state-changing request, held until its audit record is stored. */
+typedef struct Recording {
+        Query *q;
+        zframe_t *rid;
+        Castle__QueryRequest *req;
+        AuditCaller caller;
+        void *handle;           /* in q->recording */
+} Recording;
+
+static void recording_free(void **item) {
+        Recording *r = *item;
+
+        if (!r)
+                return;
+        zframe_destroy(&r->rid);
+        if (r->req)
+                castle__query_request__free_unpacked(r->req, NULL);
+        free(r);
+        *item = NULL;
+}
 
 typedef struct Reply {
         Query *q;
@@ -41,11 +66,24 @@ int query_new(zsock_t *query, Store *store, Nodes *nodes, Watch *watch, Jobs *jo
                 return -ENOMEM;
         *q = (Query) { .sock = query, .store = store, .nodes = nodes, .watch = watch, .jobs = jobs,
                        .metrics = metrics };
+        q->recording = zlistx_new();
+        if (!q->recording) {
+                free(q);
+                return -ENOMEM;
+        }
+        zlistx_set_destructor(q->recording, recording_free);
         *ret = q;
         return 0;
 }
 
+void query_set_audit(Query *q, Audit *audit) {
+        q->audit = audit;
+}
+
 Query *query_free(Query *q) {
+        if (!q)
+                return NULL;
+        zlistx_destroy(&q->recording);
         free(q);
         return NULL;
 }
@@ -191,9 +229,15 @@ static void add_watcher(Query *q, zframe_t *rid, uint64_t request_id) {
                 reply_error(q, rid, request_id, r == -EBUSY ? "too many watch clients" : "out of memory");
 }
 
-static void remove_node(Query *q, zframe_t *rid, uint64_t request_id, const Castle__RemoveNode *rn) {
+static const char *remove_action(const Castle__RemoveNode *rn) {
+        return rn->force ? "node rm --force" : "node rm";
+}
+
+/* who: the caller, when the request is in the audit trail (its result goes there too). */
+static void remove_node(Query *q, zframe_t *rid, uint64_t request_id, const Castle__RemoveNode *rn,
+                        const AuditWho *who) {
         Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
-        char error[256];
+        char error[256], result[300];
         int k;
 
         if (!codec_valid_id(rn->node_id)) {
@@ -211,12 +255,128 @@ static void remove_node(Query *q, zframe_t *rid, uint64_t request_id, const Cast
                 else
                         snprintf(error, sizeof error, "the store could not remove the node: %s", strerror(-k));
                 reply_error(q, rid, request_id, error);
+                if (q->audit && who) {
+                        snprintf(result, sizeof result, "refused: %s", error);
+                        (void) audit_result(q->audit, who, remove_action(rn), rn->node_id, NULL, 0, result);
+                }
                 return;
         }
+        if (q->audit && who)
+                (void) audit_result(q->audit, who, remove_action(rn), rn->node_id, NULL, 0, "ok");
         jobs_node_gone(q->jobs, rn->node_id, "the node was removed before the command finished");
         r.request_id = request_id;
         r.last = true;
         send_reply(q, rid, &r);
+}
+
+static void list_audit(Query *q, zframe_t *rid, uint64_t request_id, const Castle__AuditQuery *aq) {
+        Castle__AuditRecord **records = NULL;
+        size_t n = 0, sent = 0;
+        int k;
+
+        if (!q->audit) {
+                reply_error(q, rid, request_id, "this coordinator keeps no audit trail");
+                return;
+        }
+        k = audit_list(q->audit, aq->since_usec, aq->limit > 0 ? aq->limit : AUDIT_DEFAULT_LIMIT, &records, &n);
+        if (k < 0) {
+                char error[128];
+                snprintf(error, sizeof error, "the audit trail could not be read: %s", strerror(-k));
+                reply_error(q, rid, request_id, error);
+                return;
+        }
+        do {
+                Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
+                size_t part = MIN(n - sent, (size_t) REPLY_PART_AUDIT);
+
+                r.request_id = request_id;
+                r.audit = records + sent;
+                r.n_audit = part;
+                sent += part;
+                r.last = sent == n;
+                send_reply(q, rid, &r);
+        } while (sent < n);
+        audit_records_free(records, n);
+}
+
+/* What a state-changing request is, for its audit record. */
+static void request_what(const Castle__QueryRequest *req, const char **ret_action, const char **ret_node,
+                         const char **ret_device, uint64_t *ret_command_id) {
+        if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_COMMAND) {
+                *ret_action = audit_command_action(req->command->command);
+                *ret_node = req->command->node_id;
+                *ret_device = audit_command_device(req->command->command);
+                *ret_command_id = req->command->command->command_id;
+        } else {
+                *ret_action = remove_action(req->remove_node);
+                *ret_node = req->remove_node->node_id;
+                *ret_device = NULL;
+                *ret_command_id = 0;
+        }
+}
+
+/* The request's record is stored (error 0): act on it now; or it is not: refuse it. */
+static void on_recorded(int error, void *userdata) {
+        Recording *rec = userdata;
+        Query *q = rec->q;
+        Castle__QueryRequest *req = rec->req;
+
+        if (error < 0) {
+                const char *action, *node_id, *device;
+                uint64_t command_id;
+                char why[256], result[300];
+
+                snprintf(why, sizeof why, "the intent store cannot record the request: %s; nothing was done",
+                         strerror(-error));
+                reply_error(q, rec->rid, req->request_id, why);
+                request_what(req, &action, &node_id, &device, &command_id);
+                snprintf(result, sizeof result, "refused: %s", why);
+                (void) audit_result(q->audit, &rec->caller.who, action, node_id, device, command_id, result);
+        } else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_COMMAND)
+                jobs_submit_as(q->jobs, rec->rid, req->request_id, req->command, &rec->caller.who);
+        else
+                remove_node(q, rec->rid, req->request_id, req->remove_node, &rec->caller.who);
+        zlistx_delete(q->recording, rec->handle);
+}
+
+/* Records a state-changing request and holds it until the record is stored. Returns true when
+ * it took req over; false when it answered the request with an error and req stays the
+ * caller's. */
+static bool record_request(Query *q, zframe_t *rid, zframe_t *payload, Castle__QueryRequest *req) {
+        const char *action, *node_id, *device, *user_id = zframe_meta(payload, "User-Id");
+        uint64_t command_id;
+        Recording *rec;
+        int k;
+
+        /* what would be refused anyway, before anything is recorded */
+        if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE && !codec_valid_id(req->remove_node->node_id)) {
+                reply_error(q, rid, req->request_id, "invalid node id");
+                return false;
+        }
+        rec = calloc(1, sizeof(Recording));
+        if (!rec || !(rec->rid = zframe_dup(rid))) {
+                free(rec);
+                reply_error(q, rid, req->request_id, "out of memory");
+                return false;
+        }
+        if (audit_caller_parse(user_id, &rec->caller) < 0)
+                log_debug("Query: a User-Id that does not parse; the request is recorded as by 'unknown'.");
+        rec->q = q;
+        rec->req = req;
+        rec->handle = zlistx_add_end(q->recording, rec);
+        request_what(req, &action, &node_id, &device, &command_id);
+        k = audit_request(q->audit, &rec->caller.who, action, node_id, device, command_id, on_recorded, rec);
+        if (k < 0) {
+                char why[256];
+
+                snprintf(why, sizeof why, "the intent store cannot record the request: %s; nothing was done",
+                         strerror(-k));
+                reply_error(q, rid, req->request_id, why);
+                rec->req = NULL;
+                zlistx_delete(q->recording, rec->handle);
+                return false;
+        }
+        return true;
 }
 
 int query_message(Query *q, zmsg_t *msg) {
@@ -249,14 +409,26 @@ int query_message(Query *q, zmsg_t *msg) {
                 add_watcher(q, rid, req->request_id);
                 break;
         case CASTLE__QUERY_REQUEST__KIND_COMMAND:
-                jobs_submit(q->jobs, rid, req->request_id, req->command);
+                if (q->audit) {
+                        if (record_request(q, rid, payload, req))
+                                req = NULL; /* acted on once recorded */
+                } else
+                        jobs_submit(q->jobs, rid, req->request_id, req->command);
                 break;
         case CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE:
-                remove_node(q, rid, req->request_id, req->remove_node);
+                if (q->audit) {
+                        if (record_request(q, rid, payload, req))
+                                req = NULL;
+                } else
+                        remove_node(q, rid, req->request_id, req->remove_node, NULL);
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_AUDIT:
+                list_audit(q, rid, req->request_id, req->audit);
                 break;
         default:
                 reply_error(q, rid, req->request_id, "unknown request");
         }
-        castle__query_request__free_unpacked(req, NULL);
+        if (req)
+                castle__query_request__free_unpacked(req, NULL);
         return 0;
 }

@@ -6,6 +6,7 @@
 #include <czmq.h>
 #include <stdint.h>
 
+#include "coordinator/audit.h"
 #include "coordinator/jobs.h"
 #include "coordinator/metrics.h"
 #include "coordinator/nodes.h"
@@ -18,6 +19,10 @@ typedef struct Query Query;
 int query_new(zsock_t *query, Store *store, Nodes *nodes, Watch *watch, Jobs *jobs, CoordinatorMetrics *metrics,
               Query **ret);
 Query *query_free(Query *q);
+/* The audit trail (NULL: none, as query_new() starts): with one, a command or a node's
+ * removal is recorded there before it is acted on, and refused when it cannot be; the trail
+ * answers AuditQuery. */
+void query_set_audit(Query *q, Audit *audit);
 
 /* One request from the query ROUTER ([routing id, payload]); every request gets an answer,
  * an error if nothing else. Returns 0. */

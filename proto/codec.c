@@ -277,6 +277,8 @@ static const FieldBound bounds[] = {
         { &castle__delta__descriptor, "removed", CODEC_MAX_DEVICES },
         { &castle__query_reply__descriptor, "nodes", CODEC_MAX_NODES },
         { &castle__query_reply__descriptor, "devices", CODEC_MAX_DEVICES },
+        { &castle__query_reply__descriptor, "audit", CODEC_MAX_AUDIT_RECORDS },
+        { &castle__audit_batch__descriptor, "records", CODEC_MAX_AUDIT_RECORDS },
 };
 
 static size_t field_bound(const ProtobufCMessageDescriptor *m, const ProtobufCFieldDescriptor *f) {
@@ -689,6 +691,22 @@ int codec_query_reply_unpack(const uint8_t *data, size_t size, Castle__QueryRepl
                 return r;
         }
         *ret = (Castle__QueryReply *) m;
+        return 0;
+}
+
+int codec_audit_batch_unpack(const uint8_t *data, size_t size, Castle__AuditBatch **ret) {
+        ProtobufCMessage *m = NULL;
+        int r;
+
+        r = unpack(&castle__audit_batch__descriptor, data, size, &m);
+        if (r < 0)
+                return r;
+        r = walk(m);
+        if (r < 0) {
+                protobuf_c_message_free_unpacked(m, NULL);
+                return r;
+        }
+        *ret = (Castle__AuditBatch *) m;
         return 0;
 }
 

@@ -65,6 +65,9 @@
 #define CODEC_MAX_LV_TAGS 256
 /* Reasons a device is not available: there are 25 codes, each given once. */
 #define CODEC_MAX_REASONS 64
+/* Audit records in one AuditBatch (an intent value of at most 44 KiB: records are tens of
+ * bytes at the least) and in one reply part. */
+#define CODEC_MAX_AUDIT_RECORDS 4096
 /* Nodes in one ListNodes reply. */
 #define CODEC_MAX_NODES 65536
 /* Any other repeated field (none today: new fields get a bound of their own here). */
@@ -115,6 +118,9 @@ int codec_validate_command(const Castle__Command *c);
 /* The same budget, bounds and cleaning for the query endpoint's requests and replies. */
 int codec_query_request_unpack(const uint8_t *data, size_t size, Castle__QueryRequest **ret);
 int codec_query_reply_unpack(const uint8_t *data, size_t size, Castle__QueryReply **ret);
+/* An AuditBatch read back from the intent store (which other coordinators write too): the
+ * same budget, bounds and cleaning. */
+int codec_audit_batch_unpack(const uint8_t *data, size_t size, Castle__AuditBatch **ret);
 /* What a codec_*_unpack() error means, in words, for a log line. */
 const char *codec_strerror(int error);
 /* True for 1..CODEC_MAX_ID_LEN printable ASCII characters, no blanks. */

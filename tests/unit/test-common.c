@@ -175,6 +175,31 @@ static void test_table_escapes(void **state) {
                                  "n2    -\n");
 }
 
+/* --since: a Unix time, an ISO date or date and time (UTC with Z), or a duration ago. */
+static void test_parse_timestamp(void **state) {
+        const int64_t now = INT64_C(1765000000) * (int64_t) USEC_PER_SEC;
+        int64_t t = 0;
+
+        assert_int_equal(parse_timestamp("1764990000", now, &t), 0);
+        assert_int_equal(t, INT64_C(1764990000) * (int64_t) USEC_PER_SEC);
+        assert_int_equal(parse_timestamp("1h", now, &t), 0);
+        assert_int_equal(t, now - (int64_t) USEC_PER_HOUR);
+        assert_int_equal(parse_timestamp("30min", now, &t), 0);
+        assert_int_equal(t, now - 30 * (int64_t) USEC_PER_MINUTE);
+        assert_int_equal(parse_timestamp("2025-12-06T05:46:40Z", now, &t), 0);
+        assert_int_equal(t, now);
+        assert_int_equal(parse_timestamp("2025-12-06 05:46Z", now, &t), 0);
+        assert_int_equal(t, now - 40 * (int64_t) USEC_PER_SEC);
+        assert_int_equal(parse_timestamp("2025-12-06Z", now, &t), 0);
+        assert_int_equal(t, INT64_C(1764979200) * (int64_t) USEC_PER_SEC);
+        assert_int_equal(parse_timestamp("2025-12-06", now, &t), 0); /* local midnight */
+        assert_int_equal(parse_timestamp("", now, &t), -EINVAL);
+        assert_int_equal(parse_timestamp("yesterday", now, &t), -EINVAL);
+        assert_int_equal(parse_timestamp("2025-13-45", now, &t), -EINVAL);
+        assert_int_equal(parse_timestamp("2025-12-06T05:46:40+02", now, &t), -EINVAL);
+        assert_int_equal(parse_timestamp("99999999999999999999", now, &t), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size),
@@ -185,6 +210,7 @@ int main(void) {
                 cmocka_unit_test(test_escape),
                 cmocka_unit_test(test_log_escapes),
                 cmocka_unit_test(test_table_escapes),
+                cmocka_unit_test(test_parse_timestamp),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
