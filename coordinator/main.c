@@ -48,6 +48,9 @@ typedef struct CoordinatorConfig {
         uint64_t max_devices_per_node, max_device_size, max_agent_rate;
         uint64_t max_watches_per_client, max_jobs_per_client, job_timeout;
         uint64_t watch_queue;
+        /* The intent store in the Ceph monitors (intent-ceph.h), with intent = ceph. */
+        char *ceph_conf, *ceph_name, *ceph_keyring, *intent_prefix;
+        uint64_t ceph_timeout;
 } CoordinatorConfig;
 
 typedef struct Coordinator {
@@ -107,6 +110,16 @@ static const ConfOption options[] = {
             max_jobs_per_client, "commands one client connection may have in progress (0: only the overall 4096)"),
         OPT("coordinator", "job-timeout", CONF_DURATION, "1h", 0, 0, job_timeout,
             "a command whose agent says nothing of it for this long fails as timed out (0: never)"),
+        OPT("coordinator", "ceph-conf", CONF_STRING, "/etc/ceph/ceph.conf", 0, 0, ceph_conf,
+            "with intent = ceph: the Ceph configuration that names the monitors"),
+        OPT("coordinator", "ceph-name", CONF_STRING, "client.castle-coordinator", 0, 0, ceph_name,
+            "with intent = ceph: the cephx user (its caps: config-key get/set/rm/dump with key prefix intent-prefix)"),
+        OPT("coordinator", "ceph-keyring", CONF_STRING, "/etc/castle/keys/ceph.client.castle-coordinator.keyring", 0,
+            0, ceph_keyring, "with intent = ceph: the keyring that holds ceph-name's key"),
+        OPT("coordinator", "intent-prefix", CONF_STRING, "castle/", 0, 0, intent_prefix,
+            "with intent = ceph: castle's key prefix in the monitors' config-key store"),
+        OPT("coordinator", "ceph-timeout", CONF_DURATION, "5s", USEC_PER_SEC, 0, ceph_timeout,
+            "with intent = ceph: a connection or command the monitors do not answer in this long fails"),
 };
 
 static void help(void) {
