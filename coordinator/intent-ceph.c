@@ -539,8 +539,8 @@ static int ceph_write(void *data, const char *const *keys, const void *const *va
         b->seq++;
         /* A follower that had seen all our earlier writes has seen this one too. */
         self = cursor_find(b, b->writer);
-        if (b->synced && self && self->seq + 1 == b->seq)
-                self->seq = b->seq;
+        if (b->synced && (self ? self->seq : 0) + 1 == b->seq)
+                (void) cursor_set(b, b->writer, b->seq);
         return 0;
 }
 
