@@ -26,6 +26,7 @@ static void help(void) {
                "Reads commands from standard input, one a line:\n"
                "  put KEY TEXT        stores TEXT under KEY (one write call)\n"
                "  putfile KEY FILE    stores FILE's bytes under KEY\n"
+               "  putmany KEY N       stores KEY-0 .. KEY-(N-1) in one write call\n"
                "  rm KEY              removes KEY\n"
                "  follow              prints \"add KEY SIZE\" or \"del KEY\" for every pair not seen yet\n"
                "Each command ends with one line: \"write R MS\" or \"follow R N MS\", R the result\n"
@@ -150,6 +151,28 @@ int main(int argc, char *argv[]) {
                         const char *keys[] = { key };
                         const void *values[] = { data };
                         report("write", b.write(b.data, keys, values, &size, 1), start);
+                } else if (streq(cmd, "putmany") && key && arg) {
+                        /* One write call of N pairs KEY-0 .. KEY-(N-1), values "v0" ... */
+                        size_t n = strtoul(arg, NULL, 10);
+                        char **keys = calloc(n + 1, sizeof(char *)), **values = calloc(n + 1, sizeof(char *));
+                        size_t *sizes = calloc(n + 1, sizeof(size_t));
+                        r = keys && values && sizes ? 0 : -ENOMEM;
+                        for (size_t i = 0; r == 0 && i < n; i++) {
+                                if (asprintf(&keys[i], "%s-%zu", key, i) < 0 || asprintf(&values[i], "v%zu", i) < 0)
+                                        r = -ENOMEM;
+                                else
+                                        sizes[i] = strlen(values[i]);
+                        }
+                        if (r == 0)
+                                r = b.write(b.data, (const char *const *) keys, (const void *const *) values, sizes, n);
+                        report("write", r, start);
+                        for (size_t i = 0; keys && values && i < n; i++) {
+                                free(keys[i]);
+                                free(values[i]);
+                        }
+                        free(keys);
+                        free(values);
+                        free(sizes);
                 } else if (streq(cmd, "rm") && key) {
                         const char *keys[] = { key };
                         const void *values[] = { NULL };

@@ -132,6 +132,20 @@ out=$(ask a follow)
 [ "$(adds "$out")" = "add audit/coord-a/1-2 add audit/coord-a/1-3 add spec/one " ] &&
         pass "A's first follow brings every pair" || fail "A's first follow: $out"
 
+# ---- a write call with more keys than a head can name: followers dump everything once ----
+long=bulk/$(printf 'k%.0s' $(seq 1 180))
+dumps_before=$(grep -c '"config-key dump","key":"castle/"}' "$WORK/b.log" || true)
+out=$(ask a putmany "$long" 200)
+[ "$(result "$out")" = 0 ] && pass "one write call of 200 pairs ($(millis "$out") ms)" || fail "200 pairs: $out"
+out=$(ask b follow)
+n=$(grep -c "^add $long-" <<<"$out" || true)
+dumps=$(($(grep -c '"config-key dump","key":"castle/"}' "$WORK/b.log" || true) - dumps_before))
+[ "$n" = 200 ] && [ "$dumps" = 1 ] && pass "B gets all 200 through one full dump (the head could not name them)" ||
+        fail "B after 200 pairs in one call: $n pairs, $dumps full dumps"
+out=$(ask b follow)
+[ "$(result "$out")" = 0 ] && [ -z "$(adds "$out")" ] && pass "and is back to following heads" ||
+        fail "the follow after the full dump: $out"
+
 # ---- a value at the limit, binary ----
 head -c 45056 /dev/urandom >"$WORK/big"
 out=$(ask a putfile blob/big "$WORK/big")
