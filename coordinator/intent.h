@@ -46,7 +46,10 @@ typedef struct IntentBackend {
         int (*write)(void *data, const char *const *keys, const void *const *values, const size_t *sizes,
                      size_t n);
         /* Calls add for every pair the backend holds that this follower has not yet seen (the
-         * backend keeps its own cursor); at the first call, every pair. */
+         * backend keeps its own cursor); at the first call, every pair. add may be called with
+         * value NULL (size 0): the key was removed (or a write of it never got through). The
+         * same pair may come twice (a call that failed half-way is repeated): add must be
+         * idempotent. */
         int (*follow)(void *data, int (*add)(const char *key, const void *value, size_t size, void *u), void *u);
         void (*close)(void *data);
 } IntentBackend;

@@ -21,6 +21,7 @@
 #include "coordinator/audit.h"
 #include "coordinator/ingest.h"
 #include "coordinator/intent.h"
+#include "coordinator/intent-ceph.h"
 #include "coordinator/jobs.h"
 #include "coordinator/metrics.h"
 #include "coordinator/nodes.h"
@@ -52,6 +53,9 @@ typedef struct CoordinatorConfig {
         uint64_t watch_queue;
         int intent;             /* IntentKind */
         char *name;             /* "" = the host name */
+        /* The intent store in the Ceph monitors (intent-ceph.h), with intent = ceph. */
+        char *ceph_conf, *ceph_name, *ceph_keyring, *intent_prefix;
+        uint64_t ceph_timeout;
 } CoordinatorConfig;
 
 /* Where the intent (the audit trail) is kept. */
@@ -126,6 +130,16 @@ static const ConfOption options[] = {
           "(the monitors' config-key store; several coordinators)", intent_kinds },
         OPT("coordinator", "name", CONF_STRING, "", 0, 0, name,
             "this coordinator's name in the audit trail (empty: the host name)"),
+        OPT("coordinator", "ceph-conf", CONF_STRING, "/etc/ceph/ceph.conf", 0, 0, ceph_conf,
+            "with intent = ceph: the Ceph configuration that names the monitors"),
+        OPT("coordinator", "ceph-name", CONF_STRING, "client.castle-coordinator", 0, 0, ceph_name,
+            "with intent = ceph: the cephx user (its caps: config-key get/set/rm/dump with key prefix intent-prefix)"),
+        OPT("coordinator", "ceph-keyring", CONF_STRING, "/etc/castle/keys/ceph.client.castle-coordinator.keyring", 0,
+            0, ceph_keyring, "with intent = ceph: the keyring that holds ceph-name's key"),
+        OPT("coordinator", "intent-prefix", CONF_STRING, "castle/", 0, 0, intent_prefix,
+            "with intent = ceph: castle's key prefix in the monitors' config-key store"),
+        OPT("coordinator", "ceph-timeout", CONF_DURATION, "5s", USEC_PER_SEC, 0, ceph_timeout,
+            "with intent = ceph: a connection or command the monitors do not answer in this long fails"),
 };
 
 static void help(void) {
@@ -221,7 +235,7 @@ static void on_sighup(void *userdata) {
 /* The intent store (a table of the database file, or the Ceph monitors behind it) and the
  * audit trail over it. */
 static int open_intent(Coordinator *c) {
-        IntentBackend *b = NULL; /* NULL: the SQLite table is the durable store */
+        IntentBackend backend, *b = NULL; /* NULL: the SQLite table is the durable store */
         char host[256] = "";
         const char *name = c->cfg.name;
         int r;
@@ -233,11 +247,17 @@ static int open_intent(Coordinator *c) {
                 name = host;
         }
         if (c->cfg.intent == INTENT_CEPH) {
-                /* intent-ceph.c (the backend in the monitors) is not part of this build: here
-                 * intent_ceph_backend() fills backend and b = &backend */
-                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
-                                       "intent = ceph: the Ceph monitors' backend is not built into this "
-                                       "castle-coordinator.");
+                r = intent_ceph_backend(&(IntentCephOptions) { .conf = c->cfg.ceph_conf,
+                                                               .name = c->cfg.ceph_name,
+                                                               .keyring = c->cfg.ceph_keyring,
+                                                               .prefix = c->cfg.intent_prefix,
+                                                               .writer = name,
+                                                               .timeout_usec = c->cfg.ceph_timeout },
+                                        &backend);
+                if (r < 0)
+                        return log_error_errno(r, "intent = ceph: %m (ceph-conf, ceph-name, ceph-keyring and "
+                                               "intent-prefix must be set)");
+                b = &backend;
         }
         r = intent_open(c->cfg.database, b, &c->intent);
         if (r < 0)
@@ -251,7 +271,12 @@ static int open_intent(Coordinator *c) {
                                        "blanks or '/', at most 128 characters): set name.", name);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
-        log_info("Keeping the intent and the audit trail in %s, as coordinator %s.", c->cfg.database, name);
+        if (b)
+                log_info("Keeping the intent and the audit trail in the Ceph monitors (%s, keys under %s), as "
+                         "coordinator %s; a copy in %s.", c->cfg.ceph_conf, c->cfg.intent_prefix, name,
+                         c->cfg.database);
+        else
+                log_info("Keeping the intent and the audit trail in %s, as coordinator %s.", c->cfg.database, name);
         return 0;
 }
 

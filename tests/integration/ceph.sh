@@ -33,7 +33,7 @@ ceph_start() {
         mkdir -p "$CEPH_DIR"/{mon-a,osd,run,log}
         # OSDs drop to the ceph user (--setuser ceph, as packaged): it must reach these.
         chmod 0755 "$WORK" "$CEPH_DIR"
-        if id ceph >/dev/null 2>&1; then chown ceph:ceph "$CEPH_DIR"/{osd,run,log}; fi
+        if [ "$(id -u)" -eq 0 ] && id ceph >/dev/null 2>&1; then chown ceph:ceph "$CEPH_DIR"/{osd,run,log}; fi
         cat >"$CEPH_CONF_FILE" <<CONF
 [global]
 fsid = $CEPH_FSID
@@ -86,6 +86,16 @@ CONF
         done
         echo "the test monitor did not answer within 30 s"
         tail -20 "$CEPH_DIR/log/ceph-mon.a.log" 2>/dev/null
+        return 1
+}
+
+# ceph_restart: the same monitor again, with its data, after ceph_stop.
+ceph_restart() {
+        ceph-mon -c "$CEPH_CONF_FILE" -i a >>"$CEPH_DIR/setup.log" 2>&1 || return 1
+        for _ in $(seq 1 60); do
+                ceph_cmd -s >/dev/null 2>&1 && return 0
+                sleep 0.5
+        done
         return 1
 }
 
