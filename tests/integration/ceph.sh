@@ -99,9 +99,15 @@ ceph_restart() {
         return 1
 }
 
-# The pids of every ceph daemon with our configuration.
+# The pids of every ceph daemon with our configuration (castle's own programs that name the
+# file, such as a coordinator with intent = ceph, are not ceph daemons).
 ceph_pids() {
-        pgrep -f -- "$CEPH_CONF_FILE" || true
+        local p
+        for p in $(pgrep -f -- "$CEPH_CONF_FILE"); do
+                case $(cat "/proc/$p/comm" 2>/dev/null) in
+                ceph-*) echo "$p" ;;
+                esac
+        done
 }
 
 ceph_stop() {
