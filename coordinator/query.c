@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/timeutil.h"
 #include "coordinator/nodes.h"
 #include "coordinator/query.h"
 #include "proto/codec.h"
@@ -22,6 +23,8 @@ struct Query {
         Jobs *jobs;
         CoordinatorMetrics *metrics;
         uint64_t dropped[_DROP_MAX];
+        bool require_peer;      /* a request without a ZAP User-Id is refused */
+        uint64_t refused, last_refusal_log;
 };
 
 typedef struct Reply {
@@ -219,9 +222,99 @@ static void remove_node(Query *q, zframe_t *rid, uint64_t request_id, const Cast
         send_reply(q, rid, &r);
 }
 
+void query_set_require_peer(Query *q, bool require) {
+        q->require_peer = require;
+}
+
+ZapRole query_required_role(Castle__QueryRequest__KindCase kind) {
+        switch (kind) {
+        case CASTLE__QUERY_REQUEST__KIND_NODES:
+        case CASTLE__QUERY_REQUEST__KIND_DEVICES:
+        case CASTLE__QUERY_REQUEST__KIND_WATCH:
+                return ZAP_ROLE_VIEWER;
+        case CASTLE__QUERY_REQUEST__KIND_COMMAND:
+        case CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE:
+        case CASTLE__QUERY_REQUEST__KIND_AUDIT: /* who did what is not for dashboards */
+                return ZAP_ROLE_OPERATOR;
+        default: /* key unbind, and whatever is added later until it says otherwise */
+                return ZAP_ROLE_ADMIN;
+        }
+}
+
+/* Whether peer may make a request of this kind; if not, it is answered with the error and
+ * the role it needs, counted, and logged at most once a second. */
+static bool permitted(Query *q, zframe_t *rid, const Castle__QueryRequest *req, const ZapPeer *peer) {
+        Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
+        ZapRole need = query_required_role(req->kind_case);
+        const char *kind = codec_oneof_name(&castle__query_request__descriptor, (int) req->kind_case) ?: "?";
+        char error[256];
+        uint64_t now;
+
+        if (peer->role >= need && peer->role != ZAP_ROLE_AGENT)
+                return true;
+        if (peer->role == ZAP_ROLE_NONE)
+                snprintf(error, sizeof error, "this request needs the %s role; this client is not authenticated",
+                         zap_role_to_string(need));
+        else
+                snprintf(error, sizeof error, "this request needs the %s role; key '%s' has the %s role",
+                         zap_role_to_string(need), peer->name, zap_role_to_string(peer->role));
+        q->refused++;
+        coordinator_metrics_refused(q->metrics, zap_role_to_string(peer->role), zap_role_to_string(need));
+        now = now_usec();
+        if (now - q->last_refusal_log >= USEC_PER_SEC) {
+                q->last_refusal_log = now;
+                log_notice("Refused a %s request from key '%s' (%s): it needs the %s role, the key has the %s role; "
+                           "%" PRIu64 " refused so far.",
+                           kind, peer->name, peer->fingerprint, zap_role_to_string(need),
+                           zap_role_to_string(peer->role), q->refused);
+        }
+        r.request_id = req->request_id;
+        r.error = error;
+        r.required_role = (char *) zap_role_to_string(need);
+        r.last = true;
+        send_reply(q, rid, &r);
+        return false;
+}
+
+static void key_unbind(Query *q, zframe_t *rid, uint64_t request_id, const Castle__KeyUnbind *u,
+                       const ZapPeer *peer) {
+        Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
+        StoreBinding b = {};
+        char error[256];
+        int k;
+
+        if (isempty(u->key) || strlen(u->key) > ZAP_NAME_MAX || strpbrk(u->key, " \t\n\r")) {
+                reply_error(q, rid, request_id, "invalid key: give the key's name or its public key (Z85)");
+                return;
+        }
+        k = store_binding_remove(q->store, u->key, &b);
+        if (k < 0) {
+                if (k == -ENOENT)
+                        reply_error(q, rid, request_id, "no agent key of that name or public key is bound to a node");
+                else {
+                        snprintf(error, sizeof error, "the store could not remove the binding: %s", strerror(-k));
+                        reply_error(q, rid, request_id, error);
+                }
+                return;
+        }
+        log_notice("Agent key '%s' (%s) is no longer bound to node %s (key unbind by '%s').", b.name, b.key, b.node_id,
+                   peer->name);
+        store_binding_done(&b);
+        r.request_id = request_id;
+        r.last = true;
+        send_reply(q, rid, &r);
+}
+
 int query_message(Query *q, zmsg_t *msg) {
+        zframe_t *payload = zmsg_size(msg) == 2 ? zmsg_last(msg) : NULL;
+
+        return query_message_as(q, msg, payload ? zframe_meta(payload, "User-Id") : NULL);
+}
+
+int query_message_as(Query *q, zmsg_t *msg, const char *user_id) {
         Castle__QueryRequest *req = NULL;
         zframe_t *rid, *payload;
+        ZapPeer peer = {};
         int r;
 
         if (zmsg_size(msg) != 2) {
@@ -236,6 +329,16 @@ int query_message(Query *q, zmsg_t *msg) {
         if (r < 0) {
                 q->dropped[r == -EPROTO ? DROP_VERSION : DROP_DECODE]++;
                 reply_error(q, rid, 0, r == -EPROTO ? "unsupported protocol version" : "malformed request");
+                return 0;
+        }
+        /* Without a User-Id the socket has no ZAP handler: that is a test's inproc socket, or a
+         * coordinator that requires none (require_peer unset), whose clients may do anything. */
+        if (user_id ? zap_peer_parse(user_id, &peer) < 0 : q->require_peer)
+                peer = (ZapPeer) { .role = ZAP_ROLE_NONE, .name = "?", .fingerprint = "-" };
+        else if (!user_id)
+                peer = (ZapPeer) { .role = ZAP_ROLE_ADMIN, .name = "unauthenticated", .fingerprint = "-" };
+        if (!permitted(q, rid, req, &peer)) {
+                castle__query_request__free_unpacked(req, NULL);
                 return 0;
         }
         switch (req->kind_case) {
@@ -253,6 +356,9 @@ int query_message(Query *q, zmsg_t *msg) {
                 break;
         case CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE:
                 remove_node(q, rid, req->request_id, req->remove_node);
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_UNBIND:
+                key_unbind(q, rid, req->request_id, req->unbind, &peer);
                 break;
         default:
                 reply_error(q, rid, req->request_id, "unknown request");
