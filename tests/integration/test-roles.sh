@@ -48,9 +48,11 @@ start_agent() { # start_agent NODE KEY
                 --coordinator-key "$K/coordinator.key" --filter '^castle-matches-nothing$' --heartbeat-interval 1s \
                 >>"$WORK/agent-$1.log" 2>&1 &
         PIDS+=("$!")
+        LAST_AGENT=$!
 }
 start_agent node-a agent-a
 start_agent node-b agent-b
+AGENT_B=$LAST_AGENT
 
 as() { # as ROLE cluster-args...
         local role=$1
@@ -123,7 +125,10 @@ curl -sS "http://127.0.0.1:$MPORT/metrics" | grep -q 'castle_coordinator_request
         fail "refusals counted: $(curl -sS "http://127.0.0.1:$MPORT/metrics" | grep refused)"
 pass "binding drops and role refusals are counted on /metrics"
 
-# --- the admin unbinds: a new key may then take node-b (a reinstalled node)
+# --- the admin unbinds: a new key may then take node-b (a reinstalled node; the old agent is
+# gone first, else its next heartbeat would bind its key to node-b again)
+kill "$AGENT_B"
+wait "$AGENT_B" 2>/dev/null || true
 as admin key unbind agent-b >"$WORK/out" || fail "the admin's unbind: $(cat "$WORK/out")"
 grep -q "Agent key 'agent-b' .* is no longer bound to node node-b (key unbind by 'admin')" "$WORK/coordinator.log" ||
         fail "the coordinator logs the unbind"
