@@ -263,7 +263,7 @@ static bool permitted(Query *q, zframe_t *rid, const Castle__QueryRequest *req, 
         now = now_usec();
         if (now - q->last_refusal_log >= USEC_PER_SEC) {
                 q->last_refusal_log = now;
-                log_notice("Refused a %s request from key '%s' (%s): it needs the %s role, the key has the %s role; "
+                log_notice("Refused a request (%s) from key '%s' (%s): it needs the %s role, the key has the %s role; "
                            "%" PRIu64 " refused so far.",
                            kind, peer->name, peer->fingerprint, zap_role_to_string(need),
                            zap_role_to_string(peer->role), q->refused);

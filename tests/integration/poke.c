@@ -42,7 +42,9 @@ int main(int argc, char *argv[]) {
                 size_t n;
 
                 h.node_id = (char *) node;
-                h.hostname = (char *) "a hostname long enough to be cut in the middle of the message";
+                h.hostname = (char *) (streq(what, "hello") ? "poke"
+                                       : "a hostname long enough to be cut in the middle of the message");
+                h.agent_version = (char *) "poke";
                 e.protocol_version = streq(what, "version") ? 99 : CASTLE_PROTOCOL_VERSION;
                 e.body_case = CASTLE__ENVELOPE__BODY_HELLO;
                 e.hello = &h;

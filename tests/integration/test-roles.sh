@@ -92,7 +92,7 @@ sleep 1.5 # a command that got through would be in the agent's log by now
 [ "$(nodes_list)" = "$before_nodes" ] || fail "the viewer's requests changed the nodes: $(nodes_list)"
 after_a=$(grep -c "policy\|Command [0-9]" "$WORK/agent-node-a.log" || true)
 [ "$after_a" = "$before_a" ] || fail "a refused command reached the agent: $(tail -5 "$WORK/agent-node-a.log")"
-grep -q "Refused a command request from key 'viewer'" "$WORK/coordinator.log" || fail "the coordinator logs the refusal"
+grep -q "Refused a request (command) from key 'viewer'" "$WORK/coordinator.log" || fail "the coordinator logs the refusal"
 pass "the viewer's refused requests changed nothing"
 
 # --- the operator works, but cannot unbind
