@@ -11,6 +11,10 @@
 #include "coordinator/store.h"
 #include "coordinator/zap.h"
 
+/* A key file's `node = *`: the key may speak for any node and is never bound (bench/fleet's
+ * simulated agents share one key). "*" is therefore no usable node id. */
+#define BINDING_ANY_NODE "*"
+
 typedef struct Bindings Bindings;
 
 int bindings_new(Store *store, Bindings **ret);

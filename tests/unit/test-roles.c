@@ -119,6 +119,12 @@ static void test_bindings(void **state) {
         assert_string_equal(sb.node_id, "node-c");
         store_binding_done(&sb);
 
+        /* a key file's "*": any node, never bound */
+        ZapPeer any = agent("sim", FP_B, "*");
+        assert_int_equal(bindings_check(b, &any, "node-q", T0, why, sizeof why), 0);
+        assert_int_equal(bindings_check(b, &any, "node-r", T0, why, sizeof why), 0);
+        assert_int_equal(store_binding_of_node(t.store, "node-q", &sb), -ENOENT);
+
         /* no CURVE, no binding */
         assert_int_equal(bindings_check(b, &insecure, "node-a", T0, why, sizeof why), 0);
         assert_int_equal(bindings_check(b, &insecure, "node-z", T0, why, sizeof why), 0);
