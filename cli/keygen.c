@@ -58,8 +58,8 @@ int cmd_keygen(int argc, char *argv[]) {
                         break;
                 case 'N':
                         if (!codec_valid_id(optarg)) {
-                                log_error("--node takes a node id (as the agent's node-id option or its machine id): '%s' is not one.",
-                                          optarg);
+                                log_error("--node takes a node id (the agent's node-id option, or its machine "
+                                          "id): '%s' is not one.", optarg);
                                 return EXIT_USAGE;
                         }
                         node = optarg;

@@ -185,8 +185,8 @@ static void load_dir(ZapDir *d) {
                 const char *node;
                 ZapKey *k;
 
-                if (zhashx_size(d->keys) < ZAP_MAX_KEYS_PER_DIR && asprintf(&path, "%s/%s", d->path, names[i]->d_name) >= 0 &&
-                    stat(path, &st) >= 0 && S_ISREG(st.st_mode) && (cert = zcert_load(path))) {
+                if (zhashx_size(d->keys) < ZAP_MAX_KEYS_PER_DIR &&
+                    asprintf(&path, "%s/%s", d->path, names[i]->d_name) >= 0 && stat(path, &st) >= 0 && S_ISREG(st.st_mode) && (cert = zcert_load(path))) {
                         node = zcert_meta(cert, "node");
                         if (d->role == ZAP_ROLE_AGENT && !isempty(node) &&
                             (strlen(node) > ZAP_NODE_MAX || !codec_valid_id(node)))
