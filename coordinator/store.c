@@ -176,9 +176,11 @@ int store_open_sqlite(const char *path, Store **ret) {
         if (r < 0)
                 return r;
         /* A table of its own, outside the schema version, so that it never has to be migrated
-         * with the inventory's. */
+         * with the inventory's. One b-tree (a page): a node's key is looked up by a scan, which
+         * happens once per key binding, and store_binding_set() keeps node ids unique. A full
+         * disk (tests/integration/test-store-full.sh, 512 KiB) notices every page. */
         r = exec(s, "CREATE TABLE IF NOT EXISTS agent_keys(key TEXT PRIMARY KEY, name TEXT NOT NULL, "
-                    "node_id TEXT NOT NULL UNIQUE, since INTEGER)");
+                    "node_id TEXT NOT NULL, since INTEGER) WITHOUT ROWID");
         if (r < 0)
                 return r;
         for (size_t i = 0; i < _STMT_MAX; i++) {
@@ -750,8 +752,18 @@ int store_binding_of_node(Store *s, const char *node_id, StoreBinding *ret) {
 }
 
 int store_binding_set(Store *s, const char *key, const char *name, const char *node_id, int64_t now) {
+        StoreBinding other = {};
         sqlite3_stmt *st;
         int rc, r;
+
+        r = store_binding_of_node(s, node_id, &other);
+        if (r >= 0) {
+                r = streq(other.key, key) ? 0 : -EEXIST;
+                store_binding_done(&other);
+                if (r < 0)
+                        return r;
+        } else if (r != -ENOENT)
+                return r;
 
         /* the key's row is replaced (a key file that names another node now); a node another key
          * holds is a constraint violation */
@@ -766,7 +778,7 @@ int store_binding_set(Store *s, const char *key, const char *name, const char *n
         bind_text(st, 3, node_id);
         sqlite3_bind_int64(st, 4, now);
         rc = sqlite3_step(st);
-        r = rc == SQLITE_DONE ? 0 : (rc & 0xff) == SQLITE_CONSTRAINT ? -EEXIST : sql_error(rc);
+        r = rc == SQLITE_DONE ? 0 : sql_error(rc);
         sqlite3_finalize(st);
         return r;
 }
