@@ -54,6 +54,9 @@ static void help(FILE *f) {
 "                        result). TIME: a Unix time, an ISO date or date and time (local, or\n"
 "                        UTC with Z), or a duration ago (1h, 30min, 7d); --limit: the newest N\n"
 "                        (default: the coordinator's 1000)\n"
+"  key unbind KEY        forget which node the agent key KEY (its name in the coordinator's\n"
+"                        agent-keys directory, or its public key) is bound to, so that a\n"
+"                        reinstalled node with a new key may take its node id (admin role)\n"
 "\n"
 "Options:\n"
 "  -f, --format=FORMAT   table (default) or json; devices also takes rook: a Kubernetes List\n"
@@ -79,7 +82,15 @@ static void help(FILE *f) {
 "      --force           node rm: also while the node is online\n"
 "      --crush-device-class=CLASS  osd create, policy: the OSD's device class\n"
 "      --auto-prepare=yes|no, --filter=REGEX, --path-filter=REGEX   policy: what to prepare\n"
-"  -h, --help            this text\n");
+"  -h, --help            this text\n"
+"\n"
+"Roles: the coordinator gives each client key the role of the allowlist that holds it:\n"
+"viewer (nodes, devices, device, watch), operator (also osd create, policy, node rm, and\n"
+"the rescan and audit requests) or admin (also key unbind). A request outside the key's\n"
+"role is refused with the role it needs, and castlectl exits with status 4.\n"
+"\n"
+"Exit status: 0 on success, 1 on failure, 2 on a usage error, 4 when the coordinator\n"
+"refused the request for this key's role (permission denied).\n");
 }
 
 enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL, ARG_MIN_SIZE, ARG_MAX_SIZE,
@@ -270,9 +281,15 @@ int cluster_receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Cas
         if (r < 0)
                 return log_error_errno(r, "The coordinator sent something unreadable: %m");
         if (!isempty((*ret)->error)) {
-                log_error("The coordinator says: %s", (*ret)->error);
+                /* A refusal for the key's role has an exit status of its own (EXIT_PERMISSION). */
+                bool denied = !isempty((*ret)->required_role);
+
+                if (denied)
+                        log_error("Permission denied: %s.", (*ret)->error);
+                else
+                        log_error("The coordinator says: %s", (*ret)->error);
                 castle__query_reply__free_unpacked(*ret, NULL);
-                return -EREMOTEIO;
+                return denied ? -EACCES : -EREMOTEIO;
         }
         return 0;
 }
@@ -303,6 +320,9 @@ int cluster_query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__Ki
                 break;
         case CASTLE__QUERY_REQUEST__KIND_AUDIT:
                 q.audit = body;
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_UNBIND:
+                q.unbind = body;
                 break;
         default:
                 return -EINVAL;
@@ -710,6 +730,23 @@ static int cmd_audit(zsock_t *s, const ClusterArgs *a) {
         return 0;
 }
 
+static int cmd_key_unbind(zsock_t *s, const ClusterArgs *a, const char *key) {
+        Castle__KeyUnbind u = CASTLE__KEY_UNBIND__INIT;
+        Castle__QueryReply *rep = NULL;
+        int r;
+
+        u.key = (char *) key;
+        r = cluster_query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_UNBIND, &u);
+        if (r < 0)
+                return log_error_errno(r, "Cannot send the request: %m");
+        r = cluster_receive(s, a, a->timeout_usec, &rep);
+        if (r < 0)
+                return r;
+        castle__query_reply__free_unpacked(rep, NULL);
+        printf("Key %s is no longer bound to a node; its next message binds it again.\n", key);
+        return 0;
+}
+
 int cmd_cluster(int argc, char *argv[]) {
         ClusterArgs a = {
                 .endpoint = getenv("CASTLE_COORDINATOR") ?: "tcp://127.0.0.1:7101",
@@ -753,6 +790,11 @@ int cmd_cluster(int argc, char *argv[]) {
                         log_error("Usage: castlectl cluster node rm NODE [--force].");
                         return EXIT_USAGE;
                 }
+        } else if (streq(cmd, "key")) {
+                if (optind + 3 != argc || !streq(argv[optind + 1], "unbind")) {
+                        log_error("Usage: castlectl cluster key unbind KEY.");
+                        return EXIT_USAGE;
+                }
         } else if (!streq(cmd, "nodes") && !streq(cmd, "devices") && !streq(cmd, "watch") &&
                    !streq(cmd, "audit")) {
                 log_error("Unknown cluster command '%s'. Run 'castlectl cluster --help'.", cmd);
@@ -791,10 +833,12 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cmd_node_rm(s, &a, argv[optind + 2]);
         else if (streq(cmd, "audit"))
                 r = cmd_audit(s, &a);
+        else if (streq(cmd, "key"))
+                r = cmd_key_unbind(s, &a, argv[optind + 2]);
         else if (a.rook)
                 r = cmd_devices_rook(s, &a);
         else
                 r = cmd_devices(s, &a);
         zsock_destroy(&s);
-        return r < 0 ? 1 : 0;
+        return r == -EACCES ? EXIT_PERMISSION : r < 0 ? 1 : 0;
 }

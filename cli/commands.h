@@ -6,6 +6,8 @@
 #include <stdio.h>
 
 #define EXIT_USAGE 2
+/* castlectl cluster: the coordinator refused the request for the client key's role. */
+#define EXIT_PERMISSION 4
 
 typedef struct Command {
         const char *name;

@@ -388,52 +388,6 @@ void audit_caller_set(AuditCaller *c, const AuditWho *who) {
         c->who = (AuditWho) { .role = c->role, .key_name = c->key_name, .key_fingerprint = c->key_fingerprint };
 }
 
-static bool valid_role(const char *s, size_t n) {
-        return (n == 6 && strncmp(s, "viewer", 6) == 0) || (n == 8 && strncmp(s, "operator", 8) == 0) ||
-               (n == 5 && strncmp(s, "admin", 5) == 0);
-}
-
-int audit_caller_parse(const char *user_id, AuditCaller *c) {
-        const char *p[3];
-        size_t len[3], k = 0;
-
-        audit_caller_set(c, &(AuditWho) { .role = "", .key_name = "unknown", .key_fingerprint = "" });
-        if (isempty(user_id))
-                return 0;
-        if (streq(user_id, "insecure")) {
-                audit_caller_set(c, &(AuditWho) { .role = "admin", .key_name = "insecure", .key_fingerprint = "" });
-                return 0;
-        }
-        for (const char *s = user_id; *s && k < 4;) {
-                size_t n = strcspn(s, " ");
-                if (n == 0)
-                        return -EINVAL;
-                if (k == 3)
-                        return -EINVAL; /* a fourth word */
-                p[k] = s;
-                len[k++] = n;
-                s += n;
-                if (*s == ' ')
-                        s++;
-        }
-        for (size_t i = 0; i < k; i++)
-                for (size_t j = 0; j < len[i]; j++)
-                        if (p[i][j] < '!' || p[i][j] > '~')
-                                return -EINVAL;
-        if (k == 1 && len[0] == 40) { /* today's ZAP handler: the Z85 public key of a query key */
-                audit_caller_set(c, &(AuditWho) { .role = "operator", .key_name = "", .key_fingerprint = "" });
-                set_str(c->key_fingerprint, sizeof c->key_fingerprint, p[0], len[0]);
-                return 0;
-        }
-        if (k != 3 || !valid_role(p[0], len[0]) || len[1] >= sizeof c->key_name ||
-            len[2] >= sizeof c->key_fingerprint)
-                return -EINVAL;
-        set_str(c->role, sizeof c->role, p[0], len[0]);
-        set_str(c->key_name, sizeof c->key_name, p[1], len[1]);
-        set_str(c->key_fingerprint, sizeof c->key_fingerprint, p[2], len[2]);
-        return 0;
-}
-
 const char *audit_command_action(const Castle__Command *c) {
         switch (c ? c->kind_case : CASTLE__COMMAND__KIND__NOT_SET) {
         case CASTLE__COMMAND__KIND_OSD_CREATE:

@@ -37,12 +37,6 @@ typedef struct AuditCaller {
 const char *audit_command_action(const Castle__Command *c);
 const char *audit_command_device(const Castle__Command *c);
 
-/* Fills c from a connection's ZAP User-Id: "ROLE NAME FINGERPRINT" (space-separated),
- * "insecure" (--insecure: role admin, name insecure, no fingerprint), or a bare fingerprint
- * (a client of the query-keys allowlist: role operator, no name). NULL or "" (no ZAP
- * handler: tests) gives role "", name "unknown". -EINVAL for anything else, with c filled as
- * for NULL. */
-int audit_caller_parse(const char *user_id, AuditCaller *c);
 /* Copies who into c (its strings cut to c's arrays). */
 void audit_caller_set(AuditCaller *c, const AuditWho *who);
 

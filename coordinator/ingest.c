@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
+#include "coordinator/binding.h"
 #include "coordinator/ingest.h"
 #include "proto/codec.h"
 #include "proto/link.h"
@@ -19,6 +20,7 @@ struct Ingest {
         Watch *watch;
         Jobs *jobs;
         CoordinatorMetrics *metrics;
+        Bindings *bindings;
         IngestLimits limits;
         uint64_t applied, dropped[_DROP_MAX];
         uint64_t last_drop_log[_DROP_MAX];
@@ -35,11 +37,18 @@ int ingest_new(zsock_t *agents, Store *store, Nodes *nodes, Watch *watch, Jobs *
                         .metrics = metrics,
                         .limits = { .max_devices = INGEST_MAX_DEVICES, .max_device_size = INGEST_MAX_DEVICE_SIZE,
                                     .max_rate = INGEST_MAX_RATE } };
+        if (bindings_new(store, &ingest->bindings) < 0) {
+                free(ingest);
+                return -ENOMEM;
+        }
         *ret = ingest;
         return 0;
 }
 
 Ingest *ingest_free(Ingest *ingest) {
+        if (!ingest)
+                return NULL;
+        bindings_free(ingest->bindings);
         free(ingest);
         return NULL;
 }
@@ -326,7 +335,32 @@ void ingest_tick(Ingest *ingest) {
         }
 }
 
+/* Whether the sender's key may speak for node_id (coordinator/binding.c); user_id NULL: the
+ * socket has no ZAP handler (unit tests), nothing to check. */
+static bool may_speak_for(Ingest *ingest, const char *user_id, const char *node_id, int64_t now) {
+        ZapPeer peer;
+        char why[512];
+
+        if (!user_id)
+                return true;
+        if (zap_peer_parse(user_id, &peer) < 0) {
+                drop_because(ingest, DROP_BINDING, node_id, "the sender's ZAP User-Id is unreadable");
+                return false;
+        }
+        if (bindings_check(ingest->bindings, &peer, node_id, now, why, sizeof why) == -EPERM) {
+                drop_because(ingest, DROP_BINDING, node_id, why);
+                return false;
+        }
+        return true;
+}
+
 int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
+        zframe_t *payload = zmsg_size(msg) == 2 ? zmsg_last(msg) : NULL;
+
+        return ingest_message_as(ingest, msg, payload ? zframe_meta(payload, "User-Id") : NULL, now);
+}
+
+int ingest_message_as(Ingest *ingest, zmsg_t *msg, const char *user_id, int64_t now) {
         zframe_t *rid, *payload;
         Castle__Envelope *e = NULL;
         NodeRuntime *n;
@@ -367,6 +401,10 @@ int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now) {
                 free(node_id);
                 return 0;
         }
+        /* Before the node's record is touched (its routing id, its liveness): a key that may not
+         * speak for the node changes nothing of it. */
+        if (!may_speak_for(ingest, user_id, node_id, now))
+                goto finish;
 
         if (e->body_case == CASTLE__ENVELOPE__BODY_HELLO || e->body_case == CASTLE__ENVELOPE__BODY_SNAPSHOT) {
                 if (nodes_add(ingest->nodes, node_id, &n) < 0)

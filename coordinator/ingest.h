@@ -37,6 +37,11 @@ void ingest_set_limits(Ingest *ingest, const IngestLimits *limits);
 /* One message from the agents' ROUTER ([routing id, payload]), received at now (realtime
  * usec). Whatever is wrong with it is dropped here: it returns 0. */
 int ingest_message(Ingest *ingest, zmsg_t *msg, int64_t now);
+/* The same, from the sender that user_id (its ZAP User-Id, see coordinator/zap.h) names; NULL:
+ * unauthenticated (no ZAP handler), no key binding is checked. A key that may not speak for
+ * the message's node has the message dropped (DROP_BINDING). ingest_message() reads it from
+ * the message's metadata. */
+int ingest_message_as(Ingest *ingest, zmsg_t *msg, const char *user_id, int64_t now);
 
 /* Adds the messages dropped so far, by reason, to dropped. */
 void ingest_add_drops(const Ingest *ingest, uint64_t dropped[static _DROP_MAX]);

@@ -39,7 +39,8 @@ typedef struct CoordinatorConfig {
         char *query_endpoint;
         char *key;              /* our key pair (NAME_secret) */
         char *agent_keys;       /* allowlist directory for agents */
-        char *query_keys;       /* allowlist directory for query clients */
+        char *query_keys;       /* allowlist directory for query clients: the operator role */
+        char *viewer_keys, *admin_keys; /* ... the viewer and admin roles */
         char *database;
         uint64_t stale_after;   /* usec without a message: online -> stale */
         uint64_t offline_after; /* usec without a message: -> offline */
@@ -97,7 +98,11 @@ static const ConfOption options[] = {
         OPT("coordinator", "agent-keys", CONF_STRING, "/etc/castle/agents.d", 0, 0, agent_keys,
             "directory of agent public keys allowed to connect (re-read when it changes)"),
         OPT("coordinator", "query-keys", CONF_STRING, "/etc/castle/clients.d", 0, 0, query_keys,
-            "directory of client public keys allowed to query"),
+            "directory of client public keys with the operator role: queries, watch, commands, node rm"),
+        OPT("coordinator", "viewer-keys", CONF_STRING, "/etc/castle/viewers.d", 0, 0, viewer_keys,
+            "directory of client public keys with the viewer role: nodes, devices, watch (missing: none)"),
+        OPT("coordinator", "admin-keys", CONF_STRING, "/etc/castle/admins.d", 0, 0, admin_keys,
+            "directory of client public keys with the admin role: all, and key unbind (missing: none)"),
         OPT("coordinator", "database", CONF_STRING, "/var/lib/castle/coordinator/coordinator.db", 0, 0,
             database, "SQLite database file (WAL mode)"),
         OPT("coordinator", "stale-after", CONF_DURATION, "15s", USEC_PER_SEC, 0, stale_after,
@@ -315,7 +320,8 @@ static int run(Coordinator *c) {
                 return r;
 
         if (c->cfg.insecure)
-                log_warning("--insecure: accepting plain-text connections without authentication.");
+                log_warning("--insecure: accepting plain-text connections without authentication; every client "
+                            "has the admin role and agent keys are not bound to nodes.");
         else {
                 r = keys_load_pair(c->cfg.key, &c->cert);
                 if (r < 0)
@@ -326,8 +332,11 @@ static int run(Coordinator *c) {
         /* The ZAP handler first: a CURVE socket without one admits everybody. Each socket has
          * an I/O thread of its own: CURVE decryption of an agent's flood (bench/flood) must not
          * delay the queries' replies. */
-        r = zap_start((ZapDomain[]) { { "agents", c->cfg.agent_keys }, { "query", c->cfg.query_keys } }, 2,
-                      c->cfg.insecure, &c->zap);
+        r = zap_start((ZapDomain[]) { { "agents", c->cfg.agent_keys, ZAP_ROLE_AGENT },
+                                      { "query", c->cfg.viewer_keys, ZAP_ROLE_VIEWER },
+                                      { "query", c->cfg.query_keys, ZAP_ROLE_OPERATOR },
+                                      { "query", c->cfg.admin_keys, ZAP_ROLE_ADMIN } },
+                      4, c->cfg.insecure, &c->zap);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the ZAP handler: %m");
 
@@ -363,6 +372,7 @@ static int run(Coordinator *c) {
         ingest_set_limits(c->ingest, &(IngestLimits) { .max_devices = c->cfg.max_devices_per_node,
                                                        .max_device_size = c->cfg.max_device_size,
                                                        .max_rate = (unsigned) c->cfg.max_agent_rate });
+        query_set_require_peer(c->query, !c->cfg.insecure);
         watch_set_max_per_client(c->watch, c->cfg.max_watches_per_client);
         jobs_set_limits(c->jobs, c->cfg.max_jobs_per_client, c->cfg.job_timeout);
 

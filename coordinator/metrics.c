@@ -21,6 +21,7 @@ struct CoordinatorMetrics {
         Metric *nodes, *devices;
         Metric *received, *dropped, *applied;
         Metric *queries, *watchers, *watchers_dropped;
+        Metric *refused;
         Metric *store_duration;
         Metric *jobs, *jobs_pending;
         Metric *store_writable, *store_failures, *store_unsaved;
@@ -30,7 +31,7 @@ struct CoordinatorMetrics {
 static const char *const drop_names[_DROP_MAX] = {
         [DROP_FRAMING] = "framing", [DROP_DECODE] = "decode",         [DROP_VERSION] = "version",
         [DROP_INVALID] = "invalid", [DROP_UNEXPECTED] = "unexpected", [DROP_STORE] = "store",
-        [DROP_QUOTA] = "quota",     [DROP_RATE] = "rate",
+        [DROP_QUOTA] = "quota",     [DROP_RATE] = "rate",         [DROP_BINDING] = "binding",
 };
 
 const char *drop_reason_to_string(DropReason r) {
@@ -59,6 +60,10 @@ static const MetricDef families[] = {
         DEF(queries, "castle_coordinator_queries_total", METRIC_COUNTER,
             "requests on the query endpoint, by kind (invalid: did not decode)", METRIC_LABELS("kind"), NULL,
             0),
+        DEF(refused, "castle_coordinator_requests_refused_total", METRIC_COUNTER,
+            "query requests refused because the client's key lacks the role, by the key's role and the role "
+            "needed",
+            METRIC_LABELS("role", "needed"), NULL, 0),
         DEF(watchers, "castle_coordinator_watchers", METRIC_GAUGE, "watch clients subscribed", NULL, NULL,
             0),
         DEF(watchers_dropped, "castle_coordinator_watchers_dropped_slow_total", METRIC_COUNTER,
@@ -215,6 +220,11 @@ void coordinator_metrics_received(CoordinatorMetrics *m, Castle__Envelope__BodyC
 void coordinator_metrics_query(CoordinatorMetrics *m, Castle__QueryRequest__KindCase kind, bool invalid) {
         if (m)
                 count_kind(m->queries, &castle__query_request__descriptor, (int) kind, invalid);
+}
+
+void coordinator_metrics_refused(CoordinatorMetrics *m, const char *role, const char *needed) {
+        if (m)
+                (void) metric_inc(m->refused, METRIC_LABELS(role, needed));
 }
 
 void coordinator_metrics_store(CoordinatorMetrics *m, const char *op, uint64_t usec) {

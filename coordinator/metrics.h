@@ -26,6 +26,7 @@ typedef enum DropReason {
         DROP_STORE,      /* the store refused it */
         DROP_QUOTA,      /* over a quota: devices per node, bytes per device, watches or jobs per client */
         DROP_RATE,       /* over the agent's messages per second */
+        DROP_BINDING,    /* an agent key speaking for a node it is not bound to */
         _DROP_MAX,
 } DropReason;
 
@@ -63,6 +64,8 @@ const char *coordinator_metrics_address(const CoordinatorMetrics *m);
 void coordinator_metrics_received(CoordinatorMetrics *m, Castle__Envelope__BodyCase body, bool invalid);
 /* A request on the query endpoint. */
 void coordinator_metrics_query(CoordinatorMetrics *m, Castle__QueryRequest__KindCase kind, bool invalid);
+/* A query refused for the client's role (role: what it has, needed: what it would need). */
+void coordinator_metrics_refused(CoordinatorMetrics *m, const char *role, const char *needed);
 /* One store transaction: op is "snapshot", "delta" or "node_seen". */
 void coordinator_metrics_store(CoordinatorMetrics *m, const char *op, uint64_t usec);
 /* A command's end: result is "done", "failed", "refused", "node_lost" or "timed_out". */

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/timeutil.h"
 #include "coordinator/nodes.h"
 #include "coordinator/query.h"
 #include "proto/codec.h"
@@ -26,6 +27,8 @@ struct Query {
         uint64_t dropped[_DROP_MAX];
         Audit *audit;
         zlistx_t *recording;    /* Recording: requests waiting for their audit record */
+        bool require_peer;      /* a request without a ZAP User-Id is refused */
+        uint64_t refused, last_refusal_log;
 };
 
 /* A state-changing request, held until its audit record is stored. */
@@ -34,6 +37,7 @@ typedef struct Recording {
         zframe_t *rid;
         Castle__QueryRequest *req;
         AuditCaller caller;
+        ZapPeer peer;
         void *handle;           /* in q->recording */
 } Recording;
 
@@ -299,6 +303,43 @@ static void list_audit(Query *q, zframe_t *rid, uint64_t request_id, const Castl
         audit_records_free(records, n);
 }
 
+/* who: for the audit trail's result record, NULL without one. */
+static void key_unbind(Query *q, zframe_t *rid, uint64_t request_id, const Castle__KeyUnbind *u,
+                       const ZapPeer *peer, const AuditWho *who) {
+        Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
+        StoreBinding b = {};
+        char error[256];
+        int k;
+
+        if (isempty(u->key) || strlen(u->key) > ZAP_NAME_MAX || strpbrk(u->key, " \t\n\r")) {
+                reply_error(q, rid, request_id, "invalid key: give the key's name or its public key (Z85)");
+                return;
+        }
+        k = store_binding_remove(q->store, u->key, &b);
+        if (k < 0) {
+                if (k == -ENOENT)
+                        snprintf(error, sizeof error, "no agent key of that name or public key is bound to a node");
+                else
+                        snprintf(error, sizeof error, "the store could not remove the binding: %s", strerror(-k));
+                reply_error(q, rid, request_id, error);
+                if (who) {
+                        char result[300];
+
+                        snprintf(result, sizeof result, "failed: %s", error);
+                        (void) audit_result(q->audit, who, "key unbind", NULL, u->key, 0, result);
+                }
+                return;
+        }
+        if (who)
+                (void) audit_result(q->audit, who, "key unbind", b.node_id, u->key, 0, "ok");
+        log_notice("Agent key '%s' (%s) is no longer bound to node %s (key unbind by '%s').", b.name, b.key, b.node_id,
+                   peer->name);
+        store_binding_done(&b);
+        r.request_id = request_id;
+        r.last = true;
+        send_reply(q, rid, &r);
+}
+
 /* What a state-changing request is, for its audit record. */
 static void request_what(const Castle__QueryRequest *req, const char **ret_action, const char **ret_node,
                          const char **ret_device, uint64_t *ret_command_id) {
@@ -307,6 +348,11 @@ static void request_what(const Castle__QueryRequest *req, const char **ret_actio
                 *ret_node = req->command->node_id;
                 *ret_device = audit_command_device(req->command->command);
                 *ret_command_id = req->command->command->command_id;
+        } else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_UNBIND) {
+                *ret_action = "key unbind";
+                *ret_node = NULL;
+                *ret_device = req->unbind->key; /* the key's name or public key: no secret */
+                *ret_command_id = 0;
         } else {
                 *ret_action = remove_action(req->remove_node);
                 *ret_node = req->remove_node->node_id;
@@ -334,6 +380,8 @@ static void on_recorded(int error, void *userdata) {
                 (void) audit_result(q->audit, &rec->caller.who, action, node_id, device, command_id, result);
         } else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_COMMAND)
                 jobs_submit_as(q->jobs, rec->rid, req->request_id, req->command, &rec->caller.who);
+        else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_UNBIND)
+                key_unbind(q, rec->rid, req->request_id, req->unbind, &rec->peer, &rec->caller.who);
         else
                 remove_node(q, rec->rid, req->request_id, req->remove_node, &rec->caller.who);
         zlistx_delete(q->recording, rec->handle);
@@ -342,8 +390,8 @@ static void on_recorded(int error, void *userdata) {
 /* Records a state-changing request and holds it until the record is stored. Returns true when
  * it took req over; false when it answered the request with an error and req stays the
  * caller's. */
-static bool record_request(Query *q, zframe_t *rid, zframe_t *payload, Castle__QueryRequest *req) {
-        const char *action, *node_id, *device, *user_id = zframe_meta(payload, "User-Id");
+static bool record_request(Query *q, zframe_t *rid, Castle__QueryRequest *req, const ZapPeer *peer) {
+        const char *action, *node_id, *device;
         uint64_t command_id;
         Recording *rec;
         int k;
@@ -359,8 +407,9 @@ static bool record_request(Query *q, zframe_t *rid, zframe_t *payload, Castle__Q
                 reply_error(q, rid, req->request_id, "out of memory");
                 return false;
         }
-        if (audit_caller_parse(user_id, &rec->caller) < 0)
-                log_debug("Query: a User-Id that does not parse; the request is recorded as by 'unknown'.");
+        audit_caller_set(&rec->caller, &(AuditWho) { .role = zap_role_to_string(peer->role), .key_name = peer->name,
+                                                     .key_fingerprint = streq(peer->fingerprint, "-") ? "" : peer->fingerprint });
+        rec->peer = *peer;
         rec->q = q;
         rec->req = req;
         rec->handle = zlistx_add_end(q->recording, rec);
@@ -379,9 +428,71 @@ static bool record_request(Query *q, zframe_t *rid, zframe_t *payload, Castle__Q
         return true;
 }
 
+void query_set_require_peer(Query *q, bool require) {
+        q->require_peer = require;
+}
+
+ZapRole query_required_role(Castle__QueryRequest__KindCase kind) {
+        switch (kind) {
+        case CASTLE__QUERY_REQUEST__KIND_NODES:
+        case CASTLE__QUERY_REQUEST__KIND_DEVICES:
+        case CASTLE__QUERY_REQUEST__KIND_WATCH:
+                return ZAP_ROLE_VIEWER;
+        case CASTLE__QUERY_REQUEST__KIND_COMMAND:
+        case CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE:
+        case CASTLE__QUERY_REQUEST__KIND_AUDIT: /* who did what is not for dashboards */
+                return ZAP_ROLE_OPERATOR;
+        default: /* key unbind, and whatever is added later until it says otherwise */
+                return ZAP_ROLE_ADMIN;
+        }
+}
+
+/* Whether peer may make a request of this kind; if not, it is answered with the error and
+ * the role it needs, counted, and logged at most once a second. */
+static bool permitted(Query *q, zframe_t *rid, const Castle__QueryRequest *req, const ZapPeer *peer) {
+        Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
+        ZapRole need = query_required_role(req->kind_case);
+        const char *kind = codec_oneof_name(&castle__query_request__descriptor, (int) req->kind_case) ?: "?";
+        char error[256];
+        uint64_t now;
+
+        if (peer->role >= need && peer->role != ZAP_ROLE_AGENT)
+                return true;
+        if (peer->role == ZAP_ROLE_NONE)
+                snprintf(error, sizeof error, "this request needs the %s role; this client is not authenticated",
+                         zap_role_to_string(need));
+        else
+                snprintf(error, sizeof error, "this request needs the %s role; key '%s' has the %s role",
+                         zap_role_to_string(need), peer->name, zap_role_to_string(peer->role));
+        q->refused++;
+        coordinator_metrics_refused(q->metrics, zap_role_to_string(peer->role), zap_role_to_string(need));
+        now = now_usec();
+        if (now - q->last_refusal_log >= USEC_PER_SEC) {
+                q->last_refusal_log = now;
+                log_notice("Refused a request (%s) from key '%s' (%s): it needs the %s role, the key has the %s role; "
+                           "%" PRIu64 " refused so far.",
+                           kind, peer->name, peer->fingerprint, zap_role_to_string(need),
+                           zap_role_to_string(peer->role), q->refused);
+        }
+        r.request_id = req->request_id;
+        r.error = error;
+        r.required_role = (char *) zap_role_to_string(need);
+        r.last = true;
+        send_reply(q, rid, &r);
+        return false;
+}
+
+
 int query_message(Query *q, zmsg_t *msg) {
+        zframe_t *payload = zmsg_size(msg) == 2 ? zmsg_last(msg) : NULL;
+
+        return query_message_as(q, msg, payload ? zframe_meta(payload, "User-Id") : NULL);
+}
+
+int query_message_as(Query *q, zmsg_t *msg, const char *user_id) {
         Castle__QueryRequest *req = NULL;
         zframe_t *rid, *payload;
+        ZapPeer peer = {};
         int r;
 
         if (zmsg_size(msg) != 2) {
@@ -398,6 +509,16 @@ int query_message(Query *q, zmsg_t *msg) {
                 reply_error(q, rid, 0, r == -EPROTO ? "unsupported protocol version" : "malformed request");
                 return 0;
         }
+        /* Without a User-Id the socket has no ZAP handler: that is a test's inproc socket, or a
+         * coordinator that requires none (require_peer unset), whose clients may do anything. */
+        if (user_id ? zap_peer_parse(user_id, &peer) < 0 : q->require_peer)
+                peer = (ZapPeer) { .role = ZAP_ROLE_NONE, .name = "?", .fingerprint = "-" };
+        else if (!user_id)
+                peer = (ZapPeer) { .role = ZAP_ROLE_ADMIN, .name = "unauthenticated", .fingerprint = "-" };
+        if (!permitted(q, rid, req, &peer)) {
+                castle__query_request__free_unpacked(req, NULL);
+                return 0;
+        }
         switch (req->kind_case) {
         case CASTLE__QUERY_REQUEST__KIND_NODES:
                 list_nodes(q, rid, req->request_id);
@@ -410,20 +531,27 @@ int query_message(Query *q, zmsg_t *msg) {
                 break;
         case CASTLE__QUERY_REQUEST__KIND_COMMAND:
                 if (q->audit) {
-                        if (record_request(q, rid, payload, req))
+                        if (record_request(q, rid, req, &peer))
                                 req = NULL; /* acted on once recorded */
                 } else
                         jobs_submit(q->jobs, rid, req->request_id, req->command);
                 break;
         case CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE:
                 if (q->audit) {
-                        if (record_request(q, rid, payload, req))
+                        if (record_request(q, rid, req, &peer))
                                 req = NULL;
                 } else
                         remove_node(q, rid, req->request_id, req->remove_node, NULL);
                 break;
         case CASTLE__QUERY_REQUEST__KIND_AUDIT:
                 list_audit(q, rid, req->request_id, req->audit);
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_UNBIND:
+                if (q->audit) {
+                        if (record_request(q, rid, req, &peer))
+                                req = NULL;
+                } else
+                        key_unbind(q, rid, req->request_id, req->unbind, &peer, NULL);
                 break;
         default:
                 reply_error(q, rid, req->request_id, "unknown request");

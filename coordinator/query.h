@@ -12,6 +12,7 @@
 #include "coordinator/nodes.h"
 #include "coordinator/store.h"
 #include "coordinator/watch.h"
+#include "coordinator/zap.h"
 
 typedef struct Query Query;
 
@@ -27,6 +28,18 @@ void query_set_audit(Query *q, Audit *audit);
 /* One request from the query ROUTER ([routing id, payload]); every request gets an answer,
  * an error if nothing else. Returns 0. */
 int query_message(Query *q, zmsg_t *msg);
+/* The same from the client that user_id (its ZAP User-Id, coordinator/zap.h) names; NULL: no
+ * ZAP handler spoke for it (see query_set_require_peer()). query_message() reads it from the
+ * message's metadata. A request outside the client's role is refused: an error that names
+ * the role it needs, QueryReply.required_role, and a count in the metrics. */
+int query_message_as(Query *q, zmsg_t *msg, const char *user_id);
+/* Requests without a User-Id are refused (the coordinator sets it: its query socket always
+ * has a ZAP handler). Unset (the default, for tests on sockets without ZAP) they may do
+ * anything. */
+void query_set_require_peer(Query *q, bool require);
+/* The least role that may make a request of this kind: nodes, devices and watch need viewer;
+ * commands, node removal and the audit trail operator; key unbind (and anything unknown) admin. */
+ZapRole query_required_role(Castle__QueryRequest__KindCase kind);
 
 /* Adds the requests dropped so far, by reason, to dropped. */
 void query_add_drops(const Query *q, uint64_t dropped[static _DROP_MAX]);

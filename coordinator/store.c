@@ -88,6 +88,7 @@ struct Store {
                 uint64_t held_back; /* failures since, not logged yet */
         } log[_WRITE_MAX];
         uint64_t last_checkpoint; /* monotonic usec of the last one a full disk asked for */
+        uint64_t bindings_generation; /* bumped when a binding is removed */
 };
 
 static const char *const state_names[_NODE_STATE_MAX] = {
@@ -172,6 +173,14 @@ int store_open_sqlite(const char *path, Store **ret) {
         if (r < 0)
                 return r;
         r = migrate(s);
+        if (r < 0)
+                return r;
+        /* A table of its own, outside the schema version, so that it never has to be migrated
+         * with the inventory's. One b-tree (a page): a node's key is looked up by a scan, which
+         * happens once per key binding, and store_binding_set() keeps node ids unique. A full
+         * disk (tests/integration/test-store-full.sh, 512 KiB) notices every page. */
+        r = exec(s, "CREATE TABLE IF NOT EXISTS agent_keys(key TEXT PRIMARY KEY, name TEXT NOT NULL, "
+                    "node_id TEXT NOT NULL, since INTEGER) WITHOUT ROWID");
         if (r < 0)
                 return r;
         for (size_t i = 0; i < _STMT_MAX; i++) {
@@ -703,4 +712,105 @@ int store_remove_node(Store *s, const char *node_id) {
         if (r >= 0)
                 unsaved_remove(s, node_id);
         return r;
+}
+
+void store_binding_done(StoreBinding *b) {
+        free(b->key);
+        free(b->name);
+        free(b->node_id);
+        *b = (StoreBinding) {};
+}
+
+/* One binding by the value of a column (key or node_id). */
+static int binding_get_by(Store *s, const char *sql, const char *value, StoreBinding *ret) {
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = sql_error(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL));
+        if (r < 0)
+                return r;
+        bind_text(st, 1, value);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                *ret = (StoreBinding) { .key = column_dup(st, 0), .name = column_dup(st, 1),
+                                        .node_id = column_dup(st, 2), .since = sqlite3_column_int64(st, 3) };
+                r = ret->key && ret->name && ret->node_id ? 0 : -ENOMEM;
+                if (r < 0)
+                        store_binding_done(ret);
+        } else
+                r = rc == SQLITE_DONE ? -ENOENT : sql_error(rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+int store_binding_get(Store *s, const char *key, StoreBinding *ret) {
+        return binding_get_by(s, "SELECT key, name, node_id, since FROM agent_keys WHERE key = ?1", key, ret);
+}
+
+int store_binding_of_node(Store *s, const char *node_id, StoreBinding *ret) {
+        return binding_get_by(s, "SELECT key, name, node_id, since FROM agent_keys WHERE node_id = ?1", node_id, ret);
+}
+
+int store_binding_set(Store *s, const char *key, const char *name, const char *node_id, int64_t now) {
+        StoreBinding other = {};
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = store_binding_of_node(s, node_id, &other);
+        if (r >= 0) {
+                r = streq(other.key, key) ? 0 : -EEXIST;
+                store_binding_done(&other);
+                if (r < 0)
+                        return r;
+        } else if (r != -ENOENT)
+                return r;
+
+        /* the key's row is replaced (a key file that names another node now); a node another key
+         * holds is a constraint violation */
+        r = sql_error(sqlite3_prepare_v2(s->db,
+                                         "INSERT INTO agent_keys(key, name, node_id, since) VALUES(?1, ?2, ?3, ?4) "
+                                         "ON CONFLICT(key) DO UPDATE SET name = ?2, node_id = ?3, since = ?4",
+                                         -1, &st, NULL));
+        if (r < 0)
+                return r;
+        bind_text(st, 1, key);
+        bind_text(st, 2, name);
+        bind_text(st, 3, node_id);
+        sqlite3_bind_int64(st, 4, now);
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_DONE ? 0 : sql_error(rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+int store_binding_remove(Store *s, const char *key_or_name, StoreBinding *ret) {
+        StoreBinding b = {};
+        sqlite3_stmt *st;
+        int r;
+
+        r = binding_get_by(s, "SELECT key, name, node_id, since FROM agent_keys WHERE key = ?1 OR name = ?1 "
+                              "ORDER BY key = ?1 DESC, since DESC LIMIT 1",
+                           key_or_name, &b);
+        if (r < 0)
+                return r;
+        r = sql_error(sqlite3_prepare_v2(s->db, "DELETE FROM agent_keys WHERE key = ?1", -1, &st, NULL));
+        if (r >= 0) {
+                bind_text(st, 1, b.key);
+                r = step(st);
+                sqlite3_finalize(st);
+        }
+        if (r < 0) {
+                store_binding_done(&b);
+                return r;
+        }
+        s->bindings_generation++;
+        if (ret)
+                *ret = b;
+        else
+                store_binding_done(&b);
+        return 0;
+}
+
+uint64_t store_bindings_generation(Store *s) {
+        return s->bindings_generation;
 }

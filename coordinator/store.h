@@ -99,3 +99,21 @@ int store_unsaved_nodes(Store *s, char ***ret);
 /* Logs what was held back of the failures (how many more, of which kind) once its interval has
  * passed: called by the coordinator's timer, so that no failure goes unreported. */
 void store_health_tick(Store *s);
+
+/* Agent keys bound to nodes (coordinator/binding.c decides). A key (its Z85 fingerprint) is
+ * bound to one node and a node to one key: store_binding_set() replaces the key's binding and
+ * fails with -EEXIST when another key holds the node. */
+typedef struct StoreBinding {
+        char *key, *name, *node_id;
+        int64_t since;  /* CLOCK_REALTIME usec */
+} StoreBinding;
+
+void store_binding_done(StoreBinding *b);
+int store_binding_get(Store *s, const char *key, StoreBinding *ret);            /* -ENOENT if none */
+int store_binding_of_node(Store *s, const char *node_id, StoreBinding *ret);    /* -ENOENT if none */
+int store_binding_set(Store *s, const char *key, const char *name, const char *node_id, int64_t now);
+/* Forgets the binding of a key given by fingerprint or by name (the newest binding of that
+ * name); -ENOENT if there is none. ret (may be NULL) gets what was removed. */
+int store_binding_remove(Store *s, const char *key_or_name, StoreBinding *ret);
+/* Changes whenever a binding is removed, so that a cache of them knows when to forget. */
+uint64_t store_bindings_generation(Store *s);

@@ -20,6 +20,10 @@ static char *secret_path(const char *path) {
 }
 
 int keys_generate(const char *path, const char *name, char ret_public[KEY_TEXT_LEN + 1]) {
+        return keys_generate_for_node(path, name, NULL, ret_public);
+}
+
+int keys_generate_for_node(const char *path, const char *name, const char *node, char ret_public[KEY_TEXT_LEN + 1]) {
         _cleanup_free_ char *sec = secret_path(path);
         zcert_t *cert;
         struct stat st;
@@ -34,6 +38,8 @@ int keys_generate(const char *path, const char *name, char ret_public[KEY_TEXT_L
                 return -ENOMEM;
         zcert_set_meta(cert, "name", "%s", name);
         zcert_set_meta(cert, "created-by", "castlectl keygen");
+        if (node)
+                zcert_set_meta(cert, "node", "%s", node);
         /* zcert_save() writes the secret file with private permissions (0600). */
         if (zcert_save(cert, path) < 0)
                 r = errno > 0 ? -errno : -EIO;

@@ -10,6 +10,9 @@
 
 /* Writes NAME and NAME_secret; refuses to overwrite existing files (-EEXIST). */
 int keys_generate(const char *path, const char *name, char ret_public[KEY_TEXT_LEN + 1]);
+/* The same with the metadata `node = NODE` in both files (NULL: none): an agent key that the
+ * coordinator binds to that node (coordinator/binding.h). */
+int keys_generate_for_node(const char *path, const char *name, const char *node, char ret_public[KEY_TEXT_LEN + 1]);
 /* Loads a key pair from NAME_secret (or from PATH if it is the secret file itself). */
 int keys_load_pair(const char *path, zcert_t **ret);
 /* Loads the public key from NAME (or NAME_secret). */

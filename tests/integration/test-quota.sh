@@ -19,9 +19,10 @@ AEP=tcp://127.0.0.1:$port
 QEP=tcp://127.0.0.1:$((port + 1))
 K=$WORK/keys
 mkdir -p "$K" "$WORK/agents.d" "$WORK/clients.d"
-for name in coordinator sim client; do
+for name in coordinator client; do
         "$CASTLECTL" keygen --dir "$K" "$name" >/dev/null
 done
+"$CASTLECTL" keygen --dir "$K" --node '*' sim >/dev/null # one key for every simulated node
 cp "$K/sim.key" "$WORK/agents.d/"
 cp "$K/client.key" "$WORK/clients.d/"
 

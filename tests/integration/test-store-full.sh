@@ -30,7 +30,8 @@ QEP=tcp://127.0.0.1:$((port + 1))
 MPORT=$((port + 2))
 K=$WORK/keys
 mkdir -p "$K" "$WORK/agents.d" "$WORK/clients.d" "$WORK/store"
-for name in coordinator agent fleet client; do "$CASTLECTL" keygen --dir "$K" "$name" >/dev/null; done
+for name in coordinator agent client; do "$CASTLECTL" keygen --dir "$K" "$name" >/dev/null; done
+"$CASTLECTL" keygen --dir "$K" --node '*' fleet >/dev/null # one key for every simulated node
 cp "$K/agent.key" "$K/fleet.key" "$WORK/agents.d/"
 cp "$K/client.key" "$WORK/clients.d/"
 

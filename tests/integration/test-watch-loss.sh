@@ -22,7 +22,8 @@ AEP2=tcp://127.0.0.1:$((port + 2))
 QEP2=tcp://127.0.0.1:$((port + 3))
 K=$WORK/keys
 mkdir -p "$K" "$WORK/agents.d" "$WORK/clients.d"
-for name in coordinator fleet client; do "$CASTLECTL" keygen --dir "$K" "$name" >/dev/null; done
+for name in coordinator client; do "$CASTLECTL" keygen --dir "$K" "$name" >/dev/null; done
+"$CASTLECTL" keygen --dir "$K" --node '*' fleet >/dev/null # one key for every simulated node
 cp "$K/fleet.key" "$WORK/agents.d/"
 cp "$K/client.key" "$WORK/clients.d/"
 

@@ -209,38 +209,11 @@ static void test_store_fails(void **state) {
         testdb_remove(&t);
 }
 
-static void test_caller_parse(void **state) {
-        AuditCaller c;
-
-        assert_int_equal(audit_caller_parse(NULL, &c), 0);
-        assert_string_equal(c.who.key_name, "unknown");
-        assert_string_equal(c.who.role, "");
-        assert_int_equal(audit_caller_parse("insecure", &c), 0);
-        assert_string_equal(c.who.role, "admin");
-        assert_string_equal(c.who.key_name, "insecure");
-        assert_string_equal(c.who.key_fingerprint, "");
-        assert_int_equal(audit_caller_parse("operator alice rq:rZ9ekyPZ(xp3H6Pd@QK}ML&q8[4kT*/2UXk9x", &c), 0);
-        assert_string_equal(c.who.role, "operator");
-        assert_string_equal(c.who.key_name, "alice");
-        assert_string_equal(c.who.key_fingerprint, "rq:rZ9ekyPZ(xp3H6Pd@QK}ML&q8[4kT*/2UXk9x");
-        /* today's User-Id: the bare Z85 public key */
-        assert_int_equal(audit_caller_parse("rq:rZ9ekyPZ(xp3H6Pd@QK}ML&q8[4kT*/2UXk9x", &c), 0);
-        assert_string_equal(c.who.role, "operator");
-        assert_string_equal(c.who.key_fingerprint, "rq:rZ9ekyPZ(xp3H6Pd@QK}ML&q8[4kT*/2UXk9x");
-        assert_int_equal(audit_caller_parse("root alice FP", &c), -EINVAL);
-        assert_string_equal(c.who.key_name, "unknown");
-        assert_int_equal(audit_caller_parse("admin alice", &c), -EINVAL);
-        assert_int_equal(audit_caller_parse("admin alice FP extra", &c), -EINVAL);
-        assert_int_equal(audit_caller_parse("admin  alice FP", &c), -EINVAL);
-        assert_int_equal(audit_caller_parse("admin al\x01ice FP", &c), -EINVAL);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_request_and_list),
                 cmocka_unit_test(test_batches),
                 cmocka_unit_test(test_store_fails),
-                cmocka_unit_test(test_caller_parse),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -173,7 +173,7 @@ static void test_command_recorded_first(void **state) {
         assert_string_equal(recs[0]->action, "rescan");
         assert_string_equal(recs[0]->node_id, "node-1");
         assert_string_equal(recs[0]->result, "requested");
-        assert_string_equal(recs[0]->key_name, "unknown"); /* inproc: no ZAP handler */
+        assert_string_equal(recs[0]->key_name, "unauthenticated"); /* inproc: no ZAP handler */
         assert_string_equal(recs[1]->result, "ok");
         assert_true(recs[1]->command_id > 0);
         audit_records_free(recs, n);
