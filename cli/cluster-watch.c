@@ -250,17 +250,21 @@ static int watch_subscribe(const ClusterArgs *a, size_t i, WatchView *view, bool
                 return r;
         }
         n.args.timeout_usec = a->timeout_usec;
+        n.args.quiet = false;
         *ret = n;
         return r;
 }
 
 /* Moves to the first coordinator that answers, in order after the one lost (which comes last:
  * it may be back); returns the number of differences printed, or -EHOSTUNREACH. */
-static int watch_move(const ClusterArgs *a, size_t lost, WatchView *view, Watched *ret) {
+static int watch_move(const ClusterArgs *a, size_t lost, WatchView *view, bool print, Watched *ret) {
         size_t n = a->endpoints ? strv_length(a->endpoints) : 1;
 
+        ClusterArgs b = *a;
+
+        b.quiet = true;
         for (size_t k = 1; k <= n; k++) {
-                int r = watch_subscribe(a, (lost + k) % n, view, true, CLUSTER_PART_USEC, ret);
+                int r = watch_subscribe(&b, (lost + k) % n, view, print, CLUSTER_PART_USEC, ret);
                 if (r >= 0)
                         return r;
                 if (r == -EINTR)
@@ -283,9 +287,10 @@ int cluster_watch(ClusterArgs *a) {
                 return log_oom();
         /* What is there now, not printed: the changes from here on are. The first coordinator
          * that answers is watched. */
-        r = watch_subscribe(a, a->first, &view, false, a->timeout_usec, &cur);
+        r = watch_subscribe(a, a->first, &view, false, n > 1 ? MIN(a->timeout_usec, CLUSTER_PART_USEC) : a->timeout_usec,
+                            &cur);
         if (r < 0 && r != -EINTR && n > 1)
-                r = watch_move(a, a->first, &view, &cur);
+                r = watch_move(a, a->first, &view, false, &cur);
         if (r == -EHOSTUNREACH)
                 r = log_error_errno(r, "No coordinator answers.");
         if (r < 0)
@@ -310,7 +315,7 @@ int cluster_watch(ClusterArgs *a) {
                 if (lost) {
                         /* Every coordinator in turn, the lost one too: the first that answers. */
                         Watched next = {};
-                        int changes = watch_move(a, cur.index, &view, &next);
+                        int changes = watch_move(a, cur.index, &view, true, &next);
                         if (changes == -EINTR) {
                                 r = 0;
                                 break;
@@ -333,7 +338,7 @@ int cluster_watch(ClusterArgs *a) {
                         int changes;
                         if (link_monitor_event(cur.monitor) != LINK_LOST)
                                 continue;
-                        changes = n > 1 ? watch_move(a, cur.index, &view, &next) : -EHOSTUNREACH;
+                        changes = n > 1 ? watch_move(a, cur.index, &view, true, &next) : -EHOSTUNREACH;
                         if (changes == -EINTR) {
                                 r = 0;
                                 break;

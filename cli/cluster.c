@@ -387,7 +387,7 @@ static int exchange_run(ClusterArgs *a, const Exchange *x) {
                         const char *gone = NULL;
                         if (now >= deadline) {
                                 _cleanup_free_ char *list = a->endpoints ? strv_join(a->endpoints, ", ") : NULL;
-                                r = log_error_errno(SYNTHETIC_ERRNO(ETIMEDOUT),
+                                r = log_full_errno(a->quiet ? LOG_DEBUG : LOG_ERR, SYNTHETIC_ERRNO(ETIMEDOUT),
                                                     "No answer from %s %s within %" PRIu64 " s. Is it running, and "
                                                     "is this client's public key in its query allowlist (query-keys)?",
                                                     n > 1 ? "any coordinator of" : "the coordinator at",

@@ -30,6 +30,7 @@ typedef struct ClusterArgs {
         char **server_keys;     /* their public keys: one for all, or one per endpoint */
         size_t first;           /* the endpoint to ask first: random at start, then the last that answered */
         uint64_t command_id;    /* --command-id; 0: a random one */
+        bool quiet;             /* no answer is no error yet (the watch tries another): debug only */
         bool insecure, json, rook, headings;
         bool exit_on_loss;      /* watch: exit when the coordinator is lost instead of waiting */
         const char *rook_namespace;
