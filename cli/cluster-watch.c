@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* castlectl cluster watch: prints the coordinator's events as they come, remembers what it
- * printed, and when the connection to the coordinator is lost, says so and, once it is back,
- * subscribes again and prints what changed meanwhile (or exits, with --exit-on-loss). */
+ * printed, and when the connection to the coordinator is lost, says so, subscribes on another
+ * coordinator (or on the same one once it is back) and prints what changed meanwhile (or
+ * exits, with --exit-on-loss, when no coordinator answers). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,16 +136,15 @@ static int watch_resync(WatchView *v, const ClusterArgs *a, bool print) {
         Castle__QueryReply *nodes = NULL;
         ClusterArgs b = *a;
         zhashx_t *seen = NULL;
-        zsock_t *s = NULL;
         int r, changes = 0;
 
+        /* The coordinator watched, alone: its state and its events go together. */
+        b.endpoints = b.server_keys = NULL;
+        b.first = 0;
         castle__device_filter__init(&b.filter);
-        r = cluster_connect(&b, &s);
+        r = cluster_query_nodes(&b, &nodes);
         if (r >= 0)
-                r = cluster_query_nodes(s, &b, 2, &nodes);
-        if (r >= 0)
-                r = cluster_query_devices(s, &b, 3, &devs);
-        zsock_destroy(&s);
+                r = cluster_query_devices(&b, &devs);
         if (r < 0)
                 goto finish;
         seen = zhashx_new();
@@ -212,63 +212,159 @@ finish:
 
 #define WATCH_RESYNC_RETRY_MSEC 2000
 
-int cluster_watch(zsock_t *s, const ClusterArgs *a) {
-        _cleanup_(watch_view_done) WatchView view = {};
+/* The coordinator being watched: a connection of its own with a monitor. */
+typedef struct Watched {
+        ClusterArgs args;       /* with args.endpoint the one watched */
+        size_t index;           /* in the list of coordinators */
+        zsock_t *s, *monitor;
+} Watched;
+
+static void watched_done(Watched *w) {
+        if (w->monitor)
+                link_monitor_stop(w->s, &w->monitor);
+        zsock_destroy(&w->s);
+}
+
+/* Subscribes on the i-th coordinator and reads its state (printing what differs from the view
+ * when print); returns the number of differences. timeout_usec bounds the reading. */
+static int watch_subscribe(const ClusterArgs *a, size_t i, WatchView *view, bool print, uint64_t timeout_usec,
+                           Watched *ret) {
         Castle__Watch w = CASTLE__WATCH__INIT;
-        zsock_t *monitor = NULL;
+        Watched n = { .index = i };
+        int r;
+
+        r = cluster_connect_at(a, i, &n.args, &n.s);
+        if (r < 0)
+                return r;
+        n.args.timeout_usec = MIN(n.args.timeout_usec, timeout_usec);
+        r = link_monitor(n.s, &n.monitor);
+        if (r < 0)
+                log_error_errno(r, "Cannot watch the connection to the coordinator: %m");
+        /* Subscribe first, then read the state: no change falls between the two. */
+        if (r >= 0)
+                r = cluster_query_send(n.s, 1, CASTLE__QUERY_REQUEST__KIND_WATCH, &w);
+        if (r >= 0)
+                r = watch_resync(view, &n.args, print);
+        if (r < 0) {
+                watched_done(&n);
+                return r;
+        }
+        n.args.timeout_usec = a->timeout_usec;
+        n.args.quiet = false;
+        *ret = n;
+        return r;
+}
+
+/* Moves to the first coordinator that answers, in order after the one lost (which comes last:
+ * it may be back); returns the number of differences printed, or -EHOSTUNREACH. */
+static int watch_move(const ClusterArgs *a, size_t lost, WatchView *view, bool print, Watched *ret) {
+        size_t n = a->endpoints ? strv_length(a->endpoints) : 1;
+
+        ClusterArgs b = *a;
+
+        b.quiet = true;
+        for (size_t k = 1; k <= n; k++) {
+                int r = watch_subscribe(&b, (lost + k) % n, view, print, CLUSTER_PART_USEC, ret);
+                if (r >= 0)
+                        return r;
+                if (r == -EINTR)
+                        return r;
+                log_debug_errno(r, "No watch on the coordinator at %s: %m", a->endpoints ? a->endpoints[(lost + k) % n] : a->endpoint);
+        }
+        return -EHOSTUNREACH;
+}
+
+int cluster_watch(ClusterArgs *a) {
+        _cleanup_(watch_view_done) WatchView view = {};
+        _cleanup_(watched_done) Watched cur = {};
         zpoller_t *poller = NULL;
-        bool lost = false, resync_pending = false;
+        bool lost = false;
+        size_t n = a->endpoints ? strv_length(a->endpoints) : 1;
         int r;
 
         r = watch_view_init(&view);
-        if (r >= 0)
-                r = link_monitor(s, &monitor);
         if (r < 0)
-                return log_error_errno(r, "Cannot watch the connection to the coordinator: %m");
-        r = cluster_query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_WATCH, &w);
-        /* What is there now, not printed: the changes from here on are. */
-        if (r >= 0)
-                r = watch_resync(&view, a, false);
+                return log_oom();
+        /* What is there now, not printed: the changes from here on are. The first coordinator
+         * that answers is watched. */
+        r = watch_subscribe(a, a->first, &view, false, n > 1 ? MIN(a->timeout_usec, CLUSTER_PART_USEC) : a->timeout_usec,
+                            &cur);
+        if (r < 0 && r != -EINTR && n > 1)
+                r = watch_move(a, a->first, &view, false, &cur);
+        if (r == -EHOSTUNREACH)
+                r = log_error_errno(r, "No coordinator answers.");
         if (r < 0)
                 goto finish;
-        poller = zpoller_new(s, monitor, NULL);
-        if (!poller) {
-                r = log_oom();
-                goto finish;
-        }
         if (!a->json)
-                printf("Watching %s (Ctrl-C to stop).\n", a->endpoint);
+                printf("Watching %s (Ctrl-C to stop).\n", cur.args.endpoint);
         fflush(stdout);
         for (;;) {
-                void *which = zpoller_wait(poller, resync_pending ? WATCH_RESYNC_RETRY_MSEC : -1);
+                void *which;
 
+                zpoller_destroy(&poller);
+                poller = lost ? zpoller_new(NULL) : zpoller_new(cur.s, cur.monitor, NULL);
+                if (!poller) {
+                        r = log_oom();
+                        break;
+                }
+                which = zpoller_wait(poller, lost ? WATCH_RESYNC_RETRY_MSEC : -1);
                 if (!which && (zpoller_terminated(poller) || zsys_interrupted)) {
                         r = 0;
                         break;
                 }
-                if (which == monitor) {
-                        int ev = link_monitor_event(monitor);
-                        if (ev == LINK_LOST && !lost) {
-                                lost = true;
-                                resync_pending = false;
-                                if (a->exit_on_loss) {
-                                        r = log_error_errno(SYNTHETIC_ERRNO(ECONNRESET),
-                                                            "Lost the coordinator at %s.", a->endpoint);
-                                        break;
-                                }
-                                log_warning("Lost the coordinator at %s; waiting for it to come back.", a->endpoint);
-                        } else if (ev == LINK_UP && lost) {
-                                lost = false;
-                                resync_pending = true;
-                                /* A restarted coordinator knows no watchers: subscribe again first,
-                                 * then read what changed meanwhile. */
-                                r = cluster_query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_WATCH, &w);
-                                if (r < 0)
-                                        log_warning_errno(r, "Cannot subscribe again: %m");
+                if (lost) {
+                        /* Every coordinator in turn, the lost one too: the first that answers. */
+                        Watched next = {};
+                        int changes = watch_move(a, cur.index, &view, true, &next);
+                        if (changes == -EINTR) {
+                                r = 0;
+                                break;
                         }
-                } else if (which == s) {
+                        if (changes < 0)
+                                continue;
+                        lost = false;
+                        if (next.index == cur.index)
+                                log_notice("The coordinator at %s is back; watching again (%d change(s) while it "
+                                           "was away).", next.args.endpoint, changes);
+                        else
+                                log_notice("Watching the coordinator at %s now (%d change(s) while none was "
+                                           "watched).", next.args.endpoint, changes);
+                        watched_done(&cur);
+                        cur = next;
+                        continue;
+                }
+                if (which == cur.monitor) {
+                        Watched next = {};
+                        int changes;
+                        if (link_monitor_event(cur.monitor) != LINK_LOST)
+                                continue;
+                        changes = n > 1 ? watch_move(a, cur.index, &view, true, &next) : -EHOSTUNREACH;
+                        if (changes == -EINTR) {
+                                r = 0;
+                                break;
+                        }
+                        if (changes >= 0) {
+                                log_notice("Lost the coordinator at %s; watching the one at %s now (%d change(s) "
+                                           "meanwhile).", cur.args.endpoint, next.args.endpoint, changes);
+                                watched_done(&cur);
+                                cur = next;
+                                continue;
+                        }
+                        if (a->exit_on_loss) {
+                                r = log_error_errno(SYNTHETIC_ERRNO(ECONNRESET), "Lost the coordinator at %s%s.",
+                                                    cur.args.endpoint, n > 1 ? ", and no other answers" : "");
+                                break;
+                        }
+                        log_warning("Lost the coordinator at %s%s; waiting for %s to come back.", cur.args.endpoint,
+                                    n > 1 ? ", and no other answers" : "", n > 1 ? "one" : "it");
+                        lost = true;
+                        /* Its socket would reconnect on its own; a new one is made instead, as
+                         * for any other coordinator. */
+                        link_monitor_stop(cur.s, &cur.monitor);
+                        zsock_destroy(&cur.s);
+                } else if (which == cur.s) {
                         Castle__QueryReply *rep = NULL;
-                        r = cluster_receive(s, a, 0, &rep);
+                        r = cluster_receive(cur.s, &cur.args, 0, &rep);
                         if (r == -EINTR) {
                                 r = 0;
                                 break;
@@ -279,17 +375,8 @@ int cluster_watch(zsock_t *s, const ClusterArgs *a) {
                                 watch_event(&view, rep->event, a, true);
                         castle__query_reply__free_unpacked(rep, NULL);
                 }
-                if (resync_pending && !lost) {
-                        int changes = watch_resync(&view, a, true);
-                        if (changes >= 0) {
-                                resync_pending = false;
-                                log_notice("The coordinator at %s is back; watching again (%d change(s) while it "
-                                           "was away).", a->endpoint, changes);
-                        }
-                }
         }
 finish:
         zpoller_destroy(&poller);
-        link_monitor_stop(s, &monitor);
         return r;
 }

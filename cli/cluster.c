@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* castlectl cluster: the coordinator's view of every node (the watch is cluster-watch.c).
- * Talks to the query endpoint over CURVE with this client's key pair. */
+/* castlectl cluster: the coordinators' view of every node (the watch is cluster-watch.c).
+ * Talks to the query endpoints over CURVE with this client's key pair, and fails over from a
+ * coordinator that does not answer to the next one. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,7 +30,14 @@ static void help(FILE *f) {
         fprintf(f,
 "Usage: castlectl cluster [OPTIONS] COMMAND\n"
 "\n"
-"Asks castle-coordinator about the nodes it knows and their devices.\n"
+"Asks castle-coordinator about the nodes it knows and their devices. With several\n"
+"coordinators (which all know the whole fleet), asks one at a time and fails over: a query goes\n"
+"to one drawn at random first, to the next one too when no answer came within 0.5 s (the first\n"
+"answer wins; a list comes whole from one coordinator, and starts again on another when its\n"
+"coordinator falls silent for 2 s in the middle); a command goes to the next one, with the\n"
+"same command id, when its coordinator is lost (connection closed, or 6 s without heartbeats)\n"
+"or could not be reached within 1 s. --timeout bounds every wait for an answer, whichever\n"
+"coordinator gives it.\n"
 "\n"
 "Commands:\n"
 "  nodes                 every node: state (online, stale, offline), when last seen, devices\n"
@@ -36,7 +45,8 @@ static void help(FILE *f) {
 "  device ID             one device by stable id (on every node that has it)\n"
 "  watch                 print changes as they happen, until interrupted; when the\n"
 "                        coordinator goes away (closed, or silent for 6 s) says so on stderr,\n"
-"                        and when it is back prints what changed meanwhile and goes on\n"
+"                        watches the next coordinator that answers (or the same one once it\n"
+"                        is back), prints what changed meanwhile and goes on\n"
 "  osd create NODE DEVICE-ID\n"
 "                        prepare a BlueStore OSD on NODE's device (its stable id) and start it;\n"
 "                        the node's agent runs `castlectl osd prepare`, progress is shown\n"
@@ -70,14 +80,23 @@ static void help(FILE *f) {
 "      --rotational=yes|no, --transport=NAME, --model=TEXT, --min-size=SIZE,\n"
 "      --max-size=SIZE, --limit=N   devices: further filters (--limit: also audit)\n"
 "      --since=TIME      audit: records from TIME on\n"
-"      --coordinator=EP  query endpoint (default $CASTLE_COORDINATOR, else tcp://127.0.0.1:7101)\n"
-"      --server-key=FILE the coordinator's public key (default /etc/castle/keys/coordinator.key)\n"
+"      --coordinator=EP[,EP...]  query endpoint; repeat it (or give a comma-separated list)\n"
+"                        for several coordinators, up to 16 (default $CASTLE_COORDINATOR, a\n"
+"                        comma-separated list too, else tcp://127.0.0.1:7101)\n"
+"      --server-key=FILE[,FILE...]  the coordinators' public key: one for all, or one per\n"
+"                        endpoint in the same order (default /etc/castle/keys/coordinator.key)\n"
 "      --key=FILE        this client's key pair, FILE_secret is read\n"
 "                        (default /etc/castle/keys/castlectl.key)\n"
 "      --insecure        no CURVE (only against a coordinator started with --insecure)\n"
-"      --timeout=SEC     give up after SEC seconds without an answer (default 5; osd create\n"
-"                        waits at least 10 minutes between progress messages)\n"
-"      --exit-on-loss    watch: exit with status 1 when the coordinator is lost\n"
+"      --timeout=SEC     give up after SEC seconds without an answer from any coordinator\n"
+"                        (default 5; osd create waits at least 10 minutes between progress\n"
+"                        messages)\n"
+"      --exit-on-loss    watch: exit with status 1 when the coordinator is lost and no other\n"
+"                        one answers\n"
+"      --command-id=N    osd create, policy: the command's id (1 to 2^53-1; default: a random\n"
+"                        one). A command sent again with its id, through any coordinator, is run\n"
+"                        once: for scripts that retry, and to follow a command again after\n"
+"                        castlectl was interrupted (a failed command prints its id)\n"
 "      --dry-run         osd create: print the node's plan and change nothing\n"
 "      --force           node rm: also while the node is online\n"
 "      --crush-device-class=CLASS  osd create, policy: the OSD's device class\n"
@@ -96,7 +115,22 @@ static void help(FILE *f) {
 enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL, ARG_MIN_SIZE, ARG_MAX_SIZE,
        ARG_LIMIT, ARG_COORDINATOR, ARG_SERVER_KEY, ARG_KEY, ARG_INSECURE, ARG_TIMEOUT, ARG_DRY_RUN,
        ARG_CRUSH_CLASS, ARG_AUTO_PREPARE, ARG_FILTER, ARG_PATH_FILTER, ARG_NAMESPACE, ARG_FORCE,
-       ARG_EXIT_ON_LOSS, ARG_SINCE };
+       ARG_EXIT_ON_LOSS, ARG_SINCE, ARG_COMMAND_ID };
+
+/* A comma-separated list's items, added to *l; empty items are refused. */
+static int split_list(char ***l, const char *text, const char *what) {
+        _cleanup_free_ char *copy = strdup(text);
+        char *save = NULL;
+
+        if (!copy)
+                return log_oom();
+        if (isempty(text) || text[0] == ',' || text[strlen(text) - 1] == ',' || strstr(text, ",,"))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s: '%s' has an empty item.", what, text);
+        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save))
+                if (strv_extend(l, w) < 0)
+                        return log_oom();
+        return 0;
+}
 
 static int parse_args(int argc, char *argv[], ClusterArgs *a) {
         static const struct option options[] = {
@@ -125,6 +159,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "exit-on-loss", no_argument, NULL, ARG_EXIT_ON_LOSS },
                 { "since", required_argument, NULL, ARG_SINCE },
+                { "command-id", required_argument, NULL, ARG_COMMAND_ID },
                 {}
         };
         uint64_t v;
@@ -206,10 +241,18 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         a->filter.limit = (uint32_t) v;
                         break;
                 case ARG_COORDINATOR:
-                        a->endpoint = optarg;
+                        if (split_list(&a->endpoints, optarg, "--coordinator") < 0)
+                                return -EINVAL;
                         break;
                 case ARG_SERVER_KEY:
-                        a->server_key = optarg;
+                        if (split_list(&a->server_keys, optarg, "--server-key") < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_COMMAND_ID:
+                        if (safe_atou64(optarg, &v) < 0 || v == 0 || v >= UINT64_C(1) << 53)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "--command-id takes a number from 1 to 2^53-1 (9007199254740991).");
+                        a->command_id = v;
                         break;
                 case ARG_KEY:
                         a->key = optarg;
@@ -254,6 +297,254 @@ int cluster_connect(const ClusterArgs *a, zsock_t **ret) {
         return 0;
 }
 
+static size_t n_endpoints(const ClusterArgs *a) {
+        return a->endpoints ? strv_length(a->endpoints) : 1;
+}
+
+int cluster_connect_at(const ClusterArgs *a, size_t i, ClusterArgs *ret_args, zsock_t **ret) {
+        ClusterArgs b = *a;
+
+        if (a->endpoints) {
+                assert(i < strv_length(a->endpoints));
+                b.endpoint = a->endpoints[i];
+                if (a->server_keys)
+                        b.server_key = a->server_keys[strv_length(a->server_keys) == 1 ? 0 : i];
+        }
+        if (ret_args)
+                *ret_args = b;
+        return cluster_connect(&b, ret);
+}
+
+/* One request to the coordinators, and the replies to it, all from one of them. */
+typedef struct Exchange {
+        const char *what;               /* for messages: "query", "command" */
+        bool hedge;                     /* a query: ask the next coordinator too when the first is slow */
+        uint64_t silence_usec;          /* give up after this long without a reply (restarted by each) */
+        int (*send)(zsock_t *s, uint64_t request_id, void *userdata);
+        /* Takes rep; returns 1 after the last reply, 0 for more, or an error. */
+        int (*reply)(Castle__QueryReply *rep, void *userdata);
+        /* The coordinator that was answering is lost: forget what its replies gave. May be NULL. */
+        void (*restart)(void *userdata);
+        void *userdata;
+} Exchange;
+
+typedef struct Peer {
+        ClusterArgs args;
+        zsock_t *s, *monitor;
+        uint64_t request_id;    /* of the request it is answering; 0: none (not asked, or given up) */
+        uint64_t sent_at;
+        bool up, lost;
+} Peer;
+
+static void peers_free(Peer *p, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                if (p[i].monitor)
+                        link_monitor_stop(p[i].s, &p[i].monitor);
+                zsock_destroy(&p[i].s);
+        }
+}
+
+/* Logs a reply's error: -EACCES for a refusal for the key's role (castlectl's exit status is
+ * then EXIT_PERMISSION), -EREMOTEIO for any other. */
+static int reply_refusal(const Castle__QueryReply *rep) {
+        if (!isempty(rep->required_role)) {
+                log_error("Permission denied: %s.", rep->error);
+                return -EACCES;
+        }
+        log_error("The coordinator says: %s", rep->error);
+        return -EREMOTEIO;
+}
+
+/* Asks the next coordinator (in order from a->first) that is neither asked nor lost; false
+ * when there is none. */
+static bool exchange_ask_next(const Exchange *x, Peer *p, size_t n, size_t first, uint64_t *request_id) {
+        for (size_t k = 0; k < n; k++) {
+                Peer *q = &p[(first + k) % n];
+                int r;
+                if (q->request_id || q->lost)
+                        continue;
+                if (!q->s) {
+                        if (cluster_connect_at(&q->args, (first + k) % n, &q->args, &q->s) < 0) {
+                                q->lost = true;
+                                continue;
+                        }
+                        (void) link_monitor(q->s, &q->monitor);
+                }
+                r = x->send(q->s, ++*request_id, x->userdata);
+                if (r < 0) {
+                        log_debug_errno(r, "Cannot send the %s to %s: %m", x->what, q->args.endpoint);
+                        q->lost = true;
+                        continue;
+                }
+                log_debug("%s sent to %s (request %" PRIu64 ").", x->what, q->args.endpoint, *request_id);
+                q->request_id = *request_id;
+                q->sent_at = now_usec();
+                return true;
+        }
+        return false;
+}
+
+static int exchange_run(ClusterArgs *a, const Exchange *x) {
+        size_t n = n_endpoints(a), chosen = SIZE_MAX;
+        Peer p[CLUSTER_MAX_ENDPOINTS] = {};
+        zpoller_t *poller = NULL;
+        uint64_t request_id = 0, deadline, last_sent;
+        int r = 0;
+
+        assert(n > 0 && n <= CLUSTER_MAX_ENDPOINTS);
+        for (size_t i = 0; i < n; i++)
+                p[i].args = *a;
+        if (!exchange_ask_next(x, p, n, a->first, &request_id)) {
+                r = log_error_errno(SYNTHETIC_ERRNO(ECONNREFUSED), "Cannot send the %s to any coordinator.", x->what);
+                goto finish;
+        }
+        last_sent = now_usec();
+        deadline = last_sent + x->silence_usec;
+        for (;;) {
+                uint64_t now = now_usec(), wake = deadline;
+                bool may_move = false;
+                void *which;
+
+                /* When to ask another coordinator: a query, after a hedge's delay; a command, when
+                 * the one asked never connected; the one answering, when it falls silent. */
+                for (size_t i = 0; i < n; i++)
+                        may_move |= !p[i].request_id && !p[i].lost;
+                if (may_move && chosen == SIZE_MAX && x->hedge)
+                        wake = MIN(wake, last_sent + CLUSTER_HEDGE_USEC);
+                else if (may_move && chosen == SIZE_MAX)
+                        for (size_t i = 0; i < n; i++)
+                                if (p[i].request_id && !p[i].up)
+                                        wake = MIN(wake, p[i].sent_at + CLUSTER_CONNECT_USEC);
+                if (may_move && chosen != SIZE_MAX && x->hedge)
+                        wake = MIN(wake, p[chosen].sent_at + CLUSTER_PART_USEC);
+                if (now >= wake) {
+                        const char *gone = NULL;
+                        if (now >= deadline) {
+                                _cleanup_free_ char *list = a->endpoints ? strv_join(a->endpoints, ", ") : NULL;
+                                r = log_full_errno(a->quiet ? LOG_DEBUG : LOG_ERR, SYNTHETIC_ERRNO(ETIMEDOUT),
+                                                    "No answer from %s %s within %" PRIu64 " s. Is it running, and "
+                                                    "is this client's public key in its query allowlist (query-keys)?",
+                                                    n > 1 ? "any coordinator of" : "the coordinator at",
+                                                    list ?: a->endpoint, x->silence_usec / USEC_PER_SEC);
+                                goto finish;
+                        }
+                        if (chosen != SIZE_MAX) {
+                                /* Silent in the middle: given up, and the answer starts again. */
+                                gone = p[chosen].args.endpoint;
+                                p[chosen].lost = true;
+                                p[chosen].request_id = 0;
+                                chosen = SIZE_MAX;
+                        } else if (!x->hedge)
+                                for (size_t i = 0; i < n; i++)
+                                        if (p[i].request_id && !p[i].up && now >= p[i].sent_at + CLUSTER_CONNECT_USEC) {
+                                                gone = p[i].args.endpoint;
+                                                p[i].lost = true;
+                                                p[i].request_id = 0;
+                                        }
+                        if (gone && x->restart)
+                                x->restart(x->userdata);
+                        if (exchange_ask_next(x, p, n, a->first, &request_id)) {
+                                last_sent = now_usec();
+                                for (size_t i = 0; i < n; i++)
+                                        if (p[i].request_id == request_id && gone)
+                                                log_notice("No answer from the coordinator at %s; the %s went to %s.",
+                                                           gone, x->what, p[i].args.endpoint);
+                                        else if (p[i].request_id == request_id)
+                                                log_debug("No answer yet; the %s went to %s too.", x->what,
+                                                          p[i].args.endpoint);
+                        }
+                        continue;
+                }
+                zpoller_destroy(&poller);
+                poller = zpoller_new(NULL);
+                if (!poller) {
+                        r = log_oom();
+                        goto finish;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        if (p[i].s)
+                                zpoller_add(poller, p[i].s);
+                        if (p[i].monitor)
+                                zpoller_add(poller, p[i].monitor);
+                }
+                which = zpoller_wait(poller, (int) ((wake - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                if (!which) {
+                        if (zpoller_terminated(poller) || zsys_interrupted) {
+                                r = -EINTR;
+                                goto finish;
+                        }
+                        continue;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        if (which == p[i].monitor) {
+                                int ev = link_monitor_event(p[i].monitor);
+                                if (ev == LINK_UP)
+                                        p[i].up = true;
+                                else if (ev == LINK_LOST && p[i].request_id) {
+                                        /* Lost while it had the request: another one gets it now. */
+                                        const char *gone = p[i].args.endpoint;
+                                        p[i].lost = true;
+                                        p[i].request_id = 0;
+                                        if (chosen == i) {
+                                                chosen = SIZE_MAX;
+                                                if (x->restart)
+                                                        x->restart(x->userdata);
+                                        }
+                                        if (exchange_ask_next(x, p, n, a->first, &request_id)) {
+                                                last_sent = now_usec();
+                                                deadline = MAX(deadline, last_sent + MIN(x->silence_usec, CLUSTER_PART_USEC));
+                                                for (size_t k = 0; k < n; k++)
+                                                        if (p[k].request_id == request_id)
+                                                                log_notice("Lost the coordinator at %s; the %s went to %s.",
+                                                                           gone, x->what, p[k].args.endpoint);
+                                        }
+                                }
+                        } else if (which == p[i].s) {
+                                Castle__QueryReply *rep = NULL;
+                                zframe_t *f = zframe_recv(p[i].s);
+                                if (!f)
+                                        continue;
+                                r = codec_query_reply_unpack(zframe_data(f), zframe_size(f), &rep);
+                                zframe_destroy(&f);
+                                if (r < 0) {
+                                        r = log_error_errno(r, "The coordinator at %s sent something unreadable: %m",
+                                                            p[i].args.endpoint);
+                                        goto finish;
+                                }
+                                /* An answer to an earlier request, or from one that lost the race. */
+                                if (!p[i].request_id || (rep->request_id != p[i].request_id && rep->request_id != 0) ||
+                                    (chosen != SIZE_MAX && chosen != i)) {
+                                        castle__query_reply__free_unpacked(rep, NULL);
+                                        continue;
+                                }
+                                if (chosen == SIZE_MAX) {
+                                        chosen = i;
+                                        a->first = i;
+                                        log_debug("The coordinator at %s answers.", p[i].args.endpoint);
+                                        /* The others' answers are not needed (queries). */
+                                        for (size_t k = 0; k < n; k++)
+                                                if (k != i)
+                                                        p[k].request_id = 0;
+                                }
+                                p[i].sent_at = now_usec();
+                                deadline = p[i].sent_at + x->silence_usec;
+                                if (!isempty(rep->error)) {
+                                        r = reply_refusal(rep);
+                                        castle__query_reply__free_unpacked(rep, NULL);
+                                        goto finish;
+                                }
+                                r = x->reply(rep, x->userdata);
+                                if (r != 0)
+                                        goto finish;
+                        }
+                }
+        }
+finish:
+        zpoller_destroy(&poller);
+        peers_free(p, n);
+        return r < 0 ? r : 0;
+}
+
 /* Receives one reply, or fails after the timeout (0: wait forever, for watch). */
 int cluster_receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Castle__QueryReply **ret) {
         zpoller_t *p = zpoller_new(s, NULL);
@@ -281,15 +572,9 @@ int cluster_receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Cas
         if (r < 0)
                 return log_error_errno(r, "The coordinator sent something unreadable: %m");
         if (!isempty((*ret)->error)) {
-                /* A refusal for the key's role has an exit status of its own (EXIT_PERMISSION). */
-                bool denied = !isempty((*ret)->required_role);
-
-                if (denied)
-                        log_error("Permission denied: %s.", (*ret)->error);
-                else
-                        log_error("The coordinator says: %s", (*ret)->error);
+                r = reply_refusal(*ret);
                 castle__query_reply__free_unpacked(*ret, NULL);
-                return denied ? -EACCES : -EREMOTEIO;
+                return r;
         }
         return 0;
 }
@@ -330,15 +615,32 @@ int cluster_query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__Ki
         return link_send(s, NULL, &q.base);
 }
 
-/* The node list, in one reply. */
-int cluster_query_nodes(zsock_t *s, const ClusterArgs *a, uint64_t request_id, Castle__QueryReply **ret) {
+static int send_nodes(zsock_t *s, uint64_t request_id, void *userdata) {
         Castle__ListNodes ln = CASTLE__LIST_NODES__INIT;
+
+        return cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_NODES, &ln);
+}
+
+static int reply_nodes(Castle__QueryReply *rep, void *userdata) {
+        Castle__QueryReply **ret = userdata;
+
+        *ret = rep;
+        return 1;
+}
+
+/* The node list, in one reply. */
+int cluster_query_nodes(ClusterArgs *a, Castle__QueryReply **ret) {
+        Castle__QueryReply *rep = NULL;
         int r;
 
-        r = cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_NODES, &ln);
+        r = exchange_run(a, &(Exchange) { .what = "query", .hedge = true, .silence_usec = a->timeout_usec,
+                                          .send = send_nodes, .reply = reply_nodes, .userdata = &rep });
         if (r < 0)
                 return r;
-        return cluster_receive(s, a, a->timeout_usec, ret);
+        if (!rep)
+                return -ENOMSG;
+        *ret = rep;
+        return 0;
 }
 
 void device_replies_done(DeviceReplies *d) {
@@ -349,42 +651,64 @@ void device_replies_done(DeviceReplies *d) {
         *d = (DeviceReplies) {};
 }
 
+typedef struct DevicesQuery {
+        Castle__DeviceFilter filter;
+        DeviceReplies d;
+        bool last;
+} DevicesQuery;
+
+static int send_devices(zsock_t *s, uint64_t request_id, void *userdata) {
+        DevicesQuery *q = userdata;
+
+        return cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_DEVICES, &q->filter);
+}
+
+static int reply_devices(Castle__QueryReply *rep, void *userdata) {
+        DevicesQuery *q = userdata;
+        Castle__QueryReply **nr;
+        Castle__ClusterDevice **nd;
+
+        q->last = rep->last;
+        nr = reallocarray(q->d.replies, q->d.n_replies + 1, sizeof *q->d.replies);
+        if (nr)
+                q->d.replies = nr;
+        nd = nr ? reallocarray(q->d.devices, q->d.n_devices + rep->n_devices + 1, sizeof *q->d.devices) : NULL;
+        if (nd)
+                q->d.devices = nd;
+        if (!nr || !nd) {
+                castle__query_reply__free_unpacked(rep, NULL);
+                return -ENOMEM;
+        }
+        q->d.replies[q->d.n_replies++] = rep;
+        for (size_t i = 0; i < rep->n_devices; i++)
+                q->d.devices[q->d.n_devices++] = rep->devices[i];
+        return q->last;
+}
+
+/* Lost in the middle of the list: the next coordinator's answer replaces it all. */
+static void restart_devices(void *userdata) {
+        DevicesQuery *q = userdata;
+
+        device_replies_done(&q->d);
+        q->last = false;
+}
+
 /* The devices that match a's filter, in as many replies as the coordinator sends, up to the
  * last one. */
-int cluster_query_devices(zsock_t *s, const ClusterArgs *a, uint64_t request_id, DeviceReplies *ret) {
-        _cleanup_(device_replies_done) DeviceReplies d = {};
-        Castle__DeviceFilter filter = a->filter;
-        bool last = false;
+int cluster_query_devices(ClusterArgs *a, DeviceReplies *ret) {
+        DevicesQuery q = { .filter = a->filter };
         int r;
 
-        r = cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_DEVICES, &filter);
-        while (r >= 0 && !last) {
-                Castle__QueryReply *rep = NULL, **nr;
-                Castle__ClusterDevice **nd;
-
-                r = cluster_receive(s, a, a->timeout_usec, &rep);
-                if (r < 0)
-                        break;
-                last = rep->last;
-                nr = reallocarray(d.replies, d.n_replies + 1, sizeof *d.replies);
-                nd = nr ? reallocarray(d.devices, d.n_devices + rep->n_devices + 1, sizeof *d.devices) : NULL;
-                if (nr)
-                        d.replies = nr;
-                if (nd)
-                        d.devices = nd;
-                if (!nr || !nd) {
-                        castle__query_reply__free_unpacked(rep, NULL);
-                        r = -ENOMEM;
-                        break;
-                }
-                d.replies[d.n_replies++] = rep;
-                for (size_t i = 0; i < rep->n_devices; i++)
-                        d.devices[d.n_devices++] = rep->devices[i];
-        }
-        if (r < 0)
+        r = exchange_run(a, &(Exchange) { .what = "query", .hedge = true, .silence_usec = a->timeout_usec,
+                                          .send = send_devices, .reply = reply_devices,
+                                          .restart = restart_devices, .userdata = &q });
+        if (r >= 0 && !q.last)
+                r = -ENOMSG;
+        if (r < 0) {
+                device_replies_done(&q.d);
                 return r;
-        *ret = d;
-        d = (DeviceReplies) {};
+        }
+        *ret = q.d;
         return 0;
 }
 
@@ -428,12 +752,12 @@ static void print_store_status(const Castle__StoreStatus *st, FILE *f) {
                         "stale until their nodes send them again.\n", st->unsaved_nodes);
 }
 
-static int cmd_nodes(zsock_t *s, const ClusterArgs *a) {
+static int cmd_nodes(ClusterArgs *a) {
         static const char *const header[] = { "NODE", "HOSTNAME", "STATE", "SINCE", "LAST SEEN", "DEVICES", "AGENT" };
         Castle__QueryReply *rep = NULL;
         int r;
 
-        r = cluster_query_nodes(s, a, 1, &rep);
+        r = cluster_query_nodes(a, &rep);
         if (r < 0)
                 return r;
         /* A header line above the table; with json or --no-headings, on stderr, so that what a
@@ -495,7 +819,7 @@ static int add_device_row(Table *t, const Castle__ClusterDevice *cd) {
                 isempty(d->stable_id) ? NULL : d->stable_id, reasons });
 }
 
-static int cmd_devices(zsock_t *s, const ClusterArgs *a) {
+static int cmd_devices(ClusterArgs *a) {
         static const char *const header[] = { "NODE", "PATH", "TYPE", "TRANSPORT", "SIZE", "AVAILABLE", "STABLE ID",
                                               "REJECT REASONS" };
         _cleanup_(device_replies_done) DeviceReplies d = {};
@@ -503,7 +827,7 @@ static int cmd_devices(zsock_t *s, const ClusterArgs *a) {
         json_object *arr;
         int r;
 
-        r = cluster_query_devices(s, a, 1, &d);
+        r = cluster_query_devices(a, &d);
         if (r < 0)
                 return r;
         if (a->json) {
@@ -530,7 +854,7 @@ static int cmd_devices(zsock_t *s, const ClusterArgs *a) {
 
 /* Rook's layout needs each node's name (its hostname) and all of its devices at once, to
  * fill in partitions: the node list first, then every device reply, kept until the end. */
-static int cmd_devices_rook(zsock_t *s, const ClusterArgs *a) {
+static int cmd_devices_rook(ClusterArgs *a) {
         _cleanup_(device_replies_done) DeviceReplies d = {};
         _cleanup_free_ Castle__NodeInfo **sel = NULL;
         Castle__QueryReply *nodes = NULL;
@@ -538,10 +862,11 @@ static int cmd_devices_rook(zsock_t *s, const ClusterArgs *a) {
         size_t n_sel = 0;
         int r;
 
-        r = cluster_query_nodes(s, a, 1, &nodes);
+        r = cluster_query_nodes(a, &nodes);
         if (r < 0)
                 return r;
-        r = cluster_query_devices(s, a, 2, &d);
+        /* From the coordinator that gave the nodes, unless it is lost meanwhile. */
+        r = cluster_query_devices(a, &d);
         /* --node: that node's map only (empty when it has no devices, as Rook writes it). */
         sel = r >= 0 ? calloc(nodes->n_nodes + 1, sizeof *sel) : NULL;
         if (r >= 0 && !sel)
@@ -565,59 +890,91 @@ static int cmd_devices_rook(zsock_t *s, const ClusterArgs *a) {
 
 #define JOB_TIMEOUT_USEC (600 * USEC_PER_SEC)
 
-/* Sends a command to a node and follows its JobUpdates to the last one. */
-static int run_node_command(zsock_t *s, const ClusterArgs *a, const char *node, Castle__Command *cmd) {
-        Castle__NodeCommand nc = CASTLE__NODE_COMMAND__INIT;
-        bool tty = isatty(STDERR_FILENO), progress_shown = false;
-        int r;
+typedef struct NodeCommandRun {
+        const ClusterArgs *a;
+        const char *node;
+        Castle__NodeCommand nc;
+        bool tty, progress_shown;
+} NodeCommandRun;
 
-        nc.node_id = (char *) node;
-        nc.command = cmd;
-        r = cluster_query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_COMMAND, &nc);
-        if (r < 0)
-                return log_error_errno(r, "Cannot send the request: %m");
-        for (;;) {
-                Castle__QueryReply *rep = NULL;
-                const Castle__JobUpdate *u;
+static int send_node_command(zsock_t *s, uint64_t request_id, void *userdata) {
+        NodeCommandRun *c = userdata;
 
-                r = cluster_receive(s, a, MAX(a->timeout_usec, JOB_TIMEOUT_USEC), &rep);
-                if (progress_shown && tty && r < 0)
-                        fputc('\n', stderr);
-                if (r < 0)
-                        return r;
-                u = rep->job;
-                if (u && !u->done && !a->json) {
-                        if (tty)
-                                fprintf(stderr, "\r\033[K[%3u%%] %s", u->percent, strempty(u->message ?: u->step));
-                        else
-                                fprintf(stderr, "[%3u%%] %s\n", u->percent, strempty(u->message ?: u->step));
-                        progress_shown = true;
-                }
-                if (u && u->done) {
-                        if (progress_shown && tty)
-                                fputc('\n', stderr);
-                        if (a->json) {
-                                json_object *o = codec_message_to_json(&u->base);
-                                print_json(o);
-                                json_object_put(o);
-                        } else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE && cmd->osd_create->dry_run)
-                                printf("Dry run on %s: %s would be prepared; nothing was changed.\n", node,
-                                       strempty(u->device));
-                        else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE)
-                                printf("osd.%d %s on %s %s (%s)\n", u->osd_id,
-                                       u->already_prepared ? "was already there" : "is up", node, strempty(u->device),
-                                       strempty(u->osd_uuid));
-                        else
-                                printf("Sent to %s.\n", node);
-                }
-                bool last = rep->last;
-                castle__query_reply__free_unpacked(rep, NULL);
-                if (last)
-                        return 0;
-        }
+        return cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_COMMAND, &c->nc);
 }
 
-static int cmd_osd_create(zsock_t *s, const ClusterArgs *a, const char *node, const char *device) {
+static int reply_node_command(Castle__QueryReply *rep, void *userdata) {
+        NodeCommandRun *c = userdata;
+        const Castle__Command *cmd = c->nc.command;
+        const Castle__JobUpdate *u = rep->job;
+        bool last = rep->last;
+
+        if (u && !u->done && !c->a->json) {
+                if (c->tty)
+                        fprintf(stderr, "\r\033[K[%3u%%] %s", u->percent, strempty(u->message ?: u->step));
+                else
+                        fprintf(stderr, "[%3u%%] %s\n", u->percent, strempty(u->message ?: u->step));
+                c->progress_shown = true;
+        }
+        if (u && u->done) {
+                if (c->progress_shown && c->tty)
+                        fputc('\n', stderr);
+                c->progress_shown = false;
+                if (c->a->json) {
+                        json_object *o = codec_message_to_json(&u->base);
+                        print_json(o);
+                        json_object_put(o);
+                } else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE && cmd->osd_create->dry_run)
+                        printf("Dry run on %s: %s would be prepared; nothing was changed.\n", c->node,
+                               strempty(u->device));
+                else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE)
+                        printf("osd.%d %s on %s %s (%s)\n", u->osd_id,
+                               u->already_prepared ? "was already there" : "is up", c->node, strempty(u->device),
+                               strempty(u->osd_uuid));
+                else
+                        printf("Sent to %s.\n", c->node);
+        }
+        castle__query_reply__free_unpacked(rep, NULL);
+        return last;
+}
+
+/* A command id of the client's: random below 2^53, not 0 (that one asks the coordinator to
+ * choose), unless --command-id gave one. */
+static uint64_t command_id(const ClusterArgs *a) {
+        uint64_t id = 0;
+
+        if (a->command_id > 0)
+                return a->command_id;
+        while (id == 0) {
+                if (getrandom(&id, sizeof id, 0) != (ssize_t) sizeof id)
+                        id = now_realtime_usec() ^ ((uint64_t) getpid() << 32) ^ now_usec();
+                id &= (UINT64_C(1) << 53) - 1;
+        }
+        return id;
+}
+
+/* Sends a command to a node and follows its JobUpdates to the last one. The command keeps its
+ * id when it goes to another coordinator: the agent runs it once, and its progress goes on. */
+static int run_node_command(ClusterArgs *a, const char *node, Castle__Command *cmd) {
+        NodeCommandRun c = { .a = a, .node = node, .nc = CASTLE__NODE_COMMAND__INIT, .tty = isatty(STDERR_FILENO) };
+        int r;
+
+        cmd->command_id = command_id(a);
+        log_debug("Command id %" PRIu64 ".", cmd->command_id);
+        c.nc.node_id = (char *) node;
+        c.nc.command = cmd;
+        r = exchange_run(a, &(Exchange) { .what = "command", .silence_usec = MAX(a->timeout_usec, JOB_TIMEOUT_USEC),
+                                          .send = send_node_command, .reply = reply_node_command, .userdata = &c });
+        if (c.progress_shown && c.tty)
+                fputc('\n', stderr);
+        if (r < 0 && r != -EREMOTEIO && r != -EINTR)
+                log_error("The command's id was %" PRIu64 ": run it again with --command-id=%" PRIu64
+                          " to follow it, or to send it again, without running it twice.", cmd->command_id,
+                          cmd->command_id);
+        return r;
+}
+
+static int cmd_osd_create(ClusterArgs *a, const char *node, const char *device) {
         Castle__Command cmd = CASTLE__COMMAND__INIT;
         Castle__OsdCreate oc = CASTLE__OSD_CREATE__INIT;
 
@@ -626,10 +983,10 @@ static int cmd_osd_create(zsock_t *s, const ClusterArgs *a, const char *node, co
         oc.crush_device_class = (char *) a->crush_class;
         cmd.kind_case = CASTLE__COMMAND__KIND_OSD_CREATE;
         cmd.osd_create = &oc;
-        return run_node_command(s, a, node, &cmd);
+        return run_node_command(a, node, &cmd);
 }
 
-static int cmd_policy(zsock_t *s, const ClusterArgs *a, const char *node) {
+static int cmd_policy(ClusterArgs *a, const char *node) {
         Castle__Command cmd = CASTLE__COMMAND__INIT;
         Castle__Policy p = CASTLE__POLICY__INIT;
 
@@ -639,23 +996,30 @@ static int cmd_policy(zsock_t *s, const ClusterArgs *a, const char *node) {
         p.crush_device_class = (char *) a->crush_class;
         cmd.kind_case = CASTLE__COMMAND__KIND_POLICY;
         cmd.policy = &p;
-        return run_node_command(s, a, node, &cmd);
+        return run_node_command(a, node, &cmd);
 }
 
-static int cmd_node_rm(zsock_t *s, const ClusterArgs *a, const char *node) {
+static int send_node_rm(zsock_t *s, uint64_t request_id, void *userdata) {
+        return cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE, userdata);
+}
+
+static int reply_empty(Castle__QueryReply *rep, void *userdata) {
+        castle__query_reply__free_unpacked(rep, NULL);
+        return 1;
+}
+
+/* Like a command, sent to one coordinator at a time (removing a node twice does no harm, but
+ * asking two at once would race them). */
+static int cmd_node_rm(ClusterArgs *a, const char *node) {
         Castle__RemoveNode rn = CASTLE__REMOVE_NODE__INIT;
-        Castle__QueryReply *rep = NULL;
         int r;
 
         rn.node_id = (char *) node;
         rn.force = a->force;
-        r = cluster_query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE, &rn);
-        if (r < 0)
-                return log_error_errno(r, "Cannot send the request: %m");
-        r = cluster_receive(s, a, a->timeout_usec, &rep);
+        r = exchange_run(a, &(Exchange) { .what = "request", .silence_usec = a->timeout_usec, .send = send_node_rm,
+                                          .reply = reply_empty, .userdata = &rn });
         if (r < 0)
                 return r;
-        castle__query_reply__free_unpacked(rep, NULL);
         printf("Node %s removed.\n", node);
         return 0;
 }
@@ -675,95 +1039,151 @@ static void add_audit_row(Table *t, const Castle__AuditRecord *r) {
                                                    isempty(r->device) ? NULL : r->device, command, r->result });
 }
 
-/* The audit trail, in as many replies as the coordinator sends, printed as they come. */
-static int cmd_audit(zsock_t *s, const ClusterArgs *a) {
+/* The audit trail's replies to one query, all from one coordinator. */
+typedef struct AuditQuery {
+        Castle__AuditQuery query;
+        Castle__QueryReply **replies;
+        size_t n_replies;
+} AuditQuery;
+
+static int send_audit(zsock_t *s, uint64_t request_id, void *userdata) {
+        AuditQuery *q = userdata;
+
+        return cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_AUDIT, &q->query);
+}
+
+static int reply_audit(Castle__QueryReply *rep, void *userdata) {
+        AuditQuery *q = userdata;
+        Castle__QueryReply **nr = reallocarray(q->replies, q->n_replies + 1, sizeof *q->replies);
+
+        if (!nr) {
+                castle__query_reply__free_unpacked(rep, NULL);
+                return -ENOMEM;
+        }
+        q->replies = nr;
+        q->replies[q->n_replies++] = rep;
+        return rep->last;
+}
+
+/* Lost in the middle: the next coordinator's answer replaces it all. */
+static void restart_audit(void *userdata) {
+        AuditQuery *q = userdata;
+
+        for (size_t i = 0; i < q->n_replies; i++)
+                castle__query_reply__free_unpacked(q->replies[i], NULL);
+        q->replies = mfree(q->replies);
+        q->n_replies = 0;
+}
+
+/* The audit trail, oldest first. */
+static int cmd_audit(ClusterArgs *a) {
         static const char *const header[] = { "TIME", "COORDINATOR", "KEY", "ROLE", "ACTION", "NODE", "DEVICE",
                                                "COMMAND", "RESULT" };
-        Castle__AuditQuery aq = CASTLE__AUDIT_QUERY__INIT;
-        Table *t = NULL;
-        json_object *arr = NULL;
-        bool last = false;
+        AuditQuery q = { .query = CASTLE__AUDIT_QUERY__INIT };
         int r;
 
         if (a->since) {
-                r = parse_timestamp(a->since, now_realtime_usec(), &aq.since_usec);
+                r = parse_timestamp(a->since, now_realtime_usec(), &q.query.since_usec);
                 if (r < 0)
                         return log_error_errno(r, "--since: '%s' is not a Unix time, an ISO date (2026-12-06, "
                                                "2026-12-06T11:30Z) or a duration ago (1h).", a->since);
         }
-        aq.limit = a->filter.limit;
-        if (a->json)
-                arr = json_object_new_array();
-        else
-                t = table_new(header, ELEMENTSOF(header));
-        if (!arr && !t)
-                return log_oom();
-        r = cluster_query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_AUDIT, &aq);
-        if (r < 0) {
-                json_object_put(arr);
-                table_free(t);
-                return log_error_errno(r, "Cannot send the request: %m");
-        }
-        while (!last) {
-                Castle__QueryReply *rep = NULL;
+        q.query.limit = a->filter.limit;
+        r = exchange_run(a, &(Exchange) { .what = "query", .hedge = true, .silence_usec = a->timeout_usec,
+                                          .send = send_audit, .reply = reply_audit, .restart = restart_audit,
+                                          .userdata = &q });
+        if (r >= 0 && a->json) {
+                json_object *arr = json_object_new_array();
 
-                r = cluster_receive(s, a, a->timeout_usec, &rep);
-                if (r < 0) {
-                        json_object_put(arr);
-                        table_free(t);
-                        return r;
-                }
-                for (size_t i = 0; i < rep->n_audit; i++)
-                        if (arr)
-                                json_object_array_add(arr, codec_message_to_json(&rep->audit[i]->base));
-                        else
-                                add_audit_row(t, rep->audit[i]);
-                last = rep->last;
-                castle__query_reply__free_unpacked(rep, NULL);
-        }
-        if (arr) {
-                print_json(arr);
+                for (size_t i = 0; arr && i < q.n_replies; i++)
+                        for (size_t k = 0; k < q.replies[i]->n_audit; k++)
+                                json_object_array_add(arr, codec_message_to_json(&q.replies[i]->audit[k]->base));
+                if (arr)
+                        print_json(arr);
                 json_object_put(arr);
-        } else
-                table_print(t, stdout, a->headings);
-        table_free(t);
-        return 0;
+        } else if (r >= 0) {
+                Table *t = table_new(header, ELEMENTSOF(header));
+
+                for (size_t i = 0; t && i < q.n_replies; i++)
+                        for (size_t k = 0; k < q.replies[i]->n_audit; k++)
+                                add_audit_row(t, q.replies[i]->audit[k]);
+                if (t)
+                        table_print(t, stdout, a->headings);
+                table_free(t);
+        }
+        restart_audit(&q);
+        return r;
 }
 
-static int cmd_key_unbind(zsock_t *s, const ClusterArgs *a, const char *key) {
+static int send_unbind(zsock_t *s, uint64_t request_id, void *userdata) {
+        return cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_UNBIND, userdata);
+}
+
+/* Like node rm: to one coordinator at a time. */
+static int cmd_key_unbind(ClusterArgs *a, const char *key) {
         Castle__KeyUnbind u = CASTLE__KEY_UNBIND__INIT;
-        Castle__QueryReply *rep = NULL;
         int r;
 
         u.key = (char *) key;
-        r = cluster_query_send(s, 1, CASTLE__QUERY_REQUEST__KIND_UNBIND, &u);
-        if (r < 0)
-                return log_error_errno(r, "Cannot send the request: %m");
-        r = cluster_receive(s, a, a->timeout_usec, &rep);
+        r = exchange_run(a, &(Exchange) { .what = "request", .silence_usec = a->timeout_usec, .send = send_unbind,
+                                          .reply = reply_empty, .userdata = &u });
         if (r < 0)
                 return r;
-        castle__query_reply__free_unpacked(rep, NULL);
         printf("Key %s is no longer bound to a node; its next message binds it again.\n", key);
         return 0;
 }
 
+/* The coordinators from --coordinator, else $CASTLE_COORDINATOR, else the local one, and their
+ * keys; the one to ask first is drawn at random, so that many clients spread their queries
+ * over every coordinator (which all know the same). */
+static int pick_endpoints(ClusterArgs *a) {
+        size_t n, n_keys;
+        uint32_t pick = 0;
+        const char *env;
+
+        if (!a->endpoints) {
+                env = getenv("CASTLE_COORDINATOR");
+                if (split_list(&a->endpoints, isempty(env) ? "tcp://127.0.0.1:7101" : env, "$CASTLE_COORDINATOR") < 0)
+                        return -EINVAL;
+        }
+        if (!a->server_keys && strv_extend(&a->server_keys, "/etc/castle/keys/coordinator.key") < 0)
+                return log_oom();
+        n = strv_length(a->endpoints);
+        n_keys = strv_length(a->server_keys);
+        if (n > CLUSTER_MAX_ENDPOINTS)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "At most %d coordinators, not %zu.", CLUSTER_MAX_ENDPOINTS, n);
+        if (n_keys != 1 && n_keys != n)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "%zu server keys for %zu coordinators: give one for all, or one for each.", n_keys, n);
+        if (n > 1 && getrandom(&pick, sizeof pick, GRND_NONBLOCK) != (ssize_t) sizeof pick)
+                pick = (uint32_t) (now_usec() ^ (uint64_t) getpid());
+        a->first = pick % n;
+        a->endpoint = a->endpoints[a->first];
+        a->server_key = a->server_keys[n_keys == 1 ? 0 : a->first];
+        return 0;
+}
+
+static void cluster_args_done(ClusterArgs *a) {
+        a->endpoints = strv_free(a->endpoints);
+        a->server_keys = strv_free(a->server_keys);
+}
+
 int cmd_cluster(int argc, char *argv[]) {
-        ClusterArgs a = {
-                .endpoint = getenv("CASTLE_COORDINATOR") ?: "tcp://127.0.0.1:7101",
-                .server_key = "/etc/castle/keys/coordinator.key",
+        _cleanup_(cluster_args_done) ClusterArgs a = {
                 .key = "/etc/castle/keys/castlectl.key",
                 .headings = true,
                 .timeout_usec = 5 * USEC_PER_SEC,
                 .auto_prepare = -1,
         };
         const char *cmd;
-        zsock_t *s = NULL;
         int r;
 
         castle__device_filter__init(&a.filter);
         r = parse_args(argc, argv, &a);
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : 0;
+        if (pick_endpoints(&a) < 0)
+                return EXIT_USAGE;
         if (optind >= argc) {
                 log_error("Which command? nodes, devices, device ID, watch or audit. Run 'castlectl cluster --help'.");
                 return EXIT_USAGE;
@@ -818,27 +1238,23 @@ int cmd_cluster(int argc, char *argv[]) {
         }
         if (!streq(cmd, "watch"))
                 zsys_handler_set(NULL);
-        r = cluster_connect(&a, &s);
-        if (r < 0)
-                return 1;
         if (streq(cmd, "nodes"))
-                r = cmd_nodes(s, &a);
+                r = cmd_nodes(&a);
         else if (streq(cmd, "watch"))
-                r = cluster_watch(s, &a);
+                r = cluster_watch(&a);
         else if (streq(cmd, "osd"))
-                r = cmd_osd_create(s, &a, argv[optind + 2], argv[optind + 3]);
+                r = cmd_osd_create(&a, argv[optind + 2], argv[optind + 3]);
         else if (streq(cmd, "policy"))
-                r = cmd_policy(s, &a, argv[optind + 1]);
+                r = cmd_policy(&a, argv[optind + 1]);
         else if (streq(cmd, "node"))
-                r = cmd_node_rm(s, &a, argv[optind + 2]);
+                r = cmd_node_rm(&a, argv[optind + 2]);
         else if (streq(cmd, "audit"))
-                r = cmd_audit(s, &a);
+                r = cmd_audit(&a);
         else if (streq(cmd, "key"))
-                r = cmd_key_unbind(s, &a, argv[optind + 2]);
+                r = cmd_key_unbind(&a, argv[optind + 2]);
         else if (a.rook)
-                r = cmd_devices_rook(s, &a);
+                r = cmd_devices_rook(&a);
         else
-                r = cmd_devices(s, &a);
-        zsock_destroy(&s);
+                r = cmd_devices(&a);
         return r == -EACCES ? EXIT_PERMISSION : r < 0 ? 1 : 0;
 }

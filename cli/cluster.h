@@ -1,16 +1,36 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* castlectl cluster's parts: its arguments, the connection to the coordinator's query
- * endpoint and the queries every verb uses (cluster.c), and the watch (cluster-watch.c). */
+/* castlectl cluster's parts: its arguments, the connections to the coordinators' query
+ * endpoints, failing over from one to the next, and the queries every verb uses (cluster.c),
+ * and the watch (cluster-watch.c). */
 #pragma once
 
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/timeutil.h"
 #include "proto/castle.pb-c.h"
 
+/* Coordinators one castlectl may name. */
+#define CLUSTER_MAX_ENDPOINTS 16
+/* Failing over, for queries: when the coordinator asked first has not answered within
+ * CLUSTER_HEDGE_USEC, the query goes to the next one too (and so on), and the first to answer
+ * gives the whole answer; one that falls silent for CLUSTER_PART_USEC in the middle of a
+ * multi-part answer is given up and the query starts again on the others. Commands are never
+ * sent to two coordinators at once: the next one gets the command (with its id) when the one
+ * asked is lost (its connection closed, or ZMTP heartbeats unanswered for 6 s), or could not
+ * be reached within CLUSTER_CONNECT_USEC. */
+#define CLUSTER_HEDGE_USEC (500 * USEC_PER_MSEC)
+#define CLUSTER_PART_USEC (2 * USEC_PER_SEC)
+#define CLUSTER_CONNECT_USEC (1 * USEC_PER_SEC)
+
 typedef struct ClusterArgs {
-        const char *endpoint, *server_key, *key;
+        const char *endpoint, *server_key, *key; /* endpoint, server_key: the coordinator in use */
+        char **endpoints;       /* every coordinator's query endpoint */
+        char **server_keys;     /* their public keys: one for all, or one per endpoint */
+        size_t first;           /* the endpoint to ask first: random at start, then the last that answered */
+        uint64_t command_id;    /* --command-id; 0: a random one */
+        bool quiet;             /* no answer is no error yet (the watch tries another): debug only */
         bool insecure, json, rook, headings;
         bool exit_on_loss;      /* watch: exit when the coordinator is lost instead of waiting */
         const char *rook_namespace;
@@ -34,20 +54,24 @@ typedef struct DeviceReplies {
 /* A DEALER to a->endpoint with this client's key pair (or none with --insecure); errors are
  * logged. */
 int cluster_connect(const ClusterArgs *a, zsock_t **ret);
+/* The same for the i-th coordinator; ret_args (may be NULL) gets a with it as the one in use. */
+int cluster_connect_at(const ClusterArgs *a, size_t i, ClusterArgs *ret_args, zsock_t **ret);
 /* Receives one reply, or fails after timeout_usec (0: wait forever, for watch); a reply that
  * carries an error is logged and gives -EREMOTEIO. */
 int cluster_receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Castle__QueryReply **ret);
 /* Sends a query of one kind; body is that kind's message (ListNodes, DeviceFilter, Watch,
  * NodeCommand or RemoveNode). */
 int cluster_query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__KindCase kind, void *body);
-/* The node list, in one reply. */
-int cluster_query_nodes(zsock_t *s, const ClusterArgs *a, uint64_t request_id, Castle__QueryReply **ret);
-/* The devices that match a's filter, in as many replies as the coordinator sends. */
-int cluster_query_devices(zsock_t *s, const ClusterArgs *a, uint64_t request_id, DeviceReplies *ret);
+/* The node list, in one reply, from the first coordinator that answers (a->first is then
+ * that one). */
+int cluster_query_nodes(ClusterArgs *a, Castle__QueryReply **ret);
+/* The devices that match a's filter, in as many replies as the coordinator sends, all from the
+ * one coordinator (another one's answer replaces them all when it is lost in the middle). */
+int cluster_query_devices(ClusterArgs *a, DeviceReplies *ret);
 void device_replies_done(DeviceReplies *d);
 /* A device's reject reasons, joined with ", " (the caller frees it). */
 char *cluster_device_reasons(const Castle__Device *d);
 
 /* castlectl cluster watch: prints changes until interrupted, survives the coordinator's loss
  * unless a->exit_on_loss. */
-int cluster_watch(zsock_t *s, const ClusterArgs *a);
+int cluster_watch(ClusterArgs *a);

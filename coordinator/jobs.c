@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Commands from query clients to agents, and their progress back: the coordinator gives each
- * command an id, sends it to the node's agent, and relays every JobUpdate with that id to the
- * client that asked, until the one marked done. A client that went away, or a node that went
- * offline, or that says nothing for job-timeout, ends the job here (the agent still finishes
- * its work; its inventory shows the result). Ids are a random prefix drawn at start-up and a
- * counter, so that a late update for a command of an earlier run of the coordinator
- * (the agent outlived a restart) cannot complete a command of this run. */
+/* Commands from query clients to agents, and their progress back: a command carries the id
+ * its client chose (the same one when the client sends it again to another coordinator, so
+ * that the agent runs it once), or one this coordinator gives it; it goes to the node's agent,
+ * and every JobUpdate with that id is relayed to the clients that asked, until the one marked
+ * done. A client that went away, or a node that went offline, or that says nothing for
+ * job-timeout, ends the job here (the agent still finishes its work; its inventory shows the
+ * result). Ids given here are a random prefix drawn at start-up and a counter, so that a late
+ * update for a command of an earlier run of the coordinator (the agent outlived a restart)
+ * cannot complete a command of this run. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,15 +31,24 @@ struct Jobs {
         Audit *audit;
 };
 
+/* A client following a command: its routing id on the query socket and its request's id. */
+typedef struct JobClient {
+        zframe_t *client;
+        uint64_t request_id;
+} JobClient;
+
 typedef struct Job {
         uint64_t command_id;
-        uint64_t request_id;
         char *node_id;
-        zframe_t *client;       /* routing id on the query socket */
+        JobClient clients[JOBS_MAX_CLIENTS];    /* [0]: the first to ask; more that sent it again */
+        size_t n_clients;
         Castle__Command__KindCase kind;
         uint64_t deadline;      /* monotonic usec; 0: none */
         AuditCaller *caller;    /* who asked, when the request is in the audit trail; else NULL */
         char *action, *device;  /* for its result there */
+        uint8_t *latest;        /* the latest progress relayed (a packed QueryReply), for a client
+                                 * that attaches later; NULL before the first */
+        size_t latest_size;
 } Job;
 
 static void job_free(void **item) {
@@ -49,7 +60,9 @@ static void job_free(void **item) {
         free(j->caller);
         free(j->action);
         free(j->device);
-        zframe_destroy(&j->client);
+        for (size_t i = 0; i < j->n_clients; i++)
+                zframe_destroy(&j->clients[i].client);
+        free(j->latest);
         free(j);
         *item = NULL;
 }
@@ -57,12 +70,61 @@ static void job_free(void **item) {
 static void reply_job(Jobs *jobs, Job *j, Castle__JobUpdate *u, const char *error, bool last) {
         Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
 
-        r.request_id = j->request_id;
         r.job = u;
         r.error = (char *) error;
         r.last = last;
-        if (link_send(jobs->query, j->client, &r.base) < 0)
-                log_debug("The client of command %" PRIu64 " went away.", j->command_id);
+        for (size_t i = 0; i < j->n_clients; i++) {
+                r.request_id = j->clients[i].request_id;
+                if (link_send(jobs->query, j->clients[i].client, &r.base) < 0)
+                        log_debug("A client of command %" PRIu64 " went away.", j->command_id);
+        }
+        if (!last && !error && u) {
+                free(j->latest);
+                j->latest = NULL;
+                r.request_id = 0;
+                if (codec_pack(&r.base, &j->latest, &j->latest_size) < 0)
+                        j->latest = NULL;
+        }
+}
+
+static bool job_has_client(const Job *j, zframe_t *client) {
+        for (size_t i = 0; i < j->n_clients; i++)
+                if (zframe_eq(j->clients[i].client, client))
+                        return true;
+        return false;
+}
+
+/* Another client (or the same one again) sent a command that is pending here: it follows the
+ * command from now on, starting with the latest progress. Clients past JOBS_MAX_CLIENTS push out
+ * the oldest but the first (a script that retries over and over must not grow the list). */
+static void job_attach(Jobs *jobs, Job *j, zframe_t *client, uint64_t request_id) {
+        Castle__QueryReply *latest = NULL;
+        size_t i;
+
+        for (i = 0; i < j->n_clients; i++)
+                if (zframe_eq(j->clients[i].client, client))
+                        break;
+        if (i == j->n_clients) {
+                if (j->n_clients == JOBS_MAX_CLIENTS) {
+                        zframe_destroy(&j->clients[1].client);
+                        memmove(&j->clients[1], &j->clients[2], (JOBS_MAX_CLIENTS - 2) * sizeof *j->clients);
+                        j->n_clients--;
+                        i = j->n_clients;
+                }
+                j->clients[i].client = zframe_dup(client);
+                if (!j->clients[i].client)
+                        return;
+                j->n_clients++;
+        }
+        j->clients[i].request_id = request_id;
+        log_info("Command %" PRIu64 " for node %s sent again: %zu client(s) follow it.", j->command_id, j->node_id,
+                 j->n_clients);
+        if (j->latest && codec_query_reply_unpack(j->latest, j->latest_size, &latest) >= 0) {
+                latest->request_id = request_id;
+                if (link_send(jobs->query, client, &latest->base) < 0)
+                        log_debug("A client of command %" PRIu64 " went away.", j->command_id);
+                castle__query_reply__free_unpacked(latest, NULL);
+        }
 }
 
 /* The end of an audited command, in the trail. */
@@ -100,7 +162,7 @@ static size_t jobs_of_client(Jobs *jobs, zframe_t *client) {
         size_t n = 0;
 
         for (Job *j = zlistx_first(jobs->list); j; j = zlistx_next(jobs->list))
-                n += zframe_eq(j->client, client);
+                n += job_has_client(j, client);
         return n;
 }
 
@@ -183,9 +245,17 @@ void jobs_submit_as(Jobs *jobs, zframe_t *client, uint64_t request_id, const Cas
         _cleanup_free_ char *refusal = NULL;
         const char *why = NULL;
         void *handle;
-        Job *j;
+        Job *j = cmd.command_id > 0 ? job_find(jobs, cmd.command_id) : NULL;
 
-        if (!n)
+        if (j && streq(j->node_id, nc->node_id)) {
+                job_attach(jobs, j, client, request_id);
+                return;
+        }
+        if (j)
+                why = "this command id is in use by a command for another node";
+        else if (cmd.command_id >= JOBS_MAX_COMMAND_ID)
+                why = "the command id is out of range (1 to 2^53-1)";
+        else if (!n)
                 why = "no such node";
         else if (!n->routing_id || n->state != NODE_ONLINE)
                 why = "the node's agent is not connected";
@@ -222,9 +292,9 @@ void jobs_submit_as(Jobs *jobs, zframe_t *client, uint64_t request_id, const Cas
                 if (j->caller)
                         audit_caller_set(j->caller, who);
         }
-        j->command_id = ++jobs->last_command_id;
-        j->request_id = request_id;
-        j->client = zframe_dup(client);
+        j->command_id = cmd.command_id > 0 ? cmd.command_id : ++jobs->last_command_id;
+        j->clients[0] = (JobClient) { .client = zframe_dup(client), .request_id = request_id };
+        j->n_clients = 1;
         j->kind = cmd.kind_case;
         j->deadline = jobs->timeout_usec ? now_usec() + jobs->timeout_usec : 0;
         handle = zlistx_add_end(jobs->list, j);
@@ -259,6 +329,8 @@ void jobs_submit_as(Jobs *jobs, zframe_t *client, uint64_t request_id, const Cas
 void jobs_update(Jobs *jobs, const char *node_id, Castle__JobUpdate *u) {
         Job *j = job_find(jobs, u->command_id);
 
+        /* Agents send their updates to every coordinator: those of commands that another one
+         * forwarded, or that ended here, are not news. */
         if (!j || !streq(j->node_id, node_id)) {
                 log_debug("Node %s: update of unknown command %" PRIu64 " ignored.", node_id, u->command_id);
                 return;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The job table: commands that query clients send to a node's agent, and their progress
- * relayed back to the client that asked, until the last update. Command ids carry a random
- * prefix drawn at start-up, so that an update meant for a command of an earlier run of the
- * coordinator matches no command of this one. */
+ * relayed back to the clients that asked, until the last update. A command's id is the one its
+ * client chose, or one drawn here: a random prefix drawn at start-up, so that an update meant
+ * for a command of an earlier run of the coordinator matches no command of this one. */
 #pragma once
 
 #include <czmq.h>
@@ -18,6 +18,10 @@
 #define JOBS_MAX_PENDING 4096
 #define JOBS_MAX_PER_CLIENT 64
 #define JOBS_TIMEOUT_USEC USEC_PER_HOUR
+/* Clients that follow one command (that sent its id again while it was pending). */
+#define JOBS_MAX_CLIENTS 8
+/* Client-chosen command ids are below 2^53, exact in JSON readers that use doubles. */
+#define JOBS_MAX_COMMAND_ID (UINT64_C(1) << 53)
 
 typedef struct Jobs Jobs;
 
@@ -34,6 +38,10 @@ void jobs_set_limits(Jobs *jobs, size_t max_per_client, uint64_t timeout_usec);
 void jobs_set_audit(Jobs *jobs, Audit *audit);
 
 /* A client's command for a node: sent to the node's agent, or refused with a reply saying why. */
+/* A client's command for a node: sent to the node's agent, or refused with a reply saying why.
+ * Its command id is the client's (0: one is drawn here); a command id that is pending for the
+ * same node is not sent again: the client follows it too (its latest progress first, then
+ * every update, as the earlier clients do). */
 void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle__NodeCommand *nc);
 /* The same for a command whose request is in the audit trail already (query.c): its end (a
  * refusal, its last update, a timeout, its node's loss) is recorded there too, as who's. */

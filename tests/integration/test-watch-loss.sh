@@ -39,7 +39,7 @@ stop_coordinator() {
         wait "$COORD_PID" 2>/dev/null || true
 }
 cluster() { "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@"; }
-answers() { cluster --coordinator "$1" nodes >/dev/null 2>&1; }
+answers() { "$CASTLECTL" cluster --coordinator "$1" --server-key "$K/coordinator.key" --key "$K/client.key" nodes >/dev/null 2>&1; }
 fleet() { # fleet AGENT-EP FIRST: one simulated node, sim-FIRST, with 2 devices; returns when stored
         "$FLEET" "$1" "$K/fleet.key" "$K/coordinator.key" "$2" 1 2 0 >>"$WORK/fleet.log" 2>&1
 }

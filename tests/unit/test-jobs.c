@@ -3,7 +3,8 @@
  * the agent's JobUpdates come back to that client until the last one, commands for a node
  * that is unknown or not connected are refused, and a node that goes offline fails its
  * commands. Quotas: commands per client, and a command its agent never answers times out.
- * Command ids of a restarted coordinator do not repeat the last run's. */
+ * Command ids of a restarted coordinator do not repeat the last run's; a client's own id is
+ * used, and a second submit of a pending id follows the command instead of sending it again. */
 #include "tests/unit/coordtest.h"
 
 #include <string.h>
@@ -82,8 +83,8 @@ static int teardown(void **state) {
         return 0;
 }
 
-/* The client asks for cmd on node_id; the query endpoint hands the request to the job table. */
-static void submit(Fixture *f, uint64_t request_id, const char *node_id, Castle__Command *cmd) {
+/* client asks for cmd on node_id; the query endpoint hands the request to the job table. */
+static void submit_from(Fixture *f, zsock_t *client, uint64_t request_id, const char *node_id, Castle__Command *cmd) {
         Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT, *req = NULL;
         Castle__NodeCommand nc = CASTLE__NODE_COMMAND__INIT;
         zframe_t *payload;
@@ -95,7 +96,7 @@ static void submit(Fixture *f, uint64_t request_id, const char *node_id, Castle_
         q.request_id = request_id;
         q.kind_case = CASTLE__QUERY_REQUEST__KIND_COMMAND;
         q.command = &nc;
-        assert_int_equal(link_send(f->client, NULL, &q.base), 0);
+        assert_int_equal(link_send(client, NULL, &q.base), 0);
         m = coordtest_recv(f->query);
         assert_int_equal(zmsg_size(m), 2);
         payload = zmsg_last(m);
@@ -103,6 +104,10 @@ static void submit(Fixture *f, uint64_t request_id, const char *node_id, Castle_
         jobs_submit(f->jobs, zmsg_first(m), req->request_id, req->command);
         castle__query_request__free_unpacked(req, NULL);
         zmsg_destroy(&m);
+}
+
+static void submit(Fixture *f, uint64_t request_id, const char *node_id, Castle__Command *cmd) {
+        submit_from(f, f->client, request_id, node_id, cmd);
 }
 
 static void submit_osd_create(Fixture *f, uint64_t request_id, const char *node_id) {
@@ -228,6 +233,93 @@ static void test_command_and_updates(void **state) {
         assert_true(r->last);
         castle__query_reply__free_unpacked(r, NULL);
         assert_int_equal(jobs_pending(f->jobs), 0);
+}
+
+/* A progress reply to request_id of command id, at percent. */
+static void expect_progress(zsock_t *client, uint64_t request_id, uint64_t id, uint32_t percent, bool last) {
+        Castle__QueryReply *r = coordtest_recv_reply(client);
+
+        assert_int_equal(r->request_id, request_id);
+        assert_non_null(r->job);
+        assert_int_equal(r->job->command_id, id);
+        assert_int_equal(r->job->percent, percent);
+        assert_int_equal(r->last, last);
+        castle__query_reply__free_unpacked(r, NULL);
+}
+
+/* The client chooses the id; sent again (a castlectl that failed over, or a script that
+ * retries with --command-id), a pending command is not sent to the agent again: the new client
+ * follows it, from its latest progress on. */
+static void test_client_ids(void **state) {
+        Fixture *f = *state;
+        Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
+        Castle__Command cmd = CASTLE__COMMAND__INIT;
+        Castle__OsdCreate oc = CASTLE__OSD_CREATE__INIT;
+        const uint64_t id = UINT64_C(9007199254740991); /* 2^53 - 1 */
+        zsock_t *other;
+        char endpoint[64];
+
+        snprintf(endpoint, sizeof endpoint, "%s", zsock_endpoint(f->query));
+        other = coordtest_dealer(endpoint, NULL);
+        oc.device_id = (char *) "wwn-a";
+        cmd.kind_case = CASTLE__COMMAND__KIND_OSD_CREATE;
+        cmd.osd_create = &oc;
+        cmd.command_id = id;
+        submit(f, 1, "node-1", &cmd);
+        assert_int_equal(agent_receive(f, CASTLE__COMMAND__KIND_OSD_CREATE), id);
+
+        /* Sent again before any progress: followed, nothing to say yet, not sent again. */
+        submit_from(f, other, 2, "node-1", &cmd);
+        assert_true(coordtest_quiet(f->agent, 50));
+        assert_true(coordtest_quiet(other, 50));
+        assert_int_equal(jobs_pending(f->jobs), 1);
+
+        u.command_id = id;
+        u.step = (char *) "prepare";
+        u.percent = 40;
+        u.osd_id = -1;
+        agent_update(f, &u);
+        expect_progress(f->client, 1, id, 40, false);
+        expect_progress(other, 2, id, 40, false);
+
+        /* The same client again, with another request id: its latest progress at once, and one
+         * copy of every later update. */
+        submit(f, 3, "node-1", &cmd);
+        expect_progress(f->client, 3, id, 40, false);
+        assert_true(coordtest_quiet(f->agent, 50));
+
+        u.percent = 100;
+        u.done = true;
+        u.osd_id = 5;
+        agent_update(f, &u);
+        expect_progress(f->client, 3, id, 100, true);
+        expect_progress(other, 2, id, 100, true);
+        assert_true(coordtest_quiet(f->client, 50));
+        assert_int_equal(jobs_pending(f->jobs), 0);
+
+        /* Ended here, the id is new again: sent to the agent, which runs an id once. */
+        submit(f, 4, "node-1", &cmd);
+        assert_int_equal(agent_receive(f, CASTLE__COMMAND__KIND_OSD_CREATE), id);
+
+        /* The id of a pending command, for another node: refused. */
+        submit(f, 5, "node-9", &cmd);
+        expect_error(f, 5, "this command id is in use by a command for another node");
+
+        /* Ids at 2^53 and above are refused: JSON readers would round them. */
+        cmd.command_id = UINT64_C(1) << 53;
+        submit(f, 6, "node-1", &cmd);
+        expect_error(f, 6, "the command id is out of range (1 to 2^53-1)");
+        assert_true(coordtest_quiet(f->agent, 50));
+
+        /* An update of a command this coordinator never sent (another one did): ignored. */
+        u = (Castle__JobUpdate) CASTLE__JOB_UPDATE__INIT;
+        u.command_id = 77;
+        u.percent = 10;
+        agent_update(f, &u);
+        assert_true(coordtest_quiet(f->client, 50));
+        assert_true(coordtest_quiet(other, 50));
+        assert_int_equal(jobs_pending(f->jobs), 1);
+        zsock_destroy(&other);
 }
 
 static void test_refused(void **state) {
@@ -401,6 +493,7 @@ static void test_per_client(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_command_and_updates, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_client_ids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_node_lost, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_policy_filter_refused, setup, teardown),
