@@ -24,6 +24,7 @@ struct CoordinatorMetrics {
         Metric *store_duration;
         Metric *jobs, *jobs_pending;
         Metric *store_writable, *store_failures, *store_unsaved;
+        Metric *ingest_lag;
 };
 
 static const char *const drop_names[_DROP_MAX] = {
@@ -76,6 +77,9 @@ static const MetricDef families[] = {
             "store write transactions that failed", NULL, NULL, 0),
         DEF(store_unsaved, "castle_coordinator_store_unsaved_nodes", METRIC_GAUGE,
             "nodes whose last report could not be stored (shown stale until it is)", NULL, NULL, 0),
+        DEF(ingest_lag, "castle_coordinator_ingest_lag_seconds", METRIC_GAUGE,
+            "seconds since the agents' queue was last empty: how late, at most, a report is stored and "
+            "answered (0: caught up)", NULL, NULL, 0),
 };
 #undef DEF
 
@@ -107,6 +111,7 @@ static void refresh(void *userdata) {
         (void) metric_set(m->store_writable, NULL, s.store.error < 0 ? 0 : 1);
         (void) metric_set(m->store_failures, NULL, (double) s.store.failures);
         (void) metric_set(m->store_unsaved, NULL, (double) s.store.unsaved);
+        (void) metric_set(m->ingest_lag, NULL, (double) s.ingest_lag_usec / 1e6);
 }
 
 int coordinator_metrics_new(CoordinatorMetricsStateFn state, void *userdata, CoordinatorMetrics **ret) {

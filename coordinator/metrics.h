@@ -41,6 +41,7 @@ typedef struct CoordinatorMetricsState {
         uint64_t watchers_dropped_slow;
         size_t jobs_pending;
         StoreHealth store;           /* whether the store takes writes */
+        uint64_t ingest_lag_usec;    /* ingest_lag_usec(): how far behind the agents' queue is */
 } CoordinatorMetricsState;
 
 /* Fills *ret, which comes zeroed but for devices_error (-ENXIO: no store). */
