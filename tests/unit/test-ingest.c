@@ -7,7 +7,9 @@
  * node too many devices, or carries a device record too large, is refused whole; an agent over
  * its message rate is dropped before decoding. A watcher sees the devices a snapshot removed.
  * Overload: a queue that stays non-empty for INGEST_BEHIND_USEC makes ingest behind, with its
- * lag, until the queue is empty once. */
+ * lag, until the queue is empty once. The agents' socket answers heartbeats but sends none, and
+ * agents send no heartbeat TTL: either makes libzmq cancel a timer per message by a linear
+ * search, which 10,000 agents turned into a stall (proto/link.h). */
 #include "tests/unit/coordtest.h"
 
 #include <string.h>
@@ -570,6 +572,25 @@ static void test_behind(void **state) {
         assert_int_equal(ingest_lag_usec(f->ingest, t + 4 * INGEST_BEHIND_USEC), 0);
 }
 
+static void test_agent_socket_heartbeats(void **state) {
+        zsock_t *server = NULL, *client = NULL, *query = NULL;
+
+        assert_int_equal(link_bind("inproc://test-ingest-hb",
+                                   &(LinkOptions) { .insecure = true, .answer_heartbeats_only = true }, &server),
+                         0);
+        assert_int_equal(zsock_heartbeat_ivl(server), 0);
+        assert_int_equal(link_bind("inproc://test-ingest-hb-query", &(LinkOptions) { .insecure = true }, &query), 0);
+        assert_true(zsock_heartbeat_ivl(query) > 0); /* a server of few clients still finds dead ones */
+        assert_int_equal(link_connect("inproc://test-ingest-hb", &(LinkOptions) { .insecure = true }, &client), 0);
+        assert_true(zsock_heartbeat_ivl(client) > 0);
+        assert_true(zsock_heartbeat_timeout(client) > 0);
+        assert_int_equal(zsock_heartbeat_ttl(client), 0);
+        assert_true(zsock_handshake_ivl(server) >= 60000);
+        zsock_destroy(&client);
+        zsock_destroy(&query);
+        zsock_destroy(&server);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_generation_gap, setup, teardown),
@@ -580,6 +601,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_rate, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_snapshot_removed_to_watcher, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_behind, setup, teardown),
+                cmocka_unit_test(test_agent_socket_heartbeats),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
