@@ -25,6 +25,10 @@ struct Ingest {
         uint64_t applied, dropped[_DROP_MAX];
         uint64_t last_drop_log[_DROP_MAX];
         uint64_t last_retry;
+        /* the agents' queue: not empty since busy_since (0: empty at the last message), with
+         * busy_messages handled since; behind once that lasted INGEST_BEHIND_USEC */
+        uint64_t busy_since, busy_messages;
+        bool behind;
 };
 
 int ingest_new(zsock_t *agents, Store *store, Nodes *nodes, Watch *watch, Jobs *jobs,
@@ -64,6 +68,38 @@ void ingest_add_drops(const Ingest *ingest, uint64_t dropped[static _DROP_MAX]) 
 
 uint64_t ingest_applied(const Ingest *ingest) {
         return ingest->applied;
+}
+
+void ingest_queue_state(Ingest *ingest, bool more, uint64_t now) {
+        if (!more) {
+                if (ingest->behind)
+                        log_notice("Ingest caught up: the agents' queue is empty again after %.1f s and %" PRIu64
+                                   " messages.",
+                                   (double) (now - ingest->busy_since) / USEC_PER_SEC, ingest->busy_messages + 1);
+                ingest->behind = false;
+                ingest->busy_since = ingest->busy_messages = 0;
+                return;
+        }
+        if (ingest->busy_since == 0) {
+                ingest->busy_since = now;
+                ingest->busy_messages = 0;
+        }
+        ingest->busy_messages++;
+        if (!ingest->behind && now - ingest->busy_since >= INGEST_BEHIND_USEC) {
+                ingest->behind = true;
+                log_warning("Ingest is behind: the agents' queue has not been empty for %.1f s (%" PRIu64
+                            " messages); reports are stored and answered late "
+                            "(castle_coordinator_ingest_lag_seconds).",
+                            (double) (now - ingest->busy_since) / USEC_PER_SEC, ingest->busy_messages);
+        }
+}
+
+uint64_t ingest_lag_usec(const Ingest *ingest, uint64_t now) {
+        return ingest->busy_since > 0 && now > ingest->busy_since ? now - ingest->busy_since : 0;
+}
+
+bool ingest_behind(const Ingest *ingest) {
+        return ingest->behind;
 }
 
 /* Counts the drop, and logs it at most once a second per reason. */

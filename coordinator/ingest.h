@@ -5,6 +5,7 @@
 #pragma once
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "coordinator/jobs.h"
@@ -47,6 +48,19 @@ int ingest_message_as(Ingest *ingest, zmsg_t *msg, const char *user_id, int64_t 
 void ingest_add_drops(const Ingest *ingest, uint64_t dropped[static _DROP_MAX]);
 /* Snapshots and deltas stored. */
 uint64_t ingest_applied(const Ingest *ingest);
+
+/* Overload: after each message, whether the agents' queue still holds more (more) at now
+ * (monotonic usec). A queue that has not been empty for INGEST_BEHIND_USEC means the
+ * coordinator is behind: agents are answered late (and, under CURVE handshakes and reconnects,
+ * later still). That is logged once when it starts and once when the queue drains, with how
+ * long and how many messages it took. */
+#define INGEST_BEHIND_USEC (5 * UINT64_C(1000000))
+void ingest_queue_state(Ingest *ingest, bool more, uint64_t now);
+/* How long the agents' queue has not been empty at now: 0 when it was empty at the last
+ * message (for castle_coordinator_ingest_lag_seconds). */
+uint64_t ingest_lag_usec(const Ingest *ingest, uint64_t now);
+/* Whether ingest is behind now (the queue has not been empty for INGEST_BEHIND_USEC). */
+bool ingest_behind(const Ingest *ingest);
 
 /* While the store fails: every INGEST_RETRY_USEC, the connected nodes whose reports were not
  * stored are asked for a snapshot again (agents also do so on their next heartbeat), and the

@@ -163,6 +163,7 @@ static int on_agents(zloop_t *loop, zsock_t *s, void *arg) {
         if (m) {
                 ingest_message(c->ingest, m, now_realtime_usec());
                 zmsg_destroy(&m);
+                ingest_queue_state(c->ingest, zsock_events(s) & ZMQ_POLLIN, now_usec());
         }
         return 0;
 }
@@ -218,6 +219,7 @@ static void metrics_state(void *userdata, CoordinatorMetricsState *ret) {
         if (c->ingest) {
                 ingest_add_drops(c->ingest, ret->dropped);
                 ret->applied = ingest_applied(c->ingest);
+                ret->ingest_lag_usec = ingest_lag_usec(c->ingest, now_usec());
         }
         if (c->query)
                 query_add_drops(c->query, ret->dropped);
@@ -342,7 +344,8 @@ static int run(Coordinator *c) {
 
         r = link_bind(c->cfg.agent_endpoint,
                       &(LinkOptions) { .cert = c->cert, .zap_domain = "agents", .insecure = c->cfg.insecure,
-                                       .max_message_size = (int) c->cfg.max_message_size, .io_threads = 1 << 0 },
+                                       .max_message_size = (int) c->cfg.max_message_size, .io_threads = 1 << 0,
+                                       .answer_heartbeats_only = true },
                       &c->agent_socket);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", c->cfg.agent_endpoint);

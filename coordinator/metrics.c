@@ -26,6 +26,7 @@ struct CoordinatorMetrics {
         Metric *jobs, *jobs_pending;
         Metric *store_writable, *store_failures, *store_unsaved;
         Metric *intent_writable, *intent_writes, *intent_failures, *intent_queued;
+        Metric *ingest_lag;
 };
 
 static const char *const drop_names[_DROP_MAX] = {
@@ -91,6 +92,9 @@ static const MetricDef families[] = {
             "batched writes to the intent store that failed", NULL, NULL, 0),
         DEF(intent_queued, "castle_coordinator_intent_queued", METRIC_GAUGE,
             "writes waiting for the intent store (queued or in the write under way)", NULL, NULL, 0),
+        DEF(ingest_lag, "castle_coordinator_ingest_lag_seconds", METRIC_GAUGE,
+            "seconds since the agents' queue was last empty: how late, at most, a report is stored and "
+            "answered (0: caught up)", NULL, NULL, 0),
 };
 #undef DEF
 
@@ -130,6 +134,7 @@ static void refresh(void *userdata) {
                 (void) metric_set(m->intent_failures, NULL, (double) s.intent.failures);
                 (void) metric_set(m->intent_queued, NULL, (double) s.intent.queued);
         }
+        (void) metric_set(m->ingest_lag, NULL, (double) s.ingest_lag_usec / 1e6);
 }
 
 int coordinator_metrics_new(CoordinatorMetricsStateFn state, void *userdata, CoordinatorMetrics **ret) {

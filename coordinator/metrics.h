@@ -45,6 +45,7 @@ typedef struct CoordinatorMetricsState {
         StoreHealth store;           /* whether the store takes writes */
         bool has_intent;
         IntentStatus intent;         /* whether the intent store takes writes */
+        uint64_t ingest_lag_usec;    /* ingest_lag_usec(): how far behind the agents' queue is */
 } CoordinatorMetricsState;
 
 /* Fills *ret, which comes zeroed but for devices_error (-ENXIO: no store). */

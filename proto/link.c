@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libzmq/CZMQ adapter for castle's sockets. The listen backlog is raised to the kernel's
  * somaxconn: with libzmq's default of 100, 1,000 agents reconnecting at once took 7.9 s
- * instead of 0.17 s on loopback (ARCHITECTURE.md). */
+ * instead of 0.17 s on loopback (ARCHITECTURE.md). Heartbeats and handshakes are set so that
+ * one server socket holds 10,000 peers (link.h, LinkOptions.answer_heartbeats_only). */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,12 @@
 
 #define HEARTBEAT_IVL_MS 2000
 #define HEARTBEAT_TIMEOUT_MS 6000
+/* libzmq drops a connection whose handshake took longer than 30 s, and the peer starts over.
+ * A socket's CURVE handshakes share one I/O thread; when more peers connect at once than it
+ * admits in 30 s (a coordinator restart with thousands of agents, on a busy machine), the work
+ * done on the slow ones is thrown away and done again. Two minutes lets a storm take as long
+ * as its handshakes need, while a peer that never finishes still loses its socket. */
+#define HANDSHAKE_IVL_MS (120 * 1000)
 
 static int somaxconn(void) {
         uint64_t v = 0;
@@ -24,9 +31,11 @@ static int somaxconn(void) {
 
 static void common_options(zsock_t *s, const LinkOptions *o) {
         zsock_set_maxmsgsize(s, o->max_message_size > 0 ? o->max_message_size : 16 * 1024 * 1024);
-        zsock_set_heartbeat_ivl(s, HEARTBEAT_IVL_MS);
-        zsock_set_heartbeat_timeout(s, HEARTBEAT_TIMEOUT_MS);
-        zsock_set_heartbeat_ttl(s, HEARTBEAT_TIMEOUT_MS);
+        if (!o->answer_heartbeats_only) {
+                zsock_set_heartbeat_ivl(s, HEARTBEAT_IVL_MS);
+                zsock_set_heartbeat_timeout(s, HEARTBEAT_TIMEOUT_MS);
+        }
+        zsock_set_handshake_ivl(s, HANDSHAKE_IVL_MS);
         zsock_set_linger(s, 0);
         zsock_set_sndtimeo(s, 0);
         if (o->send_queue > 0)
@@ -70,6 +79,10 @@ int link_connect(const char *endpoint, const LinkOptions *o, zsock_t **ret) {
         common_options(s, o);
         if (o->identity)
                 zsock_set_identity(s, o->identity);
+        /* No ZMQ_HEARTBEAT_TTL: it makes the server arm and cancel a timer per message from us,
+         * and libzmq cancels a timer by a linear search of all its I/O thread's timers (see
+         * LinkOptions.answer_heartbeats_only). Our own heartbeats still find a dead server;
+         * a server that must notice dead clients sends heartbeats of its own. */
         /* Reconnect with backoff up to 10 s; libzmq adds no jitter, the agent's own
          * timers do. */
         zsock_set_reconnect_ivl(s, 100);

@@ -17,6 +17,15 @@ typedef struct LinkOptions {
         int max_message_size;           /* bytes; larger inbound messages drop the peer */
         uint64_t io_threads;            /* servers: bit mask of the I/O threads to use; 0: any */
         int send_queue;                 /* messages queued to one peer (ZMQ_SNDHWM); 0: libzmq's 1000 */
+        /* Servers with thousands of peers (and bench/castle-fleet's thousands of agents in one
+         * process): answer the peers' ZMTP heartbeats, send none. Each
+         * heartbeat a server sends arms a timer that the answer cancels, and libzmq cancels a
+         * timer by a linear search of every timer of the I/O thread: with 10,000 agents on one
+         * socket, that was ~10^4 cancels a second over ~2*10^4 timers, which kept the agents'
+         * I/O thread busy until handshakes and heartbeats timed out and nobody got through
+         * (bench/fleet). The clients' heartbeats still find a dead server; a dead client is
+         * noticed by TCP and by the server's own liveness rules (stale-after). */
+        bool answer_heartbeats_only;
 } LinkOptions;
 
 /* A ROUTER bound to endpoint (e.g. "tcp://0.0.0.0:7100"). */

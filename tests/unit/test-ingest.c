@@ -5,7 +5,11 @@
  * nowhere, a node nobody knows is asked to start over, and what does not decode is dropped and
  * counted. Liveness follows the messages' time. Quotas: a snapshot or delta that would give a
  * node too many devices, or carries a device record too large, is refused whole; an agent over
- * its message rate is dropped before decoding. A watcher sees the devices a snapshot removed. */
+ * its message rate is dropped before decoding. A watcher sees the devices a snapshot removed.
+ * Overload: a queue that stays non-empty for INGEST_BEHIND_USEC makes ingest behind, with its
+ * lag, until the queue is empty once. The agents' socket answers heartbeats but sends none, and
+ * agents send no heartbeat TTL: either makes libzmq cancel a timer per message by a linear
+ * search, which 10,000 agents turned into a stall (proto/link.h). */
 #include "tests/unit/coordtest.h"
 
 #include <string.h>
@@ -534,6 +538,59 @@ static void test_hostile_messages(void **state) {
         assert_int_equal(dropped[DROP_INVALID], 2); /* the hostname, and this */
 }
 
+/* The coordinator says it is behind only when its agents' queue has not been empty for
+ * INGEST_BEHIND_USEC, reports how long, and is caught up as soon as the queue drains. */
+static void test_behind(void **state) {
+        Fixture *f = *state;
+        uint64_t t = 1000 * USEC_PER_SEC;
+
+        assert_false(ingest_behind(f->ingest));
+        assert_int_equal(ingest_lag_usec(f->ingest, t), 0);
+
+        /* a burst that drains within the limit is not being behind */
+        ingest_queue_state(f->ingest, true, t);
+        ingest_queue_state(f->ingest, true, t + INGEST_BEHIND_USEC - 1);
+        assert_false(ingest_behind(f->ingest));
+        assert_int_equal(ingest_lag_usec(f->ingest, t + USEC_PER_SEC), USEC_PER_SEC);
+        ingest_queue_state(f->ingest, false, t + INGEST_BEHIND_USEC - 1);
+        assert_false(ingest_behind(f->ingest));
+        assert_int_equal(ingest_lag_usec(f->ingest, t + 2 * INGEST_BEHIND_USEC), 0);
+
+        /* a queue that never empties: behind from INGEST_BEHIND_USEC on, the lag keeps growing */
+        t += 100 * USEC_PER_SEC;
+        for (uint64_t d = 0; d < INGEST_BEHIND_USEC; d += USEC_PER_SEC / 10) {
+                ingest_queue_state(f->ingest, true, t + d);
+                assert_false(ingest_behind(f->ingest));
+        }
+        ingest_queue_state(f->ingest, true, t + INGEST_BEHIND_USEC);
+        assert_true(ingest_behind(f->ingest));
+        assert_int_equal(ingest_lag_usec(f->ingest, t + 3 * INGEST_BEHIND_USEC), 3 * INGEST_BEHIND_USEC);
+
+        /* empty once: caught up */
+        ingest_queue_state(f->ingest, false, t + 4 * INGEST_BEHIND_USEC);
+        assert_false(ingest_behind(f->ingest));
+        assert_int_equal(ingest_lag_usec(f->ingest, t + 4 * INGEST_BEHIND_USEC), 0);
+}
+
+static void test_agent_socket_heartbeats(void **state) {
+        zsock_t *server = NULL, *client = NULL, *query = NULL;
+
+        assert_int_equal(link_bind("inproc://test-ingest-hb",
+                                   &(LinkOptions) { .insecure = true, .answer_heartbeats_only = true }, &server),
+                         0);
+        assert_int_equal(zsock_heartbeat_ivl(server), 0);
+        assert_int_equal(link_bind("inproc://test-ingest-hb-query", &(LinkOptions) { .insecure = true }, &query), 0);
+        assert_true(zsock_heartbeat_ivl(query) > 0); /* a server of few clients still finds dead ones */
+        assert_int_equal(link_connect("inproc://test-ingest-hb", &(LinkOptions) { .insecure = true }, &client), 0);
+        assert_true(zsock_heartbeat_ivl(client) > 0);
+        assert_true(zsock_heartbeat_timeout(client) > 0);
+        assert_int_equal(zsock_heartbeat_ttl(client), 0);
+        assert_true(zsock_handshake_ivl(server) >= 60000);
+        zsock_destroy(&client);
+        zsock_destroy(&query);
+        zsock_destroy(&server);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_generation_gap, setup, teardown),
@@ -543,6 +600,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_device_quotas, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rate, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_snapshot_removed_to_watcher, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_behind, setup, teardown),
+                cmocka_unit_test(test_agent_socket_heartbeats),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
