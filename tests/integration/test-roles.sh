@@ -142,7 +142,8 @@ grep -q "no agent key" "$WORK/err" || fail "unknown key: $(cat "$WORK/err")"
 as operator node rm node-b --force >"$WORK/out" || fail "the operator's node rm: $(cat "$WORK/out")"
 pass "the operator removes a node"
 
-"$COORD" --help | grep -q -- "--viewer-keys" || fail "castle-coordinator --help lists --viewer-keys"
-"$COORD" --help | grep -q -- "--admin-keys" || fail "castle-coordinator --help lists --admin-keys"
+coord_help=$("$COORD" --help)
+grep -q -- "--viewer-keys" <<<"$coord_help" || fail "castle-coordinator --help lists --viewer-keys"
+grep -q -- "--admin-keys" <<<"$coord_help" || fail "castle-coordinator --help lists --admin-keys"
 "$CASTLECTL" cluster --help | grep -q "key unbind KEY" || fail "castlectl cluster --help lists key unbind"
 pass "roles and node-bound agent keys"
