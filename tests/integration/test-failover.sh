@@ -44,14 +44,11 @@ start_coordinator() { # start_coordinator I
         PIDS+=("$!")
 }
 
-# LEAD: switch to one agent with --coordinator A,B,C once agentha is merged
-# Until the agent keeps a link to several coordinators, one agent per coordinator with the same
-# node id and the same devices stands for one node that reports to all three.
-start_agent() { # start_agent I
-        local i=$1
-        "$AGENT" --config /dev/null --verbose --node-id node-f --coordinator "${AEP[i]}" --key "$K/agent.key" \
-                --coordinator-key "$K/coord-$i.key" --allow-loop --filter "^loop${L}[0-9]\$" \
-                --heartbeat-interval 1s >>"$WORK/agent-$i.log" 2>&1 &
+# One agent that reports to all three (one link and one session each).
+start_agent() {
+        "$AGENT" --config /dev/null --verbose --node-id node-f --coordinator "${AEP[0]},${AEP[1]},${AEP[2]}" \
+                --key "$K/agent.key" --coordinator-key "$K/coord-0.key,$K/coord-1.key,$K/coord-2.key" --allow-loop \
+                --filter "^loop${L}[0-9]\$" --heartbeat-interval 1s >>"$WORK/agent.log" 2>&1 &
         PIDS+=("$!")
 }
 
@@ -77,8 +74,8 @@ udevadm settle
 
 for i in 0 1 2; do
         start_coordinator "$i"
-        start_agent "$i"
 done
+start_agent
 for i in 0 1 2; do wait_for "coordinator $i knows node-f and its devices" knows_node "$i"; done
 cluster nodes --format json | jq -e 'length == 1' >/dev/null || fail "castlectl with three coordinators lists the node"
 
