@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/strv.h"
@@ -89,69 +90,14 @@ typedef struct CephBackend {
         size_t n_cursors;
 } CephBackend;
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *base64_encode(const uint8_t *in, size_t n, size_t *ret_len) {
-        char *out = malloc((n + 2) / 3 * 4 + 1);
-        size_t i, o = 0;
+static char *base64_text(const uint8_t *in, size_t n, size_t *ret_len) {
+        char *out = malloc(base64_encoded_len(n) + 1);
 
         if (!out)
                 return NULL;
-        for (i = 0; i + 2 < n; i += 3) {
-                uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
-                out[o++] = b64[v >> 18 & 63];
-                out[o++] = b64[v >> 12 & 63];
-                out[o++] = b64[v >> 6 & 63];
-                out[o++] = b64[v & 63];
-        }
-        if (i < n) {
-                uint32_t v = (uint32_t) in[i] << 16 | (i + 1 < n ? (uint32_t) in[i + 1] << 8 : 0);
-                out[o++] = b64[v >> 18 & 63];
-                out[o++] = b64[v >> 12 & 63];
-                out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
-                out[o++] = '=';
-        }
-        out[o] = 0;
-        *ret_len = o;
+        base64_encode(in, n, out);
+        *ret_len = base64_encoded_len(n);
         return out;
-}
-
-static int b64_value(char c) {
-        const char *p = c ? strchr(b64, c) : NULL;
-        return p ? (int) (p - b64) : -1;
-}
-
-/* Strict: whole quads, padding only at the end; a trailing newline is forgiven. */
-static int base64_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_size) {
-        _cleanup_free_ uint8_t *out = NULL;
-        size_t i, o = 0;
-
-        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-                len--;
-        if (len % 4 != 0)
-                return -EBADMSG;
-        out = malloc(len / 4 * 3 + 1);
-        if (!out)
-                return -ENOMEM;
-        for (i = 0; i < len; i += 4) {
-                int a = b64_value(s[i]), b = b64_value(s[i + 1]), c, d;
-                bool last = i + 4 == len;
-
-                if (a < 0 || b < 0)
-                        return -EBADMSG;
-                c = last && s[i + 2] == '=' ? -2 : b64_value(s[i + 2]);
-                d = last && s[i + 3] == '=' ? -2 : b64_value(s[i + 3]);
-                if (c == -1 || d == -1 || (c == -2 && d != -2))
-                        return -EBADMSG;
-                out[o++] = (uint8_t) (a << 2 | b >> 4);
-                if (c >= 0)
-                        out[o++] = (uint8_t) ((b & 15) << 4 | c >> 2);
-                if (d >= 0)
-                        out[o++] = (uint8_t) ((c & 3) << 6 | d);
-        }
-        *ret = TAKE_PTR(out);
-        *ret_size = o;
-        return 0;
 }
 
 static void head_entries_free(HeadEntry *e, size_t n) {
@@ -499,7 +445,7 @@ static int ceph_write(void *data, const char *const *keys, const void *const *va
                         _cleanup_free_ char *text = NULL;
                         size_t len;
 
-                        text = base64_encode(values[i], sizes[i], &len);
+                        text = base64_text(values[i], sizes[i], &len);
                         if (!text)
                                 return -ENOMEM;
                         r = command(b, "config-key set", keys[i], text, len, NULL, NULL);

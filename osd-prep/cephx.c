@@ -11,34 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "osd-prep/cephx.h"
 
 #define CRYPTO_KEY_LEN 28       /* u16 type, u32 sec, u32 nsec, u16 len, 16 bytes */
 #define CEPH_CRYPTO_AES 1
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void base64_encode(const uint8_t *in, size_t n, char *out) {
-        size_t i, o = 0;
-
-        for (i = 0; i + 2 < n; i += 3) {
-                uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
-                out[o++] = b64[v >> 18 & 63];
-                out[o++] = b64[v >> 12 & 63];
-                out[o++] = b64[v >> 6 & 63];
-                out[o++] = b64[v & 63];
-        }
-        if (i < n) {
-                uint32_t v = (uint32_t) in[i] << 16 | (i + 1 < n ? (uint32_t) in[i + 1] << 8 : 0);
-                out[o++] = b64[v >> 18 & 63];
-                out[o++] = b64[v >> 12 & 63];
-                out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
-                out[o++] = '=';
-        }
-        out[o] = 0;
-}
 
 static void put_le16(uint8_t *p, uint16_t v) {
         p[0] = v & 0xff;
@@ -98,7 +77,7 @@ int cephx_secret_valid(const char *s) {
         if (!s || strlen(s) != CEPHX_SECRET_MAX - 1)
                 return 0;
         for (const char *p = s; *p; p++)
-                if (!strchr(b64, *p) && *p != '=')
+                if (!base64_is_char(*p) && *p != '=')
                         return 0;
         return strncmp(s, "AQ", 2) == 0; /* type 1 (AES), little endian */
 }

@@ -678,11 +678,13 @@ int codec_query_request_unpack(const uint8_t *data, size_t size, Castle__QueryRe
         return 0;
 }
 
-int codec_query_reply_unpack(const uint8_t *data, size_t size, Castle__QueryReply **ret) {
+/* Unpacks a message that needs no checks of its own beyond the walk's. */
+static int unpack_walked(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size,
+                         ProtobufCMessage **ret) {
         ProtobufCMessage *m = NULL;
         int r;
 
-        r = unpack(&castle__query_reply__descriptor, data, size, &m);
+        r = unpack(d, data, size, &m);
         if (r < 0)
                 return r;
         r = walk(m);
@@ -690,24 +692,16 @@ int codec_query_reply_unpack(const uint8_t *data, size_t size, Castle__QueryRepl
                 protobuf_c_message_free_unpacked(m, NULL);
                 return r;
         }
-        *ret = (Castle__QueryReply *) m;
+        *ret = m;
         return 0;
 }
 
-int codec_audit_batch_unpack(const uint8_t *data, size_t size, Castle__AuditBatch **ret) {
-        ProtobufCMessage *m = NULL;
-        int r;
+int codec_query_reply_unpack(const uint8_t *data, size_t size, Castle__QueryReply **ret) {
+        return unpack_walked(&castle__query_reply__descriptor, data, size, (ProtobufCMessage **) ret);
+}
 
-        r = unpack(&castle__audit_batch__descriptor, data, size, &m);
-        if (r < 0)
-                return r;
-        r = walk(m);
-        if (r < 0) {
-                protobuf_c_message_free_unpacked(m, NULL);
-                return r;
-        }
-        *ret = (Castle__AuditBatch *) m;
-        return 0;
+int codec_audit_batch_unpack(const uint8_t *data, size_t size, Castle__AuditBatch **ret) {
+        return unpack_walked(&castle__audit_batch__descriptor, data, size, (ProtobufCMessage **) ret);
 }
 
 const char *codec_oneof_name(const ProtobufCMessageDescriptor *d, int field_case) {

@@ -189,7 +189,7 @@ pass "cephVolumeData carries castle's verdict in ceph-volume's layout"
         fail "--node keeps that node's map"
 cluster devices --format rook --node no-such-node >/dev/null 2>&1 && fail "--node with an unknown node fails"
 cluster nodes --format rook >/dev/null 2>&1 && fail "--format rook is refused for nodes"
-cluster --help | grep -q "local-device-<node>" || fail "--help describes --format rook"
+grep -q "local-device-<node>" <<<"$(cluster --help)" || fail "--help describes --format rook"
 pass "--node, refusals and --help"
 
 jq -r ".items[0].data.devices" "$WORK/rook.json" | jq -c "map(select(.name == \"loop${P}4\"))[0] | del(.cephVolumeData)"
