@@ -271,9 +271,16 @@ static int note_write(Store *s, StoreWrite w, const char *node_id, int r) {
         if (r == -EINVAL)
                 return r;
         if (r >= 0) {
-                if (s->health.error < 0)
+                if (s->health.error < 0) {
                         log_notice("The store takes writes again (%" PRIu64 " failed since the coordinator started; "
                                    "the last: %s).", s->health.failures, strerror(-s->health.error));
+                        /* While there is room: move the WAL into the database and empty it, or
+                         * the WAL grows back into the space that returned (a checkpoint on a
+                         * full disk fails, for the database has no room to take the pages). */
+                        int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+                        if (rc != SQLITE_OK)
+                                log_debug_errno(sql_error(rc), "Checkpoint after the store recovered failed: %m");
+                }
                 s->health.error = 0;
                 s->health.failing_since = 0;
                 if (w == WRITE_SNAPSHOT)

@@ -121,7 +121,10 @@ for i in 0 1 2; do devices_of "sim-00000$i" 1 || fail "sim-00000$i's device stor
 kill "$FILLER_PID" || true
 wait "$FILLER_PID" 2>/dev/null || true
 rm -f "$WORK"/store/filler.*
-wait_for "the coordinator asks again and stores the snapshots it could not" fleet_done
+# The coordinator asks every 5 s; a simulated agent sends its snapshot again at most every 10 s
+# (bench/castle-fleet.c, RETRY_USEC, plus up to 4 s of jitter), like an agent that waits for the
+# snapshot it sent to be acknowledged before it sends the next.
+WAIT_SECONDS=60 wait_for "the coordinator asks again and stores the snapshots it could not" fleet_done
 wait "$FLEET_PID" || fail "the fleet simulator's snapshots were all acknowledged: $(tail -3 "$WORK/fleet.log")"
 for i in 0 1 2; do devices_of "sim-00001$i" 100 || fail "sim-00001$i has its 100 devices"; done
 for i in 0 1 2; do devices_of "sim-00000$i" 1 || fail "sim-00000$i still has its device"; done
