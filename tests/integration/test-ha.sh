@@ -159,8 +159,9 @@ for c in 1 2 3; do
         runs=$(grep -c "Command $id from .*: create an OSD" "$WORK/agent-$n.log" || true)
         [ "$runs" = 1 ] && pass "node-$n ran command $id once" || fail "node-$n ran command $id $runs times"
         start_coordinator "$k"
-        wait_for "the restarted coordinator-$k caught up with the three nodes" knows_all "$k"
-        wait_for "the restarted coordinator-$k has every device again" has_devices "$k"
+        # under ASan a restart and three agents' snapshots take a while
+        WAIT_SECONDS=60 wait_for "the restarted coordinator-$k caught up with the three nodes" knows_all "$k"
+        WAIT_SECONDS=60 wait_for "the restarted coordinator-$k has every device again" has_devices "$k"
 done
 kill "$QUERY_PID" 2>/dev/null
 wait "$QUERY_PID" 2>/dev/null || true

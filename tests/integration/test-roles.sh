@@ -121,8 +121,9 @@ binding_drops() {
                 awk '/^castle_coordinator_messages_dropped_total\{reason="binding"\}/ { print $2 }'
 }
 [ "$(binding_drops)" -ge 3 ] || fail "binding drops counted: $(binding_drops)"
-curl -sS "http://127.0.0.1:$MPORT/metrics" | grep -q 'castle_coordinator_requests_refused_total{role="viewer",needed="operator"} 3' ||
-        fail "refusals counted: $(curl -sS "http://127.0.0.1:$MPORT/metrics" | grep refused)"
+metrics=$(curl -sS "http://127.0.0.1:$MPORT/metrics")
+grep -q 'castle_coordinator_requests_refused_total{role="viewer",needed="operator"} 3' <<<"$metrics" ||
+        fail "refusals counted: $(grep refused <<<"$metrics")"
 pass "binding drops and role refusals are counted on /metrics"
 
 # --- the admin unbinds: a new key may then take node-b (a reinstalled node; the old agent is
