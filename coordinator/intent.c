@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "coordinator/intent.h"
+#include "coordinator/sqlerrno.h"
 
 typedef struct Put {
         char *key;
@@ -49,33 +50,6 @@ struct Intent {
         IntentStatus status;
         char backend_name[64];
 };
-
-/* SQLite result codes to -errno (as store.c does for its own connection). */
-static int sql_error(int rc) {
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_ROW:
-        case SQLITE_DONE:
-                return 0;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_CANTOPEN:
-                return -EACCES;
-        case SQLITE_READONLY:
-        case SQLITE_PERM:
-                return -EROFS;
-        case SQLITE_CORRUPT:
-        case SQLITE_NOTADB:
-                return -EBADMSG;
-        default:
-                return -EIO;
-        }
-}
 
 static void put_free(Put *p) {
         if (!p)

@@ -15,6 +15,7 @@
 #include "common/macro.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
+#include "coordinator/sqlerrno.h"
 #include "coordinator/store.h"
 #include "proto/codec.h"
 
@@ -97,35 +98,6 @@ static const char *const state_names[_NODE_STATE_MAX] = {
 
 const char *node_state_to_string(NodeState s) {
         return s < _NODE_STATE_MAX ? state_names[s] : "unknown";
-}
-
-/* SQLite result codes to -errno. */
-static int sql_error(int rc) {
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_ROW:
-        case SQLITE_DONE:
-                return 0;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_CONSTRAINT:
-                return -EEXIST;
-        case SQLITE_CORRUPT:
-        case SQLITE_NOTADB:
-                return -EBADMSG;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_CANTOPEN:
-                return -EACCES;
-        case SQLITE_READONLY:
-        case SQLITE_PERM:
-                return -EROFS;
-        default:
-                return -EIO;
-        }
 }
 
 static int exec(Store *s, const char *sql) {
