@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Which devices of a node an OSD spec takes, and the OSDs it makes of them. One code over the
+ * wire's Device records serves the coordinator's fleet preview (castlectl cluster plan, apply
+ * --dry-run) and the agent's apply on its node, so the two cannot disagree.
+ *
+ * Selection is cephadm's DriveSelection (ceph.deployment.drive_selection), exactly: its
+ * filters, its size units and rounding (sizes compared as ceph-volume's human-readable size,
+ * "10.00 GB", in decimal units), its limit, its order, and its treatment of devices that
+ * already hold OSDs (they still count). The layout is ceph-volume lvm batch's (rotational data,
+ * solid-state DB when no db_devices are given; even slots) or, with method raw, one OSD per
+ * data device. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proto/castle.pb-c.h"
+
+/* Whether the spec's placement names this host (hosts, label, host_pattern as cephadm's
+ * PlacementSpec.filter_matching_hostspecs). */
+bool spec_places(const Castle__OsdSpec *s, const char *hostname, char *const *labels);
+
+/* cephadm's DriveSelection over one node's devices, in its order. Explicit paths are taken as
+ * written (and must be on the node: else -ENODEV and *error). existing_daemons: the OSDs of
+ * this spec already on the node (cephadm counts them against limit). */
+typedef struct SpecSelection {
+        const Castle__Device **data, **db, **wal;
+        size_t n_data, n_db, n_wal;
+} SpecSelection;
+
+void spec_selection_done(SpecSelection *s);
+int spec_select(const Castle__OsdSpec *s, Castle__Device *const *devices, size_t n_devices,
+                unsigned existing_daemons, SpecSelection *ret, char **error);
+
+/* The whole answer for one node: whether it is placed, the OSDs (existing and new) with their
+ * DB/WAL devices and sizes, every device not taken with the reasons (its verdict reasons, or
+ * the filter that left it out: "model does not match 'MZ7'", "limit 4 reached", ...), and the
+ * OsdCreate the agent runs for the OSDs still to make (NULL when none). A spec that cannot be
+ * laid out (a DB device too small, a path not on the node) sets plan->error, and no create. */
+int spec_plan_node(const Castle__OsdSpec *s, const char *node_id, const char *hostname, char *const *labels,
+                   Castle__Device *const *devices, size_t n_devices, Castle__NodePlan **ret);
+
+/* Frees a plan made by spec_plan_node(). */
+void spec_node_plan_free(Castle__NodePlan *p);
