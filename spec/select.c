@@ -793,12 +793,42 @@ static const char *role(const SpecSelection *sel, const Castle__Device *d) {
         return NULL;
 }
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(Castle__NodePlan *, spec_node_plan_free);
+
+typedef struct WhyList {
+        Why *w;
+        size_t n;
+} WhyList;
+
+static void why_list_done(WhyList *l) {
+        for (size_t i = 0; l->w && i < l->n; i++)
+                strv_free(l->w[i].reasons);
+        free(l->w);
+}
+
+/* A layout that failed leaves no OSDs and no create: nothing is made of that spec. */
+static int plan_fail(Castle__NodePlan *p, const char *error) {
+        for (size_t i = 0; i < p->n_osds; i++)
+                protobuf_c_message_free_unpacked(&p->osds[i]->base, NULL);
+        p->osds = mfree(p->osds);
+        p->n_osds = 0;
+        if (p->create)
+                protobuf_c_message_free_unpacked(&p->create->base, NULL);
+        p->create = NULL;
+        p->error = strdup(error ?: "cannot be laid out");
+        if (!p->error) {
+                p->error = (char *) protobuf_c_empty_string;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 int spec_plan_node(const Castle__OsdSpec *s, const char *node_id, const char *hostname, char *const *labels,
                    Castle__Device *const *devices, size_t n_devices, Castle__NodePlan **ret) {
+        _cleanup_(spec_node_plan_freep) Castle__NodePlan *p = NULL;
         _cleanup_(spec_selection_done) SpecSelection sel = {};
+        _cleanup_(why_list_done) WhyList why = { .n = n_devices };
         _cleanup_free_ char *error = NULL;
-        Castle__NodePlan *p;
-        Why *why = NULL;
         int r;
 
         p = malloc(sizeof *p);
@@ -808,67 +838,40 @@ int spec_plan_node(const Castle__OsdSpec *s, const char *node_id, const char *ho
         p->service_id = dup_str(s->service_id);
         p->node_id = dup_str(node_id);
         p->hostname = dup_str(hostname);
-        if (!p->service_id || !p->node_id || !p->hostname) {
-                r = -ENOMEM;
-                goto fail;
-        }
+        if (!p->service_id || !p->node_id || !p->hostname)
+                return -ENOMEM;
         if (!spec_places(s, hostname, labels)) {
                 char *reason[] = { (char *) "not placed on this host", NULL };
                 r = add_skipped(p, NULL, reason);
                 if (r < 0)
-                        goto fail;
-                *ret = p;
+                        return r;
+                *ret = TAKE_PTR(p);
                 return 0;
         }
         p->placed = true;
 
-        why = calloc(n_devices ?: 1, sizeof *why);
-        if (!why) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = select_run(s, devices, n_devices, spec_daemons(s, devices, n_devices), why, &sel, &error);
-        if (r == -ENOMEM)
-                goto fail;
-        if (r >= 0) {
+        why.w = calloc(n_devices ?: 1, sizeof *why.w);
+        if (!why.w)
+                return -ENOMEM;
+        r = select_run(s, devices, n_devices, spec_daemons(s, devices, n_devices), why.w, &sel, &error);
+        if (r >= 0)
                 r = layout(s, &sel, p, &error);
-                if (r == -ENOMEM)
-                        goto fail;
-        }
+        if (r == -ENOMEM)
+                return r;
         if (r < 0) {
-                /* nothing is made of a spec that cannot be laid out */
-                for (size_t i = 0; i < p->n_osds; i++)
-                        protobuf_c_message_free_unpacked(&p->osds[i]->base, NULL);
-                p->osds = mfree(p->osds);
-                p->n_osds = 0;
-                if (p->create)
-                        protobuf_c_message_free_unpacked(&p->create->base, NULL);
-                p->create = NULL;
-                p->error = strdup(error ?: "cannot be laid out");
-                if (!p->error) {
-                        p->error = (char *) protobuf_c_empty_string;
-                        r = -ENOMEM;
-                        goto fail;
-                }
+                r = plan_fail(p, error);
+                if (r < 0)
+                        return r;
                 spec_selection_done(&sel);
         }
         for (size_t i = 0; i < n_devices; i++) {
                 char *fallback[] = { (char *) (role(&sel, devices[i]) ?: "not selected"), NULL };
                 if (used(p, devices[i]))
                         continue;
-                r = add_skipped(p, devices[i], role(&sel, devices[i]) || !why[i].reasons ? fallback : why[i].reasons);
+                r = add_skipped(p, devices[i], role(&sel, devices[i]) || !why.w[i].reasons ? fallback : why.w[i].reasons);
                 if (r < 0)
-                        goto fail;
+                        return r;
         }
-        for (size_t i = 0; i < n_devices; i++)
-                strv_free(why[i].reasons);
-        free(why);
-        *ret = p;
+        *ret = TAKE_PTR(p);
         return 0;
-fail:
-        for (size_t i = 0; why && i < n_devices; i++)
-                strv_free(why[i].reasons);
-        free(why);
-        spec_node_plan_free(p);
-        return r;
 }

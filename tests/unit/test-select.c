@@ -469,6 +469,37 @@ static void test_plan_raw(void **state) {
         p = plan(&sp, &node);
         assert_string_not_equal(p->error, "");
         spec_node_plan_free(p);
+
+        /* unmanaged: previewed, never made */
+        sp.s.osds_per_device = 0;
+        sp.s.unmanaged = true;
+        p = plan(&sp, &node);
+        assert_int_equal(p->n_osds, 1);
+        assert_null(p->create);
+        spec_node_plan_free(p);
+}
+
+static void test_plan_errors(void **state) {
+        Node node = {};
+        Spec sp;
+        Castle__NodePlan *p;
+        char *paths[] = { (char *) "/dev/sda", (char *) "/dev/disk/by-id/nope" };
+
+        add(&node, "sda", 100 * GIB, true, "HDD", "V");
+        spec_init(&sp, "p");
+        sp.data.paths = paths;
+        sp.data.n_paths = 1;
+        p = plan(&sp, &node);
+        assert_string_equal(p->error, "");
+        assert_int_equal(p->n_osds, 1);
+        spec_node_plan_free(p);
+        sp.data.n_paths = 2;
+        p = plan(&sp, &node);
+        assert_non_null(strstr(p->error, "/dev/disk/by-id/nope"));
+        assert_int_equal(p->n_osds, 0);
+        assert_null(p->create);
+        assert_int_equal(p->n_skipped, 1);
+        spec_node_plan_free(p);
 }
 
 static void test_plan_reasons(void **state) {
@@ -525,6 +556,7 @@ int main(void) {
                 cmocka_unit_test(test_plan_lvm),
                 cmocka_unit_test(test_plan_raw),
                 cmocka_unit_test(test_plan_reasons),
+                cmocka_unit_test(test_plan_errors),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
