@@ -280,6 +280,15 @@ static int run_case(const char *line) {
                 json_object_object_add(out, "wal", paths(sel.wal, sel.n_wal));
         }
         host = jstr(in, "hostname");
+        if (host) {
+                size_t n_labels;
+                char **labels = dup_list(jarr(in, "labels"), &n_labels);
+                json_object_object_add(out, "placed", json_object_new_boolean(spec_places(spec, host, labels)));
+                for (size_t i = 0; i < n_labels; i++)
+                        if (labels[i] != protobuf_c_empty_string)
+                                free(labels[i]);
+                free(labels);
+        }
         if (jbool(in, "plan") && spec_plan_node(spec, "node", host ?: "host", NULL, node.d, node.n, &plan) >= 0) {
                 json_object_object_add(out, "plan", plan_json(plan));
                 spec_node_plan_free(plan);
