@@ -631,21 +631,16 @@ static int add_strv(char ***a, size_t *n, const char *s) {
         return 0;
 }
 
-/* A fast device role's slots: db_slots when given, else the OSDs it serves spread evenly
- * (ceph-volume lvm batch); each slot must hold `want` bytes when it is set. */
+/* A fast device role's slots: the OSDs it serves spread evenly, or db_slots when that is more
+ * (ceph-volume lvm batch ignores fewer); each slot must hold `want` bytes when it is set. */
 static int fast_slots(const Castle__OsdSpec *s, const char *what, const Castle__Device **fast, size_t n_fast,
                       size_t users, unsigned given, uint64_t want, unsigned *ret, char **error) {
         unsigned slots;
 
         if (n_fast == 0)
                 return 0;
-        slots = given ?: (unsigned) ((users + n_fast - 1) / n_fast);
+        slots = MAX((unsigned) ((users + n_fast - 1) / n_fast), given);
         slots = slots ?: 1;
-        if ((size_t) slots * n_fast < users) {
-                error_set(error, "spec %s: %s_slots %u on %zu %s devices is fewer than the %zu OSDs", s->service_id,
-                          what, slots, n_fast, what, users);
-                return -ENOSPC;
-        }
         for (size_t i = 0; i < n_fast; i++)
                 if (want > 0 && want > fast[i]->size / slots) {
                         error_set(error,
@@ -655,6 +650,13 @@ static int fast_slots(const Castle__OsdSpec *s, const char *what, const Castle__
                 }
         *ret = slots;
         return 0;
+}
+
+static const Castle__Device *nth(const SpecSelection *sel, size_t i) {
+        if (i < sel->n_data)
+                return sel->data[i];
+        i -= sel->n_data;
+        return i < sel->n_db ? sel->db[i] : sel->wal[i - sel->n_db];
 }
 
 static int layout(const Castle__OsdSpec *s, const SpecSelection *sel, Castle__NodePlan *p, char **error) {
@@ -679,6 +681,16 @@ static int layout(const Castle__OsdSpec *s, const SpecSelection *sel, Castle__No
                           sel->n_db > 0 && sel->n_db != sel->n_data ? "DB" : "WAL");
                 return -EINVAL;
         }
+        /* ceph-volume refuses lists that are not disjoint (paths are taken as written) */
+        for (size_t i = 0; i < sel->n_data + sel->n_db + sel->n_wal; i++)
+                for (size_t j = i + 1; j < sel->n_data + sel->n_db + sel->n_wal; j++) {
+                        const Castle__Device *a = nth(sel, i), *b = nth(sel, j);
+                        if (a == b) {
+                                error_set(error, "spec %s: %s is named twice: data, DB and WAL devices must be distinct",
+                                          s->service_id, a->path);
+                                return -EINVAL;
+                        }
+                }
         if (!raw) {
                 r = fast_slots(s, "db", sel->db, sel->n_db, users, s->db_slots, s->block_db_size, &db_slots, error);
                 if (r >= 0)

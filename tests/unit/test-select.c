@@ -420,12 +420,32 @@ static void test_plan_lvm(void **state) {
         assert_int_equal(p->osds[5]->db_size, 50 * GIB);
         spec_node_plan_free(p);
 
-        /* db_slots fewer than the OSDs */
+        /* db_slots: fewer than the OSDs is ignored (as ceph-volume), more cuts smaller slots */
         sp.s.block_db_size = 0;
         sp.s.db_slots = 4;
         p = plan(&sp, &node);
-        assert_string_not_equal(p->error, "");
+        assert_string_equal(p->error, "");
+        assert_int_equal(p->osds[0]->db_size, 300 * GIB / 6);
         spec_node_plan_free(p);
+        sp.s.db_slots = 10;
+        p = plan(&sp, &node);
+        assert_int_equal(p->osds[0]->db_size, 300 * GIB / 10);
+        assert_int_equal(p->create->db_slots, 10);
+        spec_node_plan_free(p);
+        sp.s.db_slots = 0;
+
+        /* a device in two roles (paths are taken as written) */
+        {
+                char *paths[] = { (char *) "/dev/nvme0n1" };
+                sp.s.osds_per_device = 1;
+                sp.s.wal_devices = &sp.wal;
+                sp.wal.paths = paths;
+                sp.wal.n_paths = 1;
+                p = plan(&sp, &node);
+                assert_non_null(strstr(p->error, "named twice"));
+                assert_null(p->create);
+                spec_node_plan_free(p);
+        }
 }
 
 static void test_plan_raw(void **state) {
