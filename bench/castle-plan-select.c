@@ -26,7 +26,8 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int main(int argc, char *argv[]) {
-        size_t nodes = argc > 1 ? strtoul(argv[1], NULL, 10) : 10000, n = argc > 2 ? strtoul(argv[2], NULL, 10) : 24;
+        size_t nodes = argc > 1 ? strtoul(argv[1], NULL, 10) : 10000,
+               n = argc > 2 ? strtoul(argv[2], NULL, 10) : 24;
         Castle__DeviceSelection data = CASTLE__DEVICE_SELECTION__INIT;
         Castle__OsdSpec spec = CASTLE__OSD_SPEC__INIT;
         Castle__Device *devs = calloc(n, sizeof *devs), **ptrs = calloc(n, sizeof *ptrs);
@@ -75,6 +76,7 @@ int main(int argc, char *argv[]) {
         qsort(per, nodes, sizeof *per, cmp_double);
         printf("castle spec_plan_node: %zu nodes x %zu devices, %zu OSDs planned: %.3f s for the fleet, "
                "per node p50 %.3f ms p99 %.3f ms\n",
-               nodes, n, osds, total, nodes ? per[nodes / 2] * 1e3 : 0, nodes ? per[nodes * 99 / 100] * 1e3 : 0);
+               nodes, n, osds, total, nodes ? per[nodes / 2] * 1e3 : 0,
+               nodes ? per[nodes * 99 / 100] * 1e3 : 0);
         return 0;
 }

@@ -159,7 +159,7 @@ static int size_bound(const char *s, size_t n, SizeBound *ret, const char *value
                 error_set(error, "Couldn't parse %s", value);
                 return -EINVAL;
         }
-        *ret = (SizeBound) { .set = true, .factor = unit_factor(u, un) };
+        *ret = (SizeBound){ .set = true, .factor = unit_factor(u, un) };
         if (ret->factor == 0) {
                 error_set(error, "Unit '%.*s' not supported", (int) un, u);
                 return -EINVAL;
@@ -252,7 +252,9 @@ static bool size_matches(const SizeFilter *f, uint64_t bytes) {
 
         human_size(bytes, human, sizeof human);
         unit = strchr(human, ' ');
-        factor = streq(unit + 1, "B") ? 1 : streq(unit + 1, "PB") ? 1e15 : unit_factor(unit + 1, strlen(unit + 1));
+        factor = streq(unit + 1, "B")    ? 1
+                 : streq(unit + 1, "PB") ? 1e15
+                                         : unit_factor(unit + 1, strlen(unit + 1));
         *unit = 0;
         disk = strtod(human, NULL) * factor;
 
@@ -303,7 +305,7 @@ typedef struct Selector {
         Castle__Device *const *all;
         size_t n_all;
         unsigned existing;
-        Why *why;                     /* per device of all[], or NULL */
+        Why *why; /* per device of all[], or NULL */
 } Selector;
 
 static size_t index_of(const Selector *sel, const Castle__Device *d) {
@@ -349,8 +351,8 @@ static int run_filters(const Castle__DeviceSelection *f, const SizeFilter *size,
                                 continue;
                         match = size_matches(size, d->size);
                         human_size(d->size, human, sizeof human);
-                        snprintf(buf, sizeof buf, "size %s is not %s%s", human, strchr(f->size, ':') ? "in " : "",
-                                 f->size);
+                        snprintf(buf, sizeof buf, "size %s is not %s%s", human,
+                                 strchr(f->size, ':') ? "in " : "", f->size);
                         break;
                 case 1:
                         if (isempty(f->model))
@@ -503,7 +505,7 @@ void spec_selection_done(SpecSelection *s) {
         free(s->data);
         free(s->db);
         free(s->wal);
-        *s = (SpecSelection) {};
+        *s = (SpecSelection){};
 }
 
 static int select_run(const Castle__OsdSpec *s, Castle__Device *const *devices, size_t n_devices,
@@ -537,7 +539,7 @@ static int select_run(const Castle__OsdSpec *s, Castle__Device *const *devices, 
         if (r < 0)
                 return r;
         *ret = sel;
-        sel = (SpecSelection) {};
+        sel = (SpecSelection){};
         return 0;
 }
 
@@ -579,7 +581,8 @@ static unsigned spec_daemons(const Castle__OsdSpec *s, Castle__Device *const *de
                         const Castle__LogicalVolume *lv = devices[i]->lvm->lvs[l];
                         const char *a = lv_tag(lv, "ceph.osdspec_affinity"), *t = lv_tag(lv, "ceph.type"),
                                    *fsid = lv_tag(lv, "ceph.osd_fsid");
-                        if (a && streq(a, strempty(s->service_id)) && streq_ptr(t, "block") && !isempty(fsid))
+                        if (a && streq(a, strempty(s->service_id)) && streq_ptr(t, "block") &&
+                            !isempty(fsid))
                                 (void) strv_extend_unique(&seen, fsid);
                 }
         return strv_length(seen);
@@ -644,7 +647,8 @@ static int fast_slots(const Castle__OsdSpec *s, const char *what, const Castle__
         for (size_t i = 0; i < n_fast; i++)
                 if (want > 0 && want > fast[i]->size / slots) {
                         error_set(error,
-                                  "spec %s: block_%s_size %" PRIu64 " does not fit %s: %u slots of %" PRIu64 " bytes",
+                                  "spec %s: block_%s_size %" PRIu64 " does not fit %s: %u slots of %" PRIu64
+                                  " bytes",
                                   s->service_id, what, want, fast[i]->path, slots, fast[i]->size / slots);
                         return -ENOSPC;
                 }
@@ -669,15 +673,17 @@ static int layout(const Castle__OsdSpec *s, const SpecSelection *sel, Castle__No
         if (sel->n_data == 0)
                 return 0;
         if (raw && per > 1) {
-                error_set(error, "spec %s: osds_per_device %u: method raw makes one OSD per device", s->service_id,
-                          per);
+                error_set(error, "spec %s: osds_per_device %u: method raw makes one OSD per device",
+                          s->service_id, per);
                 return -EINVAL;
         }
-        if (raw && ((sel->n_db > 0 && sel->n_db != sel->n_data) || (sel->n_wal > 0 && sel->n_wal != sel->n_data))) {
+        if (raw &&
+            ((sel->n_db > 0 && sel->n_db != sel->n_data) || (sel->n_wal > 0 && sel->n_wal != sel->n_data))) {
                 error_set(error,
-                          "spec %s: method raw pairs each data device with one %s device: %zu data, %zu %s devices",
-                          s->service_id, sel->n_db > 0 && sel->n_db != sel->n_data ? "DB" : "WAL", sel->n_data,
-                          sel->n_db > 0 && sel->n_db != sel->n_data ? sel->n_db : sel->n_wal,
+                          "spec %s: method raw pairs each data device with one %s device: %zu data, %zu %s "
+                          "devices",
+                          s->service_id, sel->n_db > 0 && sel->n_db != sel->n_data ? "DB" : "WAL",
+                          sel->n_data, sel->n_db > 0 && sel->n_db != sel->n_data ? sel->n_db : sel->n_wal,
                           sel->n_db > 0 && sel->n_db != sel->n_data ? "DB" : "WAL");
                 return -EINVAL;
         }
@@ -686,16 +692,19 @@ static int layout(const Castle__OsdSpec *s, const SpecSelection *sel, Castle__No
                 for (size_t j = i + 1; j < sel->n_data + sel->n_db + sel->n_wal; j++) {
                         const Castle__Device *a = nth(sel, i), *b = nth(sel, j);
                         if (a == b) {
-                                error_set(error, "spec %s: %s is named twice: data, DB and WAL devices must be distinct",
+                                error_set(error,
+                                          "spec %s: %s is named twice: data, DB and WAL devices must be "
+                                          "distinct",
                                           s->service_id, a->path);
                                 return -EINVAL;
                         }
                 }
         if (!raw) {
-                r = fast_slots(s, "db", sel->db, sel->n_db, users, s->db_slots, s->block_db_size, &db_slots, error);
+                r = fast_slots(s, "db", sel->db, sel->n_db, users, s->db_slots, s->block_db_size, &db_slots,
+                               error);
                 if (r >= 0)
-                        r = fast_slots(s, "wal", sel->wal, sel->n_wal, users, s->wal_slots, s->block_wal_size,
-                                       &wal_slots, error);
+                        r = fast_slots(s, "wal", sel->wal, sel->n_wal, users, s->wal_slots,
+                                       s->block_wal_size, &wal_slots, error);
                 if (r < 0)
                         return r;
         }
@@ -771,9 +780,11 @@ static int layout(const Castle__OsdSpec *s, const SpecSelection *sel, Castle__No
                                 return -ENOMEM;
                 } else if (add_strv(&c->data_devices, &c->n_data_devices, d->stable_id) < 0)
                         return -ENOMEM;
-                if (raw && sel->n_db > 0 && add_strv(&c->db_devices, &c->n_db_devices, sel->db[i]->stable_id) < 0)
+                if (raw && sel->n_db > 0 &&
+                    add_strv(&c->db_devices, &c->n_db_devices, sel->db[i]->stable_id) < 0)
                         return -ENOMEM;
-                if (raw && sel->n_wal > 0 && add_strv(&c->wal_devices, &c->n_wal_devices, sel->wal[i]->stable_id) < 0)
+                if (raw && sel->n_wal > 0 &&
+                    add_strv(&c->wal_devices, &c->n_wal_devices, sel->wal[i]->stable_id) < 0)
                         return -ENOMEM;
         }
         for (size_t i = 0; !raw && i < sel->n_db; i++)
@@ -880,7 +891,8 @@ int spec_plan_node(const Castle__OsdSpec *s, const char *node_id, const char *ho
                 char *fallback[] = { (char *) (role(&sel, devices[i]) ?: "not selected"), NULL };
                 if (used(p, devices[i]))
                         continue;
-                r = add_skipped(p, devices[i], role(&sel, devices[i]) || !why.w[i].reasons ? fallback : why.w[i].reasons);
+                r = add_skipped(p, devices[i],
+                                role(&sel, devices[i]) || !why.w[i].reasons ? fallback : why.w[i].reasons);
                 if (r < 0)
                         return r;
         }

@@ -137,11 +137,11 @@ static char *selected(const Spec *sp, Node *node, unsigned existing) {
         return buf;
 }
 
-#define assert_selects(sp, node, existing, want)                      \
-        do {                                                          \
-                char *_got = selected(sp, node, existing);            \
-                assert_string_equal(_got, want);                      \
-                free(_got);                                           \
+#define assert_selects(sp, node, existing, want)           \
+        do {                                               \
+                char *_got = selected(sp, node, existing); \
+                assert_string_equal(_got, want);           \
+                free(_got);                                \
         } while (0)
 
 static void test_placement(void **state) {
@@ -234,7 +234,7 @@ static void test_size(void **state) {
         /* 10 GiB is "10.00 GB" for ceph-volume, read back as 10e9 bytes */
         assert_string_equal(size_case(10 * GIB, "10G"), "yes");
         assert_string_equal(size_case(10 * GIB, "10GB"), "yes");
-        assert_string_equal(size_case(10 * GIB + 1, "10G"), "yes"); /* rounds to 10.00 */
+        assert_string_equal(size_case(10 * GIB + 1, "10G"), "yes");        /* rounds to 10.00 */
         assert_string_equal(size_case(10 * GIB + GIB / 100, "10G"), "no"); /* 10.01 GB */
         assert_string_equal(size_case(10 * GIB, "10.00G"), "yes");
         assert_string_equal(size_case(10 * GIB, "10G:"), "yes");
@@ -566,16 +566,11 @@ static void test_plan_reasons(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_placement),
-                cmocka_unit_test(test_filters),
-                cmocka_unit_test(test_size),
-                cmocka_unit_test(test_size_error_lazy),
-                cmocka_unit_test(test_limit),
-                cmocka_unit_test(test_paths),
-                cmocka_unit_test(test_ceph_devices),
-                cmocka_unit_test(test_plan_lvm),
-                cmocka_unit_test(test_plan_raw),
-                cmocka_unit_test(test_plan_reasons),
+                cmocka_unit_test(test_placement),    cmocka_unit_test(test_filters),
+                cmocka_unit_test(test_size),         cmocka_unit_test(test_size_error_lazy),
+                cmocka_unit_test(test_limit),        cmocka_unit_test(test_paths),
+                cmocka_unit_test(test_ceph_devices), cmocka_unit_test(test_plan_lvm),
+                cmocka_unit_test(test_plan_raw),     cmocka_unit_test(test_plan_reasons),
                 cmocka_unit_test(test_plan_errors),
         };
 
