@@ -458,11 +458,19 @@ static int assign(Selector *sel, const char *name, const Castle__DeviceSelection
                 if (isempty(d->path))
                         continue;
                 if (f->limit > 0 && n + sel->existing >= f->limit) {
-                        /* cephadm stops here: no later device is looked at */
-                        for (size_t j = i; first && sel->why && j < sel->n_disks; j++)
-                                if ((r = why_add(&sel->why[index_of(sel, sel->disks[j])], "limit %u reached",
-                                                 f->limit)) < 0)
+                        /* cephadm stops here: no later device is looked at. One it would
+                         * never take anyway says why; the others, the limit. */
+                        for (size_t j = i; first && sel->why && j < sel->n_disks; j++) {
+                                const Castle__Device *e = sel->disks[j];
+                                Why *we = &sel->why[index_of(sel, e)];
+                                if (!e->available && !ceph_device(e) && e->n_reasons > 0) {
+                                        for (size_t k = 0; !we->reasons && k < e->n_reasons; k++)
+                                                if (strv_extend(&no, strempty(e->reasons[k]->message)) < 0)
+                                                        return -ENOMEM;
+                                        why_add_list(we, TAKE_PTR(no));
+                                } else if ((r = why_add(we, "limit %u reached", f->limit)) < 0)
                                         return r;
+                        }
                         break;
                 }
                 /* cephadm makes its SizeMatcher (and fails on a bad size) for each device

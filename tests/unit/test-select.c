@@ -457,6 +457,7 @@ static void test_plan_raw(void **state) {
         add(&node, "sdb", 100 * GIB, true, "HDD", "V");
         add(&node, "sdc", 100 * GIB, true, "HDD", "V");
         add(&node, "nvme0n1", 10 * GIB, false, "NVME", "V");
+        unavailable(&node, add(&node, "sdd", 100 * GIB, true, "HDD", "V"), "Has a FileSystem");
         spec_init(&sp, "r");
         sp.s.method = (char *) "raw";
         sp.data.rotational = CASTLE__DEVICE_FILTER__TRI__YES;
@@ -467,6 +468,7 @@ static void test_plan_raw(void **state) {
         assert_string_equal(p->create->device_id, "id-sda");
         assert_int_equal(p->create->n_data_devices, 1);
         assert_string_equal(skip_reason(p, "/dev/sdc"), "limit 2 reached");
+        assert_string_equal(skip_reason(p, "/dev/sdd"), "Has a FileSystem"); /* after the limit */
         assert_string_equal(skip_reason(p, "/dev/nvme0n1"), "not rotational");
         spec_node_plan_free(p);
 
