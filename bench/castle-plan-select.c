@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* bench/plan-cephadm's castle counterpart: spec_plan_node() (spec/select.c), the selection and
- * plan the coordinator's preview runs per node, over the fleet simulator's inventory (the
- * devices bench/castle-fleet reports), in one process: the selection's own cost, without the
- * store, the network or castlectl. Not installed.
+/* The selection's own cost, next to bench/plan's figure for Ceph's Python DriveSelection:
+ * spec_plan_node() (spec/select.c), the selection and plan the coordinator's preview runs per
+ * node, over the fleet simulator's inventory (the devices bench/castle-fleet reports) with
+ * bench/plan's spec, in one process: without the store, the network or castlectl. Not
+ * installed.
  *   bench/castle-plan-select [NODES [DEVICES]] */
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,13 +37,13 @@ int main(int argc, char *argv[]) {
 
         if (!devs || !ptrs || !per || n > 26 * 26)
                 return 1;
-        /* the spec bench/plan-cephadm times by default */
+        /* bench/plan's spec: rotational, size 3T:, model ST4000 */
         spec.service_id = (char *) "fleet";
         spec.host_pattern = (char *) "*";
         spec.data_devices = &data;
         data.rotational = CASTLE__DEVICE_FILTER__TRI__YES;
         data.size = (char *) "3T:";
-        data.vendor = (char *) "SEAGATE";
+        data.model = (char *) "ST4000";
         for (size_t i = 0; i < n; i++) {
                 char *kname = NULL, *path = NULL, *id = NULL;
                 castle__device__init(&devs[i]);
