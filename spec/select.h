@@ -18,7 +18,8 @@
 #include "proto/castle.pb-c.h"
 
 /* Whether the spec's placement names this host (hosts, label, host_pattern as cephadm's
- * PlacementSpec.filter_matching_hostspecs). */
+ * PlacementSpec.filter_matching_hostspecs; the pattern as Python's fnmatch, no backslash
+ * escapes). labels: a NULL-terminated list, or NULL for none. */
 bool spec_places(const Castle__OsdSpec *s, const char *hostname, char *const *labels);
 
 /* cephadm's DriveSelection over one node's devices, in its order (by path). Explicit paths are
