@@ -12,7 +12,7 @@ specs (the four size forms, model/vendor substrings, rotational, limit, all, AND
 db/wal selections, existing daemons).
 
 Usage: drive_selection.py CASTLE_SELECT [--castlectl PATH] [--datadir DIR] [--cases N]
-                          [--seed S] [--verbose]
+                          [--seed S] [--inventory CASTLE.json]... [--verbose]
 Exit 0 when every case agrees (or differs only where docs/specs.md says castle differs),
 1 otherwise, 77 when this python cannot import ceph.deployment.
 """
@@ -302,13 +302,19 @@ def main():
     ap.add_argument("--datadir")
     ap.add_argument("--cases", type=int, default=int(os.environ.get("ORACLE_CASES", "12000")))
     ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--inventory", action="append", default=[],
+                    help="castle's JSON inventory (castlectl inventory --format json) to test too")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     rnd = random.Random(args.seed)
 
     cases = []
-    for name, devices in captured_inventories(args.castlectl, args.datadir):
-        for _ in range(200):
+    inventories = captured_inventories(args.castlectl, args.datadir)
+    for path in args.inventory:
+        with open(path) as f:
+            inventories.append((path, json.load(f)["devices"]))
+    for name, devices in inventories:
+        for _ in range(200 if name not in args.inventory else 1000):
             cases.append(({"spec": gen_spec(rnd, devices), "devices": devices,
                            "existing": rnd.choice([0, 0, 0, 1, 2])}, name))
     while len(cases) < args.cases:
