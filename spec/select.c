@@ -580,19 +580,27 @@ static size_t osds_on(const Castle__Device *d, int32_t *ids, size_t max) {
 }
 
 /* cephadm's existing_daemons: the OSDs of this spec on the node, known by their LVs'
- * ceph.osdspec_affinity tag */
+ * ceph.osdspec_affinity tag, or by the affinity a scan found for an OSD's main device (a raw
+ * OSD's BlueStore label), each OSD once */
 static unsigned spec_daemons(const Castle__OsdSpec *s, Castle__Device *const *devices, size_t n) {
         _cleanup_strv_free_ char **seen = NULL;
+        const char *id = strempty(s->service_id);
 
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 for (size_t l = 0; l < n_lvs(devices[i]); l++) {
                         const Castle__LogicalVolume *lv = devices[i]->lvm->lvs[l];
                         const char *a = lv_tag(lv, "ceph.osdspec_affinity"), *t = lv_tag(lv, "ceph.type"),
                                    *fsid = lv_tag(lv, "ceph.osd_fsid");
-                        if (a && streq(a, strempty(s->service_id)) && streq_ptr(t, "block") &&
-                            !isempty(fsid))
+                        if (a && streq(a, id) && streq_ptr(t, "block") && !isempty(fsid))
                                 (void) strv_extend_unique(&seen, fsid);
                 }
+                for (size_t c = 0; c < devices[i]->n_ceph; c++) {
+                        const Castle__CephFacts *f = devices[i]->ceph[c];
+                        if (streq_ptr(f->osdspec_affinity, id) && streq_ptr(f->type, "block") &&
+                            !isempty(f->osd_uuid))
+                                (void) strv_extend_unique(&seen, f->osd_uuid);
+                }
+        }
         return strv_length(seen);
 }
 

@@ -491,6 +491,38 @@ static void test_plan_raw(void **state) {
         p = plan(&sp, &node);
         assert_string_not_equal(p->error, "");
         spec_node_plan_free(p);
+        sp.s.osds_per_device = 0;
+        sp.s.db_devices = NULL;
+
+        /* a raw OSD of this spec (its label's osdspec_affinity) counts against the limit:
+         * sda holds one, so limit 2 leaves room for one more */
+        {
+                Castle__CephFacts f = CASTLE__CEPH_FACTS__INIT, *fp[] = { &f };
+                f.source = (char *) "bluestore-label";
+                f.type = (char *) "block";
+                f.osd_uuid = (char *) "u-1";
+                f.osd_id = 9;
+                f.osdspec_affinity = (char *) "r";
+                unavailable(&node, &node.dev[0], "Has BlueStore device label");
+                node.dev[0].ceph = fp;
+                node.dev[0].n_ceph = 1;
+                sp.data.limit = 2;
+                p = plan(&sp, &node);
+                assert_int_equal(p->n_osds, 1);
+                assert_string_equal(p->osds[0]->data, "/dev/sdb");
+                assert_string_equal(skip_reason(p, "/dev/sdc"), "limit 2 reached");
+                spec_node_plan_free(p);
+                f.osdspec_affinity = (char *) "other";
+                p = plan(&sp, &node);
+                assert_int_equal(p->n_osds, 2);
+                spec_node_plan_free(p);
+                node.dev[0].available = true;
+                node.dev[0].n_reasons = 0;
+                node.dev[0].ceph = NULL;
+                node.dev[0].n_ceph = 0;
+        }
+        sp.s.db_devices = &sp.db;
+        sp.data.limit = 1;
 
         /* unmanaged: previewed, never made */
         sp.s.osds_per_device = 0;
