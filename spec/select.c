@@ -773,6 +773,7 @@ static int layout(const Castle__OsdSpec *s, const SpecSelection *sel, Castle__No
         castle__osd_create__init(c);
         p->create = c;
         c->lvm = !raw;
+        c->no_auto = !raw; /* cephadm's lvm batch --no-auto */
         c->dmcrypt = s->encrypted;
         c->osds_per_device = s->osds_per_device;
         c->block_db_size = raw ? 0 : s->block_db_size;

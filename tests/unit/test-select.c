@@ -397,6 +397,7 @@ static void test_plan_lvm(void **state) {
         assert_null(skip_reason(p, "/dev/nvme0n1")); /* taken as a DB device */
         assert_non_null(p->create);
         assert_true(p->create->lvm);
+        assert_true(p->create->no_auto);
         assert_true(p->create->dmcrypt);
         assert_int_equal(p->create->osds_per_device, 2);
         assert_string_equal(p->create->device_id, "id-sda");
