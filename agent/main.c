@@ -177,6 +177,8 @@ static void on_job_update(const Castle__JobUpdate *u, void *userdata) {
                 agent_metrics_job_done(a->metrics, u);
                 if (!isempty(u->error))
                         log_error("Job %" PRIu64 " failed: %s", u->command_id, u->error);
+                else if (!isempty(u->message)) /* a batch (its OSDs), a zap */
+                        log_info("Job %" PRIu64 ": %s", u->command_id, u->message);
                 else
                         log_info("Job %" PRIu64 ": osd.%d %s on %s.", u->command_id, u->osd_id,
                                  u->already_prepared ? "was already there" : "is ready", strempty(u->device));

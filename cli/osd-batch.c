@@ -129,7 +129,7 @@ static void batch_osd_done(const BatchOsd *o, const PrepareRequest *req, const P
                 log_error("/dev/%s: %s", o->data->kname, res->error ?: strerror(-r));
                 if (res->rolled_back)
                         log_error("Rolled back: %s", res->rolled_back);
-        } else if (!osdcli_want_json(out->args))
+        } else if (!osdcli_want_json(out->args) && !streq_ptr(out->args->progress, "json"))
                 printf("osd.%d is %s on /dev/%s%s%s\n", res->osd_id,
                        out->args->ctx.start == START_NONE ? "prepared" : "up", o->data->kname,
                        o->db ? ", block.db on /dev/" : "", o->db ? o->db->kname : "");
