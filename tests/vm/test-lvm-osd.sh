@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # LVM and dm-crypt OSDs with block.db, against a real one-monitor cluster in the guest:
-# `castlectl osd batch --dmcrypt --osdspec-affinity` on two rotational SCSI disks and one NVMe disk (the split
-# into data and block.db is castle's, from the rotation flags); both OSDs come up, rados
+# `castlectl osd batch --dmcrypt --osdspec-affinity` on two rotational SCSI disks and one NVMe
+# disk (the split into data and block.db is castle's, from the rotation flags); both OSDs come up, rados
 # round-trips an object, `ceph-volume lvm list` shows them with their tags, a second batch
 # adds nothing. Then the guest reboots with the disks attached in reverse order (kernel names
 # swap), the OSD directories are gone (as with ceph-volume's tmpfs), and `castlectl osd
