@@ -101,7 +101,7 @@ static void help(FILE *f) {
 "                        messages)\n"
 "      --exit-on-loss    watch: exit with status 1 when the coordinator is lost and no other\n"
 "                        one answers\n"
-"      --command-id=N    osd create, policy: the command's id (1 to 2^53-1; default: a random\n"
+"      --command-id=N    osd create, zap, rescan, policy: the command's id (1 to 2^53-1; default: a random\n"
 "                        one). A command sent again with its id, through any coordinator, is run\n"
 "                        once: for scripts that retry, and to follow a command again after\n"
 "                        castlectl was interrupted (a failed command prints its id)\n"
@@ -1354,7 +1354,7 @@ int cmd_cluster(int argc, char *argv[]) {
         if (pick_endpoints(&a) < 0)
                 return EXIT_USAGE;
         if (optind >= argc) {
-                log_error("Which command? nodes, devices, device ID, watch or audit. Run 'castlectl cluster --help'.");
+                log_error("Which command? nodes, devices, device ID, watch, osd create, zap, rescan or audit. Run 'castlectl cluster --help'.");
                 return EXIT_USAGE;
         }
         cmd = argv[optind];
