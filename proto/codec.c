@@ -579,6 +579,20 @@ static bool valid_optional(const char *s) {
         return isempty(s) || codec_valid_id(s);
 }
 
+/* A device name that becomes a helper's argument: printable, no blanks, not an option. */
+static bool valid_device_arg(const char *s) {
+        return codec_valid_id(s) && s[0] != '-';
+}
+
+static bool valid_device_args(char *const *l, size_t n) {
+        if (n > CODEC_MAX_COMMAND_DEVICES)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!valid_device_arg(l[i]))
+                        return false;
+        return true;
+}
+
 int codec_validate_command(const Castle__Command *c) {
         if (!c)
                 return -EBADMSG;
@@ -587,10 +601,16 @@ int codec_validate_command(const Castle__Command *c) {
                 return 0;
         case CASTLE__COMMAND__KIND_OSD_CREATE:
                 /* These become a helper's arguments: printable, no blanks, not an option. */
-                if (!codec_valid_id(c->osd_create->device_id) || c->osd_create->device_id[0] == '-' ||
-                    !valid_optional(c->osd_create->crush_device_class))
+                if (!valid_device_arg(c->osd_create->device_id) ||
+                    !valid_optional(c->osd_create->crush_device_class) ||
+                    !valid_device_args(c->osd_create->data_devices, c->osd_create->n_data_devices) ||
+                    !valid_device_args(c->osd_create->db_devices, c->osd_create->n_db_devices) ||
+                    !valid_device_args(c->osd_create->wal_devices, c->osd_create->n_wal_devices) ||
+                    !valid_optional(c->osd_create->spec))
                         return -EINVAL;
                 return 0;
+        case CASTLE__COMMAND__KIND_ZAP:
+                return valid_device_arg(c->zap->device) ? 0 : -EINVAL;
         case CASTLE__COMMAND__KIND_POLICY:
                 if (!valid_optional(c->policy->name_filter) || !valid_optional(c->policy->path_filter) ||
                     !valid_optional(c->policy->crush_device_class))

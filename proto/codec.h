@@ -42,6 +42,8 @@
 #define CODEC_MAX_DEVICES 4096
 /* Node ids, device keys and kernel names: printable ASCII, no blanks. */
 #define CODEC_MAX_ID_LEN 255
+/* Data, DB or WAL devices one OsdCreate may name, each (the agent takes fewer). */
+#define CODEC_MAX_COMMAND_DEVICES 256
 /* Hello.hostname: a DNS name (Kubernetes' node name may be a whole FQDN). */
 #define CODEC_MAX_HOSTNAME_LEN 253
 /* Any other string is text, cut to this length on ingest (PATH_MAX: the longest a path is). */

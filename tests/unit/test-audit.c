@@ -6,6 +6,7 @@
 #include "tests/unit/intenttest.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "coordinator/audit.h"
 #include "proto/codec.h"
@@ -209,11 +210,48 @@ static void test_store_fails(void **state) {
         testdb_remove(&t);
 }
 
+/* What a command's record names: a batch create all its devices (DB/WAL ones marked), bounded;
+ * a zap its device, with --destroy in the action. */
+static void test_command_names(void **state) {
+        Castle__Command c = CASTLE__COMMAND__INIT;
+        Castle__OsdCreate oc = CASTLE__OSD_CREATE__INIT;
+        Castle__Zap z = CASTLE__ZAP__INIT;
+        char *more[] = { (char *) "sdc" }, *db[] = { (char *) "nvme0n1" }, *many[200];
+        size_t n;
+        (void) state;
+
+        c.kind_case = CASTLE__COMMAND__KIND_OSD_CREATE;
+        c.osd_create = &oc;
+        oc.device_id = (char *) "sdb";
+        assert_string_equal(audit_command_device(&c), "sdb");
+        oc.data_devices = more;
+        oc.n_data_devices = 1;
+        oc.db_devices = db;
+        oc.n_db_devices = 1;
+        assert_string_equal(audit_command_device(&c), "sdb,sdc,db:nvme0n1");
+        assert_string_equal(audit_command_action(&c), "osd create");
+        for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                many[i] = (char *) "wwn-0x5000c500a1b2c3d4";
+        oc.data_devices = many;
+        oc.n_data_devices = ELEMENTSOF(many);
+        n = strlen(audit_command_device(&c));
+        assert_true(n < AUDIT_DEVICES_MAX);
+        assert_string_equal(audit_command_device(&c) + n - 4, ",...");
+
+        c.kind_case = CASTLE__COMMAND__KIND_ZAP;
+        c.zap = &z;
+        z.device = (char *) "/dev/sdd";
+        z.destroy = true;
+        assert_string_equal(audit_command_device(&c), "/dev/sdd");
+        assert_string_equal(audit_command_action(&c), "zap --destroy");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_request_and_list),
                 cmocka_unit_test(test_batches),
                 cmocka_unit_test(test_store_fails),
+                cmocka_unit_test(test_command_names),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

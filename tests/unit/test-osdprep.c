@@ -412,6 +412,62 @@ static void test_batch_plan(void **state) {
         free(err);
 }
 
+/* The batch's raw method (no split, one OSD per device, nothing but data), explicit slots
+ * (ceph-volume's --db-slots), and ids to reuse. */
+static void test_batch_raw_slots_ids(void **state) {
+        _cleanup_(device_list_freep) DeviceList *l = device_list_new();
+        char *mixed[] = { (char *) "sda", (char *) "nvme0n1", NULL };
+        char *two[] = { (char *) "sda", (char *) "sdb", NULL };
+        char *db[] = { (char *) "nvme0n1", NULL };
+        const int ids[] = { 5, 6, 7 };
+        BatchPlan p = {};
+        char *err = NULL;
+        (void) state;
+
+        disk(l, "sda", true, 100);
+        disk(l, "sdb", true, 100);
+        disk(l, "nvme0n1", false, 30);
+
+        /* raw: the solid-state disk is a data device too, with no block.db */
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = mixed, .raw = true }, &p, &err), 0);
+        assert_int_equal(p.n, 2);
+        assert_string_equal(p.osds[1].data->kname, "nvme0n1");
+        assert_null(p.osds[0].db);
+        assert_null(p.osds[1].db);
+        batch_plan_done(&p);
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = two, .db_devices = db, .raw = true }, &p, &err),
+                         -EOPNOTSUPP);
+        assert_non_null(strstr(err, "--method=lvm"));
+        err = mfree(err);
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = two, .raw = true, .osds_per_device = 2 }, &p, &err),
+                         -EOPNOTSUPP);
+        err = mfree(err);
+
+        /* --db-slots=5: each DB LV a fifth of the device, though two OSDs use it */
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = two, .db_devices = db, .db_slots = 5 }, &p, &err), 0);
+        assert_int_equal(p.osds[1].db_slots, 5);
+        assert_int_equal(p.osds[1].db_size, (UINT64_C(30) << 30) / 5);
+        batch_plan_done(&p);
+        /* fewer slots than OSDs is refused */
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = two, .db_devices = db, .db_slots = 1 }, &p, &err),
+                         -ENOSPC);
+        assert_non_null(strstr(err, "--db-slots=1"));
+        err = mfree(err);
+
+        /* ids: as many as the OSDs or fewer; more is refused */
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = two, .raw = true, .osd_ids = ids, .n_osd_ids = 2 },
+                                    &p, &err), 0);
+        batch_plan_done(&p);
+        assert_int_equal(batch_plan(l, &(BatchRequest) { .devices = two, .raw = true, .osd_ids = ids, .n_osd_ids = 3 },
+                                    &p, &err), -EINVAL);
+        err = mfree(err);
+
+        assert_true(batch_affinity_valid("osd_spec-1.a"));
+        assert_false(batch_affinity_valid(""));
+        assert_false(batch_affinity_valid("a b"));
+        assert_false(batch_affinity_valid("a=b"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_secret),
@@ -419,6 +475,7 @@ int main(void) {
                 cmocka_unit_test(test_journal),
                 cmocka_unit_test(test_journal_lvm),
                 cmocka_unit_test(test_batch_plan),
+                cmocka_unit_test(test_batch_raw_slots_ids),
                 cmocka_unit_test(test_wipe_ext4),
                 cmocka_unit_test(test_wipe_gpt),
                 cmocka_unit_test(test_wipe_swap),

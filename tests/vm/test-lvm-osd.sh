@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # LVM and dm-crypt OSDs with block.db, against a real one-monitor cluster in the guest:
-# `castlectl osd batch --dmcrypt` on two rotational SCSI disks and one NVMe disk (the split
-# into data and block.db is castle's, from the rotation flags); both OSDs come up, rados
+# `castlectl osd batch --dmcrypt --osdspec-affinity` on two rotational SCSI disks and one NVMe
+# disk (the split into data and block.db is castle's, from the rotation flags); both OSDs come up, rados
 # round-trips an object, `ceph-volume lvm list` shows them with their tags, a second batch
 # adds nothing. Then the guest reboots with the disks attached in reverse order (kernel names
 # swap), the OSD directories are gone (as with ceph-volume's tmpfs), and `castlectl osd
@@ -68,7 +68,8 @@ if [ "$CASTLE_VM_BOOT" = 1 ]; then
                 bad "batch --report: $(cat "$OUTER_WORK/report.json")"
         [ "$(osd_count)" = 0 ] && ok "the report changed nothing" || bad "the report made OSDs"
 
-        if "$CASTLECTL" osd batch "${OPTS[@]}" --dmcrypt --progress none --format json "$H1" "$H2" "$NV" \
+        if "$CASTLECTL" osd batch "${OPTS[@]}" --dmcrypt --osdspec-affinity castle-vm --progress none --format json \
+                "$H1" "$H2" "$NV" \
                 >"$OUTER_WORK/batch.json" 2>"$OUTER_WORK/batch.err"; then
                 ok "castlectl osd batch --dmcrypt made $(jq length "$OUTER_WORK/batch.json") OSDs"
         else
@@ -99,6 +100,7 @@ if [ "$CASTLE_VM_BOOT" = 1 ]; then
                 jq -e --arg id "$id" --arg f "$fsid" --arg n "$NV" '.[$id] as $o | ($o | length) == 2 and
                         ([$o[].type] | sort) == ["block", "db"] and
                         all($o[]; .tags["ceph.encrypted"] == "1" and .tags["ceph.cluster_fsid"] == $f and
+                                  .tags["ceph.osdspec_affinity"] == "castle-vm" and
                                   .tags["ceph.osd_id"] == $id and (.tags["ceph.cephx_lockbox_secret"] | length) == 40 and
                                   (.tags["ceph.db_device"] | startswith("/dev/ceph-"))) and
                         ([$o[] | select(.type == "db") | .devices[0]] == [$n]) and
@@ -107,7 +109,7 @@ if [ "$CASTLE_VM_BOOT" = 1 ]; then
                          ([$o[] | select(.type == "db") | .lv_uuid][0]) as $du |
                          all($o[]; .tags["ceph.block_uuid"] == $bu and .tags["ceph.db_uuid"] == $du))' \
                         "$OUTER_WORK/cv.json" >/dev/null &&
-                        ok "ceph-volume lvm list shows osd.$id: block and db LVs, every ceph.* tag, the uuids of both LVs" ||
+                        ok "ceph-volume lvm list shows osd.$id: block and db LVs, every ceph.* tag (osdspec_affinity too), the uuids of both LVs" ||
                         bad "ceph-volume lvm list for osd.$id: $(head -c 600 "$OUTER_WORK/cv.json") $(tail -3 "$OUTER_WORK/cv.err")"
         done
         before=$(osd_count)
