@@ -466,6 +466,8 @@ int job_osd_create_args(const JobPrepareOptions *o, const Castle__OsdCreate *c, 
                 ARG("--db-devices=%s", c->db_devices[i]);
         for (size_t i = 0; i < c->n_wal_devices; i++)
                 ARG("--wal-devices=%s", c->wal_devices[i]);
+        if (c->no_auto)
+                ARG("%s", "--no-auto");
         if (c->osds_per_device > 1)
                 ARG("--osds-per-device=%" PRIu32, c->osds_per_device);
         if (c->block_db_size > 0)

@@ -21,15 +21,17 @@ static void help_batch(FILE *f) {
 "\n"
 "Make LVM-mode OSDs on every DEVICE, as `ceph-volume lvm batch` lays them out (or raw\n"
 "OSDs, one per DEVICE, with --method=raw). Without\n"
-"--db-devices and --wal-devices, a mix of rotational and solid-state devices is split:\n"
-"the rotational ones hold data and the others block.db, each cut into even slots, one per\n"
-"OSD it serves. The plan is checked whole before anything is written: one device that is\n"
+"--db-devices and --wal-devices (and --no-auto), a mix of rotational and solid-state\n"
+"devices is split: the rotational ones hold data and the others block.db, each cut into\n"
+"even slots, one per OSD it serves. The plan is checked whole before anything is written: one device that is\n"
 "not available refuses the batch. Devices that already hold their OSDs are skipped, so\n"
 "running the same batch again finishes an interrupted one and adds nothing else.\n"
 "\n"
 "      --db-devices DEVICE...   block.db on these (ceph VGs on them are reused)\n"
 "      --wal-devices DEVICE...  block.wal on these\n"
 "      --osds-per-device=N      N OSDs on each data device (default 1)\n"
+"      --no-auto                every DEVICE holds data, whatever its rotation (as cephadm\n"
+"                               runs ceph-volume lvm batch)\n"
 "      --method=raw|lvm         LVM volumes (default), or raw OSDs that take one whole\n"
 "                               data device each, without DB/WAL devices or dm-crypt\n"
 "      --db-slots=N             cut each DB device in N slots (default: one per OSD it\n"
@@ -169,7 +171,7 @@ typedef struct BatchArgs {
         int osd_ids[BATCH_MAX_OSD_IDS];
         size_t n_osd_ids;
         const char *affinity;
-        bool report, raw;
+        bool report, raw, no_auto;
 } BatchArgs;
 
 static void batch_args_done(BatchArgs *b) {
@@ -192,6 +194,9 @@ static int batch_option(OsdArgs *a, int c, void *userdata) {
                 return 1;
         case ARG_REPORT:
                 b->report = true;
+                return 1;
+        case ARG_NO_AUTO:
+                b->no_auto = true;
                 return 1;
         case ARG_METHOD:
                 if (!streq(optarg, "raw") && !streq(optarg, "lvm"))
@@ -230,6 +235,7 @@ int osdcli_batch(int argc, char *argv[]) {
                 { "wal-devices", required_argument, NULL, ARG_WAL_DEVICES },
                 { "osds-per-device", required_argument, NULL, ARG_OSDS_PER_DEVICE },
                 { "report", no_argument, NULL, ARG_REPORT },
+                { "no-auto", no_argument, NULL, ARG_NO_AUTO },
                 { "method", required_argument, NULL, ARG_METHOD },
                 { "db-slots", required_argument, NULL, ARG_DB_SLOTS },
                 { "wal-slots", required_argument, NULL, ARG_WAL_SLOTS },
@@ -275,6 +281,7 @@ int osdcli_batch(int argc, char *argv[]) {
         req.db_slots = b.db_slots;
         req.wal_slots = b.wal_slots;
         req.raw = b.raw;
+        req.no_auto = b.no_auto;
         req.osd_ids = b.osd_ids;
         req.n_osd_ids = b.n_osd_ids;
         req.osdspec_affinity = b.affinity;

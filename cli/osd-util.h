@@ -62,6 +62,7 @@ enum {
         ARG_WAL_SLOTS,
         ARG_OSD_IDS,
         ARG_OSDSPEC_AFFINITY,
+        ARG_NO_AUTO,
 };
 
 #define OSDCLI_COMMON_OPTIONS                                              \

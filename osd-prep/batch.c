@@ -73,15 +73,10 @@ static int fast_slots(const DeviceList *all, const Role *fast, size_t users, uin
         if (fast->n == 0)
                 return 0;
         slots = (unsigned) ((users + fast->n - 1) / fast->n);
-        if (asked > 0) {
-                /* ceph-volume's --db-slots: the device is cut in this many, some may stay free */
-                if (asked < slots) {
-                        error_set(error, "--%s-slots=%u leaves no slot for %zu OSDs on %zu %s device%s", what, asked,
-                                  users, fast->n, what, fast->n == 1 ? "" : "s");
-                        return -ENOSPC;
-                }
+        /* ceph-volume's --db-slots: the device is cut in this many, some may stay free; fewer
+         * than the OSDs need is ignored, as ceph-volume does (spec/select.c plans the same) */
+        if (asked > slots)
                 slots = asked;
-        }
         for (size_t i = 0; i < fast->n; i++) {
                 const Device *d = fast->d[i];
                 if (!d->available && !lvm_device_in_ceph_vg(d, NULL, NULL))
@@ -122,7 +117,7 @@ int batch_plan(const DeviceList *devices, const BatchRequest *req, BatchPlan *re
                 return -EOPNOTSUPP;
         }
         /* ceph-volume's automatic split: rotational data, solid-state block.db */
-        if (!req->raw && db->n == 0 && wal->n == 0) {
+        if (!req->raw && !req->no_auto && db->n == 0 && wal->n == 0) {
                 Role rot = {}, ssd = {};
                 for (size_t i = 0; i < data->n; i++) {
                         Role *to = data->d[i]->rotational ? &rot : &ssd;

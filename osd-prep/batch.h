@@ -40,6 +40,7 @@ typedef struct BatchRequest {
         unsigned osds_per_device;       /* 0: 1 */
         uint64_t db_size, wal_size;     /* 0: one slot */
         unsigned db_slots, wal_slots;   /* slots per DB/WAL device; 0: as many as it serves */
+        bool no_auto;                   /* no rotational/solid-state split (cephadm's --no-auto) */
         bool raw;                       /* raw OSDs, one per data device, no DB/WAL, no LVM */
         const int *osd_ids;             /* ids to reuse, in the order the new OSDs are made */
         size_t n_osd_ids;

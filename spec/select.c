@@ -693,15 +693,13 @@ static int layout(const Castle__OsdSpec *s, const SpecSelection *sel, Castle__No
                           s->service_id, per);
                 return -EINVAL;
         }
-        if (raw &&
-            ((sel->n_db > 0 && sel->n_db != sel->n_data) || (sel->n_wal > 0 && sel->n_wal != sel->n_data))) {
-                error_set(error,
-                          "spec %s: method raw pairs each data device with one %s device: %zu data, %zu %s "
-                          "devices",
-                          s->service_id, sel->n_db > 0 && sel->n_db != sel->n_data ? "DB" : "WAL",
-                          sel->n_data, sel->n_db > 0 && sel->n_db != sel->n_data ? sel->n_db : sel->n_wal,
-                          sel->n_db > 0 && sel->n_db != sel->n_data ? "DB" : "WAL");
-                return -EINVAL;
+        /* castle's raw OSDs keep block, DB and WAL on their one device (castlectl osd batch
+         * --method=raw refuses the rest), so a preview must not promise them */
+        if (raw && (sel->n_db > 0 || sel->n_wal > 0 || s->encrypted)) {
+                error_set(error, "spec %s: %s: method raw makes one OSD per whole data device; DB and WAL devices "
+                                 "and encryption need method lvm",
+                          s->service_id, s->encrypted ? "encrypted" : sel->n_db > 0 ? "db_devices" : "wal_devices");
+                return -EOPNOTSUPP;
         }
         /* ceph-volume refuses lists that are not disjoint (paths are taken as written) */
         for (size_t i = 0; i < sel->n_data + sel->n_db + sel->n_wal; i++)

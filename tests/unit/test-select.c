@@ -473,19 +473,13 @@ static void test_plan_raw(void **state) {
         assert_string_equal(skip_reason(p, "/dev/nvme0n1"), "not rotational");
         spec_node_plan_free(p);
 
-        /* raw pairs data and DB devices one to one */
+        /* castle's raw OSDs take their whole device: DB devices need method lvm */
         sp.s.db_devices = &sp.db;
         sp.db.model = (char *) "NVME";
-        p = plan(&sp, &node);
-        assert_string_not_equal(p->error, "");
-        assert_null(p->create);
-        spec_node_plan_free(p);
         sp.data.limit = 1;
         p = plan(&sp, &node);
-        assert_string_equal(p->error, "");
-        assert_string_equal(p->osds[0]->db, "/dev/nvme0n1");
-        assert_int_equal(p->osds[0]->db_size, 10 * GIB);
-        assert_string_equal(p->create->db_devices[0], "id-nvme0n1");
+        assert_non_null(strstr(p->error, "need method lvm"));
+        assert_null(p->create);
         spec_node_plan_free(p);
 
         sp.s.osds_per_device = 2;
@@ -522,7 +516,6 @@ static void test_plan_raw(void **state) {
                 node.dev[0].ceph = NULL;
                 node.dev[0].n_ceph = 0;
         }
-        sp.s.db_devices = &sp.db;
         sp.data.limit = 1;
 
         /* unmanaged: previewed, never made */
