@@ -770,7 +770,10 @@ ZapRole query_required_role(Castle__QueryRequest__KindCase kind) {
  * the role it needs, counted, and logged at most once a second. */
 static bool permitted(Query *q, zframe_t *rid, const Castle__QueryRequest *req, const ZapPeer *peer) {
         Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
-        ZapRole need = query_required_role(req->kind_case);
+        /* a dry run changes nothing: a preview, like plan */
+        ZapRole need = req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY && req->apply->dry_run
+                               ? ZAP_ROLE_VIEWER
+                               : query_required_role(req->kind_case);
         const char *kind = codec_oneof_name(&castle__query_request__descriptor, (int) req->kind_case) ?: "?";
         char error[256];
         uint64_t now;

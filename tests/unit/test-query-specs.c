@@ -282,6 +282,36 @@ static void test_dry_run_apply_rm(void **state) {
         assert_int_equal(stored(f), 0);
 }
 
+/* A viewer may preview (a dry run, plan, the list) but not apply. */
+static void test_viewer(void **state) {
+        Fixture *f = *state;
+        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT;
+        Castle__SpecApply a = CASTLE__SPEC_APPLY__INIT;
+        Castle__QueryReply *r;
+        zmsg_t *m;
+
+        a.yaml = (char *) SPEC_YAML;
+        q.kind_case = CASTLE__QUERY_REQUEST__KIND_APPLY;
+        q.apply = &a;
+        q.protocol_version = CASTLE_PROTOCOL_VERSION;
+        for (int dry = 1; dry >= 0; dry--) {
+                a.dry_run = dry;
+                q.request_id = 20 + dry;
+                assert_int_equal(link_send(f->client, NULL, &q.base), 0);
+                m = coordtest_recv(f->query);
+                assert_int_equal(query_message_as(f->q, m, "viewer dashboard -"), 0);
+                zmsg_destroy(&m);
+                r = pump_reply(f);
+                if (dry) {
+                        assert_true(isempty(r->error));
+                        assert_int_equal(r->n_plans, 1);
+                } else
+                        assert_string_equal(r->required_role, "operator");
+                castle__query_reply__free_unpacked(r, NULL);
+        }
+        assert_int_equal(stored(f), 0);
+}
+
 /* The intent store cannot record the apply: refused, nothing stored. */
 static void test_unrecorded(void **state) {
         Fixture *f = *state;
@@ -302,6 +332,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dry_run_apply_rm, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unrecorded, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_viewer, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
