@@ -359,20 +359,47 @@ static void key_unbind(Query *q, zframe_t *rid, uint64_t request_id, const Castl
 
 /* ---- OSD specs ---- */
 
-/* Every node's plans for some specs, and the first that cannot be laid out on a node the
- * spec places. */
+/* Every node's plans for some specs as they are made, and the first that cannot be laid out
+ * on a node the spec places. With a client (rid), plans go out in parts of REPLY_PART_PLANS
+ * as they come (the client decodes one part while the next is made; memory stays at a
+ * part), the specs with the first part; without one, only the error is kept. */
 typedef struct Plans {
-        Castle__NodePlan **plans;
-        size_t n, allocated;
+        Query *q;
+        zframe_t *rid;          /* NULL: check only */
+        uint64_t request_id;
+        Castle__OsdSpec *const *specs;
+        size_t n_specs;
+        Castle__NodePlan *part[REPLY_PART_PLANS];
+        size_t n;
+        bool sent;              /* a part went out */
         char *error;
 } Plans;
 
-static void plans_done(Plans *p) {
+static void plans_clear(Plans *p) {
         for (size_t i = 0; i < p->n; i++)
-                spec_node_plan_free(p->plans[i]);
-        p->plans = mfree(p->plans);
-        p->n = p->allocated = 0;
+                spec_node_plan_free(p->part[i]);
+        p->n = 0;
+}
+
+static void plans_done(Plans *p) {
+        plans_clear(p);
         p->error = mfree(p->error);
+}
+
+static void plans_send(Plans *p, bool last) {
+        Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
+
+        r.request_id = p->request_id;
+        if (!p->sent) {
+                r.specs = (Castle__OsdSpec **) p->specs;
+                r.n_specs = p->n_specs;
+        }
+        r.plans = p->part;
+        r.n_plans = p->n;
+        r.last = last;
+        send_reply(p->q, p->rid, &r);
+        p->sent = true;
+        plans_clear(p);
 }
 
 static int plans_add(Castle__NodePlan *plan, void *userdata) {
@@ -382,45 +409,27 @@ static int plans_add(Castle__NodePlan *plan, void *userdata) {
             asprintf(&p->error, "spec %s cannot be applied to node %s (%s): %s", plan->service_id, plan->node_id,
                      plan->hostname, plan->error) < 0)
                 p->error = NULL;
-        if (p->n == p->allocated) {
-                size_t k = MAX(p->allocated * 2, (size_t) 64);
-                Castle__NodePlan **grown = reallocarray(p->plans, k, sizeof *grown);
-
-                if (!grown) {
-                        spec_node_plan_free(plan);
-                        return -ENOMEM;
-                }
-                p->plans = grown;
-                p->allocated = k;
+        if (!p->rid) {
+                spec_node_plan_free(plan);
+                return 0;
         }
-        p->plans[p->n++] = plan;
+        p->part[p->n++] = plan;
+        if (p->n == REPLY_PART_PLANS)
+                plans_send(p, false);
         return 0;
 }
 
-/* The specs in the first part, the plans in parts of REPLY_PART_PLANS. */
-static void reply_plans(Query *q, zframe_t *rid, uint64_t request_id, Castle__OsdSpec *const *specs, size_t n_specs,
-                        const Plans *p) {
-        size_t sent = 0;
-
-        do {
-                Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
-                size_t part = MIN(p->n - sent, (size_t) REPLY_PART_PLANS);
-
-                r.request_id = request_id;
-                if (sent == 0) {
-                        r.specs = (Castle__OsdSpec **) specs;
-                        r.n_specs = n_specs;
-                }
-                r.plans = p->plans + sent;
-                r.n_plans = part;
-                sent += part;
-                r.last = sent == p->n;
-                send_reply(q, rid, &r);
-        } while (sent < p->n);
+/* The last part; with an error, the error instead (what went before is then void). */
+static void plans_finish(Plans *p) {
+        if (p->error)
+                reply_error(p->q, p->rid, p->request_id, p->error);
+        else
+                plans_send(p, true);
 }
 
-/* A SpecApply's YAML, bounded, parsed and planned over the fleet: refused (*error set) when
- * it does not parse or a spec cannot be laid out on a node it places. */
+/* A SpecApply's YAML, bounded, parsed and planned over the fleet (plans go where plans says):
+ * refused (*error set) when it does not parse or a spec cannot be laid out on a node it
+ * places. */
 static int apply_prepare(Query *q, const Castle__SpecApply *a, SpecList *list, Plans *plans, char **error) {
         size_t len = a->yaml ? strlen(a->yaml) : 0;
         char *why = NULL;
@@ -438,6 +447,8 @@ static int apply_prepare(Query *q, const Castle__SpecApply *a, SpecList *list, P
         }
         if (list->n == 0)
                 return asprintf(error, "no spec in the YAML") < 0 ? -ENOMEM : -EINVAL;
+        plans->specs = list->specs;
+        plans->n_specs = list->n;
         r = specs_plan(q->specs, list->specs, list->n, plans_add, plans);
         if (r < 0)
                 return asprintf(error, "the store could not be read: %s", strerror(-r)) < 0 ? -ENOMEM : r;
@@ -457,8 +468,7 @@ typedef struct SpecWrite {
         bool audited;
         const char *action;
         char *subject;          /* the specs' names */
-        SpecList list;          /* apply: what is stored, and its plans for the answer */
-        Plans plans;
+        SpecList list;          /* apply: what is stored, planned again for the answer */
 } SpecWrite;
 
 static SpecWrite *spec_write_free(SpecWrite *w) {
@@ -467,7 +477,6 @@ static SpecWrite *spec_write_free(SpecWrite *w) {
         zframe_destroy(&w->rid);
         free(w->subject);
         spec_list_done(&w->list);
-        plans_done(&w->plans);
         free(w);
         return NULL;
 }
@@ -490,8 +499,17 @@ static void on_spec_written(int error, void *userdata) {
                 snprintf(result, sizeof result, "failed: %s", why);
                 spec_result(w->q, who, w->action, w->subject, result);
         } else {
+                Plans p = { .q = w->q, .rid = w->rid, .request_id = w->request_id, .specs = w->list.specs,
+                            .n_specs = w->list.n };
+                int r;
+
                 log_notice("OSD spec(s) %s: %s by '%s'.", w->subject, w->action, w->caller.who.key_name);
-                reply_plans(w->q, w->rid, w->request_id, w->list.specs, w->list.n, &w->plans);
+                /* stored: the answer is the plans (what agents now do), whatever they hold */
+                r = w->list.n > 0 ? specs_plan(w->q->specs, w->list.specs, w->list.n, plans_add, &p) : 0;
+                if (r < 0)
+                        log_warning_errno(r, "Cannot plan the specs just stored for the answer: %m");
+                plans_send(&p, true);
+                plans_done(&p);
                 spec_result(w->q, who, w->action, w->subject, "ok");
         }
         spec_write_free(w);
@@ -510,6 +528,7 @@ static char *spec_names(const SpecList *l) {
 static void spec_apply(Query *q, zframe_t *rid, uint64_t request_id, const Castle__SpecApply *a, const ZapPeer *peer,
                        const AuditWho *who) {
         _cleanup_free_ char *error = NULL;
+        Plans plans;
         SpecWrite *w;
         int r;
 
@@ -524,21 +543,27 @@ static void spec_apply(Query *q, zframe_t *rid, uint64_t request_id, const Castl
         w->action = "spec apply";
         audit_caller_set(&w->caller, who ?: &(AuditWho) { .key_name = peer->name, .role = "", .key_fingerprint = "" });
         w->audited = who;
-        r = apply_prepare(q, a, &w->list, &w->plans, &error);
+        /* a dry run's plans go out as they are made; an apply's are checked only, and made
+         * again once it is stored */
+        plans = (Plans) { .q = q, .rid = a->dry_run ? rid : NULL, .request_id = request_id };
+        r = apply_prepare(q, a, &w->list, &plans, &error);
         if (r < 0) {
                 char result[1024];
 
                 reply_error(q, rid, request_id, error ?: "out of memory");
                 snprintf(result, sizeof result, "refused: %s", strempty(error));
                 spec_result(q, who, w->action, NULL, result);
+                plans_done(&plans);
                 spec_write_free(w);
                 return;
         }
         if (a->dry_run) {
-                reply_plans(q, rid, request_id, w->list.specs, w->list.n, &w->plans);
+                plans_finish(&plans);
+                plans_done(&plans);
                 spec_write_free(w);
                 return;
         }
+        plans_done(&plans);
         w->subject = spec_names(&w->list);
         r = specs_apply(q->specs, w->list.specs, w->list.n, w->caller.who.key_name, on_spec_written, w);
         if (r < 0) {
@@ -590,13 +615,11 @@ static void spec_remove(Query *q, zframe_t *rid, uint64_t request_id, const Cast
 
 /* The stored specs (or the one named) and their plans: for the list and for plan. */
 static void spec_plans(Query *q, zframe_t *rid, uint64_t request_id, const char *service_id) {
-        Castle__OsdSpec *const *all;
         Castle__OsdSpec *one[1];
-        Plans plans = {};
-        size_t n;
+        Plans plans = { .q = q, .rid = rid, .request_id = request_id };
         int r;
 
-        all = specs_all(q->specs, &n);
+        plans.specs = specs_all(q->specs, &plans.n_specs);
         if (!isempty(service_id)) {
                 one[0] = (Castle__OsdSpec *) specs_find(q->specs, service_id);
                 if (!one[0]) {
@@ -606,17 +629,17 @@ static void spec_plans(Query *q, zframe_t *rid, uint64_t request_id, const char 
                         reply_error(q, rid, request_id, why);
                         return;
                 }
-                all = one;
-                n = 1;
+                plans.specs = one;
+                plans.n_specs = 1;
         }
-        r = n > 0 ? specs_plan(q->specs, all, n, plans_add, &plans) : 0;
+        r = plans.n_specs > 0 ? specs_plan(q->specs, plans.specs, plans.n_specs, plans_add, &plans) : 0;
         if (r < 0) {
                 char why[128];
 
                 snprintf(why, sizeof why, "the store could not be read: %s", strerror(-r));
                 reply_error(q, rid, request_id, why);
         } else
-                reply_plans(q, rid, request_id, all, n, &plans);
+                plans_send(&plans, true); /* a stored spec in error is shown, not refused */
         plans_done(&plans);
 }
 
@@ -627,6 +650,7 @@ static bool apply_checks(Query *q, zframe_t *rid, const Castle__QueryRequest *re
         Plans plans = {};
         int r;
 
+        plans.q = q;
         r = apply_prepare(q, req->apply, &list, &plans, &error);
         if (r >= 0)
                 *ret_names = spec_names(&list);
