@@ -159,7 +159,7 @@ static int size_bound(const char *s, size_t n, SizeBound *ret, const char *value
                 error_set(error, "Couldn't parse %s", value);
                 return -EINVAL;
         }
-        *ret = (SizeBound) { .set = true, .factor = unit_factor(u, un) };
+        *ret = (SizeBound){ .set = true, .factor = unit_factor(u, un) };
         if (ret->factor == 0) {
                 error_set(error, "Unit '%.*s' not supported", (int) un, u);
                 return -EINVAL;
@@ -252,7 +252,9 @@ static bool size_matches(const SizeFilter *f, uint64_t bytes) {
 
         human_size(bytes, human, sizeof human);
         unit = strchr(human, ' ');
-        factor = streq(unit + 1, "B") ? 1 : streq(unit + 1, "PB") ? 1e15 : unit_factor(unit + 1, strlen(unit + 1));
+        factor = streq(unit + 1, "B")    ? 1
+                 : streq(unit + 1, "PB") ? 1e15
+                                         : unit_factor(unit + 1, strlen(unit + 1));
         *unit = 0;
         disk = strtod(human, NULL) * factor;
 
@@ -303,7 +305,7 @@ typedef struct Selector {
         Castle__Device *const *all;
         size_t n_all;
         unsigned existing;
-        Why *why;                     /* per device of all[], or NULL */
+        Why *why; /* per device of all[], or NULL */
 } Selector;
 
 static size_t index_of(const Selector *sel, const Castle__Device *d) {
@@ -349,8 +351,8 @@ static int run_filters(const Castle__DeviceSelection *f, const SizeFilter *size,
                                 continue;
                         match = size_matches(size, d->size);
                         human_size(d->size, human, sizeof human);
-                        snprintf(buf, sizeof buf, "size %s is not %s%s", human, strchr(f->size, ':') ? "in " : "",
-                                 f->size);
+                        snprintf(buf, sizeof buf, "size %s is not %s%s", human,
+                                 strchr(f->size, ':') ? "in " : "", f->size);
                         break;
                 case 1:
                         if (isempty(f->model))
@@ -456,11 +458,19 @@ static int assign(Selector *sel, const char *name, const Castle__DeviceSelection
                 if (isempty(d->path))
                         continue;
                 if (f->limit > 0 && n + sel->existing >= f->limit) {
-                        /* cephadm stops here: no later device is looked at */
-                        for (size_t j = i; first && sel->why && j < sel->n_disks; j++)
-                                if ((r = why_add(&sel->why[index_of(sel, sel->disks[j])], "limit %u reached",
-                                                 f->limit)) < 0)
+                        /* cephadm stops here: no later device is looked at. One it would
+                         * never take anyway says why; the others, the limit. */
+                        for (size_t j = i; first && sel->why && j < sel->n_disks; j++) {
+                                const Castle__Device *e = sel->disks[j];
+                                Why *we = &sel->why[index_of(sel, e)];
+                                if (!e->available && !ceph_device(e) && e->n_reasons > 0) {
+                                        for (size_t k = 0; !we->reasons && k < e->n_reasons; k++)
+                                                if (strv_extend(&no, strempty(e->reasons[k]->message)) < 0)
+                                                        return -ENOMEM;
+                                        why_add_list(we, TAKE_PTR(no));
+                                } else if ((r = why_add(we, "limit %u reached", f->limit)) < 0)
                                         return r;
+                        }
                         break;
                 }
                 /* cephadm makes its SizeMatcher (and fails on a bad size) for each device
@@ -503,7 +513,7 @@ void spec_selection_done(SpecSelection *s) {
         free(s->data);
         free(s->db);
         free(s->wal);
-        *s = (SpecSelection) {};
+        *s = (SpecSelection){};
 }
 
 static int select_run(const Castle__OsdSpec *s, Castle__Device *const *devices, size_t n_devices,
@@ -537,7 +547,7 @@ static int select_run(const Castle__OsdSpec *s, Castle__Device *const *devices, 
         if (r < 0)
                 return r;
         *ret = sel;
-        sel = (SpecSelection) {};
+        sel = (SpecSelection){};
         return 0;
 }
 
@@ -570,18 +580,27 @@ static size_t osds_on(const Castle__Device *d, int32_t *ids, size_t max) {
 }
 
 /* cephadm's existing_daemons: the OSDs of this spec on the node, known by their LVs'
- * ceph.osdspec_affinity tag */
+ * ceph.osdspec_affinity tag, or by the affinity a scan found for an OSD's main device (a raw
+ * OSD's BlueStore label), each OSD once */
 static unsigned spec_daemons(const Castle__OsdSpec *s, Castle__Device *const *devices, size_t n) {
         _cleanup_strv_free_ char **seen = NULL;
+        const char *id = strempty(s->service_id);
 
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 for (size_t l = 0; l < n_lvs(devices[i]); l++) {
                         const Castle__LogicalVolume *lv = devices[i]->lvm->lvs[l];
                         const char *a = lv_tag(lv, "ceph.osdspec_affinity"), *t = lv_tag(lv, "ceph.type"),
                                    *fsid = lv_tag(lv, "ceph.osd_fsid");
-                        if (a && streq(a, strempty(s->service_id)) && streq_ptr(t, "block") && !isempty(fsid))
+                        if (a && streq(a, id) && streq_ptr(t, "block") && !isempty(fsid))
                                 (void) strv_extend_unique(&seen, fsid);
                 }
+                for (size_t c = 0; c < devices[i]->n_ceph; c++) {
+                        const Castle__CephFacts *f = devices[i]->ceph[c];
+                        if (streq_ptr(f->osdspec_affinity, id) && streq_ptr(f->type, "block") &&
+                            !isempty(f->osd_uuid))
+                                (void) strv_extend_unique(&seen, f->osd_uuid);
+                }
+        }
         return strv_length(seen);
 }
 
@@ -631,30 +650,33 @@ static int add_strv(char ***a, size_t *n, const char *s) {
         return 0;
 }
 
-/* A fast device role's slots: db_slots when given, else the OSDs it serves spread evenly
- * (ceph-volume lvm batch); each slot must hold `want` bytes when it is set. */
+/* A fast device role's slots: the OSDs it serves spread evenly, or db_slots when that is more
+ * (ceph-volume lvm batch ignores fewer); each slot must hold `want` bytes when it is set. */
 static int fast_slots(const Castle__OsdSpec *s, const char *what, const Castle__Device **fast, size_t n_fast,
                       size_t users, unsigned given, uint64_t want, unsigned *ret, char **error) {
         unsigned slots;
 
         if (n_fast == 0)
                 return 0;
-        slots = given ?: (unsigned) ((users + n_fast - 1) / n_fast);
+        slots = MAX((unsigned) ((users + n_fast - 1) / n_fast), given);
         slots = slots ?: 1;
-        if ((size_t) slots * n_fast < users) {
-                error_set(error, "spec %s: %s_slots %u on %zu %s devices is fewer than the %zu OSDs", s->service_id,
-                          what, slots, n_fast, what, users);
-                return -ENOSPC;
-        }
         for (size_t i = 0; i < n_fast; i++)
                 if (want > 0 && want > fast[i]->size / slots) {
                         error_set(error,
-                                  "spec %s: block_%s_size %" PRIu64 " does not fit %s: %u slots of %" PRIu64 " bytes",
+                                  "spec %s: block_%s_size %" PRIu64 " does not fit %s: %u slots of %" PRIu64
+                                  " bytes",
                                   s->service_id, what, want, fast[i]->path, slots, fast[i]->size / slots);
                         return -ENOSPC;
                 }
         *ret = slots;
         return 0;
+}
+
+static const Castle__Device *nth(const SpecSelection *sel, size_t i) {
+        if (i < sel->n_data)
+                return sel->data[i];
+        i -= sel->n_data;
+        return i < sel->n_db ? sel->db[i] : sel->wal[i - sel->n_db];
 }
 
 static int layout(const Castle__OsdSpec *s, const SpecSelection *sel, Castle__NodePlan *p, char **error) {
@@ -667,23 +689,38 @@ static int layout(const Castle__OsdSpec *s, const SpecSelection *sel, Castle__No
         if (sel->n_data == 0)
                 return 0;
         if (raw && per > 1) {
-                error_set(error, "spec %s: osds_per_device %u: method raw makes one OSD per device", s->service_id,
-                          per);
+                error_set(error, "spec %s: osds_per_device %u: method raw makes one OSD per device",
+                          s->service_id, per);
                 return -EINVAL;
         }
-        if (raw && ((sel->n_db > 0 && sel->n_db != sel->n_data) || (sel->n_wal > 0 && sel->n_wal != sel->n_data))) {
+        if (raw &&
+            ((sel->n_db > 0 && sel->n_db != sel->n_data) || (sel->n_wal > 0 && sel->n_wal != sel->n_data))) {
                 error_set(error,
-                          "spec %s: method raw pairs each data device with one %s device: %zu data, %zu %s devices",
-                          s->service_id, sel->n_db > 0 && sel->n_db != sel->n_data ? "DB" : "WAL", sel->n_data,
-                          sel->n_db > 0 && sel->n_db != sel->n_data ? sel->n_db : sel->n_wal,
+                          "spec %s: method raw pairs each data device with one %s device: %zu data, %zu %s "
+                          "devices",
+                          s->service_id, sel->n_db > 0 && sel->n_db != sel->n_data ? "DB" : "WAL",
+                          sel->n_data, sel->n_db > 0 && sel->n_db != sel->n_data ? sel->n_db : sel->n_wal,
                           sel->n_db > 0 && sel->n_db != sel->n_data ? "DB" : "WAL");
                 return -EINVAL;
         }
+        /* ceph-volume refuses lists that are not disjoint (paths are taken as written) */
+        for (size_t i = 0; i < sel->n_data + sel->n_db + sel->n_wal; i++)
+                for (size_t j = i + 1; j < sel->n_data + sel->n_db + sel->n_wal; j++) {
+                        const Castle__Device *a = nth(sel, i), *b = nth(sel, j);
+                        if (a == b) {
+                                error_set(error,
+                                          "spec %s: %s is named twice: data, DB and WAL devices must be "
+                                          "distinct",
+                                          s->service_id, a->path);
+                                return -EINVAL;
+                        }
+                }
         if (!raw) {
-                r = fast_slots(s, "db", sel->db, sel->n_db, users, s->db_slots, s->block_db_size, &db_slots, error);
+                r = fast_slots(s, "db", sel->db, sel->n_db, users, s->db_slots, s->block_db_size, &db_slots,
+                               error);
                 if (r >= 0)
-                        r = fast_slots(s, "wal", sel->wal, sel->n_wal, users, s->wal_slots, s->block_wal_size,
-                                       &wal_slots, error);
+                        r = fast_slots(s, "wal", sel->wal, sel->n_wal, users, s->wal_slots,
+                                       s->block_wal_size, &wal_slots, error);
                 if (r < 0)
                         return r;
         }
@@ -759,9 +796,11 @@ static int layout(const Castle__OsdSpec *s, const SpecSelection *sel, Castle__No
                                 return -ENOMEM;
                 } else if (add_strv(&c->data_devices, &c->n_data_devices, d->stable_id) < 0)
                         return -ENOMEM;
-                if (raw && sel->n_db > 0 && add_strv(&c->db_devices, &c->n_db_devices, sel->db[i]->stable_id) < 0)
+                if (raw && sel->n_db > 0 &&
+                    add_strv(&c->db_devices, &c->n_db_devices, sel->db[i]->stable_id) < 0)
                         return -ENOMEM;
-                if (raw && sel->n_wal > 0 && add_strv(&c->wal_devices, &c->n_wal_devices, sel->wal[i]->stable_id) < 0)
+                if (raw && sel->n_wal > 0 &&
+                    add_strv(&c->wal_devices, &c->n_wal_devices, sel->wal[i]->stable_id) < 0)
                         return -ENOMEM;
         }
         for (size_t i = 0; !raw && i < sel->n_db; i++)
@@ -793,12 +832,42 @@ static const char *role(const SpecSelection *sel, const Castle__Device *d) {
         return NULL;
 }
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(Castle__NodePlan *, spec_node_plan_free);
+
+typedef struct WhyList {
+        Why *w;
+        size_t n;
+} WhyList;
+
+static void why_list_done(WhyList *l) {
+        for (size_t i = 0; l->w && i < l->n; i++)
+                strv_free(l->w[i].reasons);
+        free(l->w);
+}
+
+/* A layout that failed leaves no OSDs and no create: nothing is made of that spec. */
+static int plan_fail(Castle__NodePlan *p, const char *error) {
+        for (size_t i = 0; i < p->n_osds; i++)
+                protobuf_c_message_free_unpacked(&p->osds[i]->base, NULL);
+        p->osds = mfree(p->osds);
+        p->n_osds = 0;
+        if (p->create)
+                protobuf_c_message_free_unpacked(&p->create->base, NULL);
+        p->create = NULL;
+        p->error = strdup(error ?: "cannot be laid out");
+        if (!p->error) {
+                p->error = (char *) protobuf_c_empty_string;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 int spec_plan_node(const Castle__OsdSpec *s, const char *node_id, const char *hostname, char *const *labels,
                    Castle__Device *const *devices, size_t n_devices, Castle__NodePlan **ret) {
+        _cleanup_(spec_node_plan_freep) Castle__NodePlan *p = NULL;
         _cleanup_(spec_selection_done) SpecSelection sel = {};
+        _cleanup_(why_list_done) WhyList why = { .n = n_devices };
         _cleanup_free_ char *error = NULL;
-        Castle__NodePlan *p;
-        Why *why = NULL;
         int r;
 
         p = malloc(sizeof *p);
@@ -808,67 +877,41 @@ int spec_plan_node(const Castle__OsdSpec *s, const char *node_id, const char *ho
         p->service_id = dup_str(s->service_id);
         p->node_id = dup_str(node_id);
         p->hostname = dup_str(hostname);
-        if (!p->service_id || !p->node_id || !p->hostname) {
-                r = -ENOMEM;
-                goto fail;
-        }
+        if (!p->service_id || !p->node_id || !p->hostname)
+                return -ENOMEM;
         if (!spec_places(s, hostname, labels)) {
                 char *reason[] = { (char *) "not placed on this host", NULL };
                 r = add_skipped(p, NULL, reason);
                 if (r < 0)
-                        goto fail;
-                *ret = p;
+                        return r;
+                *ret = TAKE_PTR(p);
                 return 0;
         }
         p->placed = true;
 
-        why = calloc(n_devices ?: 1, sizeof *why);
-        if (!why) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = select_run(s, devices, n_devices, spec_daemons(s, devices, n_devices), why, &sel, &error);
-        if (r == -ENOMEM)
-                goto fail;
-        if (r >= 0) {
+        why.w = calloc(n_devices ?: 1, sizeof *why.w);
+        if (!why.w)
+                return -ENOMEM;
+        r = select_run(s, devices, n_devices, spec_daemons(s, devices, n_devices), why.w, &sel, &error);
+        if (r >= 0)
                 r = layout(s, &sel, p, &error);
-                if (r == -ENOMEM)
-                        goto fail;
-        }
+        if (r == -ENOMEM)
+                return r;
         if (r < 0) {
-                /* nothing is made of a spec that cannot be laid out */
-                for (size_t i = 0; i < p->n_osds; i++)
-                        protobuf_c_message_free_unpacked(&p->osds[i]->base, NULL);
-                p->osds = mfree(p->osds);
-                p->n_osds = 0;
-                if (p->create)
-                        protobuf_c_message_free_unpacked(&p->create->base, NULL);
-                p->create = NULL;
-                p->error = strdup(error ?: "cannot be laid out");
-                if (!p->error) {
-                        p->error = (char *) protobuf_c_empty_string;
-                        r = -ENOMEM;
-                        goto fail;
-                }
+                r = plan_fail(p, error);
+                if (r < 0)
+                        return r;
                 spec_selection_done(&sel);
         }
         for (size_t i = 0; i < n_devices; i++) {
                 char *fallback[] = { (char *) (role(&sel, devices[i]) ?: "not selected"), NULL };
                 if (used(p, devices[i]))
                         continue;
-                r = add_skipped(p, devices[i], role(&sel, devices[i]) || !why[i].reasons ? fallback : why[i].reasons);
+                r = add_skipped(p, devices[i],
+                                role(&sel, devices[i]) || !why.w[i].reasons ? fallback : why.w[i].reasons);
                 if (r < 0)
-                        goto fail;
+                        return r;
         }
-        for (size_t i = 0; i < n_devices; i++)
-                strv_free(why[i].reasons);
-        free(why);
-        *ret = p;
+        *ret = TAKE_PTR(p);
         return 0;
-fail:
-        for (size_t i = 0; why && i < n_devices; i++)
-                strv_free(why[i].reasons);
-        free(why);
-        spec_node_plan_free(p);
-        return r;
 }

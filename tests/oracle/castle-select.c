@@ -152,9 +152,9 @@ static Castle__Device *device_from_json(json_object *o) {
                         json_object *r = json_object_array_get_idx(a, i);
                         d->reasons[i] = malloc(sizeof *d->reasons[i]);
                         castle__reason__init(d->reasons[i]);
-                        d->reasons[i]->message = sdup(json_object_is_type(r, json_type_string)
-                                                             ? json_object_get_string(r)
-                                                             : jstr(r, "message"));
+                        d->reasons[i]->message =
+                                sdup(json_object_is_type(r, json_type_string) ? json_object_get_string(r)
+                                                                              : jstr(r, "message"));
                 }
         }
         if ((a = jarr(o, "ceph"))) {
@@ -166,7 +166,8 @@ static Castle__Device *device_from_json(json_object *o) {
                         castle__ceph_facts__init(d->ceph[i]);
                         d->ceph[i]->source = sdup(jstr(c, "source"));
                         d->ceph[i]->osd_uuid = sdup(jstr(c, "osd_uuid"));
-                        d->ceph[i]->osd_id = json_object_object_get_ex(c, "osd_id", &id) ? json_object_get_int(id) : -1;
+                        d->ceph[i]->osd_id =
+                                json_object_object_get_ex(c, "osd_id", &id) ? json_object_get_int(id) : -1;
                         d->ceph[i]->type = sdup(jstr(c, "type"));
                 }
         }
@@ -280,7 +281,18 @@ static int run_case(const char *line) {
                 json_object_object_add(out, "wal", paths(sel.wal, sel.n_wal));
         }
         host = jstr(in, "hostname");
-        if (jbool(in, "plan") && spec_plan_node(spec, "node", host ?: "host", NULL, node.d, node.n, &plan) >= 0) {
+        if (host) {
+                size_t n_labels;
+                char **labels = dup_list(jarr(in, "labels"), &n_labels);
+                json_object_object_add(out, "placed",
+                                       json_object_new_boolean(spec_places(spec, host, labels)));
+                for (size_t i = 0; i < n_labels; i++)
+                        if (labels[i] != protobuf_c_empty_string)
+                                free(labels[i]);
+                free(labels);
+        }
+        if (jbool(in, "plan") &&
+            spec_plan_node(spec, "node", host ?: "host", NULL, node.d, node.n, &plan) >= 0) {
                 json_object_object_add(out, "plan", plan_json(plan));
                 spec_node_plan_free(plan);
         }
@@ -307,7 +319,8 @@ int main(int argc, char *argv[]) {
         if (argc > 1) {
                 printf("%s < CASES\n\n"
                        "Reads oracle cases (one JSON object a line: spec, devices, existing) on standard\n"
-                       "input and prints castle's selection and the devices' ceph-volume inventory for each.\n",
+                       "input and prints castle's selection and the devices' ceph-volume inventory for "
+                       "each.\n",
                        program_invocation_short_name);
                 return streq(argv[1], "--help") ? 0 : 2;
         }

@@ -12,7 +12,7 @@ specs (the four size forms, model/vendor substrings, rotational, limit, all, AND
 db/wal selections, existing daemons).
 
 Usage: drive_selection.py CASTLE_SELECT [--castlectl PATH] [--datadir DIR] [--cases N]
-                          [--seed S] [--verbose]
+                          [--seed S] [--inventory CASTLE.json]... [--verbose]
 Exit 0 when every case agrees (or differs only where docs/specs.md says castle differs),
 1 otherwise, 77 when this python cannot import ceph.deployment.
 """
@@ -182,6 +182,33 @@ def gen_spec(rnd, devices):
     return spec
 
 
+HOSTS = ["node1", "node2", "node10", "ceph-osd-a.example.com", "Node1", "a*b", "a\\b", "x[1]", "n.1"]
+PATTERNS = ["*", "node*", "node?", "node[12]", "node[!1]*", "*.example.com", "NODE*", "a\\*", "a\\b",
+            "x[1]", "x[[]1]", "[", "n.?", "*1", "node1"]
+LABELS = ["osd", "fast", "hdd"]
+
+
+def gen_placement(rnd, spec):
+    r = rnd.random()
+    if r < 0.2:
+        # cephadm accepts only host names here (the parser checks them too)
+        spec["hosts"] = rnd.sample(["node1", "node2", "node10", "ceph-osd-a.example.com"], rnd.randint(1, 3))
+    elif r < 0.4:
+        spec["label"] = rnd.choice(LABELS)
+    elif r < 0.9:
+        spec["host_pattern"] = rnd.choice(PATTERNS)
+    else:
+        spec["placement_all"] = True
+
+
+def python_places(spec, hostname, labels):
+    from ceph.deployment.hostspec import HostSpec
+    if spec.get("placement_all"):
+        return True
+    ps = PlacementSpec(hosts=spec.get("hosts"), label=spec.get("label"), host_pattern=spec.get("host_pattern"))
+    return ps.filter_matching_hostspecs([HostSpec(hostname, labels=labels)]) == [hostname]
+
+
 def python_selection(spec, cv, existing):
     def ds(s):
         if s is None:
@@ -275,20 +302,29 @@ def main():
     ap.add_argument("--datadir")
     ap.add_argument("--cases", type=int, default=int(os.environ.get("ORACLE_CASES", "12000")))
     ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--inventory", action="append", default=[],
+                    help="castle's JSON inventory (castlectl inventory --format json) to test too")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     rnd = random.Random(args.seed)
 
     cases = []
-    for name, devices in captured_inventories(args.castlectl, args.datadir):
-        for _ in range(200):
+    inventories = captured_inventories(args.castlectl, args.datadir)
+    for path in args.inventory:
+        with open(path) as f:
+            inventories.append((path, json.load(f)["devices"]))
+    for name, devices in inventories:
+        for _ in range(200 if name not in args.inventory else 1000):
             cases.append(({"spec": gen_spec(rnd, devices), "devices": devices,
                            "existing": rnd.choice([0, 0, 0, 1, 2])}, name))
     while len(cases) < args.cases:
         used = set()
         devices = [gen_device(rnd, i, used) for i in range(rnd.randint(0, 12))]
-        cases.append(({"spec": gen_spec(rnd, devices), "devices": devices,
-                       "existing": rnd.choice([0, 0, 0, 1, 2, 3]), "plan": True}, "generated"))
+        spec = gen_spec(rnd, devices)
+        gen_placement(rnd, spec)
+        cases.append(({"spec": spec, "devices": devices, "existing": rnd.choice([0, 0, 0, 1, 2, 3]), "plan": True,
+                       "hostname": rnd.choice(HOSTS), "labels": rnd.sample(LABELS, rnd.randint(0, 2))},
+                      "generated"))
 
     stdin = "".join(json.dumps(c) + "\n" for c, _ in cases)
     r = subprocess.run([args.castle_select], input=stdin, capture_output=True, text=True)
@@ -301,7 +337,7 @@ def main():
         return 1
 
     agree = 0
-    selected = errors = 0
+    selected = errors = placements = 0
     differ = {}
     bad = []
     for (case, origin), out in zip(cases, outs):
@@ -309,6 +345,12 @@ def main():
         if problem:
             bad.append((case, origin, problem, out.get("plan")))
             continue
+        if "hostname" in case:
+            want = python_places(case["spec"], case["hostname"], case["labels"])
+            if want != out["placed"]:
+                bad.append((case, origin, f"places {case['hostname']}: {want}", f"places: {out['placed']}"))
+                continue
+            placements += 1
         py = python_selection(case["spec"], out["cv"], case["existing"])
         castle = {k: out[k] for k in ("data", "db", "wal")} if "error" not in out else {"error": out["error"]}
         if ("error" in py) == ("error" in castle) and ("error" in py or py == castle):
@@ -326,7 +368,8 @@ def main():
     print(f"oracle: {agree:,} of {total:,} cases agree with cephadm's DriveSelection"
           + "".join(f"; {n:,} differ by design ({w}, docs/specs.md)" for w, n in differ.items())
           + f"; {len(bad):,} disagree"
-          + f" (agreeing: {selected:,} select data devices, {errors:,} are errors in both)")
+          + f" (agreeing: {selected:,} select data devices, {errors:,} are errors in both;"
+          + f" {placements:,} placements agree too)")
     for case, origin, py, castle in bad[:5 if not args.verbose else len(bad)]:
         print(f"--- {origin}: spec {json.dumps(case['spec'])} existing {case['existing']}")
         for d in case["devices"]:

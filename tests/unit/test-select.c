@@ -137,11 +137,11 @@ static char *selected(const Spec *sp, Node *node, unsigned existing) {
         return buf;
 }
 
-#define assert_selects(sp, node, existing, want)                      \
-        do {                                                          \
-                char *_got = selected(sp, node, existing);            \
-                assert_string_equal(_got, want);                      \
-                free(_got);                                           \
+#define assert_selects(sp, node, existing, want)           \
+        do {                                               \
+                char *_got = selected(sp, node, existing); \
+                assert_string_equal(_got, want);           \
+                free(_got);                                \
         } while (0)
 
 static void test_placement(void **state) {
@@ -234,7 +234,7 @@ static void test_size(void **state) {
         /* 10 GiB is "10.00 GB" for ceph-volume, read back as 10e9 bytes */
         assert_string_equal(size_case(10 * GIB, "10G"), "yes");
         assert_string_equal(size_case(10 * GIB, "10GB"), "yes");
-        assert_string_equal(size_case(10 * GIB + 1, "10G"), "yes"); /* rounds to 10.00 */
+        assert_string_equal(size_case(10 * GIB + 1, "10G"), "yes");        /* rounds to 10.00 */
         assert_string_equal(size_case(10 * GIB + GIB / 100, "10G"), "no"); /* 10.01 GB */
         assert_string_equal(size_case(10 * GIB, "10.00G"), "yes");
         assert_string_equal(size_case(10 * GIB, "10G:"), "yes");
@@ -420,12 +420,32 @@ static void test_plan_lvm(void **state) {
         assert_int_equal(p->osds[5]->db_size, 50 * GIB);
         spec_node_plan_free(p);
 
-        /* db_slots fewer than the OSDs */
+        /* db_slots: fewer than the OSDs is ignored (as ceph-volume), more cuts smaller slots */
         sp.s.block_db_size = 0;
         sp.s.db_slots = 4;
         p = plan(&sp, &node);
-        assert_string_not_equal(p->error, "");
+        assert_string_equal(p->error, "");
+        assert_int_equal(p->osds[0]->db_size, 300 * GIB / 6);
         spec_node_plan_free(p);
+        sp.s.db_slots = 10;
+        p = plan(&sp, &node);
+        assert_int_equal(p->osds[0]->db_size, 300 * GIB / 10);
+        assert_int_equal(p->create->db_slots, 10);
+        spec_node_plan_free(p);
+        sp.s.db_slots = 0;
+
+        /* a device in two roles (paths are taken as written) */
+        {
+                char *paths[] = { (char *) "/dev/nvme0n1" };
+                sp.s.osds_per_device = 1;
+                sp.s.wal_devices = &sp.wal;
+                sp.wal.paths = paths;
+                sp.wal.n_paths = 1;
+                p = plan(&sp, &node);
+                assert_non_null(strstr(p->error, "named twice"));
+                assert_null(p->create);
+                spec_node_plan_free(p);
+        }
 }
 
 static void test_plan_raw(void **state) {
@@ -437,6 +457,7 @@ static void test_plan_raw(void **state) {
         add(&node, "sdb", 100 * GIB, true, "HDD", "V");
         add(&node, "sdc", 100 * GIB, true, "HDD", "V");
         add(&node, "nvme0n1", 10 * GIB, false, "NVME", "V");
+        unavailable(&node, add(&node, "sdd", 100 * GIB, true, "HDD", "V"), "Has a FileSystem");
         spec_init(&sp, "r");
         sp.s.method = (char *) "raw";
         sp.data.rotational = CASTLE__DEVICE_FILTER__TRI__YES;
@@ -447,6 +468,7 @@ static void test_plan_raw(void **state) {
         assert_string_equal(p->create->device_id, "id-sda");
         assert_int_equal(p->create->n_data_devices, 1);
         assert_string_equal(skip_reason(p, "/dev/sdc"), "limit 2 reached");
+        assert_string_equal(skip_reason(p, "/dev/sdd"), "Has a FileSystem"); /* after the limit */
         assert_string_equal(skip_reason(p, "/dev/nvme0n1"), "not rotational");
         spec_node_plan_free(p);
 
@@ -468,6 +490,69 @@ static void test_plan_raw(void **state) {
         sp.s.osds_per_device = 2;
         p = plan(&sp, &node);
         assert_string_not_equal(p->error, "");
+        spec_node_plan_free(p);
+        sp.s.osds_per_device = 0;
+        sp.s.db_devices = NULL;
+
+        /* a raw OSD of this spec (its label's osdspec_affinity) counts against the limit:
+         * sda holds one, so limit 2 leaves room for one more */
+        {
+                Castle__CephFacts f = CASTLE__CEPH_FACTS__INIT, *fp[] = { &f };
+                f.source = (char *) "bluestore-label";
+                f.type = (char *) "block";
+                f.osd_uuid = (char *) "u-1";
+                f.osd_id = 9;
+                f.osdspec_affinity = (char *) "r";
+                unavailable(&node, &node.dev[0], "Has BlueStore device label");
+                node.dev[0].ceph = fp;
+                node.dev[0].n_ceph = 1;
+                sp.data.limit = 2;
+                p = plan(&sp, &node);
+                assert_int_equal(p->n_osds, 1);
+                assert_string_equal(p->osds[0]->data, "/dev/sdb");
+                assert_string_equal(skip_reason(p, "/dev/sdc"), "limit 2 reached");
+                spec_node_plan_free(p);
+                f.osdspec_affinity = (char *) "other";
+                p = plan(&sp, &node);
+                assert_int_equal(p->n_osds, 2);
+                spec_node_plan_free(p);
+                node.dev[0].available = true;
+                node.dev[0].n_reasons = 0;
+                node.dev[0].ceph = NULL;
+                node.dev[0].n_ceph = 0;
+        }
+        sp.s.db_devices = &sp.db;
+        sp.data.limit = 1;
+
+        /* unmanaged: previewed, never made */
+        sp.s.osds_per_device = 0;
+        sp.s.unmanaged = true;
+        p = plan(&sp, &node);
+        assert_int_equal(p->n_osds, 1);
+        assert_null(p->create);
+        spec_node_plan_free(p);
+}
+
+static void test_plan_errors(void **state) {
+        Node node = {};
+        Spec sp;
+        Castle__NodePlan *p;
+        char *paths[] = { (char *) "/dev/sda", (char *) "/dev/disk/by-id/nope" };
+
+        add(&node, "sda", 100 * GIB, true, "HDD", "V");
+        spec_init(&sp, "p");
+        sp.data.paths = paths;
+        sp.data.n_paths = 1;
+        p = plan(&sp, &node);
+        assert_string_equal(p->error, "");
+        assert_int_equal(p->n_osds, 1);
+        spec_node_plan_free(p);
+        sp.data.n_paths = 2;
+        p = plan(&sp, &node);
+        assert_non_null(strstr(p->error, "/dev/disk/by-id/nope"));
+        assert_int_equal(p->n_osds, 0);
+        assert_null(p->create);
+        assert_int_equal(p->n_skipped, 1);
         spec_node_plan_free(p);
 }
 
@@ -515,16 +600,12 @@ static void test_plan_reasons(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_placement),
-                cmocka_unit_test(test_filters),
-                cmocka_unit_test(test_size),
-                cmocka_unit_test(test_size_error_lazy),
-                cmocka_unit_test(test_limit),
-                cmocka_unit_test(test_paths),
-                cmocka_unit_test(test_ceph_devices),
-                cmocka_unit_test(test_plan_lvm),
-                cmocka_unit_test(test_plan_raw),
-                cmocka_unit_test(test_plan_reasons),
+                cmocka_unit_test(test_placement),    cmocka_unit_test(test_filters),
+                cmocka_unit_test(test_size),         cmocka_unit_test(test_size_error_lazy),
+                cmocka_unit_test(test_limit),        cmocka_unit_test(test_paths),
+                cmocka_unit_test(test_ceph_devices), cmocka_unit_test(test_plan_lvm),
+                cmocka_unit_test(test_plan_raw),     cmocka_unit_test(test_plan_reasons),
+                cmocka_unit_test(test_plan_errors),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
