@@ -575,7 +575,8 @@ static void spec_apply(Query *q, zframe_t *rid, uint64_t request_id, const Castl
                 else if (r == -ENOSPC)
                         snprintf(why, sizeof why, "more than %d specs would be stored", SPECS_MAX);
                 else
-                        snprintf(why, sizeof why, "the intent store cannot take it: %s; nothing was stored", strerror(-r));
+                        snprintf(why, sizeof why, "the intent store cannot take it: %s; nothing was stored",
+                                 strerror(-r));
                 reply_error(q, rid, request_id, why);
                 snprintf(result, sizeof result, "refused: %s", why);
                 spec_result(q, who, w->action, w->subject, result);
@@ -605,7 +606,8 @@ static void spec_remove(Query *q, zframe_t *rid, uint64_t request_id, const Cast
                 if (r == -ENOENT)
                         snprintf(why, sizeof why, "no spec named '%s'", strempty(rm->service_id));
                 else
-                        snprintf(why, sizeof why, "the intent store cannot take it: %s; nothing was removed", strerror(-r));
+                        snprintf(why, sizeof why, "the intent store cannot take it: %s; nothing was removed",
+                                 strerror(-r));
                 reply_error(q, rid, request_id, why);
                 snprintf(result, sizeof result, "refused: %s", why);
                 spec_result(q, who, w->action, w->subject, result);

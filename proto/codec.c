@@ -327,8 +327,10 @@ static int walk_value(const ProtobufCFieldDescriptor *f, void *p) {
                 char *s = *(char **) p;
                 /* a spec's YAML (SpecApply.yaml, OsdSpec.yaml) keeps its lines, and is bounded by
                  * SPEC_YAML_MAX where it is parsed rather than cut here */
+                bool yaml = streq(f->name, "yaml");
+
                 if (s && *s)
-                        clean_text(s, streq(f->name, "yaml") ? SIZE_MAX : CODEC_MAX_TEXT_LEN, streq(f->name, "yaml"));
+                        clean_text(s, yaml ? SIZE_MAX : CODEC_MAX_TEXT_LEN, yaml);
                 return 0;
         }
         case PROTOBUF_C_TYPE_BYTES:
