@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/strv.h"
 #include "coordinator/nodes.h"
 
 struct Nodes {
@@ -22,6 +23,9 @@ static void node_runtime_free(void **item) {
                 return;
         zframe_destroy(&n->routing_id);
         free(n->node_id);
+        free(n->hostname);
+        strv_free(n->labels);
+        free(n->specs_sent);
         free(n);
         *item = NULL;
 }
@@ -55,6 +59,10 @@ Nodes *nodes_free(Nodes *nodes) {
 
 NodeRuntime *nodes_get(Nodes *nodes, const char *node_id) {
         return zhashx_lookup(nodes->table, node_id);
+}
+
+NodeRuntime *nodes_next(Nodes *nodes, NodeRuntime *n) {
+        return n ? zhashx_next(nodes->table) : zhashx_first(nodes->table);
 }
 
 int nodes_add(Nodes *nodes, const char *node_id, NodeRuntime **ret) {
@@ -99,10 +107,16 @@ static void report_changed(Nodes *nodes, const char *node_id) {
         StoreNode sn = {};
         Castle__WatchEvent e = CASTLE__WATCH_EVENT__INIT;
         Castle__NodeInfo info;
+        NodeRuntime *rt;
 
         if (!nodes->events.changed || store_node_get(nodes->store, node_id, &sn) < 0)
                 return;
         nodes_info_fill(&info, &sn);
+        rt = nodes_get(nodes, node_id);
+        if (rt && rt->labels) {
+                info.labels = rt->labels;
+                info.n_labels = strv_length(rt->labels);
+        }
         e.node_id = sn.node_id;
         e.node = &info;
         nodes->events.changed(nodes->events.userdata, &e);

@@ -205,6 +205,32 @@ static void test_oneof_name(void **state) {
         assert_null(codec_oneof_name(&castle__envelope__descriptor, 9999));
 }
 
+/* A spec's YAML crosses the wire whole: its lines and indentation (other text has its line
+ * breaks made blanks) and past the 4 KiB cut of other text. */
+static void test_yaml_kept(void **state) {
+        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT, *back = NULL;
+        Castle__SpecApply a = CASTLE__SPEC_APPLY__INIT;
+        size_t n = 3 * CODEC_MAX_TEXT_LEN;
+        char *yaml = malloc(n + 1);
+        uint8_t *buf = NULL;
+        size_t size = 0;
+
+        assert_non_null(yaml);
+        for (size_t i = 0; i < n; i++)
+                yaml[i] = i % 16 == 15 ? '\n' : i % 16 < 2 ? ' ' : 'a';
+        yaml[n] = 0;
+        a.yaml = yaml;
+        q.protocol_version = CASTLE_PROTOCOL_VERSION;
+        q.kind_case = CASTLE__QUERY_REQUEST__KIND_APPLY;
+        q.apply = &a;
+        assert_int_equal(codec_pack(&q.base, &buf, &size), 0);
+        assert_int_equal(codec_query_request_unpack(buf, size, &back), 0);
+        assert_string_equal(back->apply->yaml, yaml);
+        castle__query_request__free_unpacked(back, NULL);
+        free(buf);
+        free(yaml);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_reason_codes_match_proto),
@@ -214,6 +240,7 @@ int main(void) {
                 cmocka_unit_test(test_enum_json_name),
                 cmocka_unit_test(test_real_reports_fit_budget),
                 cmocka_unit_test(test_oneof_name),
+                cmocka_unit_test(test_yaml_kept),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
