@@ -91,7 +91,7 @@ for _ in $(seq 120); do cluster devices --format json 2>/dev/null | jq -e 'lengt
 cluster apply -i "$STATE/spec.yaml" --dry-run >"$OUTER_WORK/preview.out" 2>&1 || bad "apply --dry-run: $(cat "$OUTER_WORK/preview.out")"
 cat "$OUTER_WORK/preview.out"
 cluster apply -i "$STATE/spec.yaml" --dry-run --format json >"$OUTER_WORK/preview.json" 2>&1
-jq -e '[.[] | .osds // [] | .[]] | length == 4' "$OUTER_WORK/preview.json" >/dev/null &&
+jq -e '[.plans[] | .osds // [] | .[]] | length == 4' "$OUTER_WORK/preview.json" >/dev/null &&
         ok "castle's preview shows 4 OSDs" || bad "castle's preview: $(head -c 800 "$OUTER_WORK/preview.json")"
 cluster apply -i "$STATE/spec.yaml" >"$OUTER_WORK/apply.out" 2>&1 || bad "apply: $(cat "$OUTER_WORK/apply.out")"
 osd_count() { ceph_cmd osd ls -f json | jq length; }
