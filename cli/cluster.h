@@ -38,8 +38,6 @@ typedef struct ClusterArgs {
         Castle__DeviceFilter filter;
         bool dry_run, force;
         const char *crush_class;
-        int auto_prepare;       /* -1: not given */
-        const char *name_filter, *path_filter;
         const char *since;      /* audit: --since TIME */
 } ClusterArgs;
 
