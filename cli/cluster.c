@@ -61,12 +61,27 @@ static void help(FILE *f) {
 "                        result). TIME: a Unix time, an ISO date or date and time (local, or\n"
 "                        UTC with Z), or a duration ago (1h, 30min, 7d); --limit: the newest N\n"
 "                        (default: the coordinator's 1000)\n"
+"  apply -i FILE|- [--dry-run]\n"
+"                        apply the OSD specs (cephadm's OSD service spec YAML; several\n"
+"                        documents are one apply, all or none) to the fleet: the coordinator\n"
+"                        checks them against every node's devices, stores them and gives them to\n"
+"                        the agents of the nodes they place. Prints each node's plan: the OSDs\n"
+"                        to make (data, DB, WAL devices and sizes, encrypted), those that exist,\n"
+"                        and every device not taken with the reason. --dry-run: the plan only\n"
+"  specs [--format=table|json|yaml]\n"
+"                        the stored specs with their state: nodes placed, OSDs existing and to\n"
+"                        make, unmanaged; yaml: the documents as applied\n"
+"  spec rm NAME          remove the stored spec NAME; the OSDs it made stay (nothing is\n"
+"                        written to any disk)\n"
+"  plan [NAME]           what the stored specs (or NAME) would make now, node by node, as\n"
+"                        apply prints it\n"
 "  key unbind KEY        forget which node the agent key KEY (its name in the coordinator's\n"
 "                        agent-keys directory, or its public key) is bound to, so that a\n"
 "                        reinstalled node with a new key may take its node id (admin role)\n"
 "\n"
 "Options:\n"
-"  -f, --format=FORMAT   table (default) or json; devices also takes rook: a Kubernetes List\n"
+"  -i, --input=FILE      apply: the YAML file; - reads standard input\n"
+"  -f, --format=FORMAT   table (default) or json; specs also takes yaml; devices also takes rook: a Kubernetes List\n"
 "                        of ConfigMaps, one per node, laid out as Rook's discovery daemon\n"
 "                        writes local-device-<node> (data.devices: the JSON array of Rook's\n"
 "                        LocalDisk records as a string; the node is the agent's hostname)\n"
@@ -94,15 +109,16 @@ static void help(FILE *f) {
 "                        one). A command sent again with its id, through any coordinator, is run\n"
 "                        once: for scripts that retry, and to follow a command again after\n"
 "                        castlectl was interrupted (a failed command prints its id)\n"
-"      --dry-run         osd create: print the node's plan and change nothing\n"
+"      --dry-run         osd create, apply: print the plan and change nothing\n"
 "      --force           node rm: also while the node is online\n"
 "      --crush-device-class=CLASS  osd create: the OSD's device class\n"
 "  -h, --help            this text\n"
 "\n"
 "Roles: the coordinator gives each client key the role of the allowlist that holds it:\n"
-"viewer (nodes, devices, device, watch), operator (also osd create, node rm, and\n"
-"the rescan and audit requests) or admin (also key unbind). A request outside the key's\n"
-"role is refused with the role it needs, and castlectl exits with status 4.\n"
+"viewer (nodes, devices, device, watch, specs, plan, apply --dry-run), operator (also\n"
+"osd create, node rm, apply, spec rm, and the rescan and audit requests) or admin (also\n"
+"key unbind). A request outside the key's role is refused with the role it needs, and\n"
+"castlectl exits with status 4.\n"
 "\n"
 "Exit status: 0 on success, 1 on failure, 2 on a usage error, 4 when the coordinator\n"
 "refused the request for this key's role (permission denied).\n");
@@ -132,6 +148,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "format", required_argument, NULL, 'f' },
+                { "input", required_argument, NULL, 'i' },
                 { "no-headings", no_argument, NULL, 'n' },
                 { "node", required_argument, NULL, ARG_NODE },
                 { "available", no_argument, NULL, ARG_AVAILABLE },
@@ -159,16 +176,21 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
         bool yes;
         int c;
 
-        while ((c = getopt_long(argc, argv, "hf:n", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hf:i:n", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help(stdout);
                         return 0;
                 case 'f':
-                        if (!streq(optarg, "json") && !streq(optarg, "table") && !streq(optarg, "rook"))
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown --format '%s': use table, json or rook.", optarg);
+                        if (!streq(optarg, "json") && !streq(optarg, "table") && !streq(optarg, "rook") &&
+                            !streq(optarg, "yaml"))
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown --format '%s': use table, json, yaml or rook.", optarg);
                         a->json = streq(optarg, "json");
                         a->rook = streq(optarg, "rook");
+                        a->yaml = streq(optarg, "yaml");
+                        break;
+                case 'i':
+                        a->input = optarg;
                         break;
                 case ARG_NAMESPACE:
                         a->rook_namespace = optarg;
@@ -297,18 +319,7 @@ int cluster_connect_at(const ClusterArgs *a, size_t i, ClusterArgs *ret_args, zs
         return cluster_connect(&b, ret);
 }
 
-/* One request to the coordinators, and the replies to it, all from one of them. */
-typedef struct Exchange {
-        const char *what;               /* for messages: "query", "command" */
-        bool hedge;                     /* a query: ask the next coordinator too when the first is slow */
-        uint64_t silence_usec;          /* give up after this long without a reply (restarted by each) */
-        int (*send)(zsock_t *s, uint64_t request_id, void *userdata);
-        /* Takes rep; returns 1 after the last reply, 0 for more, or an error. */
-        int (*reply)(Castle__QueryReply *rep, void *userdata);
-        /* The coordinator that was answering is lost: forget what its replies gave. May be NULL. */
-        void (*restart)(void *userdata);
-        void *userdata;
-} Exchange;
+typedef ClusterExchange Exchange;
 
 typedef struct Peer {
         ClusterArgs args;
@@ -528,6 +539,10 @@ finish:
 }
 
 /* Receives one reply, or fails after the timeout (0: wait forever, for watch). */
+int cluster_exchange(ClusterArgs *a, const ClusterExchange *x) {
+        return exchange_run(a, x);
+}
+
 int cluster_receive(zsock_t *s, const ClusterArgs *a, uint64_t timeout_usec, Castle__QueryReply **ret) {
         zpoller_t *p = zpoller_new(s, NULL);
         zframe_t *f;
@@ -735,7 +750,8 @@ static void print_store_status(const Castle__StoreStatus *st, FILE *f) {
 }
 
 static int cmd_nodes(ClusterArgs *a) {
-        static const char *const header[] = { "NODE", "HOSTNAME", "STATE", "SINCE", "LAST SEEN", "DEVICES", "AGENT" };
+        static const char *const header[] = { "NODE", "HOSTNAME", "STATE", "SINCE", "LAST SEEN", "DEVICES", "AGENT",
+                                               "LABELS" };
         Castle__QueryReply *rep = NULL;
         int r;
 
@@ -755,12 +771,13 @@ static int cmd_nodes(ClusterArgs *a) {
                 Table *t = table_new(header, ELEMENTSOF(header));
                 for (size_t i = 0; t && i < rep->n_nodes; i++) {
                         const Castle__NodeInfo *n = rep->nodes[i];
+                        _cleanup_free_ char *labels = cluster_join(n->labels, n->n_labels, ",");
                         char since[32], seen[32], devs[16];
                         snprintf(devs, sizeof devs, "%u", n->devices);
                         table_add_row(t, (const char *[]) { n->node_id, n->hostname, n->state,
                                                             format_ago(n->state_since_usec, since, sizeof since),
                                                             format_ago(n->last_seen_usec, seen, sizeof seen), devs,
-                                                            n->agent_version });
+                                                            n->agent_version, isempty(labels) ? "-" : labels });
                 }
                 if (t)
                         table_print(t, stdout, a->headings);
@@ -1153,7 +1170,7 @@ int cmd_cluster(int argc, char *argv[]) {
         if (pick_endpoints(&a) < 0)
                 return EXIT_USAGE;
         if (optind >= argc) {
-                log_error("Which command? nodes, devices, device ID, watch or audit. Run 'castlectl cluster --help'.");
+                log_error("Which command? nodes, devices, device ID, watch, audit, apply, specs or plan. Run 'castlectl cluster --help'.");
                 return EXIT_USAGE;
         }
         cmd = argv[optind];
@@ -1181,12 +1198,35 @@ int cmd_cluster(int argc, char *argv[]) {
                         log_error("Usage: castlectl cluster key unbind KEY.");
                         return EXIT_USAGE;
                 }
+        } else if (streq(cmd, "apply")) {
+                if (optind + 1 != argc || !a.input) {
+                        log_error("Usage: castlectl cluster apply -i FILE|- [--dry-run] [--format table|json].");
+                        return EXIT_USAGE;
+                }
+        } else if (streq(cmd, "spec")) {
+                if (optind + 3 != argc || !streq(argv[optind + 1], "rm")) {
+                        log_error("Usage: castlectl cluster spec rm NAME.");
+                        return EXIT_USAGE;
+                }
+        } else if (streq(cmd, "plan")) {
+                if (optind + 2 < argc) {
+                        log_error("Usage: castlectl cluster plan [NAME] [--format table|json].");
+                        return EXIT_USAGE;
+                }
         } else if (!streq(cmd, "nodes") && !streq(cmd, "devices") && !streq(cmd, "watch") &&
-                   !streq(cmd, "audit")) {
+                   !streq(cmd, "audit") && !streq(cmd, "specs")) {
                 log_error("Unknown cluster command '%s'. Run 'castlectl cluster --help'.", cmd);
                 return EXIT_USAGE;
         } else if (optind + 1 != argc) {
                 log_error("Unexpected argument '%s'.", argv[optind + 1]);
+                return EXIT_USAGE;
+        }
+        if (a.yaml && !streq(cmd, "specs")) {
+                log_error("--format yaml is for 'cluster specs' only.");
+                return EXIT_USAGE;
+        }
+        if (a.input && !streq(cmd, "apply")) {
+                log_error("-i is for 'cluster apply' only.");
                 return EXIT_USAGE;
         }
         if (a.rook && !streq(cmd, "devices")) {
@@ -1216,6 +1256,14 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cmd_audit(&a);
         else if (streq(cmd, "key"))
                 r = cmd_key_unbind(&a, argv[optind + 2]);
+        else if (streq(cmd, "apply"))
+                r = cluster_apply(&a);
+        else if (streq(cmd, "specs"))
+                r = cluster_specs(&a);
+        else if (streq(cmd, "spec"))
+                r = cluster_spec_rm(&a, argv[optind + 2]);
+        else if (streq(cmd, "plan"))
+                r = cluster_plan(&a, optind + 1 < argc ? argv[optind + 1] : NULL);
         else if (a.rook)
                 r = cmd_devices_rook(&a);
         else

@@ -39,7 +39,26 @@ typedef struct ClusterArgs {
         bool dry_run, force;
         const char *crush_class;
         const char *since;      /* audit: --since TIME */
+        const char *input;      /* apply: -i FILE, "-" for stdin */
+        bool yaml;              /* specs: --format yaml */
 } ClusterArgs;
+
+/* One request to the coordinators, and the replies to it, all from one of them. */
+typedef struct ClusterExchange {
+        const char *what;               /* for messages: "query", "command" */
+        bool hedge;                     /* a query: ask the next coordinator too when the first is slow */
+        uint64_t silence_usec;          /* give up after this long without a reply (restarted by each) */
+        int (*send)(zsock_t *s, uint64_t request_id, void *userdata);
+        /* Takes rep; returns 1 after the last reply, 0 for more, or an error. */
+        int (*reply)(Castle__QueryReply *rep, void *userdata);
+        /* The coordinator that was answering is lost: forget what its replies gave. May be NULL. */
+        void (*restart)(void *userdata);
+        void *userdata;
+} ClusterExchange;
+
+/* Runs x against the coordinators (failing over as above): 0, or -EACCES when the coordinator
+ * refused it for this key's role, or another error (logged). */
+int cluster_exchange(ClusterArgs *a, const ClusterExchange *x);
 
 /* Every device reply to one query, kept for the devices they hold. */
 typedef struct DeviceReplies {
@@ -69,6 +88,14 @@ int cluster_query_devices(ClusterArgs *a, DeviceReplies *ret);
 void device_replies_done(DeviceReplies *d);
 /* A device's reject reasons, joined with ", " (the caller frees it). */
 char *cluster_device_reasons(const Castle__Device *d);
+
+/* castlectl cluster apply, specs, spec rm, plan (cluster-specs.c). */
+int cluster_apply(ClusterArgs *a);
+int cluster_specs(ClusterArgs *a);
+int cluster_spec_rm(ClusterArgs *a, const char *name);
+int cluster_plan(ClusterArgs *a, const char *name);
+/* A protobuf repeated string joined with sep (the caller frees it); NULL when out of memory. */
+char *cluster_join(char *const *items, size_t n, const char *sep);
 
 /* castlectl cluster watch: prints changes until interrupted, survives the coordinator's loss
  * unless a->exit_on_loss. */

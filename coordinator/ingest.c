@@ -21,6 +21,7 @@ struct Ingest {
         Jobs *jobs;
         CoordinatorMetrics *metrics;
         Bindings *bindings;
+        Specs *specs;
         IngestLimits limits;
         uint64_t applied, dropped[_DROP_MAX];
         uint64_t last_drop_log[_DROP_MAX];
@@ -55,6 +56,27 @@ Ingest *ingest_free(Ingest *ingest) {
         bindings_free(ingest->bindings);
         free(ingest);
         return NULL;
+}
+
+void ingest_set_specs(Ingest *ingest, Specs *specs) {
+        ingest->specs = specs;
+}
+
+/* The Hello's hostname and labels on the node's record in this run; labels that are not
+ * printable words are left out (the agent checks its own). */
+static void hello_labels(NodeRuntime *n, const Castle__Hello *h) {
+        _cleanup_strv_free_ char **labels = NULL;
+        char *hostname = strdup(h->hostname);
+
+        if (!hostname)
+                return;
+        free(n->hostname);
+        n->hostname = hostname;
+        for (size_t i = 0; i < h->n_labels && i < INGEST_MAX_LABELS; i++)
+                if (codec_valid_id(h->labels[i]) && strv_extend_unique(&labels, h->labels[i]) < 0)
+                        return;
+        strv_free(n->labels);
+        n->labels = TAKE_PTR(labels);
 }
 
 void ingest_set_limits(Ingest *ingest, const IngestLimits *limits) {
@@ -472,6 +494,13 @@ int ingest_message_as(Ingest *ingest, zmsg_t *msg, const char *user_id, int64_t 
                 ack(ingest, n, e->message_id);
                 if (e->hello->generation != n->generation || n->generation == 0)
                         resync(ingest, n, "hello");
+                hello_labels(n, e->hello);
+                /* online now (below), so that its set can be sent: the specs name hosts and
+                 * labels, which the Hello carries */
+                if (r >= 0 && n->state != NODE_ONLINE)
+                        (void) nodes_set_state(ingest->nodes, n, NODE_ONLINE, now);
+                if (r >= 0 && ingest->specs)
+                        specs_node_hello(ingest->specs, n);
                 break;
         case CASTLE__ENVELOPE__BODY_SNAPSHOT:
                 if (!within_quota(ingest, node_id, e->snapshot->devices, e->snapshot->n_devices,

@@ -11,6 +11,7 @@
 #include "coordinator/jobs.h"
 #include "coordinator/metrics.h"
 #include "coordinator/nodes.h"
+#include "coordinator/specs.h"
 #include "coordinator/store.h"
 #include "coordinator/watch.h"
 
@@ -32,6 +33,11 @@ typedef struct IngestLimits {
 int ingest_new(zsock_t *agents, Store *store, Nodes *nodes, Watch *watch, Jobs *jobs,
                CoordinatorMetrics *metrics, Ingest **ret);
 Ingest *ingest_free(Ingest *ingest);
+/* The OSD specs (NULL: none, as ingest_new() starts): a node's agent is sent its set after
+ * each Hello. */
+void ingest_set_specs(Ingest *ingest, Specs *specs);
+/* Labels one Hello may carry. */
+#define INGEST_MAX_LABELS 64
 /* Replaces the quotas (ingest_new() starts with the INGEST_MAX_* defaults). */
 void ingest_set_limits(Ingest *ingest, const IngestLimits *limits);
 

@@ -49,6 +49,9 @@ struct Intent {
         bool stop;
         IntentStatus status;
         char backend_name[64];
+        bool followed;          /* under lock: pairs copied in since the loop last looked */
+        void (*follow_hook)(void *userdata);
+        void *follow_userdata;
 };
 
 static void put_free(Put *p) {
@@ -226,6 +229,9 @@ static void follow(Intent *i) {
                             f.skipped, i->backend.name);
         if (f.added > 0) {
                 log_debug("Intent: %zu pair(s) copied in from the %s.", f.added, i->backend.name);
+                pthread_mutex_lock(&i->lock);
+                i->followed = true;
+                pthread_mutex_unlock(&i->lock);
                 wake_loop(i); /* nothing to complete, but readers may look again */
         }
 }
@@ -286,9 +292,12 @@ static int on_completed(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
         Intent *i = arg;
         uint64_t v;
         Put *done;
+        bool followed;
 
         (void) !read(i->efd, &v, sizeof v);
         pthread_mutex_lock(&i->lock);
+        followed = i->followed;
+        i->followed = false;
         done = i->completed;
         i->completed = NULL;
         i->completed_tail = &i->completed;
@@ -300,7 +309,14 @@ static int on_completed(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
                 put_free(done);
                 done = next;
         }
+        if (followed && i->follow_hook)
+                i->follow_hook(i->follow_userdata);
         return 0;
+}
+
+void intent_set_follow_hook(Intent *i, void (*fn)(void *userdata), void *userdata) {
+        i->follow_hook = fn;
+        i->follow_userdata = userdata;
 }
 
 int intent_open(const char *path, IntentBackend *backend, Intent **ret) {

@@ -81,3 +81,7 @@ int intent_get(Intent *i, const char *key, void **ret_value, size_t *ret_size);
 /* From the local copy: every pair whose key starts with prefix, in key order. */
 int intent_list(Intent *i, const char *prefix, IntentItemFn fn, void *userdata);
 void intent_get_status(Intent *i, IntentStatus *ret);
+/* fn is called on the loop after the follower copied in pairs that other coordinators wrote
+ * (at most once per follow), so that what is kept in memory from the intent (the specs) can be
+ * read again. */
+void intent_set_follow_hook(Intent *i, void (*fn)(void *userdata), void *userdata);

@@ -22,6 +22,7 @@
 #include "coordinator/ingest.h"
 #include "coordinator/intent.h"
 #include "coordinator/intent-ceph.h"
+#include "coordinator/specs.h"
 #include "coordinator/jobs.h"
 #include "coordinator/metrics.h"
 #include "coordinator/nodes.h"
@@ -82,6 +83,7 @@ typedef struct Coordinator {
         CoordinatorMetrics *metrics;
         Intent *intent;
         Audit *audit;
+        Specs *specs;
         uint64_t watchdog_usec;
 } Coordinator;
 
@@ -370,6 +372,12 @@ static int run(Coordinator *c) {
                 r = query_new(c->query_socket, c->store, c->nodes, c->watch, c->jobs, c->metrics, &c->query);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
+        r = specs_new(c->intent, c->store, c->nodes, c->agent_socket, &c->specs);
+        if (r < 0)
+                return r;
+        intent_set_follow_hook(c->intent, specs_followed, c->specs);
+        query_set_specs(c->query, c->specs);
+        ingest_set_specs(c->ingest, c->specs);
         jobs_set_audit(c->jobs, c->audit);
         query_set_audit(c->query, c->audit);
         ingest_set_limits(c->ingest, &(IngestLimits) { .max_devices = c->cfg.max_devices_per_node,
@@ -427,6 +435,7 @@ int main(int argc, char *argv[]) {
         zloop_destroy(&c.loop);
         c.query = query_free(c.query);
         c.ingest = ingest_free(c.ingest);
+        c.specs = specs_free(c.specs);
         c.jobs = jobs_free(c.jobs);
         c.watch = watch_free(c.watch);
         c.nodes = nodes_free(c.nodes);

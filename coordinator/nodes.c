@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/strv.h"
 #include "coordinator/nodes.h"
 
 struct Nodes {
@@ -22,6 +23,9 @@ static void node_runtime_free(void **item) {
                 return;
         zframe_destroy(&n->routing_id);
         free(n->node_id);
+        free(n->hostname);
+        strv_free(n->labels);
+        free(n->specs_sent);
         free(n);
         *item = NULL;
 }
@@ -55,6 +59,10 @@ Nodes *nodes_free(Nodes *nodes) {
 
 NodeRuntime *nodes_get(Nodes *nodes, const char *node_id) {
         return zhashx_lookup(nodes->table, node_id);
+}
+
+NodeRuntime *nodes_next(Nodes *nodes, NodeRuntime *n) {
+        return n ? zhashx_next(nodes->table) : zhashx_first(nodes->table);
 }
 
 int nodes_add(Nodes *nodes, const char *node_id, NodeRuntime **ret) {

@@ -20,6 +20,10 @@ typedef struct NodeRuntime {
         int64_t last_seen; /* realtime usec */
         double rate_tokens; /* the agent's message budget (ingest's token bucket) */
         int64_t rate_at;    /* when it was last filled; 0: never */
+        char *hostname;     /* from its Hello in this run; NULL before */
+        char **labels;      /* its agent's labels (Hello.labels), for placement.label; NULL: none */
+        uint8_t *specs_sent; /* the SpecSet last sent to it (packed, revision 0); NULL: none yet */
+        size_t specs_sent_size;
 } NodeRuntime;
 
 typedef struct Nodes Nodes;
@@ -44,6 +48,9 @@ int nodes_load(Nodes *nodes, int64_t now);
 
 /* NULL for a node not known in this run. */
 NodeRuntime *nodes_get(Nodes *nodes, const char *node_id);
+/* Every node known in this run, in no order: n is NULL for the first. The table must not
+ * change during the walk. */
+NodeRuntime *nodes_next(Nodes *nodes, NodeRuntime *n);
 /* The node's record, made (offline, generation 0) if it is new. */
 int nodes_add(Nodes *nodes, const char *node_id, NodeRuntime **ret);
 /* Forgets the node, in the store too, and reports it to the watchers as state "removed":

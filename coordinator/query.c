@@ -8,14 +8,18 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/strv.h"
 #include "common/timeutil.h"
 #include "coordinator/nodes.h"
 #include "coordinator/query.h"
 #include "proto/codec.h"
 #include "proto/link.h"
+#include "spec/select.h"
+#include "spec/spec.h"
 
 #define REPLY_PART_DEVICES 512
 #define REPLY_PART_AUDIT 256
+#define REPLY_PART_PLANS 128
 
 struct Query {
         zsock_t *sock;
@@ -26,6 +30,7 @@ struct Query {
         CoordinatorMetrics *metrics;
         uint64_t dropped[_DROP_MAX];
         Audit *audit;
+        Specs *specs;
         zlistx_t *recording;    /* Recording: requests waiting for their audit record */
         bool require_peer;      /* a request without a ZAP User-Id is refused */
         uint64_t refused, last_refusal_log;
@@ -82,6 +87,10 @@ int query_new(zsock_t *query, Store *store, Nodes *nodes, Watch *watch, Jobs *jo
 
 void query_set_audit(Query *q, Audit *audit) {
         q->audit = audit;
+}
+
+void query_set_specs(Query *q, Specs *specs) {
+        q->specs = specs;
 }
 
 Query *query_free(Query *q) {
@@ -170,7 +179,13 @@ static void list_nodes(Query *q, zframe_t *rid, uint64_t request_id) {
                 goto finish;
         }
         for (size_t i = 0; i < n; i++) {
+                NodeRuntime *rt = nodes_get(q->nodes, nodes[i].node_id);
+
                 nodes_info_fill(&infos[i], &nodes[i]);
+                if (rt && rt->labels) {
+                        infos[i].labels = rt->labels;
+                        infos[i].n_labels = strv_length(rt->labels);
+                }
                 ptrs[i] = &infos[i];
         }
         /* The store's health goes with every node list, so that a client can say when what it
@@ -340,6 +355,284 @@ static void key_unbind(Query *q, zframe_t *rid, uint64_t request_id, const Castl
         send_reply(q, rid, &r);
 }
 
+/* ---- OSD specs ---- */
+
+/* Every node's plans for some specs, and the first that cannot be laid out on a node the
+ * spec places. */
+typedef struct Plans {
+        Castle__NodePlan **plans;
+        size_t n, allocated;
+        char *error;
+} Plans;
+
+static void plans_done(Plans *p) {
+        for (size_t i = 0; i < p->n; i++)
+                spec_node_plan_free(p->plans[i]);
+        p->plans = mfree(p->plans);
+        p->n = p->allocated = 0;
+        p->error = mfree(p->error);
+}
+
+static int plans_add(Castle__NodePlan *plan, void *userdata) {
+        Plans *p = userdata;
+
+        if (plan->placed && !isempty(plan->error) && !p->error &&
+            asprintf(&p->error, "spec %s cannot be applied to node %s (%s): %s", plan->service_id, plan->node_id,
+                     plan->hostname, plan->error) < 0)
+                p->error = NULL;
+        if (p->n == p->allocated) {
+                size_t k = MAX(p->allocated * 2, (size_t) 64);
+                Castle__NodePlan **grown = reallocarray(p->plans, k, sizeof *grown);
+
+                if (!grown) {
+                        spec_node_plan_free(plan);
+                        return -ENOMEM;
+                }
+                p->plans = grown;
+                p->allocated = k;
+        }
+        p->plans[p->n++] = plan;
+        return 0;
+}
+
+/* The specs in the first part, the plans in parts of REPLY_PART_PLANS. */
+static void reply_plans(Query *q, zframe_t *rid, uint64_t request_id, Castle__OsdSpec *const *specs, size_t n_specs,
+                        const Plans *p) {
+        size_t sent = 0;
+
+        do {
+                Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
+                size_t part = MIN(p->n - sent, (size_t) REPLY_PART_PLANS);
+
+                r.request_id = request_id;
+                if (sent == 0) {
+                        r.specs = (Castle__OsdSpec **) specs;
+                        r.n_specs = n_specs;
+                }
+                r.plans = p->plans + sent;
+                r.n_plans = part;
+                sent += part;
+                r.last = sent == p->n;
+                send_reply(q, rid, &r);
+        } while (sent < p->n);
+}
+
+/* A SpecApply's YAML, bounded, parsed and planned over the fleet: refused (*error set) when
+ * it does not parse or a spec cannot be laid out on a node it places. */
+static int apply_prepare(Query *q, const Castle__SpecApply *a, SpecList *list, Plans *plans, char **error) {
+        size_t len = a->yaml ? strlen(a->yaml) : 0;
+        char *why = NULL;
+        int r;
+
+        if (len == 0)
+                return asprintf(error, "no spec: the YAML is empty") < 0 ? -ENOMEM : -EINVAL;
+        if (len > SPEC_YAML_MAX)
+                return asprintf(error, "the YAML is %zu bytes; at most %u are accepted", len, SPEC_YAML_MAX) < 0
+                               ? -ENOMEM : -E2BIG;
+        r = spec_parse(a->yaml, len, list, &why);
+        if (r < 0) {
+                *error = why ?: strdup("the YAML could not be read");
+                return r;
+        }
+        if (list->n == 0)
+                return asprintf(error, "no spec in the YAML") < 0 ? -ENOMEM : -EINVAL;
+        r = specs_plan(q->specs, list->specs, list->n, plans_add, plans);
+        if (r < 0)
+                return asprintf(error, "the store could not be read: %s", strerror(-r)) < 0 ? -ENOMEM : r;
+        if (plans->error) {
+                *error = TAKE_PTR(plans->error);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* An apply or a removal waiting for the intent store. */
+typedef struct SpecWrite {
+        Query *q;
+        zframe_t *rid;
+        uint64_t request_id;
+        AuditCaller caller;
+        bool audited;
+        const char *action;
+        char *subject;          /* the specs' names */
+        SpecList list;          /* apply: what is stored, and its plans for the answer */
+        Plans plans;
+} SpecWrite;
+
+static SpecWrite *spec_write_free(SpecWrite *w) {
+        if (!w)
+                return NULL;
+        zframe_destroy(&w->rid);
+        free(w->subject);
+        spec_list_done(&w->list);
+        plans_done(&w->plans);
+        free(w);
+        return NULL;
+}
+
+static void spec_result(Query *q, const AuditWho *who, const char *action, const char *subject, const char *result) {
+        if (q->audit && who)
+                (void) audit_result(q->audit, who, action, NULL, subject, 0, result);
+}
+
+static void on_spec_written(int error, void *userdata) {
+        SpecWrite *w = userdata;
+        const AuditWho *who = w->audited ? &w->caller.who : NULL;
+
+        if (error < 0) {
+                char why[256], result[300];
+
+                snprintf(why, sizeof why, "the intent store could not store it: %s (spec list shows what it holds)",
+                         strerror(-error));
+                reply_error(w->q, w->rid, w->request_id, why);
+                snprintf(result, sizeof result, "failed: %s", why);
+                spec_result(w->q, who, w->action, w->subject, result);
+        } else {
+                log_notice("OSD spec(s) %s: %s by '%s'.", w->subject, w->action, w->caller.who.key_name);
+                reply_plans(w->q, w->rid, w->request_id, w->list.specs, w->list.n, &w->plans);
+                spec_result(w->q, who, w->action, w->subject, "ok");
+        }
+        spec_write_free(w);
+}
+
+static char *spec_names(const SpecList *l) {
+        _cleanup_strv_free_ char **names = NULL;
+
+        for (size_t i = 0; i < l->n; i++)
+                if (strv_extend(&names, l->specs[i]->service_id) < 0)
+                        return NULL;
+        return strv_join(names, ",");
+}
+
+/* who: the caller, NULL when there is no audit trail; caller names the key in applied_by. */
+static void spec_apply(Query *q, zframe_t *rid, uint64_t request_id, const Castle__SpecApply *a, const ZapPeer *peer,
+                       const AuditWho *who) {
+        _cleanup_free_ char *error = NULL;
+        SpecWrite *w;
+        int r;
+
+        w = calloc(1, sizeof(SpecWrite));
+        if (!w || !(w->rid = zframe_dup(rid))) {
+                free(w);
+                reply_error(q, rid, request_id, "out of memory");
+                return;
+        }
+        w->q = q;
+        w->request_id = request_id;
+        w->action = "spec apply";
+        audit_caller_set(&w->caller, who ?: &(AuditWho) { .key_name = peer->name, .role = "", .key_fingerprint = "" });
+        w->audited = who;
+        r = apply_prepare(q, a, &w->list, &w->plans, &error);
+        if (r < 0) {
+                char result[1024];
+
+                reply_error(q, rid, request_id, error ?: "out of memory");
+                snprintf(result, sizeof result, "refused: %s", strempty(error));
+                spec_result(q, who, w->action, NULL, result);
+                spec_write_free(w);
+                return;
+        }
+        if (a->dry_run) {
+                reply_plans(q, rid, request_id, w->list.specs, w->list.n, &w->plans);
+                spec_write_free(w);
+                return;
+        }
+        w->subject = spec_names(&w->list);
+        r = specs_apply(q->specs, w->list.specs, w->list.n, w->caller.who.key_name, on_spec_written, w);
+        if (r < 0) {
+                char why[256], result[300];
+
+                if (r == -E2BIG)
+                        snprintf(why, sizeof why, "a spec is larger than the intent store keeps in one value (%d bytes "
+                                 "packed, with its YAML)", INTENT_MAX_VALUE);
+                else if (r == -ENOSPC)
+                        snprintf(why, sizeof why, "more than %d specs would be stored", SPECS_MAX);
+                else
+                        snprintf(why, sizeof why, "the intent store cannot take it: %s; nothing was stored", strerror(-r));
+                reply_error(q, rid, request_id, why);
+                snprintf(result, sizeof result, "refused: %s", why);
+                spec_result(q, who, w->action, w->subject, result);
+                spec_write_free(w);
+        }
+}
+
+static void spec_remove(Query *q, zframe_t *rid, uint64_t request_id, const Castle__SpecRemove *rm, const ZapPeer *peer,
+                        const AuditWho *who) {
+        SpecWrite *w;
+        char why[300], result[400];
+        int r;
+
+        w = calloc(1, sizeof(SpecWrite));
+        if (!w || !(w->rid = zframe_dup(rid)) || !(w->subject = strdup(strempty(rm->service_id)))) {
+                spec_write_free(w);
+                reply_error(q, rid, request_id, "out of memory");
+                return;
+        }
+        w->q = q;
+        w->request_id = request_id;
+        w->action = "spec rm";
+        audit_caller_set(&w->caller, who ?: &(AuditWho) { .key_name = peer->name, .role = "", .key_fingerprint = "" });
+        w->audited = who;
+        r = specs_remove(q->specs, strempty(rm->service_id), on_spec_written, w);
+        if (r < 0) {
+                if (r == -ENOENT)
+                        snprintf(why, sizeof why, "no spec named '%s'", strempty(rm->service_id));
+                else
+                        snprintf(why, sizeof why, "the intent store cannot take it: %s; nothing was removed", strerror(-r));
+                reply_error(q, rid, request_id, why);
+                snprintf(result, sizeof result, "refused: %s", why);
+                spec_result(q, who, w->action, w->subject, result);
+                spec_write_free(w);
+        }
+}
+
+/* The stored specs (or the one named) and their plans: for the list and for plan. */
+static void spec_plans(Query *q, zframe_t *rid, uint64_t request_id, const char *service_id) {
+        Castle__OsdSpec *const *all;
+        Castle__OsdSpec *one[1];
+        Plans plans = {};
+        size_t n;
+        int r;
+
+        all = specs_all(q->specs, &n);
+        if (!isempty(service_id)) {
+                one[0] = (Castle__OsdSpec *) specs_find(q->specs, service_id);
+                if (!one[0]) {
+                        char why[300];
+
+                        snprintf(why, sizeof why, "no spec named '%s'", service_id);
+                        reply_error(q, rid, request_id, why);
+                        return;
+                }
+                all = one;
+                n = 1;
+        }
+        r = n > 0 ? specs_plan(q->specs, all, n, plans_add, &plans) : 0;
+        if (r < 0) {
+                char why[128];
+
+                snprintf(why, sizeof why, "the store could not be read: %s", strerror(-r));
+                reply_error(q, rid, request_id, why);
+        } else
+                reply_plans(q, rid, request_id, all, n, &plans);
+        plans_done(&plans);
+}
+
+/* An apply that would be refused anyway is answered now, before it is recorded. */
+static bool apply_checks(Query *q, zframe_t *rid, const Castle__QueryRequest *req) {
+        _cleanup_free_ char *error = NULL;
+        SpecList list = {};
+        Plans plans = {};
+        int r;
+
+        r = apply_prepare(q, req->apply, &list, &plans, &error);
+        spec_list_done(&list);
+        plans_done(&plans);
+        if (r < 0)
+                reply_error(q, rid, req->request_id, error ?: "out of memory");
+        return r >= 0;
+}
+
 /* What a state-changing request is, for its audit record. */
 static void request_what(const Castle__QueryRequest *req, const char **ret_action, const char **ret_node,
                          const char **ret_device, uint64_t *ret_command_id) {
@@ -348,6 +641,16 @@ static void request_what(const Castle__QueryRequest *req, const char **ret_actio
                 *ret_node = req->command->node_id;
                 *ret_device = audit_command_device(req->command->command);
                 *ret_command_id = req->command->command->command_id;
+        } else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY) {
+                *ret_action = "spec apply";
+                *ret_node = NULL;
+                *ret_device = NULL; /* the result names the specs */
+                *ret_command_id = 0;
+        } else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_SPEC_RM) {
+                *ret_action = "spec rm";
+                *ret_node = NULL;
+                *ret_device = req->spec_rm->service_id;
+                *ret_command_id = 0;
         } else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_UNBIND) {
                 *ret_action = "key unbind";
                 *ret_node = NULL;
@@ -382,6 +685,10 @@ static void on_recorded(int error, void *userdata) {
                 jobs_submit_as(q->jobs, rec->rid, req->request_id, req->command, &rec->caller.who);
         else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_UNBIND)
                 key_unbind(q, rec->rid, req->request_id, req->unbind, &rec->peer, &rec->caller.who);
+        else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY)
+                spec_apply(q, rec->rid, req->request_id, req->apply, &rec->peer, &rec->caller.who);
+        else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_SPEC_RM)
+                spec_remove(q, rec->rid, req->request_id, req->spec_rm, &rec->peer, &rec->caller.who);
         else
                 remove_node(q, rec->rid, req->request_id, req->remove_node, &rec->caller.who);
         zlistx_delete(q->recording, rec->handle);
@@ -437,7 +744,11 @@ ZapRole query_required_role(Castle__QueryRequest__KindCase kind) {
         case CASTLE__QUERY_REQUEST__KIND_NODES:
         case CASTLE__QUERY_REQUEST__KIND_DEVICES:
         case CASTLE__QUERY_REQUEST__KIND_WATCH:
+        case CASTLE__QUERY_REQUEST__KIND_SPECS:
+        case CASTLE__QUERY_REQUEST__KIND_PLAN:
                 return ZAP_ROLE_VIEWER;
+        case CASTLE__QUERY_REQUEST__KIND_APPLY:
+        case CASTLE__QUERY_REQUEST__KIND_SPEC_RM:
         case CASTLE__QUERY_REQUEST__KIND_COMMAND:
         case CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE:
         case CASTLE__QUERY_REQUEST__KIND_AUDIT: /* who did what is not for dashboards */
@@ -552,6 +863,31 @@ int query_message_as(Query *q, zmsg_t *msg, const char *user_id) {
                                 req = NULL;
                 } else
                         key_unbind(q, rid, req->request_id, req->unbind, &peer, NULL);
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_APPLY:
+        case CASTLE__QUERY_REQUEST__KIND_SPEC_RM:
+                if (!q->specs)
+                        reply_error(q, rid, req->request_id, "this coordinator keeps no OSD specs");
+                else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY && req->apply->dry_run)
+                        spec_apply(q, rid, req->request_id, req->apply, &peer, NULL); /* changes nothing */
+                else if (q->audit) {
+                        /* bad input is answered before anything is recorded */
+                        if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY && !apply_checks(q, rid, req))
+                                break;
+                        if (record_request(q, rid, req, &peer))
+                                req = NULL;
+                } else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY)
+                        spec_apply(q, rid, req->request_id, req->apply, &peer, NULL);
+                else
+                        spec_remove(q, rid, req->request_id, req->spec_rm, &peer, NULL);
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_SPECS:
+        case CASTLE__QUERY_REQUEST__KIND_PLAN:
+                if (!q->specs)
+                        reply_error(q, rid, req->request_id, "this coordinator keeps no OSD specs");
+                else
+                        spec_plans(q, rid, req->request_id,
+                                   req->kind_case == CASTLE__QUERY_REQUEST__KIND_PLAN ? req->plan->service_id : NULL);
                 break;
         default:
                 reply_error(q, rid, req->request_id, "unknown request");

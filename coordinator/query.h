@@ -10,6 +10,7 @@
 #include "coordinator/jobs.h"
 #include "coordinator/metrics.h"
 #include "coordinator/nodes.h"
+#include "coordinator/specs.h"
 #include "coordinator/store.h"
 #include "coordinator/watch.h"
 #include "coordinator/zap.h"
@@ -24,6 +25,9 @@ Query *query_free(Query *q);
  * removal is recorded there before it is acted on, and refused when it cannot be; the trail
  * answers AuditQuery. */
 void query_set_audit(Query *q, Audit *audit);
+/* The applied OSD specs (NULL: none, as query_new() starts; the spec requests are refused):
+ * apply (with --dry-run), the list, removal and the fleet's plans. */
+void query_set_specs(Query *q, Specs *specs);
 
 /* One request from the query ROUTER ([routing id, payload]); every request gets an answer,
  * an error if nothing else. Returns 0. */
@@ -38,7 +42,8 @@ int query_message_as(Query *q, zmsg_t *msg, const char *user_id);
  * anything. */
 void query_set_require_peer(Query *q, bool require);
 /* The least role that may make a request of this kind: nodes, devices and watch need viewer;
- * commands, node removal and the audit trail operator; key unbind (and anything unknown) admin. */
+ * commands, node removal, spec apply and removal, and the audit trail operator; specs and plans
+ * viewer; key unbind (and anything unknown) admin. */
 ZapRole query_required_role(Castle__QueryRequest__KindCase kind);
 
 /* Adds the requests dropped so far, by reason, to dropped. */

@@ -288,19 +288,22 @@ static size_t field_bound(const ProtobufCMessageDescriptor *m, const ProtobufCFi
         return CODEC_MAX_REPEATED;
 }
 
-/* Printable in place, never longer: see codec_envelope_unpack() in codec.h. */
-static void clean_text(char *s) {
+/* Printable in place, never longer than max: see codec_envelope_unpack() in codec.h.
+ * multiline keeps line breaks and tabs (an OSD spec's YAML text). */
+static void clean_text(char *s, size_t max, bool multiline) {
         size_t n = strlen(s), w = 0;
 
-        for (size_t i = 0; i < n && w < CODEC_MAX_TEXT_LEN;) {
+        for (size_t i = 0; i < n && w < max;) {
                 size_t k = utf8_printable_len(s + i, n - i);
 
                 if (k > 0) {
-                        if (w + k > CODEC_MAX_TEXT_LEN)
+                        if (w + k > max)
                                 break; /* cut before a character, not inside one */
                         memmove(s + w, s + i, k);
                         w += k;
                         i += k;
+                } else if (multiline && strchr("\t\n", s[i])) {
+                        s[w++] = s[i++];
                 } else if (strchr("\t\n\v\f\r", s[i])) {
                         s[w++] = ' ';
                         i++;
@@ -322,8 +325,10 @@ static int walk_value(const ProtobufCFieldDescriptor *f, void *p) {
         switch (f->type) {
         case PROTOBUF_C_TYPE_STRING: {
                 char *s = *(char **) p;
+                /* a spec's YAML (SpecApply.yaml, OsdSpec.yaml) keeps its lines, and is bounded by
+                 * SPEC_YAML_MAX where it is parsed rather than cut here */
                 if (s && *s)
-                        clean_text(s);
+                        clean_text(s, streq(f->name, "yaml") ? SIZE_MAX : CODEC_MAX_TEXT_LEN, streq(f->name, "yaml"));
                 return 0;
         }
         case PROTOBUF_C_TYPE_BYTES:
