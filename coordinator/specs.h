@@ -15,8 +15,9 @@
 #include "coordinator/store.h"
 #include "proto/castle.pb-c.h"
 
-/* Specs one coordinator keeps (a YAML stream holds at most SPEC_DOCUMENTS_MAX). */
-#define SPECS_MAX 1024
+/* Specs one coordinator keeps: the list goes out whole in one reply, each spec up to
+ * INTENT_MAX_VALUE packed, and must stay under the 16 MiB a message may have. */
+#define SPECS_MAX 256
 
 typedef struct Specs Specs;
 

@@ -596,6 +596,8 @@ int codec_validate_command(const Castle__Command *c) {
                     !valid_optional(c->osd_create->crush_device_class))
                         return -EINVAL;
                 return 0;
+        case CASTLE__COMMAND__KIND_SPECS: /* the agent checks each spec as it does a local spec file's */
+                return c->specs ? 0 : -EBADMSG;
         case CASTLE__COMMAND__KIND_POLICY:
                 if (!valid_optional(c->policy->name_filter) || !valid_optional(c->policy->path_filter) ||
                     !valid_optional(c->policy->crush_device_class))
