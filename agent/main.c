@@ -261,6 +261,11 @@ static void on_specs_command(const Castle__SpecSet *set, void *userdata) {
         int r;
 
         r = agent_specs_set_remote(a->specs, set);
+        if (r == -EINVAL) {
+                log_warning("OSD specs from a coordinator refused: a spec name is not valid, or used twice; keeping "
+                            "the set held.");
+                return;
+        }
         if (r < 0) {
                 log_oom();
                 return;

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/strv.h"
+#include "proto/codec.h"
 
 /* A spec as the agent holds it, with its reconciliation state. */
 typedef struct Entry {
@@ -214,6 +215,15 @@ int agent_specs_set_remote(AgentSpecs *a, const Castle__SpecSet *set) {
 
         if (a->have_remote && set->revision <= a->revision)
                 return 0;
+        /* The coordinator parsed and checked them; what names jobs and log lines is checked
+         * again here, and two specs of one name would share one job. */
+        for (size_t i = 0; i < set->n_specs; i++) {
+                if (!set->specs[i] || !codec_valid_id(set->specs[i]->service_id))
+                        return -EINVAL;
+                for (size_t j = 0; j < i; j++)
+                        if (streq(set->specs[i]->service_id, set->specs[j]->service_id))
+                                return -EINVAL;
+        }
         r = specs_copy(set->specs, set->n_specs, &c);
         if (r < 0)
                 return r;

@@ -53,7 +53,8 @@ void agent_specs_set_settle(AgentSpecs *a, uint64_t settle_usec);
 int agent_specs_set_labels(AgentSpecs *a, char *const *labels);
 
 /* A coordinator's set: replaces the coordinators' specs when its revision is higher than the
- * one held (1), else is ignored (0). The specs are copied. */
+ * one held (1), else is ignored (0). The specs are copied. -EINVAL (nothing changes) for a set
+ * with a spec whose name is not a valid id, or two of one name. */
 int agent_specs_set_remote(AgentSpecs *a, const Castle__SpecSet *set);
 /* The spec-file's specs (copied); replaces the previous ones. */
 int agent_specs_set_local(AgentSpecs *a, Castle__OsdSpec *const *specs, size_t n);

@@ -408,6 +408,12 @@ static void test_revisions_and_spec_file(void **state) {
         Report *r = make_report(d, 4);
         AgentSpecsStats st;
 
+        /* a bad name, or two specs of one name: refused whole */
+        Castle__OsdSpec *bad[] = { make_spec("two words", "*", "loop", false) };
+        Castle__OsdSpec *twice[] = { v1[0], v1[0] };
+        set_remote(a, bad, 1, 50, -EINVAL);
+        set_remote(a, twice, 2, 50, -EINVAL);
+        free(bad[0]);
         set_remote(a, v1, 1, 100, 1);
         set_remote(a, v2, 1, 200, 1);
         set_remote(a, v1, 1, 150, 0); /* an older coordinator's copy */
