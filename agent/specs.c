@@ -374,6 +374,28 @@ static size_t new_osds(const Castle__NodePlan *p) {
         return MAX(n, 1u);
 }
 
+/* Whether every OSD the plan has on data device id exists already: it is not newly selected. */
+static bool data_device_kept(const Castle__NodePlan *p, const char *id) {
+        bool any = false;
+
+        for (size_t i = 0; i < p->n_osds; i++)
+                if (streq_ptr(p->osds[i]->data_id, id)) {
+                        if (!p->osds[i]->exists)
+                                return false;
+                        any = true;
+                }
+        return any;
+}
+
+/* Whether data device id holds one of the plan's OSDs already (osds_per_device: it is not
+ * available, and takes one more). */
+static bool data_device_used(const Castle__NodePlan *p, const char *id) {
+        for (size_t i = 0; i < p->n_osds; i++)
+                if (streq_ptr(p->osds[i]->data_id, id) && p->osds[i]->exists)
+                        return true;
+        return false;
+}
+
 /* The devices of a create: data, then DB, then WAL. */
 static int create_devices(const Castle__OsdCreate *c, char ***ret_ids, size_t *ret_n_data) {
         _cleanup_strv_free_ char **ids = NULL;
@@ -414,6 +436,26 @@ static uint64_t reconcile_one(AgentSpecs *a, Entry *e, Castle__Device *const *de
                 say(e, LOG_ERR, "could not be planned on this node.");
                 return 0;
         }
+        if (plan->placed && isempty(plan->error) && e->spec->unmanaged) {
+                /* its plan has no create: what it would make is in its OSDs */
+                _cleanup_strv_free_ char **paths = NULL;
+                _cleanup_free_ char *joined = NULL;
+                size_t n = 0;
+
+                for (size_t i = 0; i < plan->n_osds; i++)
+                        if (!plan->osds[i]->exists) {
+                                n++;
+                                if (strv_extend_unique(&paths, plan->osds[i]->data) < 0)
+                                        goto out;
+                        }
+                joined = strv_join(paths, ", ");
+                if (n == 0)
+                        say(e, LOG_INFO, "unmanaged: nothing to make on this node.");
+                else if (joined && asprintf(&text, "unmanaged: it would make %zu OSD(s) on %s; nothing is written.",
+                                            n, joined) >= 0)
+                        say(e, LOG_INFO, text);
+                goto out;
+        }
         if (!plan->placed || !plan->create) {
                 if (!plan->placed)
                         say(e, LOG_DEBUG, "does not place this node.");
@@ -433,12 +475,8 @@ static uint64_t reconcile_one(AgentSpecs *a, Entry *e, Castle__Device *const *de
                 log_oom();
                 goto out;
         }
-        if (e->spec->unmanaged) {
-                if (asprintf(&text, "unmanaged: it would make %zu OSD(s) on %s; nothing is written.",
-                             new_osds(plan), list) >= 0)
-                        say(e, LOG_INFO, text);
-                goto out;
-        }
+        if (e->spec->unmanaged)
+                goto out; /* never written to, whatever a plan says */
         /* The devices are followed during a back-off too: one that stayed as it was is taken
          * when it ends. */
         for (size_t i = 0; ids[i]; i++) {
@@ -452,7 +490,9 @@ static uint64_t reconcile_one(AgentSpecs *a, Entry *e, Castle__Device *const *de
                         log_oom();
                         goto out;
                 }
-                if (claimed_by_a_job(a, d->key) || (i < n_data && !d->msg->available))
+                if (i < n_data && data_device_kept(plan, ids[i]))
+                        continue; /* its OSDs exist (an LVM batch names every data device) */
+                if (claimed_by_a_job(a, d->key) || (i < n_data && !d->msg->available && !data_device_used(plan, ids[i])))
                         settled = false;
                 else if (!device_settled(a, d, now, &wait_until)) {
                         settled = false;

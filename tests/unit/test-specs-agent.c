@@ -35,7 +35,9 @@ typedef struct Fake {
 static Fake fake;
 
 /* Takes every available device whose kname starts with the spec's data_devices.model (a stand
- * in for the real filters), on hosts the host_pattern names exactly ("" or "*": all). */
+ * in for the real filters), on hosts the host_pattern names exactly ("" or "*": all). With
+ * method lvm, as an LVM batch, the create names every matching device, those whose OSDs exist
+ * (the unavailable ones) too. Unmanaged: the OSDs, no create (as spec_plan_node()). */
 static int fake_plan(const Castle__OsdSpec *s, const char *node_id, const char *hostname, char *const *labels,
                      Castle__Device *const *devices, size_t n_devices, Castle__NodePlan **ret) {
         Castle__NodePlan *p = calloc(1, sizeof *p);
@@ -45,10 +47,21 @@ static int fake_plan(const Castle__OsdSpec *s, const char *node_id, const char *
         castle__node_plan__init(p);
         p->placed = isempty(s->host_pattern) || streq(s->host_pattern, "*") || streq(s->host_pattern, hostname) ||
                     (!isempty(s->label) && strv_contains(labels, s->label));
+        bool lvm = streq_ptr(s->method, "lvm");
+
+        p->osds = calloc(n_devices + 1, sizeof *p->osds);
         for (size_t i = 0; p->placed && i < n_devices; i++)
-                if (devices[i]->available && startswith(devices[i]->kname, prefix))
+                if ((lvm || devices[i]->available) && startswith(devices[i]->kname, prefix)) {
+                        Castle__PlannedOsd *o = calloc(1, sizeof *o);
+
+                        castle__planned_osd__init(o);
+                        o->data = devices[i]->path;
+                        o->data_id = devices[i]->stable_id;
+                        o->exists = !devices[i]->available;
+                        p->osds[p->n_osds++] = o;
                         assert_int_equal(strv_extend(&ids, devices[i]->stable_id), 0);
-        if (ids) {
+                }
+        if (ids && !s->unmanaged) {
                 p->create = calloc(1, sizeof *p->create);
                 castle__osd_create__init(p->create);
                 p->create->device_id = strdup(ids[0]);
@@ -64,6 +77,9 @@ static int fake_plan(const Castle__OsdSpec *s, const char *node_id, const char *
 static void fake_plan_free(Castle__NodePlan *p) {
         if (!p)
                 return;
+        for (size_t i = 0; i < p->n_osds; i++)
+                free(p->osds[i]);
+        free(p->osds);
         if (p->create) {
                 free(p->create->device_id);
                 strv_free(p->create->data_devices);
@@ -451,6 +467,27 @@ static void test_revisions_and_spec_file(void **state) {
         free(local[1]);
 }
 
+/* An LVM batch names every data device, those whose OSDs exist too (not available): they do not
+ * hold the new one back, and only the new one settles. */
+static void test_lvm_batch_with_existing(void **state) {
+        AgentSpecs *a = new_specs();
+        Castle__OsdSpec *spec = make_spec("big", "*", "loop", false);
+        Dev d[] = { dev(1, false), dev(2, true) };
+        Report *r = make_report(d, 2);
+
+        spec->method = (char *) "lvm";
+        set_remote(a, &spec, 1, 1, 1);
+        agent_specs_report(a, r);
+        assert_int_equal(agent_specs_reconcile(a, 0), SETTLE);
+        agent_specs_reconcile(a, SETTLE);
+        assert_int_equal(fake.n_submitted, 1);
+        assert_string_equal(fake.first_device[0], "id-loop1");
+
+        agent_specs_free(a);
+        drop_report(r);
+        free(spec);
+}
+
 /* Without a sectors-written count (no sysfs: a captured tree), the record alone decides. */
 static void test_written_unknown(void **state) {
         AgentSpecs *a = new_specs();
@@ -480,6 +517,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_one_claim_per_device, setup),
                 cmocka_unit_test_setup(test_revisions_and_spec_file, setup),
                 cmocka_unit_test_setup(test_written_unknown, setup),
+                cmocka_unit_test_setup(test_lvm_batch_with_existing, setup),
         };
 
         return cmocka_run_group_tests(tests, NULL, setup);
