@@ -606,6 +606,18 @@ int cluster_query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__Ki
         case CASTLE__QUERY_REQUEST__KIND_UNBIND:
                 q.unbind = body;
                 break;
+        case CASTLE__QUERY_REQUEST__KIND_APPLY:
+                q.apply = body;
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_SPECS:
+                q.specs = body;
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_SPEC_RM:
+                q.spec_rm = body;
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_PLAN:
+                q.plan = body;
+                break;
         default:
                 return -EINVAL;
         }

@@ -107,10 +107,16 @@ static void report_changed(Nodes *nodes, const char *node_id) {
         StoreNode sn = {};
         Castle__WatchEvent e = CASTLE__WATCH_EVENT__INIT;
         Castle__NodeInfo info;
+        NodeRuntime *rt;
 
         if (!nodes->events.changed || store_node_get(nodes->store, node_id, &sn) < 0)
                 return;
         nodes_info_fill(&info, &sn);
+        rt = nodes_get(nodes, node_id);
+        if (rt && rt->labels) {
+                info.labels = rt->labels;
+                info.n_labels = strv_length(rt->labels);
+        }
         e.node_id = sn.node_id;
         e.node = &info;
         nodes->events.changed(nodes->events.userdata, &e);

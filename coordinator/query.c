@@ -43,6 +43,7 @@ typedef struct Recording {
         Castle__QueryRequest *req;
         AuditCaller caller;
         ZapPeer peer;
+        char *subject;          /* apply: the specs' names, for the record */
         void *handle;           /* in q->recording */
 } Recording;
 
@@ -52,6 +53,7 @@ static void recording_free(void **item) {
         if (!r)
                 return;
         zframe_destroy(&r->rid);
+        free(r->subject);
         if (r->req)
                 castle__query_request__free_unpacked(r->req, NULL);
         free(r);
@@ -619,13 +621,15 @@ static void spec_plans(Query *q, zframe_t *rid, uint64_t request_id, const char 
 }
 
 /* An apply that would be refused anyway is answered now, before it is recorded. */
-static bool apply_checks(Query *q, zframe_t *rid, const Castle__QueryRequest *req) {
+static bool apply_checks(Query *q, zframe_t *rid, const Castle__QueryRequest *req, char **ret_names) {
         _cleanup_free_ char *error = NULL;
         SpecList list = {};
         Plans plans = {};
         int r;
 
         r = apply_prepare(q, req->apply, &list, &plans, &error);
+        if (r >= 0)
+                *ret_names = spec_names(&list);
         spec_list_done(&list);
         plans_done(&plans);
         if (r < 0)
@@ -634,8 +638,8 @@ static bool apply_checks(Query *q, zframe_t *rid, const Castle__QueryRequest *re
 }
 
 /* What a state-changing request is, for its audit record. */
-static void request_what(const Castle__QueryRequest *req, const char **ret_action, const char **ret_node,
-                         const char **ret_device, uint64_t *ret_command_id) {
+static void request_what(const Castle__QueryRequest *req, const char *subject, const char **ret_action,
+                         const char **ret_node, const char **ret_device, uint64_t *ret_command_id) {
         if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_COMMAND) {
                 *ret_action = audit_command_action(req->command->command);
                 *ret_node = req->command->node_id;
@@ -644,7 +648,7 @@ static void request_what(const Castle__QueryRequest *req, const char **ret_actio
         } else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY) {
                 *ret_action = "spec apply";
                 *ret_node = NULL;
-                *ret_device = NULL; /* the result names the specs */
+                *ret_device = subject; /* the specs' names */
                 *ret_command_id = 0;
         } else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_SPEC_RM) {
                 *ret_action = "spec rm";
@@ -678,7 +682,7 @@ static void on_recorded(int error, void *userdata) {
                 snprintf(why, sizeof why, "the intent store cannot record the request: %s; nothing was done",
                          strerror(-error));
                 reply_error(q, rec->rid, req->request_id, why);
-                request_what(req, &action, &node_id, &device, &command_id);
+                request_what(req, rec->subject, &action, &node_id, &device, &command_id);
                 snprintf(result, sizeof result, "refused: %s", why);
                 (void) audit_result(q->audit, &rec->caller.who, action, node_id, device, command_id, result);
         } else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_COMMAND)
@@ -697,7 +701,8 @@ static void on_recorded(int error, void *userdata) {
 /* Records a state-changing request and holds it until the record is stored. Returns true when
  * it took req over; false when it answered the request with an error and req stays the
  * caller's. */
-static bool record_request(Query *q, zframe_t *rid, Castle__QueryRequest *req, const ZapPeer *peer) {
+static bool record_request(Query *q, zframe_t *rid, Castle__QueryRequest *req, const ZapPeer *peer,
+                           char *subject) {
         const char *action, *node_id, *device;
         uint64_t command_id;
         Recording *rec;
@@ -705,22 +710,25 @@ static bool record_request(Query *q, zframe_t *rid, Castle__QueryRequest *req, c
 
         /* what would be refused anyway, before anything is recorded */
         if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE && !codec_valid_id(req->remove_node->node_id)) {
+                free(subject);
                 reply_error(q, rid, req->request_id, "invalid node id");
                 return false;
         }
         rec = calloc(1, sizeof(Recording));
         if (!rec || !(rec->rid = zframe_dup(rid))) {
                 free(rec);
+                free(subject);
                 reply_error(q, rid, req->request_id, "out of memory");
                 return false;
         }
         audit_caller_set(&rec->caller, &(AuditWho) { .role = zap_role_to_string(peer->role), .key_name = peer->name,
                                                      .key_fingerprint = streq(peer->fingerprint, "-") ? "" : peer->fingerprint });
         rec->peer = *peer;
+        rec->subject = subject;
         rec->q = q;
         rec->req = req;
         rec->handle = zlistx_add_end(q->recording, rec);
-        request_what(req, &action, &node_id, &device, &command_id);
+        request_what(req, rec->subject, &action, &node_id, &device, &command_id);
         k = audit_request(q->audit, &rec->caller.who, action, node_id, device, command_id, on_recorded, rec);
         if (k < 0) {
                 char why[256];
@@ -762,7 +770,10 @@ ZapRole query_required_role(Castle__QueryRequest__KindCase kind) {
  * the role it needs, counted, and logged at most once a second. */
 static bool permitted(Query *q, zframe_t *rid, const Castle__QueryRequest *req, const ZapPeer *peer) {
         Castle__QueryReply r = CASTLE__QUERY_REPLY__INIT;
-        ZapRole need = query_required_role(req->kind_case);
+        /* a dry run changes nothing: a preview, like plan */
+        ZapRole need = req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY && req->apply->dry_run
+                               ? ZAP_ROLE_VIEWER
+                               : query_required_role(req->kind_case);
         const char *kind = codec_oneof_name(&castle__query_request__descriptor, (int) req->kind_case) ?: "?";
         char error[256];
         uint64_t now;
@@ -842,14 +853,14 @@ int query_message_as(Query *q, zmsg_t *msg, const char *user_id) {
                 break;
         case CASTLE__QUERY_REQUEST__KIND_COMMAND:
                 if (q->audit) {
-                        if (record_request(q, rid, req, &peer))
+                        if (record_request(q, rid, req, &peer, NULL))
                                 req = NULL; /* acted on once recorded */
                 } else
                         jobs_submit(q->jobs, rid, req->request_id, req->command);
                 break;
         case CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE:
                 if (q->audit) {
-                        if (record_request(q, rid, req, &peer))
+                        if (record_request(q, rid, req, &peer, NULL))
                                 req = NULL;
                 } else
                         remove_node(q, rid, req->request_id, req->remove_node, NULL);
@@ -859,7 +870,7 @@ int query_message_as(Query *q, zmsg_t *msg, const char *user_id) {
                 break;
         case CASTLE__QUERY_REQUEST__KIND_UNBIND:
                 if (q->audit) {
-                        if (record_request(q, rid, req, &peer))
+                        if (record_request(q, rid, req, &peer, NULL))
                                 req = NULL;
                 } else
                         key_unbind(q, rid, req->request_id, req->unbind, &peer, NULL);
@@ -871,10 +882,13 @@ int query_message_as(Query *q, zmsg_t *msg, const char *user_id) {
                 else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY && req->apply->dry_run)
                         spec_apply(q, rid, req->request_id, req->apply, &peer, NULL); /* changes nothing */
                 else if (q->audit) {
+                        char *names = NULL;
+
                         /* bad input is answered before anything is recorded */
-                        if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY && !apply_checks(q, rid, req))
+                        if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY &&
+                            !apply_checks(q, rid, req, &names))
                                 break;
-                        if (record_request(q, rid, req, &peer))
+                        if (record_request(q, rid, req, &peer, names))
                                 req = NULL;
                 } else if (req->kind_case == CASTLE__QUERY_REQUEST__KIND_APPLY)
                         spec_apply(q, rid, req->request_id, req->apply, &peer, NULL);

@@ -43,7 +43,8 @@ int query_message_as(Query *q, zmsg_t *msg, const char *user_id);
 void query_set_require_peer(Query *q, bool require);
 /* The least role that may make a request of this kind: nodes, devices and watch need viewer;
  * commands, node removal, spec apply and removal, and the audit trail operator; specs and plans
- * viewer; key unbind (and anything unknown) admin. */
+ * viewer (and so is an apply with dry_run, which permitted() checks as a preview); key unbind
+ * (and anything unknown) admin. */
 ZapRole query_required_role(Castle__QueryRequest__KindCase kind);
 
 /* Adds the requests dropped so far, by reason, to dropped. */

@@ -773,17 +773,24 @@ static int layout(const Castle__OsdSpec *s, const SpecSelection *sel, Castle__No
         return 0;
 }
 
-static bool taken(const SpecSelection *sel, const Castle__Device *d) {
-        for (size_t i = 0; i < sel->n_data; i++)
-                if (sel->data[i] == d)
-                        return true;
-        for (size_t i = 0; i < sel->n_db; i++)
-                if (sel->db[i] == d)
-                        return true;
-        for (size_t i = 0; i < sel->n_wal; i++)
-                if (sel->wal[i] == d)
+/* Whether an OSD of the plan uses d */
+static bool used(const Castle__NodePlan *p, const Castle__Device *d) {
+        for (size_t i = 0; i < p->n_osds; i++)
+                if (streq_ptr(p->osds[i]->data, d->path) || streq_ptr(p->osds[i]->db, d->path) ||
+                    streq_ptr(p->osds[i]->wal, d->path))
                         return true;
         return false;
+}
+
+/* The role a selection gave d, when no OSD uses it (no data device was selected) */
+static const char *role(const SpecSelection *sel, const Castle__Device *d) {
+        for (size_t i = 0; i < sel->n_db; i++)
+                if (sel->db[i] == d)
+                        return "selected as a DB device, but no data device is";
+        for (size_t i = 0; i < sel->n_wal; i++)
+                if (sel->wal[i] == d)
+                        return "selected as a WAL device, but no data device is";
+        return NULL;
 }
 
 int spec_plan_node(const Castle__OsdSpec *s, const char *node_id, const char *hostname, char *const *labels,
@@ -846,10 +853,10 @@ int spec_plan_node(const Castle__OsdSpec *s, const char *node_id, const char *ho
                 spec_selection_done(&sel);
         }
         for (size_t i = 0; i < n_devices; i++) {
-                char *fallback[] = { (char *) "not selected", NULL };
-                if (taken(&sel, devices[i]))
+                char *fallback[] = { (char *) (role(&sel, devices[i]) ?: "not selected"), NULL };
+                if (used(p, devices[i]))
                         continue;
-                r = add_skipped(p, devices[i], why[i].reasons ?: fallback);
+                r = add_skipped(p, devices[i], role(&sel, devices[i]) || !why[i].reasons ? fallback : why[i].reasons);
                 if (r < 0)
                         goto fail;
         }

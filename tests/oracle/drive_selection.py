@@ -200,6 +200,33 @@ def python_selection(spec, cv, existing):
     return {k: [d.path for d in getattr(sel, f"{k}_devices")()] for k in ("data", "db", "wal")}
 
 
+def plan_problem(case, out):
+    """The plan must account for every device: an OSD's data, DB or WAL, or skipped with a
+    reason; its OSDs' data devices are the selection's (the plan counts the spec's existing
+    OSDs itself, so it is compared only when the case has none)."""
+    plan = out.get("plan")
+    if not plan or not plan["placed"]:
+        return None
+    used = {o[k] for o in plan["osds"] for k in ("data", "db", "wal") if o[k]}
+    skipped = {s["device"] for s in plan["skipped"]}
+    if any(not s["reasons"] for s in plan["skipped"]):
+        return "a skipped device without a reason"
+    if plan["error"]:
+        return None
+    if used & skipped:
+        return f"taken and skipped: {sorted(used & skipped)}"
+    sid = case["spec"]["service_id"]
+    own = any(t["key"] == "ceph.osdspec_affinity" and t["value"] == sid
+              for d in case["devices"] for lv in (d.get("lvm") or {}).get("lvs", []) for t in lv["tags"])
+    if "error" not in out and case["existing"] == 0 and not own and not case["spec"]["data_devices"].get("paths"):
+        if [o["data"] for o in plan["osds"]][::max(1, case["spec"].get("osds_per_device", 1))] != out["data"]:
+            return "the plan's data devices are not the selection's"
+    missing = {d["path"] for d in case["devices"]} - used - skipped
+    if missing:
+        return f"neither taken nor skipped: {sorted(missing)}"
+    return None
+
+
 def captured_inventories(castlectl, datadir):
     if not castlectl or not datadir:
         return []
@@ -261,7 +288,7 @@ def main():
         used = set()
         devices = [gen_device(rnd, i, used) for i in range(rnd.randint(0, 12))]
         cases.append(({"spec": gen_spec(rnd, devices), "devices": devices,
-                       "existing": rnd.choice([0, 0, 0, 1, 2, 3])}, "generated"))
+                       "existing": rnd.choice([0, 0, 0, 1, 2, 3]), "plan": True}, "generated"))
 
     stdin = "".join(json.dumps(c) + "\n" for c, _ in cases)
     r = subprocess.run([args.castle_select], input=stdin, capture_output=True, text=True)
@@ -278,6 +305,10 @@ def main():
     differ = {}
     bad = []
     for (case, origin), out in zip(cases, outs):
+        problem = plan_problem(case, out)
+        if problem:
+            bad.append((case, origin, problem, out.get("plan")))
+            continue
         py = python_selection(case["spec"], out["cv"], case["existing"])
         castle = {k: out[k] for k in ("data", "db", "wal")} if "error" not in out else {"error": out["error"]}
         if ("error" in py) == ("error" in castle) and ("error" in py or py == castle):
