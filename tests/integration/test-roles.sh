@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Roles and node-bound agent keys, with real processes and CURVE on: a coordinator with a
 # viewer, an operator and an admin key, and two agents (agent-a's key file names node-a;
-# agent-b's key is bound by its first Hello). The viewer lists, but its osd create
-# (--dry-run), node rm and key unbind are each refused with the role they need, exit status 4,
+# agent-b's key is bound by its first Hello). The viewer lists, but its apply of an OSD spec,
+# osd create (--dry-run), node rm and key unbind are each refused with the role they need, exit status 4,
 # and change nothing (no command reaches the agent; the store keeps its nodes). The operator's
 # osd create --dry-run reaches the agent and its node rm works; the operator cannot unbind, the admin can. An agent key sending a
 # Hello for another node is dropped, logged and counted (reason "binding" on /metrics).
@@ -87,6 +87,9 @@ refused() { # refused NEEDED DESCRIPTION cluster-args...: run as the viewer (or 
 refused operator "osd create --dry-run" osd create node-a some-device --dry-run
 refused operator "node rm" node rm node-b --force
 refused admin "key unbind" key unbind agent-b
+printf 'service_type: osd\nservice_id: roles\nplacement:\n  hosts: [node-a]\nspec:\n  data_devices:\n    all: true\n' \
+        >"$WORK/spec.yaml"
+refused operator "apply" apply -i "$WORK/spec.yaml"
 sleep 1.5 # a command that got through would be in the agent's log by now
 [ "$(nodes_list)" = "$before_nodes" ] || fail "the viewer's requests changed the nodes: $(nodes_list)"
 after_a=$(grep -c "Command [0-9]" "$WORK/agent-node-a.log" || true)
