@@ -512,22 +512,26 @@ static uint64_t reconcile_one(AgentSpecs *a, Entry *e, Castle__Device *const *de
                 goto out;
         }
 
+        /* The job is the spec's before it is submitted: a submit may end it at once (a request
+         * the job runner refuses ends with an update before submit returns). */
         id = a->next_id++;
-        r = a->ops.submit(id, plan->create, a->ops.userdata);
-        if (r < 0) {
-                e->retry_after = now + AGENT_SPECS_RETRY_USEC;
-                wait_until = e->retry_after;
-                a->jobs_failed++;
-                log_error_errno(r, "Spec %s: the job for %s could not be queued (%m); trying again in %u min.",
-                                e->spec->service_id, list, (unsigned) (AGENT_SPECS_RETRY_USEC / 60000000));
-                goto out;
-        }
         log_info("Spec %s: job %" PRIu64 " makes %zu OSD(s) on %s.", e->spec->service_id, id, new_osds(plan), list);
         e->job = id;
         e->job_osds = new_osds(plan);
         strv_free(e->claimed);
         e->claimed = TAKE_PTR(keys);
         e->said = mfree(e->said);
+        r = a->ops.submit(id, plan->create, a->ops.userdata);
+        if (r < 0) {
+                e->job = 0;
+                e->claimed = strv_free(e->claimed);
+                e->retry_after = now + AGENT_SPECS_RETRY_USEC;
+                wait_until = e->retry_after;
+                a->jobs_failed++;
+                log_error_errno(r, "Spec %s: job %" PRIu64 " could not be queued (%m); trying again in %u min.",
+                                e->spec->service_id, id, (unsigned) (AGENT_SPECS_RETRY_USEC / 60000000));
+        } else if (e->job == 0 && e->retry_after > now)
+                wait_until = e->retry_after; /* it ended at once, and failed */
 out:
         a->ops.plan_free(plan);
         return wait_until;

@@ -30,6 +30,7 @@ typedef struct Fake {
         int submit_result;
         uint64_t written[8];    /* by the device's number, loopN */
         bool written_unknown;
+        AgentSpecs *refuse_at_once; /* submit ends the job with an error before it returns */
 } Fake;
 
 static Fake fake;
@@ -96,6 +97,14 @@ static int fake_submit(uint64_t id, const Castle__OsdCreate *c, void *userdata) 
         fake.ids[fake.n_submitted] = id;
         fake.first_device[fake.n_submitted] = strdup(c->device_id);
         fake.n_submitted++;
+        if (fake.refuse_at_once) {
+                Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
+
+                u.command_id = id;
+                u.done = true;
+                u.error = (char *) "the request does not pass the checks";
+                agent_specs_job_update(fake.refuse_at_once, &u, 0);
+        }
         return 0;
 }
 
@@ -395,6 +404,34 @@ static void test_failure_backs_off(void **state) {
         free(spec);
 }
 
+/* A job that ends inside submit (the agent refused its request at once) backs off, and does
+ * not leave the spec waiting for an end that came already. */
+static void test_refused_inside_submit(void **state) {
+        AgentSpecs *a = new_specs();
+        Castle__OsdSpec *spec = make_spec("s1", "*", "loop", false);
+        Dev d[] = { dev(1, true) };
+        Report *r = make_report(d, 1);
+        AgentSpecsStats st;
+
+        set_remote(a, &spec, 1, 1, 1);
+        agent_specs_report(a, r);
+        agent_specs_reconcile(a, 0);
+        fake.refuse_at_once = a;
+        assert_int_equal(agent_specs_reconcile(a, SETTLE), AGENT_SPECS_RETRY_USEC);
+        fake.refuse_at_once = NULL;
+        assert_int_equal(fake.n_submitted, 1);
+        agent_specs_stats(a, &st);
+        assert_int_equal(st.running, 0);
+        assert_int_equal(st.jobs_failed, 1);
+        agent_specs_report(a, r);
+        agent_specs_reconcile(a, AGENT_SPECS_RETRY_USEC);
+        assert_int_equal(fake.n_submitted, 2);
+
+        agent_specs_free(a);
+        drop_report(r);
+        free(spec);
+}
+
 /* Two specs never claim the same device at once: the second waits for the first's job. */
 static void test_one_claim_per_device(void **state) {
         AgentSpecs *a = new_specs();
@@ -515,6 +552,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_unmanaged_and_unplaced, setup),
                 cmocka_unit_test_setup(test_failure_backs_off, setup),
                 cmocka_unit_test_setup(test_one_claim_per_device, setup),
+                cmocka_unit_test_setup(test_refused_inside_submit, setup),
                 cmocka_unit_test_setup(test_revisions_and_spec_file, setup),
                 cmocka_unit_test_setup(test_written_unknown, setup),
                 cmocka_unit_test_setup(test_lvm_batch_with_existing, setup),
