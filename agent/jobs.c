@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/jobs.h"
+#include "osd-prep/batch.h"
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/macro.h"
@@ -64,7 +65,8 @@ static bool get_bool(json_object *o, const char *key) {
         return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
 }
 
-static void emit_done(JobRunner *jr, const char *error, int osd_id, const char *device, const char *uuid, bool already) {
+static void emit_done(JobRunner *jr, const char *error, int osd_id, const char *device, const char *uuid, bool already,
+                      const char *message) {
         Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
 
         u.command_id = jr->current.command_id;
@@ -76,6 +78,7 @@ static void emit_done(JobRunner *jr, const char *error, int osd_id, const char *
         u.device = (char *) device;
         u.osd_uuid = (char *) uuid;
         u.already_prepared = already;
+        u.message = (char *) message;
         jr->finished = true;
         jr->cb(&u, jr->userdata);
 }
@@ -93,7 +96,7 @@ static void handle_line(JobRunner *jr, const char *line) {
         if (json_object_object_get_ex(o, "result", NULL)) {
                 const char *error = get_str(o, "error");
                 emit_done(jr, error, error ? -1 : get_int(o, "osd_id", -1), get_str(o, "device"),
-                          get_str(o, "osd_uuid"), get_bool(o, "already_prepared"));
+                          get_str(o, "osd_uuid"), get_bool(o, "already_prepared"), get_str(o, "message"));
         } else if (get_str(o, "step")) {
                 Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
                 u.command_id = jr->current.command_id;
@@ -127,18 +130,18 @@ static void finish(JobRunner *jr) {
 
                 if (r == -ETIMEDOUT)
                         snprintf(why, sizeof why,
-                                 "the prepare helper did not finish within %u minutes and was killed",
+                                 "the helper did not finish within %u minutes and was killed",
                                  (unsigned) (JOB_TIMEOUT_USEC / USEC_PER_SEC / 60));
                 else if (r < 0)
-                        snprintf(why, sizeof why, "the prepare helper failed: %s", strerror(-r));
+                        snprintf(why, sizeof why, "the helper failed: %s", strerror(-r));
                 else if (res.signal > 0)
-                        snprintf(why, sizeof why, "the prepare helper ended without a result (signal %d)",
+                        snprintf(why, sizeof why, "the helper ended without a result (signal %d)",
                                  res.signal);
                 else
-                        snprintf(why, sizeof why, "the prepare helper ended without a result (exit status %d)",
+                        snprintf(why, sizeof why, "the helper ended without a result (exit status %d)",
                                  res.status);
                 spawn_result_done(&res);
-                emit_done(jr, why, -1, NULL, NULL, false);
+                emit_done(jr, why, -1, NULL, NULL, false, NULL);
         }
         /* The result is the last line: the helper is done even if it has not exited yet (or
          * a daemon it started still holds the pipe open); it is reaped later. */
@@ -229,7 +232,7 @@ static void start_next(JobRunner *jr) {
         if (r < 0) {
                 char why[256];
                 snprintf(why, sizeof why, "cannot run %s: %s", jr->helper, strerror(-r));
-                emit_done(jr, why, -1, NULL, NULL, false);
+                emit_done(jr, why, -1, NULL, NULL, false, NULL);
                 strv_free(jr->current.argv);
                 jr->current = (Job) {};
                 jr->running = false;
@@ -296,11 +299,7 @@ size_t job_runner_pending(const JobRunner *jr) {
 
 /* ---- what the agent asks castlectl-osd to do ---- */
 
-int job_prepare_args(const JobPrepareOptions *o, const char *device, bool dry_run, const char *crush_class,
-                     char ***ret) {
-        _cleanup_strv_free_ char **args = NULL;
-        int r = 0;
-
+/* Appends printf(fmt, value) to *args; once r < 0 it stays so. */
 #define ARG(fmt, value)                                                                      \
         do {                                                                                 \
                 char *_s;                                                                    \
@@ -309,12 +308,17 @@ int job_prepare_args(const JobPrepareOptions *o, const char *device, bool dry_ru
                 else if (r >= 0)                                                             \
                         r = strv_consume(&args, _s);                                         \
         } while (0)
-        ARG("%s", "osd");
-        ARG("%s", "prepare");
-        ARG("--data=%s", device);
-        ARG("--progress=%s", "json");
+
+/* The agent's [osd] options, which every prepare, batch and zap gets. */
+static int common_args(const JobPrepareOptions *o, bool prep, char ***pargs) {
+        char **args = *pargs;
+        int r = 0;
+
+        if (prep) {
+                ARG("--progress=%s", "json");
+                ARG("--start-mode=%s", o->start_mode);
+        }
         ARG("--cluster=%s", o->cluster);
-        ARG("--start-mode=%s", o->start_mode);
         if (!isempty(o->ceph_conf))
                 ARG("--conf=%s", o->ceph_conf);
         if (!isempty(o->keyring))
@@ -323,18 +327,194 @@ int job_prepare_args(const JobPrepareOptions *o, const char *device, bool dry_ru
                 ARG("--osd-root=%s", o->osd_root);
         if (!isempty(o->state_dir))
                 ARG("--state-dir=%s", o->state_dir);
-        if (!isempty(crush_class))
-                ARG("--crush-device-class=%s", crush_class);
         if (o->allow_loop)
                 ARG("%s", "--allow-loop");
+        *pargs = args;
+        return r;
+}
+
+int job_prepare_args(const JobPrepareOptions *o, const char *device, bool dry_run, const char *crush_class,
+                     char ***ret) {
+        _cleanup_strv_free_ char **args = NULL;
+        int r = 0;
+
+        ARG("%s", "osd");
+        ARG("%s", "prepare");
+        ARG("--data=%s", device);
+        if (r >= 0)
+                r = common_args(o, true, &args);
+        if (!isempty(crush_class))
+                ARG("--crush-device-class=%s", crush_class);
         if (dry_run)
                 ARG("%s", "--dry-run");
-#undef ARG
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(args);
         return 0;
 }
+
+/* A device name from the network: a stable id or a /dev path, never an option. */
+static bool device_name_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > JOB_DEVICE_NAME_MAX || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) s[i] <= ' ' || s[i] == 0x7f)
+                        return false;
+        return true;
+}
+
+static int check_devices(const char *what, char *const *l, size_t n, size_t max, char **error) {
+        if (n > max) {
+                error_set(error, "%zu %s devices: at most %zu", n, what, max);
+                return -E2BIG;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!device_name_valid(l[i])) {
+                        error_set(error, "%s device %zu is not a device name (1 to %d printable characters, "
+                                  "not starting with '-')", what, i + 1, JOB_DEVICE_NAME_MAX);
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+/* A CRUSH device class, as the monitors take them. */
+static bool crush_class_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > JOB_CRUSH_CLASS_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", s[i]))
+                        return false;
+        return true;
+}
+
+bool job_osd_create_is_batch(const Castle__OsdCreate *c) {
+        return c->n_data_devices > 0 || c->lvm || c->n_db_devices > 0 || c->n_wal_devices > 0 ||
+               c->osds_per_device > 1 || c->block_db_size > 0 || c->block_wal_size > 0 || c->db_slots > 0 ||
+               c->wal_slots > 0 || c->dmcrypt || c->n_osd_ids > 1;
+}
+
+int job_osd_create_args(const JobPrepareOptions *o, const Castle__OsdCreate *c, const char *default_class,
+                        char ***ret, char **error) {
+        _cleanup_strv_free_ char **args = NULL;
+        const char *crush_class = !isempty(c->crush_device_class) ? c->crush_device_class : default_class;
+        int r = 0;
+
+        if (!c->device_id || !device_name_valid(c->device_id)) {
+                error_set(error, "the device is not a device name (1 to %d printable characters, not starting "
+                          "with '-')", JOB_DEVICE_NAME_MAX);
+                return -EINVAL;
+        }
+        if ((r = check_devices("data", c->data_devices, c->n_data_devices, JOB_MAX_DEVICES - 1, error)) < 0 ||
+            (r = check_devices("DB", c->db_devices, c->n_db_devices, JOB_MAX_DEVICES, error)) < 0 ||
+            (r = check_devices("WAL", c->wal_devices, c->n_wal_devices, JOB_MAX_DEVICES, error)) < 0)
+                return r;
+        if (c->osds_per_device > JOB_MAX_OSDS_PER_DEVICE) {
+                error_set(error, "osds_per_device %" PRIu32 ": at most %d", c->osds_per_device, JOB_MAX_OSDS_PER_DEVICE);
+                return -ERANGE;
+        }
+        if (c->db_slots > BATCH_MAX_SLOTS || c->wal_slots > BATCH_MAX_SLOTS) {
+                error_set(error, "db_slots/wal_slots %" PRIu32 "/%" PRIu32 ": at most %d", c->db_slots, c->wal_slots,
+                          BATCH_MAX_SLOTS);
+                return -ERANGE;
+        }
+        if (c->block_db_size > JOB_MAX_SIZE || c->block_wal_size > JOB_MAX_SIZE) {
+                error_set(error, "block_db_size/block_wal_size: at most %llu bytes", (unsigned long long) JOB_MAX_SIZE);
+                return -ERANGE;
+        }
+        if (c->n_osd_ids > BATCH_MAX_OSD_IDS) {
+                error_set(error, "%zu OSD ids: at most %d", c->n_osd_ids, BATCH_MAX_OSD_IDS);
+                return -E2BIG;
+        }
+        for (size_t i = 0; i < c->n_osd_ids; i++)
+                if (c->osd_ids[i] < 0) {
+                        error_set(error, "OSD id %" PRId32 " is not an OSD id", c->osd_ids[i]);
+                        return -EINVAL;
+                }
+        if (!isempty(crush_class) && !crush_class_valid(crush_class)) {
+                error_set(error, "the CRUSH device class is not 1 to %d of [A-Za-z0-9._-]", JOB_CRUSH_CLASS_MAX);
+                return -EINVAL;
+        }
+        if (!isempty(c->spec) && !batch_affinity_valid(c->spec)) {
+                error_set(error, "the spec name is not 1 to %d of [A-Za-z0-9._-]", BATCH_AFFINITY_MAX);
+                return -EINVAL;
+        }
+
+        if (!job_osd_create_is_batch(c)) {
+                r = job_prepare_args(o, c->device_id, c->dry_run, crush_class, &args);
+                if (r >= 0 && c->n_osd_ids == 1)
+                        ARG("--osd-id=%" PRId32, c->osd_ids[0]);
+                if (r < 0)
+                        return r;
+                *ret = TAKE_PTR(args);
+                return 0;
+        }
+
+        ARG("%s", "osd");
+        ARG("%s", "batch");
+        ARG("%s", c->device_id);
+        for (size_t i = 0; i < c->n_data_devices; i++)
+                ARG("%s", c->data_devices[i]);
+        if (r >= 0)
+                r = common_args(o, true, &args);
+        ARG("--method=%s", c->lvm ? "lvm" : "raw");
+        /* --db-devices=X: one per option, so that no name is read as a list's end */
+        for (size_t i = 0; i < c->n_db_devices; i++)
+                ARG("--db-devices=%s", c->db_devices[i]);
+        for (size_t i = 0; i < c->n_wal_devices; i++)
+                ARG("--wal-devices=%s", c->wal_devices[i]);
+        if (c->osds_per_device > 1)
+                ARG("--osds-per-device=%" PRIu32, c->osds_per_device);
+        if (c->block_db_size > 0)
+                ARG("--block-db-size=%" PRIu64, c->block_db_size);
+        if (c->block_wal_size > 0)
+                ARG("--block-wal-size=%" PRIu64, c->block_wal_size);
+        if (c->db_slots > 0)
+                ARG("--db-slots=%" PRIu32, c->db_slots);
+        if (c->wal_slots > 0)
+                ARG("--wal-slots=%" PRIu32, c->wal_slots);
+        if (c->dmcrypt)
+                ARG("%s", "--dmcrypt");
+        for (size_t i = 0; i < c->n_osd_ids; i++)
+                ARG("--osd-id=%" PRId32, c->osd_ids[i]);
+        if (!isempty(c->spec))
+                ARG("--osdspec-affinity=%s", c->spec);
+        if (!isempty(crush_class))
+                ARG("--crush-device-class=%s", crush_class);
+        if (c->dry_run)
+                ARG("%s", "--report");
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(args);
+        return 0;
+}
+
+int job_zap_args(const JobPrepareOptions *o, const Castle__Zap *z, char ***ret, char **error) {
+        _cleanup_strv_free_ char **args = NULL;
+        int r = 0;
+
+        if (!z->device || !device_name_valid(z->device)) {
+                error_set(error, "the device is not a device name (1 to %d printable characters, not starting "
+                          "with '-')", JOB_DEVICE_NAME_MAX);
+                return -EINVAL;
+        }
+        ARG("%s", "zap");
+        ARG("%s", "--progress=json");
+        if (r >= 0)
+                r = common_args(o, false, &args);
+        if (z->destroy)
+                ARG("%s", "--destroy");
+        ARG("%s", "--");
+        ARG("%s", z->device);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(args);
+        return 0;
+}
+#undef ARG
 
 int job_runner_submit_prepare(JobRunner *jr, uint64_t command_id, const JobPrepareOptions *o,
                               const char *device, bool dry_run, const char *crush_class) {

@@ -46,6 +46,23 @@ typedef struct JobPrepareOptions {
  * "osd", "prepare", "--data=DEVICE", "--progress=json", then the options. */
 int job_prepare_args(const JobPrepareOptions *o, const char *device, bool dry_run, const char *crush_class,
                      char ***ret);
+/* Bounds of an OsdCreate from the network (the coordinator's, hence a client's). */
+#define JOB_DEVICE_NAME_MAX 255
+#define JOB_MAX_DEVICES 64                      /* data (with device_id), DB, WAL devices each */
+#define JOB_MAX_OSDS_PER_DEVICE 32
+#define JOB_CRUSH_CLASS_MAX 64
+#define JOB_MAX_SIZE (UINT64_C(1) << 50)        /* 1 PiB for a block.db or block.wal */
+
+/* Whether c needs `osd batch` (more than one raw device on its own does). */
+bool job_osd_create_is_batch(const Castle__OsdCreate *c);
+/* castlectl-osd's arguments for c after its name: `osd prepare` for one raw device with no
+ * extras, else `osd batch`; every field validated first (-EINVAL/-ERANGE/-E2BIG with *error
+ * in words). default_class: the agent's own, for a request that names none. */
+int job_osd_create_args(const JobPrepareOptions *o, const Castle__OsdCreate *c, const char *default_class,
+                        char ***ret, char **error);
+/* castlectl-osd's arguments for the zap of z->device (`zap --progress=json ... -- DEVICE`). */
+int job_zap_args(const JobPrepareOptions *o, const Castle__Zap *z, char ***ret, char **error);
+
 /* Queues the prepare of device as job command_id. -EBUSY when the
  * queue is full. */
 int job_runner_submit_prepare(JobRunner *jr, uint64_t command_id, const JobPrepareOptions *o,

@@ -315,18 +315,58 @@ static void on_rescan_command(void *userdata) {
         scan_plan_full(a->scans, now_usec());
 }
 
+/* A command the agent will not run (its request does not pass the checks): its end, with
+ * why, to every coordinator. */
+static void refuse_command(Agent *a, uint64_t command_id, const char *why) {
+        Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
+
+        log_warning("Command %" PRIu64 " refused: %s", command_id, why);
+        u.command_id = command_id;
+        u.step = (char *) "done";
+        u.done = true;
+        u.error = (char *) why;
+        u.osd_id = -1;
+        on_job_update(&u, a);
+}
+
 static int on_osd_create(uint64_t command_id, const Castle__OsdCreate *c, void *userdata) {
         Agent *a = userdata;
         JobPrepareOptions o = prepare_options(&a->cfg);
+        _cleanup_strv_free_ char **args = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r;
 
-        return job_runner_submit_prepare(a->jobs, command_id, &o, c->device_id, c->dry_run,
-                                         isempty(c->crush_device_class) ? a->cfg.crush_device_class
-                                                                        : c->crush_device_class);
+        r = job_osd_create_args(&o, c, a->cfg.crush_device_class, &args, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                refuse_command(a, command_id, strempty(err));
+                return 0;
+        }
+        return job_runner_submit(a->jobs, command_id, args);
+}
+
+static int on_zap(uint64_t command_id, const Castle__Zap *z, void *userdata) {
+        Agent *a = userdata;
+        JobPrepareOptions o = prepare_options(&a->cfg);
+        _cleanup_strv_free_ char **args = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        r = job_zap_args(&o, z, &args, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                refuse_command(a, command_id, strempty(err));
+                return 0;
+        }
+        return job_runner_submit(a->jobs, command_id, args);
 }
 
 static const SessionHandlers session_handlers = {
         .rescan = on_rescan_command,
         .osd_create = on_osd_create,
+        .zap = on_zap,
         .specs = on_specs_command,
         .job_update = on_job_update,
         .repeat = on_repeat,

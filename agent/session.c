@@ -275,6 +275,15 @@ static void dispatch_command(Session *s, const Castle__Command *c) {
                           s->coordinator, c->specs->n_specs, c->specs->revision);
                 s->handlers.specs(c->specs, s->userdata);
                 break;
+        case CASTLE__COMMAND__KIND_ZAP:
+                log_info("Command %" PRIu64 " from %s: zap %s%s.", c->command_id, s->coordinator,
+                         strempty(c->zap->device), c->zap->destroy ? " (destroy)" : "");
+                r = s->handlers.zap ? s->handlers.zap(c->command_id, c->zap, s->userdata) : -EOPNOTSUPP;
+                if (r < 0)
+                        refuse(s, c->command_id,
+                               r == -EBUSY ? "too many jobs queued on the node" :
+                               r == -EOPNOTSUPP ? "this agent does not zap" : "out of memory");
+                break;
         case CASTLE__COMMAND__KIND_POLICY:
                 /* Deprecated: an older coordinator's. OSD specs replaced the node policy. */
                 log_warning("Command %" PRIu64 " from %s: a node policy, which this agent no longer has (OSD specs "
@@ -283,8 +292,9 @@ static void dispatch_command(Session *s, const Castle__Command *c) {
         default:
                 log_debug("Ignored a command of an unknown kind.");
         }
-        /* A rescan or a spec set is done once applied; an OSD job ends with its last update. */
-        if (c->kind_case != CASTLE__COMMAND__KIND_OSD_CREATE && c->command_id != 0 && s->commands)
+        /* A rescan or a spec set is done once applied; an OSD or zap job ends with its last update. */
+        if (c->kind_case != CASTLE__COMMAND__KIND_OSD_CREATE && c->kind_case != CASTLE__COMMAND__KIND_ZAP &&
+            c->command_id != 0 && s->commands)
                 command_table_finish(s->commands, c->command_id);
 }
 

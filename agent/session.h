@@ -26,6 +26,8 @@ typedef struct SessionHandlers {
         /* OsdCreate command: queue the job. < 0 refuses it (-EBUSY: too many jobs queued), and
          * the refusal comes back through job_update. */
         int (*osd_create)(uint64_t command_id, const Castle__OsdCreate *c, void *userdata);
+        /* Zap command: queue the job, as osd_create. */
+        int (*zap)(uint64_t command_id, const Castle__Zap *z, void *userdata);
         /* The node's OSD specs (a SpecSet: it replaces the set if its revision is newer). */
         void (*specs)(const Castle__SpecSet *set, void *userdata);
         /* A job's end the session made itself (a refused command), to handle like the job

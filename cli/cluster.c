@@ -47,9 +47,17 @@ static void help(FILE *f) {
 "                        coordinator goes away (closed, or silent for 6 s) says so on stderr,\n"
 "                        watches the next coordinator that answers (or the same one once it\n"
 "                        is back), prints what changed meanwhile and goes on\n"
-"  osd create NODE DEVICE-ID\n"
-"                        prepare a BlueStore OSD on NODE's device (its stable id) and start it;\n"
-"                        the node's agent runs `castlectl osd prepare`, progress is shown\n"
+"  osd create NODE DEVICE...\n"
+"                        make BlueStore OSDs on NODE's devices (stable ids or /dev paths) and\n"
+"                        start them; the node's agent runs `castlectl osd prepare` for one raw\n"
+"                        device without further options, else `castlectl osd batch` (every\n"
+"                        layout: raw or LVM, DB/WAL devices, slots, dm-crypt, OSDs per\n"
+"                        device, ids to reuse); progress is shown, then the OSDs made\n"
+"  zap NODE DEVICE --yes [--destroy]\n"
+"                        destroy what is on NODE's device, with all of `castlectl zap`'s\n"
+"                        checks made on the node (never a mounted device, the system disk, a\n"
+"                        running OSD's); without --yes nothing is sent\n"
+"  rescan NODE|--all     make NODE's agent (or every online node's) probe all its devices again\n"
 "  node rm NODE [--force]\n"
 "                        forget NODE: its record and devices leave the coordinator's store and its\n"
 "                        commands in progress fail. Refused while NODE is online unless --force\n"
@@ -112,13 +120,23 @@ static void help(FILE *f) {
 "      --dry-run         osd create, apply: print the plan and change nothing\n"
 "      --force           node rm: also while the node is online\n"
 "      --crush-device-class=CLASS  osd create: the OSD's device class\n"
+"      --method=raw|lvm, --lvm   osd create: raw OSDs (default; one per DEVICE, no DB/WAL)\n"
+"                        or LVM volumes laid out like `ceph-volume lvm batch`\n"
+"      --db-devices=DEV[,DEV...], --wal-devices=DEV[,DEV...]   osd create: block.db and\n"
+"                        block.wal devices (LVM; repeatable)\n"
+"      --osds-per-device=N, --block-db-size=SIZE, --block-wal-size=SIZE, --db-slots=N,\n"
+"      --wal-slots=N, --dmcrypt   osd create: as for `castlectl osd batch` (LVM)\n"
+"      --osd-id=ID       osd create: reuse this destroyed OSD id; repeat it for the next OSDs\n"
+"      --destroy         zap: also remove the partition table of a partitioned disk\n"
+"      --yes             zap: really destroy the data (required)\n"
+"      --all             rescan: every online node\n"
 "  -h, --help            this text\n"
 "\n"
 "Roles: the coordinator gives each client key the role of the allowlist that holds it:\n"
 "viewer (nodes, devices, device, watch, specs, plan, apply --dry-run), operator (also\n"
-"osd create, node rm, apply, spec rm, and the rescan and audit requests) or admin (also\n"
-"key unbind). A request outside the key's role is refused with the role it needs, and\n"
-"castlectl exits with status 4.\n"
+"osd create, zap, rescan, node rm, apply, spec rm and audit) or admin (also key unbind).\n"
+"A request outside the key's role is refused with the role it needs, and castlectl exits\n"
+"with status 4.\n"
 "\n"
 "Exit status: 0 on success, 1 on failure, 2 on a usage error, 4 when the coordinator\n"
 "refused the request for this key's role (permission denied).\n");
@@ -127,7 +145,9 @@ static void help(FILE *f) {
 enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL, ARG_MIN_SIZE, ARG_MAX_SIZE,
        ARG_LIMIT, ARG_COORDINATOR, ARG_SERVER_KEY, ARG_KEY, ARG_INSECURE, ARG_TIMEOUT, ARG_DRY_RUN,
        ARG_CRUSH_CLASS, ARG_NAMESPACE, ARG_FORCE,
-       ARG_EXIT_ON_LOSS, ARG_SINCE, ARG_COMMAND_ID };
+       ARG_EXIT_ON_LOSS, ARG_SINCE, ARG_COMMAND_ID, ARG_DB_DEVICES, ARG_WAL_DEVICES, ARG_OSDS_PER_DEVICE,
+       ARG_BLOCK_DB_SIZE, ARG_BLOCK_WAL_SIZE, ARG_DB_SLOTS, ARG_WAL_SLOTS, ARG_DMCRYPT, ARG_METHOD, ARG_LVM,
+       ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL };
 
 /* A comma-separated list's items, added to *l; empty items are refused. */
 static int split_list(char ***l, const char *text, const char *what) {
@@ -170,6 +190,20 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "exit-on-loss", no_argument, NULL, ARG_EXIT_ON_LOSS },
                 { "since", required_argument, NULL, ARG_SINCE },
                 { "command-id", required_argument, NULL, ARG_COMMAND_ID },
+                { "db-devices", required_argument, NULL, ARG_DB_DEVICES },
+                { "wal-devices", required_argument, NULL, ARG_WAL_DEVICES },
+                { "osds-per-device", required_argument, NULL, ARG_OSDS_PER_DEVICE },
+                { "block-db-size", required_argument, NULL, ARG_BLOCK_DB_SIZE },
+                { "block-wal-size", required_argument, NULL, ARG_BLOCK_WAL_SIZE },
+                { "db-slots", required_argument, NULL, ARG_DB_SLOTS },
+                { "wal-slots", required_argument, NULL, ARG_WAL_SLOTS },
+                { "dmcrypt", no_argument, NULL, ARG_DMCRYPT },
+                { "method", required_argument, NULL, ARG_METHOD },
+                { "lvm", no_argument, NULL, ARG_LVM },
+                { "osd-id", required_argument, NULL, ARG_OSD_ID },
+                { "destroy", no_argument, NULL, ARG_DESTROY },
+                { "yes", no_argument, NULL, ARG_YES },
+                { "all", no_argument, NULL, ARG_ALL },
                 {}
         };
         uint64_t v;
@@ -257,6 +291,58 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                        "--command-id takes a number from 1 to 2^53-1 (9007199254740991).");
                         a->command_id = v;
+                        break;
+                case ARG_DB_DEVICES:
+                case ARG_WAL_DEVICES:
+                        if (split_list(c == ARG_DB_DEVICES ? &a->db_devices : &a->wal_devices, optarg,
+                                       c == ARG_DB_DEVICES ? "--db-devices" : "--wal-devices") < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_OSDS_PER_DEVICE:
+                case ARG_DB_SLOTS:
+                case ARG_WAL_SLOTS: {
+                        uint32_t max = c == ARG_OSDS_PER_DEVICE ? 32 : 256;
+                        if (safe_atou64(optarg, &v) < 0 || v == 0 || v > max)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--%s takes a number from 1 to %" PRIu32 ".",
+                                                       c == ARG_OSDS_PER_DEVICE ? "osds-per-device" :
+                                                       c == ARG_DB_SLOTS ? "db-slots" : "wal-slots", max);
+                        *(c == ARG_OSDS_PER_DEVICE ? &a->osds_per_device : c == ARG_DB_SLOTS ? &a->db_slots
+                                                                                           : &a->wal_slots) = (uint32_t) v;
+                        break;
+                }
+                case ARG_BLOCK_DB_SIZE:
+                case ARG_BLOCK_WAL_SIZE:
+                        if (parse_size(optarg, &v) < 0 || v == 0)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid size '%s'.", optarg);
+                        *(c == ARG_BLOCK_DB_SIZE ? &a->block_db_size : &a->block_wal_size) = v;
+                        break;
+                case ARG_DMCRYPT:
+                        a->dmcrypt = true;
+                        break;
+                case ARG_METHOD:
+                        if (!streq(optarg, "raw") && !streq(optarg, "lvm"))
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--method takes raw or lvm.");
+                        a->lvm = streq(optarg, "lvm");
+                        break;
+                case ARG_LVM:
+                        a->lvm = true;
+                        break;
+                case ARG_OSD_ID:
+                        if (safe_atou64(optarg, &v) < 0 || v > INT32_MAX)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--osd-id: '%s' is not an OSD id.", optarg);
+                        if (a->n_osd_ids >= ELEMENTSOF(a->osd_ids))
+                                return log_error_errno(SYNTHETIC_ERRNO(E2BIG), "--osd-id: at most %zu ids.",
+                                                       ELEMENTSOF(a->osd_ids));
+                        a->osd_ids[a->n_osd_ids++] = (int32_t) v;
+                        break;
+                case ARG_DESTROY:
+                        a->destroy = true;
+                        break;
+                case ARG_YES:
+                        a->yes = true;
+                        break;
+                case ARG_ALL:
+                        a->all = true;
                         break;
                 case ARG_KEY:
                         a->key = optarg;
@@ -935,9 +1021,17 @@ static int reply_node_command(Castle__QueryReply *rep, void *userdata) {
                         json_object *o = codec_message_to_json(&u->base);
                         print_json(o);
                         json_object_put(o);
-                } else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE && cmd->osd_create->dry_run)
+                } else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE && cmd->osd_create->dry_run &&
+                           !isempty(u->message))
+                        printf("Dry run on %s: %s; nothing was changed.\n", c->node, u->message);
+                else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE && cmd->osd_create->dry_run)
                         printf("Dry run on %s: %s would be prepared; nothing was changed.\n", c->node,
                                strempty(u->device));
+                else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE && !isempty(u->message) && isempty(u->error))
+                        /* a batch: the OSDs it made */
+                        printf("On %s: %s\n", c->node, u->message);
+                else if (cmd->kind_case == CASTLE__COMMAND__KIND_ZAP && isempty(u->error))
+                        printf("On %s: %s\n", c->node, strempty(u->message));
                 else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE)
                         printf("osd.%d %s on %s %s (%s)\n", u->osd_id,
                                u->already_prepared ? "was already there" : "is up", c->node, strempty(u->device),
@@ -985,16 +1079,89 @@ static int run_node_command(ClusterArgs *a, const char *node, Castle__Command *c
         return r;
 }
 
-static int cmd_osd_create(ClusterArgs *a, const char *node, const char *device) {
+static int cmd_osd_create(ClusterArgs *a, const char *node, char **devices) {
         Castle__Command cmd = CASTLE__COMMAND__INIT;
         Castle__OsdCreate oc = CASTLE__OSD_CREATE__INIT;
 
-        oc.device_id = (char *) device;
+        oc.device_id = devices[0];
+        oc.data_devices = devices + 1;
+        oc.n_data_devices = strv_length(devices + 1);
         oc.dry_run = a->dry_run;
         oc.crush_device_class = (char *) a->crush_class;
+        oc.lvm = a->lvm;
+        oc.db_devices = a->db_devices;
+        oc.n_db_devices = strv_length(a->db_devices);
+        oc.wal_devices = a->wal_devices;
+        oc.n_wal_devices = strv_length(a->wal_devices);
+        oc.osds_per_device = a->osds_per_device;
+        oc.block_db_size = a->block_db_size;
+        oc.block_wal_size = a->block_wal_size;
+        oc.db_slots = a->db_slots;
+        oc.wal_slots = a->wal_slots;
+        oc.dmcrypt = a->dmcrypt;
+        oc.osd_ids = a->osd_ids;
+        oc.n_osd_ids = a->n_osd_ids;
         cmd.kind_case = CASTLE__COMMAND__KIND_OSD_CREATE;
         cmd.osd_create = &oc;
         return run_node_command(a, node, &cmd);
+}
+
+static int cmd_cluster_zap(ClusterArgs *a, const char *node, const char *device) {
+        Castle__Command cmd = CASTLE__COMMAND__INIT;
+        Castle__Zap z = CASTLE__ZAP__INIT;
+
+        z.device = (char *) device;
+        z.destroy = a->destroy;
+        cmd.kind_case = CASTLE__COMMAND__KIND_ZAP;
+        cmd.zap = &z;
+        return run_node_command(a, node, &cmd);
+}
+
+static int rescan_one(ClusterArgs *a, const char *node) {
+        Castle__Command cmd = CASTLE__COMMAND__INIT;
+        Castle__Rescan rs = CASTLE__RESCAN__INIT;
+
+        cmd.kind_case = CASTLE__COMMAND__KIND_RESCAN;
+        cmd.rescan = &rs;
+        return run_node_command(a, node, &cmd);
+}
+
+/* rescan NODE, or --all: every node the node list says is online, one command each; a node
+ * that fails is reported and the others go on. */
+static int cmd_rescan(ClusterArgs *a, const char *node) {
+        Castle__QueryReply *rep = NULL;
+        _cleanup_strv_free_ char **online = NULL;
+        size_t failed = 0;
+        int r;
+
+        if (!a->all)
+                return rescan_one(a, node);
+        r = cluster_query_nodes(a, &rep);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < rep->n_nodes; i++)
+                if (streq_ptr(rep->nodes[i]->state, "online") && strv_extend(&online, rep->nodes[i]->node_id) < 0) {
+                        castle__query_reply__free_unpacked(rep, NULL);
+                        return log_oom();
+                }
+        castle__query_reply__free_unpacked(rep, NULL);
+        if (!online) {
+                log_error("No node is online.");
+                return -ENOENT;
+        }
+        STRV_FOREACH(n, online) {
+                r = rescan_one(a, *n);
+                if (r == -EACCES)
+                        return r;
+                if (r < 0) {
+                        log_error("%s: the rescan was not sent.", *n);
+                        failed++;
+                }
+        }
+        if (failed > 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "%zu of %zu nodes were not rescanned.", failed,
+                                       strv_length(online));
+        return 0;
 }
 
 static int send_node_rm(zsock_t *s, uint64_t request_id, void *userdata) {
@@ -1162,6 +1329,8 @@ static int pick_endpoints(ClusterArgs *a) {
 }
 
 static void cluster_args_done(ClusterArgs *a) {
+        a->db_devices = strv_free(a->db_devices);
+        a->wal_devices = strv_free(a->wal_devices);
         a->endpoints = strv_free(a->endpoints);
         a->server_keys = strv_free(a->server_keys);
 }
@@ -1193,8 +1362,27 @@ int cmd_cluster(int argc, char *argv[]) {
                 }
                 a.filter.stable_id = argv[optind + 1];
         } else if (streq(cmd, "osd")) {
-                if (optind + 4 != argc || !streq(argv[optind + 1], "create")) {
-                        log_error("Usage: castlectl cluster osd create NODE DEVICE-ID [--dry-run].");
+                if (optind + 4 > argc || !streq(argv[optind + 1], "create")) {
+                        log_error("Usage: castlectl cluster osd create NODE DEVICE... [--dry-run] [OPTIONS].");
+                        return EXIT_USAGE;
+                }
+        } else if (streq(cmd, "zap")) {
+                if (optind + 3 != argc) {
+                        log_error("Usage: castlectl cluster zap NODE DEVICE --yes [--destroy].");
+                        return EXIT_USAGE;
+                }
+                if (!a.yes) {
+                        log_error("castlectl cluster zap destroys the data on %s of %s: add --yes to go on.",
+                                  argv[optind + 2], argv[optind + 1]);
+                        return EXIT_USAGE;
+                }
+        } else if (streq(cmd, "rescan")) {
+                if (a.all ? optind + 1 != argc : optind + 2 != argc) {
+                        log_error("Usage: castlectl cluster rescan NODE|--all.");
+                        return EXIT_USAGE;
+                }
+                if (a.all && a.command_id > 0) {
+                        log_error("--command-id names one command: not with rescan --all.");
                         return EXIT_USAGE;
                 }
         } else if (streq(cmd, "policy")) {
@@ -1261,7 +1449,11 @@ int cmd_cluster(int argc, char *argv[]) {
         else if (streq(cmd, "watch"))
                 r = cluster_watch(&a);
         else if (streq(cmd, "osd"))
-                r = cmd_osd_create(&a, argv[optind + 2], argv[optind + 3]);
+                r = cmd_osd_create(&a, argv[optind + 2], argv + optind + 3);
+        else if (streq(cmd, "zap"))
+                r = cmd_cluster_zap(&a, argv[optind + 1], argv[optind + 2]);
+        else if (streq(cmd, "rescan"))
+                r = cmd_rescan(&a, a.all ? NULL : argv[optind + 1]);
         else if (streq(cmd, "node"))
                 r = cmd_node_rm(&a, argv[optind + 2]);
         else if (streq(cmd, "audit"))

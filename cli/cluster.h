@@ -41,6 +41,13 @@ typedef struct ClusterArgs {
         const char *since;      /* audit: --since TIME */
         const char *input;      /* apply: -i FILE, "-" for stdin */
         bool yaml;              /* specs: --format yaml */
+        /* osd create's batch options (castlectl osd batch's), zap's and rescan's */
+        char **db_devices, **wal_devices;
+        uint32_t osds_per_device, db_slots, wal_slots;
+        uint64_t block_db_size, block_wal_size;
+        int32_t osd_ids[256];
+        size_t n_osd_ids;
+        bool dmcrypt, lvm, destroy, yes, all;
 } ClusterArgs;
 
 /* One request to the coordinators, and the replies to it, all from one of them. */

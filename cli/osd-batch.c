@@ -19,7 +19,8 @@ static void help_batch(FILE *f) {
 "Usage: castlectl osd batch DEVICE... [--db-devices DEVICE...] [--wal-devices DEVICE...]\n"
 "                           [OPTIONS]\n"
 "\n"
-"Make LVM-mode OSDs on every DEVICE, as `ceph-volume lvm batch` lays them out. Without\n"
+"Make LVM-mode OSDs on every DEVICE, as `ceph-volume lvm batch` lays them out (or raw\n"
+"OSDs, one per DEVICE, with --method=raw). Without\n"
 "--db-devices and --wal-devices, a mix of rotational and solid-state devices is split:\n"
 "the rotational ones hold data and the others block.db, each cut into even slots, one per\n"
 "OSD it serves. The plan is checked whole before anything is written: one device that is\n"
@@ -29,6 +30,14 @@ static void help_batch(FILE *f) {
 "      --db-devices DEVICE...   block.db on these (ceph VGs on them are reused)\n"
 "      --wal-devices DEVICE...  block.wal on these\n"
 "      --osds-per-device=N      N OSDs on each data device (default 1)\n"
+"      --method=raw|lvm         LVM volumes (default), or raw OSDs that take one whole\n"
+"                               data device each, without DB/WAL devices or dm-crypt\n"
+"      --db-slots=N             cut each DB device in N slots (default: one per OSD it\n"
+"                               serves); --wal-slots=N likewise\n"
+"      --osd-id=ID              reuse this destroyed OSD id; repeat it for the next OSDs,\n"
+"                               in the order they are made\n"
+"      --osdspec-affinity=NAME  tag the LVs ceph.osdspec_affinity=NAME (the OSD spec that\n"
+"                               made them, as cephadm does)\n"
 "      --block-db-size=SIZE     each block.db LV this big (default: an even slot)\n"
 "      --block-wal-size=SIZE    each block.wal LV this big (default: an even slot)\n"
 "      --dmcrypt                LUKS2 on every LV; the keys are kept by the monitors\n"
@@ -36,7 +45,9 @@ static void help_batch(FILE *f) {
 "      --report                 print the plan and change nothing\n"
 "      --no-start, --start-mode=MODE, --timeout=SEC   as for prepare\n"
 "  -f, --format=FORMAT          text (default) or json\n"
-"      --progress=KIND          text (default, on stderr), json, none\n"
+"      --progress=KIND          text (default, on stderr), json (one object per line on\n"
+"                               stdout, then one result object: result, osd_ids, error),\n"
+"                               none\n"
 "\n"
 OSDCLI_COMMON_HELP
 "\n"
@@ -81,8 +92,9 @@ static json_object *batch_osd_json(const BatchOsd *o) {
         return j;
 }
 
-static void print_batch_report(const BatchPlan *p, bool dmcrypt) {
-        printf("%zu OSD%s (LVM%s); nothing was changed:\n", p->n, p->n == 1 ? "" : "s", dmcrypt ? ", dm-crypt" : "");
+static void print_batch_report(const BatchPlan *p, bool raw, bool dmcrypt) {
+        printf("%zu OSD%s (%s%s); nothing was changed:\n", p->n, p->n == 1 ? "" : "s", raw ? "raw" : "LVM",
+               dmcrypt ? ", dm-crypt" : "");
         printf("  %-12s %-9s %-12s %-9s %-12s %-9s %s\n", "DATA", "SIZE", "DB", "SIZE", "WAL", "SIZE", "");
         for (size_t i = 0; i < p->n; i++) {
                 const BatchOsd *o = &p->osds[i];
@@ -100,6 +112,8 @@ static void print_batch_report(const BatchPlan *p, bool dmcrypt) {
 typedef struct BatchOutput {
         const OsdArgs *args;
         json_object *results;
+        json_object *osd_ids;           /* the OSDs made, for --progress=json's result */
+        char *error;                    /* the first failure, in words */
 } BatchOutput;
 
 /* Each OSD the batch made or failed to make: a line (or the error) and its JSON. */
@@ -107,6 +121,10 @@ static void batch_osd_done(const BatchOsd *o, const PrepareRequest *req, const P
                            void *userdata) {
         BatchOutput *out = userdata;
 
+        if (r < 0 && !out->error)
+                (void) asprintf(&out->error, "/dev/%s: %s", o->data->kname, res->error ?: strerror(-r));
+        if (r >= 0 && res->osd_id >= 0)
+                json_object_array_add(out->osd_ids, json_object_new_int(res->osd_id));
         if (r < 0) {
                 log_error("/dev/%s: %s", o->data->kname, res->error ?: strerror(-r));
                 if (res->rolled_back)
@@ -118,11 +136,40 @@ static void batch_osd_done(const BatchOsd *o, const PrepareRequest *req, const P
         json_object_array_add(out->results, osdcli_prepare_json(res, req, r >= 0));
 }
 
+/* --progress=json's last line, which the agent's job runner takes for the end of the job:
+ * whether it worked, the OSDs the batch made (and those that already were there are not
+ * listed), and the first error. Takes osd_ids. */
+static void print_progress_result(const char *error, json_object *osd_ids, const char *message) {
+        json_object *o = json_object_new_object();
+        _cleanup_free_ char *msg = NULL;
+        size_t n = osd_ids ? json_object_array_length(osd_ids) : 0;
+
+        for (size_t i = 0; i < n; i++) {
+                char *m;
+                if (asprintf(&m, "%s%sosd.%d", strempty(msg), msg ? " " : "",
+                             json_object_get_int(json_object_array_get_idx(osd_ids, i))) < 0)
+                        break;
+                free(msg);
+                msg = m;
+        }
+        json_object_object_add(o, "result", json_object_new_boolean(!error));
+        json_object_object_add(o, "batch", json_object_new_boolean(true));
+        json_object_object_add(o, "osd_id", json_object_new_int(n > 0 ? json_object_get_int(json_object_array_get_idx(osd_ids, 0)) : -1));
+        json_object_object_add(o, "osd_ids", osd_ids ?: json_object_new_array());
+        json_object_object_add(o, "message", json_object_new_string(message ?: msg ?: (error ? "" : "no new OSD was needed")));
+        if (error)
+                json_object_object_add(o, "error", json_object_new_string(error));
+        osdcli_print_json(o, false);
+}
+
 /* The batch's own options. */
 typedef struct BatchArgs {
         char **db, **wal;
-        unsigned per;
-        bool report;
+        unsigned per, db_slots, wal_slots;
+        int osd_ids[BATCH_MAX_OSD_IDS];
+        size_t n_osd_ids;
+        const char *affinity;
+        bool report, raw;
 } BatchArgs;
 
 static void batch_args_done(BatchArgs *b) {
@@ -146,6 +193,32 @@ static int batch_option(OsdArgs *a, int c, void *userdata) {
         case ARG_REPORT:
                 b->report = true;
                 return 1;
+        case ARG_METHOD:
+                if (!streq(optarg, "raw") && !streq(optarg, "lvm"))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--method: '%s' is not raw or lvm", optarg);
+                b->raw = streq(optarg, "raw");
+                return 1;
+        case ARG_DB_SLOTS:
+        case ARG_WAL_SLOTS:
+                if (safe_atoi(optarg, &n) < 0 || n <= 0 || n > BATCH_MAX_SLOTS)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--%s-slots: '%s' is not a number from 1 to %d",
+                                               c == ARG_DB_SLOTS ? "db" : "wal", optarg, BATCH_MAX_SLOTS);
+                *(c == ARG_DB_SLOTS ? &b->db_slots : &b->wal_slots) = (unsigned) n;
+                return 1;
+        case ARG_OSD_IDS:
+                if (safe_atoi(optarg, &n) < 0 || n < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--osd-id: '%s' is not an OSD id", optarg);
+                if (b->n_osd_ids >= BATCH_MAX_OSD_IDS)
+                        return log_error_errno(SYNTHETIC_ERRNO(E2BIG), "--osd-id: more than %d ids", BATCH_MAX_OSD_IDS);
+                b->osd_ids[b->n_osd_ids++] = n;
+                return 1;
+        case ARG_OSDSPEC_AFFINITY:
+                if (!batch_affinity_valid(optarg))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "--osdspec-affinity: '%s' is not a service id (letters, digits, '.', '_', '-')",
+                                               optarg);
+                b->affinity = optarg;
+                return 1;
         default:
                 return 0;
         }
@@ -157,6 +230,11 @@ int osdcli_batch(int argc, char *argv[]) {
                 { "wal-devices", required_argument, NULL, ARG_WAL_DEVICES },
                 { "osds-per-device", required_argument, NULL, ARG_OSDS_PER_DEVICE },
                 { "report", no_argument, NULL, ARG_REPORT },
+                { "method", required_argument, NULL, ARG_METHOD },
+                { "db-slots", required_argument, NULL, ARG_DB_SLOTS },
+                { "wal-slots", required_argument, NULL, ARG_WAL_SLOTS },
+                { "osd-id", required_argument, NULL, ARG_OSD_IDS },
+                { "osdspec-affinity", required_argument, NULL, ARG_OSDSPEC_AFFINITY },
                 OSDCLI_PREPARE_OPTIONS,
                 OSDCLI_COMMON_OPTIONS,
                 {},
@@ -170,6 +248,7 @@ int osdcli_batch(int argc, char *argv[]) {
         BatchRequest req = {};
         OsdArgs a = { .prep.osd_id = -1 };
         json_object *results = NULL;
+        BatchOutput out = {};
         int r, failed = 0;
 
         if (expand_lists(argc, argv, &args) < 0)
@@ -193,13 +272,24 @@ int osdcli_batch(int argc, char *argv[]) {
         req.db_devices = b.db;
         req.wal_devices = b.wal;
         req.osds_per_device = b.per;
+        req.db_slots = b.db_slots;
+        req.wal_slots = b.wal_slots;
+        req.raw = b.raw;
+        req.osd_ids = b.osd_ids;
+        req.n_osd_ids = b.n_osd_ids;
+        req.osdspec_affinity = b.affinity;
 
         r = devscan_run(&a.ctx.scan, &scan);
-        if (r < 0)
+        if (r < 0) {
+                if (streq_ptr(a.progress, "json"))
+                        print_progress_result("cannot scan the devices", NULL, NULL);
                 return log_error_errno(r, "Cannot scan the devices: %m"), 1;
+        }
         r = batch_plan(scan->devices, &req, &plan, &err);
         if (r < 0) {
                 log_error("%s", strempty(err));
+                if (streq_ptr(a.progress, "json"))
+                        print_progress_result(err ?: "the batch could not be planned", NULL, NULL);
                 return 1;
         }
         if (b.report) {
@@ -208,16 +298,31 @@ int osdcli_batch(int argc, char *argv[]) {
                         for (size_t i = 0; i < plan.n; i++)
                                 json_object_array_add(l, batch_osd_json(&plan.osds[i]));
                         osdcli_print_json(l, true);
-                } else
-                        print_batch_report(&plan, a.prep.dmcrypt);
+                } else if (!streq_ptr(a.progress, "json"))
+                        print_batch_report(&plan, b.raw, a.prep.dmcrypt);
+                if (streq_ptr(a.progress, "json")) {
+                        _cleanup_free_ char *msg = NULL;
+                        size_t k = 0;
+                        for (size_t i = 0; i < plan.n; i++)
+                                k += !plan.osds[i].exists;
+                        if (asprintf(&msg, "would make %zu %s OSD%s (%zu there already)", k, b.raw ? "raw" : "LVM",
+                                     k == 1 ? "" : "s", plan.n - k) < 0)
+                                return log_oom(), 1;
+                        print_progress_result(NULL, NULL, msg);
+                }
                 return 0;
         }
         results = json_object_new_array();
-        failed = batch_execute(&a.ctx, &req, &plan, batch_osd_done,
-                               &(BatchOutput) { .args = &a, .results = results });
+        out = (BatchOutput) { .args = &a, .results = results, .osd_ids = json_object_new_array() };
+        failed = batch_execute(&a.ctx, &req, &plan, batch_osd_done, &out);
         if (osdcli_want_json(&a))
                 osdcli_print_json(results, !streq_ptr(a.progress, "json"));
         else
                 json_object_put(results);
+        if (streq_ptr(a.progress, "json"))
+                print_progress_result(failed > 0 ? strempty(out.error) : NULL, out.osd_ids, NULL);
+        else
+                json_object_put(out.osd_ids);
+        free(out.error);
         return failed > 0 ? 1 : 0;
 }

@@ -57,6 +57,11 @@ enum {
         ARG_WAL_DEVICES,
         ARG_OSDS_PER_DEVICE,
         ARG_REPORT,
+        ARG_METHOD,
+        ARG_DB_SLOTS,
+        ARG_WAL_SLOTS,
+        ARG_OSD_IDS,
+        ARG_OSDSPEC_AFFINITY,
 };
 
 #define OSDCLI_COMMON_OPTIONS                                              \

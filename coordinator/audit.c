@@ -396,11 +396,56 @@ const char *audit_command_action(const Castle__Command *c) {
                 return "rescan";
         case CASTLE__COMMAND__KIND_POLICY:
                 return "policy";
+        case CASTLE__COMMAND__KIND_ZAP:
+                return c->zap->destroy ? "zap --destroy" : "zap";
         default:
                 return "command";
         }
 }
 
+/* Appends name to buf (a list separated by ','), or "..." once it is full. */
+static void devices_add(char *buf, size_t size, const char *name) {
+        size_t n = strlen(buf);
+
+        if (isempty(name) || (n >= 3 && streq(buf + n - 3, "...")))
+                return;
+        if (n + 1 + strlen(name) + 5 > size) {
+                snprintf(buf + n, size - n, "%s...", n > 0 ? "," : "");
+                return;
+        }
+        snprintf(buf + n, size - n, "%s%s", n > 0 ? "," : "", name);
+}
+
 const char *audit_command_device(const Castle__Command *c) {
-        return c && c->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE ? c->osd_create->device_id : NULL;
+        /* a batch names every data, DB and WAL device; the list lives until the next call on
+         * this thread (callers copy it at once) */
+        static _Thread_local char buf[AUDIT_DEVICES_MAX];
+        const Castle__OsdCreate *o;
+
+        if (c && c->kind_case == CASTLE__COMMAND__KIND_ZAP)
+                return c->zap->device;
+        if (!c || c->kind_case != CASTLE__COMMAND__KIND_OSD_CREATE)
+                return NULL;
+        o = c->osd_create;
+        if (o->n_data_devices == 0 && o->n_db_devices == 0 && o->n_wal_devices == 0)
+                return o->device_id;
+        buf[0] = 0;
+        devices_add(buf, sizeof buf, o->device_id);
+        for (size_t i = 0; i < o->n_data_devices; i++)
+                devices_add(buf, sizeof buf, o->data_devices[i]);
+        for (size_t i = 0; i < o->n_db_devices; i++) {
+                char *s;
+                if (asprintf(&s, "db:%s", strempty(o->db_devices[i])) < 0)
+                        continue;
+                devices_add(buf, sizeof buf, s);
+                free(s);
+        }
+        for (size_t i = 0; i < o->n_wal_devices; i++) {
+                char *s;
+                if (asprintf(&s, "wal:%s", strempty(o->wal_devices[i])) < 0)
+                        continue;
+                devices_add(buf, sizeof buf, s);
+                free(s);
+        }
+        return buf;
 }

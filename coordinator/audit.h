@@ -35,6 +35,9 @@ typedef struct AuditCaller {
 /* How a command is named in the trail: "osd create" ("osd create --dry-run"), "rescan",
  * "policy"; and the device it names, or NULL. */
 const char *audit_command_action(const Castle__Command *c);
+/* The device a command names; for a batch create, its devices joined by ',' (DB and WAL ones as
+ * db:NAME, wal:NAME; "..." past AUDIT_DEVICES_MAX), valid until the next call on this thread. */
+#define AUDIT_DEVICES_MAX 1024
 const char *audit_command_device(const Castle__Command *c);
 
 /* Copies who into c (its strings cut to c's arrays). */

@@ -66,13 +66,22 @@ static int refuse(const Device *d, const DeviceList *all, const char *role, char
 }
 
 /* One role's devices split into slots for `users` OSDs: slots per device, and the size. */
-static int fast_slots(const DeviceList *all, const Role *fast, size_t users, uint64_t want, const char *what,
-                      unsigned *ret_slots, char **error) {
+static int fast_slots(const DeviceList *all, const Role *fast, size_t users, uint64_t want, unsigned asked,
+                      const char *what, unsigned *ret_slots, char **error) {
         unsigned slots;
 
         if (fast->n == 0)
                 return 0;
         slots = (unsigned) ((users + fast->n - 1) / fast->n);
+        if (asked > 0) {
+                /* ceph-volume's --db-slots: the device is cut in this many, some may stay free */
+                if (asked < slots) {
+                        error_set(error, "--%s-slots=%u leaves no slot for %zu OSDs on %zu %s device%s", what, asked,
+                                  users, fast->n, what, fast->n == 1 ? "" : "s");
+                        return -ENOSPC;
+                }
+                slots = asked;
+        }
         for (size_t i = 0; i < fast->n; i++) {
                 const Device *d = fast->d[i];
                 if (!d->available && !lvm_device_in_ceph_vg(d, NULL, NULL))
@@ -106,8 +115,14 @@ int batch_plan(const DeviceList *devices, const BatchRequest *req, BatchPlan *re
                 error_set(error, "no data devices");
                 return -EINVAL;
         }
+        if (req->raw && (db->n > 0 || wal->n > 0 || per > 1 || req->dmcrypt || req->db_slots > 0 || req->wal_slots > 0)) {
+                /* castle's raw OSDs keep block, DB and WAL on one device */
+                error_set(error, "raw OSDs take one whole data device each: DB and WAL devices, several OSDs per "
+                                 "device, slots and dm-crypt need --method=lvm");
+                return -EOPNOTSUPP;
+        }
         /* ceph-volume's automatic split: rotational data, solid-state block.db */
-        if (db->n == 0 && wal->n == 0) {
+        if (!req->raw && db->n == 0 && wal->n == 0) {
                 Role rot = {}, ssd = {};
                 for (size_t i = 0; i < data->n; i++) {
                         Role *to = data->d[i]->rotational ? &rot : &ssd;
@@ -124,11 +139,15 @@ int batch_plan(const DeviceList *devices, const BatchRequest *req, BatchPlan *re
                         return refuse(d, devices, "data", error);
         }
         users = data->n * per;
-        r = fast_slots(devices, db, users, req->db_size, "db", &db_slots, error);
+        r = fast_slots(devices, db, users, req->db_size, req->db_slots, "db", &db_slots, error);
         if (r >= 0)
-                r = fast_slots(devices, wal, users, req->wal_size, "wal", &wal_slots, error);
+                r = fast_slots(devices, wal, users, req->wal_size, req->wal_slots, "wal", &wal_slots, error);
         if (r < 0)
                 return r;
+        if (req->n_osd_ids > users) {
+                error_set(error, "%zu OSD ids for %zu OSDs", req->n_osd_ids, users);
+                return -EINVAL;
+        }
 
         p.osds = calloc(users, sizeof *p.osds);
         if (!p.osds)
@@ -172,6 +191,7 @@ int batch_execute(OsdContext *c, const BatchRequest *req, const BatchPlan *plan,
                   void *userdata) {
         _cleanup_strv_free_ char **written = NULL;
         bool own_mon = false;
+        size_t made = 0;
         int failed = 0;
 
         if (!c->mon && batch_has_new(plan))
@@ -183,7 +203,7 @@ int batch_execute(OsdContext *c, const BatchRequest *req, const BatchPlan *plan,
                         .data = o->data->stable_id,
                         .crush_class = req->crush_class,
                         .osd_id = -1,
-                        .lvm = true,
+                        .lvm = !req->raw,
                         .dmcrypt = req->dmcrypt,
                         .db = o->db ? o->db->stable_id : NULL,
                         .wal = o->wal ? o->wal->stable_id : NULL,
@@ -194,11 +214,17 @@ int batch_execute(OsdContext *c, const BatchRequest *req, const BatchPlan *plan,
                         .wal_size = req->wal_size,
                         .recent = plan->devices,
                         .dirty = written,
+                        .osdspec_affinity = req->osdspec_affinity,
                 };
                 int r;
 
                 if (o->exists)
                         continue;
+                if (made < req->n_osd_ids)
+                        pr.osd_id = req->osd_ids[made];
+                made++;
+                if (req->raw)
+                        pr.data_slots = 0;
                 r = osd_prepare(c, &pr, &res);
                 /* what this OSD wrote to is probed again by the next OSD's plan */
                 (void) strv_extend(&written, o->data->kname);

@@ -9,10 +9,29 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "discovery/device.h"
 #include "osd-prep/context.h"
 #include "osd-prep/prepare.h"
+
+/* Bounds of what a batch may be asked (the agent takes them from the network). */
+#define BATCH_MAX_SLOTS 256
+#define BATCH_MAX_OSD_IDS 256
+#define BATCH_AFFINITY_MAX 63
+
+/* An osdspec affinity (a spec's service id) fits an LVM tag: 1..63 of [A-Za-z0-9._-]. Inline:
+ * the agent checks it without linking the prepare code. */
+static inline bool batch_affinity_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        if (n == 0 || n > BATCH_AFFINITY_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", s[i]))
+                        return false;
+        return true;
+}
 
 typedef struct BatchRequest {
         char *const *devices;
@@ -20,6 +39,11 @@ typedef struct BatchRequest {
         char *const *wal_devices;
         unsigned osds_per_device;       /* 0: 1 */
         uint64_t db_size, wal_size;     /* 0: one slot */
+        unsigned db_slots, wal_slots;   /* slots per DB/WAL device; 0: as many as it serves */
+        bool raw;                       /* raw OSDs, one per data device, no DB/WAL, no LVM */
+        const int *osd_ids;             /* ids to reuse, in the order the new OSDs are made */
+        size_t n_osd_ids;
+        const char *osdspec_affinity;   /* LVM OSDs' ceph.osdspec_affinity tag; NULL: none */
         /* for batch_execute(): what every OSD of the batch gets */
         const char *crush_class;        /* NULL: the monitor's guess */
         bool dmcrypt;

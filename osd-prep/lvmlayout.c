@@ -109,7 +109,7 @@ static int base_tags(const JournalEntry *e, const LayoutRequest *req, VolumeType
         r = r < 0 ? r : tag(&l, "cluster_fsid", e->cluster_fsid);
         r = r < 0 ? r : tag(&l, "cluster_name", req->cluster_name);
         r = r < 0 ? r : tag(&l, "crush_device_class", e->crush_class);
-        r = r < 0 ? r : tag(&l, "osdspec_affinity", "");
+        r = r < 0 ? r : tag(&l, "osdspec_affinity", req->osdspec_affinity);
         r = r < 0 ? r : tag(&l, "objectstore", "bluestore");
         r = r < 0 ? r : tag(&l, "encrypted", e->encrypted ? "1" : "0");
         r = r < 0 ? r : tag(&l, "cephx_lockbox_secret", e->encrypted ? e->lockbox : "");

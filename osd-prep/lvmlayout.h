@@ -36,6 +36,7 @@ typedef struct LayoutRequest {
         VgInfo vg[_VOLUME_MAX];
         const char *cluster_name;
         const char *dmcrypt_key;         /* NULL: no dm-crypt */
+        const char *osdspec_affinity;    /* the OSD spec that made it (cephadm's tag); NULL: none */
 } LayoutRequest;
 
 typedef struct OsdPaths {

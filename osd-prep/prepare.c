@@ -479,6 +479,7 @@ static int make_layout(Run *run) {
                 .slots = { run->req->data_slots, run->req->db_slots, run->req->wal_slots },
                 .size = { 0, run->req->db_size, run->req->wal_size },
                 .cluster_name = osd_ctx_cluster(run->c),
+                .osdspec_affinity = run->req->osdspec_affinity,
         };
         char *err = NULL;
         int r;
