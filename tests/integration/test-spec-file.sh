@@ -38,7 +38,7 @@ cluster() { timeout 20 "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$
 
 # ---- castlectl cluster policy is gone ----
 rc=0
-cluster policy node-p --auto-prepare=yes >"$WORK/policy.out" 2>&1 || rc=$?
+cluster policy node-p >"$WORK/policy.out" 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q "'cluster policy' was removed: OSD specs replace the node policy (castlectl cluster apply)" \
         "$WORK/policy.out" && pass "castlectl cluster policy is a usage error that names its replacement" ||
         fail "castlectl cluster policy: exit $rc, said: $(cat "$WORK/policy.out")"
