@@ -28,7 +28,7 @@ int command_table_begin(CommandTable *t, uint64_t id, const Castle__JobUpdate **
 /* u becomes its command's latest update; u->done finishes the command. An update of an id not
  * in the table (a refusal before it was recorded, a job of an evicted one) is recorded too. */
 int command_table_update(CommandTable *t, const Castle__JobUpdate *u);
-/* Finishes a command that has no updates (a rescan, a policy). */
+/* Finishes a command that has no updates (a rescan, a spec set). */
 void command_table_finish(CommandTable *t, uint64_t id);
 /* Forgets everything (a reload that reset what the commands changed). */
 void command_table_clear(CommandTable *t);

@@ -3,14 +3,18 @@
  * name, type, default, range and help, for the file, the command line, --help and
  * --check-config. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "agent/config.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
+#include "proto/codec.h"
 
 #define OPT(name, type, def, min, max, field, help) \
         { "agent", name, type, def, min, max, offsetof(AgentConfig, field), help }
@@ -35,6 +39,9 @@ const ConfOption agent_config_options[] = {
             "client's retry) is not run twice"),
         OPT("node-id", CONF_STRING, "", 0, 0, node_id,
             "this node's name at the coordinator (default: /etc/machine-id, else the hostname; in a container the host's machine-id, else $NODE_NAME)"),
+        OPT("labels", CONF_STRV, "", 0, 0, labels,
+            "this node's labels, separated by commas: OSD specs with placement.label place the nodes that "
+            "have it (at most 64, each 1-255 printable characters without blanks)"),
         OPT("insecure", CONF_BOOL, "no", 0, 0, insecure, "connect without CURVE (testing only)"),
         OPT("allow-loop", CONF_BOOL, "no", 0, 0, allow_loop,
             "report loop devices and accept them as available (tests and demos)"),
@@ -70,14 +77,14 @@ const ConfOption agent_config_options[] = {
         OSDOPT("state-dir", CONF_STRING, "", 0, 0, state_dir, "castle's state, the prepare journal (default /var/lib/castle)"),
         ENUM("osd", "start-mode", "auto", start_mode, agent_config_start_modes,
              "how prepared OSDs are started"),
-        OSDOPT("auto-prepare", CONF_BOOL, "no", 0, 0, auto_prepare,
-               "prepare an OSD on every available device that matches the two filters below, as it appears"),
-        OSDOPT("auto-prepare-filter", CONF_REGEX, "", 0, 0, auto_prepare_filter,
-               "auto-prepare only devices whose kernel name matches (regex; empty: all)"),
-        OSDOPT("auto-prepare-path-filter", CONF_REGEX, "", 0, 0, auto_prepare_path_filter,
-               "auto-prepare only devices with a /dev path or link matching (regex; empty: all)"),
         OSDOPT("crush-device-class", CONF_STRING, "", 0, 0, crush_device_class,
                "CRUSH device class of OSDs this agent prepares (empty: the monitor's guess)"),
+        OSDOPT("spec-file", CONF_STRING, "", 0, 0, spec_file,
+               "OSD specs of this node in cephadm's YAML (castlectl cluster apply's format), applied with "
+               "the coordinators' (which win on a name both use); read at start and on SIGHUP"),
+        OSDOPT("spec-settle", CONF_DURATION, "60s", USEC_PER_SEC, USEC_PER_DAY, spec_settle,
+               "a device an OSD spec newly selects is taken only once it has stayed unchanged (its "
+               "signatures, partitions, holders, sectors written) and available this long"),
 };
 
 const size_t agent_config_n_options = ELEMENTSOF(agent_config_options);
@@ -87,15 +94,49 @@ int agent_config_parse_args(int argc, char *argv[], DaemonArgs *ret) {
                                  ret);
 }
 
+/* The options that are gone, and what replaces them: a configuration that still sets one is
+ * refused, with the way to do the same now. */
+static const char *const removed_options[] = { "auto-prepare", "auto-prepare-filter", "auto-prepare-path-filter" };
+
+static void explain_removed(const char *path) {
+        _cleanup_free_ char *text = NULL;
+        unsigned lineno = 0;
+        size_t size = 0;
+
+        if (isempty(path) || read_full_file_at(AT_FDCWD, path, 1024 * 1024, &text, &size) < 0)
+                return;
+        for (char *line = text, *next; line && *line; line = next) {
+                char *key = line;
+                size_t len;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                lineno++;
+                key += strspn(key, " \t");
+                len = strcspn(key, " \t=");
+                for (size_t i = 0; i < ELEMENTSOF(removed_options); i++)
+                        if (len == strlen(removed_options[i]) && strncmp(key, removed_options[i], len) == 0)
+                                log_error("%s:%u: %s was removed: OSD specs replace the node policy (castlectl "
+                                          "cluster apply, or the spec-file option for a node without a "
+                                          "coordinator; see castle.conf(5)).",
+                                          path, lineno, removed_options[i]);
+        }
+}
+
 int agent_config_load(const DaemonArgs *args, AgentConfig *ret) {
         AgentConfig c = {};
         int r;
 
         r = daemon_load_config(agent_config_options, agent_config_n_options, args, &c);
+        if (r < 0)
+                explain_removed(args->config_path);
         if (r >= 0) {
                 _cleanup_free_ char *err = NULL;
 
                 r = agent_config_check_coordinators(&c, &err);
+                if (r >= 0)
+                        r = agent_config_check_labels(&c, &err);
                 if (r < 0)
                         log_error("%s", strempty(err));
         }
@@ -129,6 +170,23 @@ int agent_config_check_coordinators(const AgentConfig *c, char **ret_error) {
                              "coordinator-key: %zu keys for %zu coordinators (give one key for all, or one "
                              "per endpoint)",
                              n_keys, n);
+        return k == 0 ? 0 : k < 0 ? -ENOMEM : -EINVAL;
+}
+
+int agent_config_check_labels(const AgentConfig *c, char **ret_error) {
+        size_t n = strv_length(c->labels);
+        int k = 0;
+
+        if (n > AGENT_MAX_LABELS)
+                k = asprintf(ret_error, "labels: %zu labels, at most %u", n, AGENT_MAX_LABELS);
+        for (size_t i = 0; k == 0 && i < n; i++) {
+                if (!codec_valid_id(c->labels[i]))
+                        k = asprintf(ret_error, "labels: '%s' is not a valid label (1-255 printable characters, no blanks)",
+                                     c->labels[i]);
+                for (size_t j = 0; k == 0 && j < i; j++)
+                        if (streq(c->labels[i], c->labels[j]))
+                                k = asprintf(ret_error, "labels: %s is listed twice", c->labels[i]);
+        }
         return k == 0 ? 0 : k < 0 ? -ENOMEM : -EINVAL;
 }
 

@@ -17,6 +17,8 @@
 
 /* Coordinators in the coordinator option's list, at most. */
 #define AGENT_MAX_COORDINATORS 16
+/* Labels in the labels option, at most. */
+#define AGENT_MAX_LABELS 64
 
 typedef struct AgentConfig {
         char **coordinator;             /* endpoints, at least one */
@@ -24,6 +26,7 @@ typedef struct AgentConfig {
         char **coordinator_key;         /* one for all, or one per endpoint */
         uint64_t recent_commands;
         char *node_id;
+        char **labels;
         bool insecure;
         bool allow_loop;
         bool all;
@@ -45,10 +48,9 @@ typedef struct AgentConfig {
         char *osd_root;
         char *state_dir;
         StartMode start_mode;
-        bool auto_prepare;
-        char *auto_prepare_filter;
-        char *auto_prepare_path_filter;
         char *crush_device_class;
+        char *spec_file;
+        uint64_t spec_settle;
 } AgentConfig;
 
 /* The start-mode names, indexed by StartMode: what the agent passes to castlectl-osd. */
@@ -68,6 +70,9 @@ void agent_config_done(AgentConfig *c);
  * endpoints, no endpoint twice, and one key for all or one per endpoint. -EINVAL with *ret_error
  * (to free) saying why. agent_config_load() checks it. */
 int agent_config_check_coordinators(const AgentConfig *c, char **ret_error);
+/* Whether the labels are valid (each 1-255 printable characters without blanks, as the
+ * protocol's ids; at most AGENT_MAX_LABELS, none twice); -EINVAL with *ret_error (to free). */
+int agent_config_check_labels(const AgentConfig *c, char **ret_error);
 /* The public key file of coordinator i. */
 const char *agent_config_coordinator_key(const AgentConfig *c, size_t i);
 /* The options with their defaults and help, for --help. */

@@ -529,19 +529,6 @@ int job_runner_submit_prepare(JobRunner *jr, uint64_t command_id, const JobPrepa
         return job_runner_submit(jr, command_id, args);
 }
 
-void job_runner_apply_policy(JobRunner *jr, Policy *p, const Report *report, const JobPrepareOptions *o) {
-        if (!report || !p->auto_prepare)
-                return;
-        for (size_t i = 0; i < report->n; i++) {
-                const Castle__Device *d = report->entries[i].msg;
-                if (!policy_take(p, d))
-                        continue;
-                log_info("Policy: preparing an OSD on %s (%s).", d->path, d->stable_id);
-                if (job_runner_submit_prepare(jr, 0, o, d->stable_id, false, p->crush_class) < 0)
-                        log_error("Policy: could not queue the prepare of %s.", d->stable_id);
-        }
-}
-
 char *job_helper_path(const char *configured) {
         char self[PATH_MAX], *p = NULL;
         ssize_t n;

@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/policy.h"
 #include "agent/report.h"
 #include "proto/castle.pb-c.h"
 
@@ -64,12 +63,10 @@ int job_osd_create_args(const JobPrepareOptions *o, const Castle__OsdCreate *c, 
 /* castlectl-osd's arguments for the zap of z->device (`zap --progress=json ... -- DEVICE`). */
 int job_zap_args(const JobPrepareOptions *o, const Castle__Zap *z, char ***ret, char **error);
 
-/* Queues the prepare of device as job command_id (0: the node's own policy). -EBUSY when the
+/* Queues the prepare of device as job command_id. -EBUSY when the
  * queue is full. */
 int job_runner_submit_prepare(JobRunner *jr, uint64_t command_id, const JobPrepareOptions *o,
                               const char *device, bool dry_run, const char *crush_class);
-/* Queues a prepare for every device of report that the policy takes (each once per run). */
-void job_runner_apply_policy(JobRunner *jr, Policy *p, const Report *report, const JobPrepareOptions *o);
 
 /* The castlectl-osd program: the configured one, else the one next to this program, else the
  * one in the libexec directory. NULL when out of memory. */

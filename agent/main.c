@@ -6,7 +6,8 @@
  * list (each with a session of its own, agent/session.c: reports, heartbeats and job updates go
  * to every coordinator, and a coordinator that is down delays no other: sends never block), the
  * scan worker's pipe and the debounce timers
- * (agent/scanplan.c), the OSD jobs (agent/jobs.c), and the rescan and heartbeat timers. zloop
+ * (agent/scanplan.c), the OSD jobs (agent/jobs.c), the OSD specs' reconciliation (agent/specs.c), and
+ * the rescan, heartbeat and settle timers. zloop
  * because it polls ZeroMQ sockets next to plain fds without re-deriving ZMQ_FD's
  * edge-triggered rules, and CZMQ's actors give the worker thread a socket to answer on. The
  * loop never does device I/O: scans run on the worker, whose probes have per-device
@@ -28,12 +29,13 @@
 #include "agent/hostview.h"
 #include "agent/jobs.h"
 #include "agent/metrics.h"
-#include "agent/policy.h"
 #include "agent/scanplan.h"
 #include "agent/session.h"
 #include "agent/sources.h"
+#include "agent/specs.h"
 #include "common/daemon-loop.h"
 #include "common/daemon.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/strv.h"
@@ -41,6 +43,8 @@
 #include "proto/codec.h"
 #include "proto/keys.h"
 #include "proto/link.h"
+#include "spec/select.h"
+#include "spec/spec.h"
 
 /* One coordinator: its endpoint, its socket (NULL while stopped) and its session. */
 typedef struct Link {
@@ -69,7 +73,9 @@ typedef struct Agent {
         char hostname[256];
         uint64_t watchdog_usec;
         JobRunner *jobs;
-        Policy policy;
+        AgentSpecs *specs;
+        int specs_timer;        /* -1: none */
+        uint64_t specs_wakeup;
         AgentMetrics *metrics;
 } Agent;
 
@@ -164,15 +170,118 @@ static const Report *current_report(const Agent *a) {
         return a->n_links > 0 ? session_current_report(a->links[0].session) : NULL;
 }
 
-static void apply_policy(Agent *a) {
-        JobPrepareOptions o = prepare_options(&a->cfg);
+/* ---- the node's OSD specs ---- */
 
-        job_runner_apply_policy(a->jobs, &a->policy, current_report(a), &o);
+static int on_specs_timer(zloop_t *loop, int timer_id, void *arg);
+
+/* Brings the node closer to its specs, and wakes up again when a device has settled or a
+ * back-off ended. */
+static void reconcile(Agent *a) {
+        uint64_t now = now_usec(), next;
+
+        if (!a->specs || !a->jobs)
+                return;
+        next = agent_specs_reconcile(a->specs, now);
+        if (next == a->specs_wakeup && a->specs_timer >= 0)
+                return;
+        if (a->specs_timer >= 0)
+                zloop_timer_end(a->loop, a->specs_timer);
+        a->specs_timer = -1;
+        a->specs_wakeup = next;
+        if (next > 0)
+                a->specs_timer = zloop_timer(a->loop, next > now ? (size_t) ((next - now + 999) / 1000) : 1, 1,
+                                             on_specs_timer, a);
+}
+
+static int on_specs_timer(zloop_t *loop, int timer_id, void *arg) {
+        Agent *a = arg;
+
+        a->specs_timer = -1; /* a timer that fires once is gone after this */
+        a->specs_wakeup = 0;
+        reconcile(a);
+        return 0;
+}
+
+/* The sectors written to a device so far, the 7th field of its stat in sysfs: a data write
+ * that changes no signature still shows there. */
+static int device_written(const char *kname, uint64_t *ret, void *userdata) {
+        Agent *a = userdata;
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        uint64_t v;
+        int r;
+
+        if (!isempty(a->cfg.sysroot) || isempty(kname) || strchr(kname, '/'))
+                return -EOPNOTSUPP;
+        if (asprintf(&path, "/sys/class/block/%s/stat", kname) < 0)
+                return -ENOMEM;
+        r = read_one_line_at(AT_FDCWD, path, &line);
+        if (r < 0)
+                return r;
+        if (sscanf(line, "%*u %*u %*u %*u %*u %*u %" SCNu64, &v) != 1)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int on_osd_create(uint64_t command_id, const Castle__OsdCreate *c, void *userdata);
+
+/* A spec's OsdCreate runs as a coordinator's would: the same function. */
+static int submit_spec_create(uint64_t command_id, const Castle__OsdCreate *c, void *userdata) {
+        return on_osd_create(command_id, c, userdata);
+}
+
+static const AgentSpecsOps specs_ops = {
+        .plan = spec_plan_node,
+        .plan_free = spec_node_plan_free,
+        .submit = submit_spec_create,
+        .written = device_written,
+};
+
+/* The spec-file's specs, parsed whole; an error names the file and the parser's reason. */
+static int read_spec_file(const char *path, SpecList *ret) {
+        _cleanup_free_ char *text = NULL, *err = NULL;
+        size_t size = 0;
+        int r;
+
+        *ret = (SpecList) {};
+        if (isempty(path))
+                return 0;
+        r = read_full_file_at(AT_FDCWD, path, SPEC_YAML_MAX, &text, &size);
+        if (r < 0)
+                return log_error_errno(r, "spec-file %s: %s", path,
+                                       r == -EFBIG ? "larger than the most a spec stream may hold" : strerror(-r));
+        r = spec_parse(text, size, ret, &err);
+        if (r < 0)
+                return log_error_errno(r, "spec-file %s: %s", path, err ?: "not a valid OSD spec");
+        return 0;
+}
+
+static void on_specs_command(const Castle__SpecSet *set, void *userdata) {
+        Agent *a = userdata;
+        int r;
+
+        r = agent_specs_set_remote(a->specs, set);
+        if (r == -EINVAL) {
+                log_warning("OSD specs from a coordinator refused: a spec name is not valid, or used twice; keeping "
+                            "the set held.");
+                return;
+        }
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        if (r == 0)
+                return; /* not newer than the set held (another coordinator's copy) */
+        log_info("OSD specs from the coordinators: %zu, revision %" PRId64 ".", set->n_specs, set->revision);
+        reconcile(a);
 }
 
 static void on_job_update(const Castle__JobUpdate *u, void *userdata) {
         Agent *a = userdata;
+        bool spec_job = agent_specs_owns(u->command_id);
 
+        if (spec_job && a->specs)
+                agent_specs_job_update(a->specs, u, now_usec());
         if (u->done) {
                 agent_metrics_job_done(a->metrics, u);
                 if (!isempty(u->error))
@@ -184,7 +293,7 @@ static void on_job_update(const Castle__JobUpdate *u, void *userdata) {
                                  u->already_prepared ? "was already there" : "is ready", strempty(u->device));
                 scan_plan_full(a->scans, now_usec()); /* show the result in the inventory */
         }
-        if (command_table_update(a->commands, u) < 0)
+        if (!spec_job && command_table_update(a->commands, u) < 0)
                 log_warning("Job %" PRIu64 ": its update could not be recorded; a repeat of the command will "
                             "not get it.", u->command_id);
         for (size_t i = 0; i < a->n_links; i++)
@@ -256,24 +365,11 @@ static int on_zap(uint64_t command_id, const Castle__Zap *z, void *userdata) {
         return job_runner_submit(a->jobs, command_id, args);
 }
 
-static void on_policy(const Castle__Policy *p, void *userdata) {
-        Agent *a = userdata;
-        _cleanup_free_ char *err = NULL;
-        int r;
-
-        r = policy_set(&a->policy, p->auto_prepare, p->name_filter, p->path_filter, p->crush_device_class, &err);
-        if (r < 0)
-                log_error("The coordinator's policy was not applied: %s", strempty(err));
-        else
-                log_info("The coordinator set the policy: auto-prepare %s.", p->auto_prepare ? "on" : "off");
-        apply_policy(a);
-}
-
 static const SessionHandlers session_handlers = {
         .rescan = on_rescan_command,
         .osd_create = on_osd_create,
         .zap = on_zap,
-        .policy = on_policy,
+        .specs = on_specs_command,
         .job_update = on_job_update,
         .repeat = on_repeat,
 };
@@ -322,8 +418,10 @@ static void on_scanner(ScanOutcome *o, bool full, void *userdata) {
                 if (o->warning && a->n_scans == 1)
                         log_warning("%s", o->warning);
                 report_to_all(a, TAKE_PTR(o->report));
+                if (a->specs)
+                        agent_specs_report(a->specs, current_report(a));
         }
-        apply_policy(a);
+        reconcile(a);
         if (!a->ready) {
                 a->ready = true;
                 notify_send("READY=1\nSTATUS=Following block devices");
@@ -355,21 +453,30 @@ static int start_scanner(Agent *a) {
         return 0;
 }
 
-static int start_jobs(Agent *a) {
-        _cleanup_free_ char *helper = job_helper_path(a->cfg.osd_helper), *err = NULL;
+/* The job runner, and the specs with the configuration's labels, settle time and spec-file
+ * (spec_file: read already, taken over). */
+static int start_jobs(Agent *a, SpecList *spec_file) {
+        _cleanup_free_ char *helper = job_helper_path(a->cfg.osd_helper);
+        AgentSpecsOps ops = specs_ops;
         int r;
 
-        r = policy_set(&a->policy, a->cfg.auto_prepare, a->cfg.auto_prepare_filter, a->cfg.auto_prepare_path_filter,
-                       a->cfg.crush_device_class, &err);
-        if (r < 0)
-                return log_error_errno(r, "%s", strempty(err));
         if (!a->jobs) {
                 a->jobs = helper ? job_runner_new(a->loop, helper, on_job_update, a) : NULL;
                 if (!a->jobs)
                         return log_oom();
         }
-        if (a->cfg.auto_prepare)
-                log_info("Policy: auto-prepare is on.");
+        ops.userdata = a;
+        if (!a->specs) {
+                r = agent_specs_new(&ops, a->node_id, a->hostname, a->cfg.labels, a->cfg.spec_settle, &a->specs);
+                if (r < 0)
+                        return log_oom();
+        }
+        agent_specs_set_settle(a->specs, a->cfg.spec_settle);
+        if (agent_specs_set_labels(a->specs, a->cfg.labels) < 0 ||
+            agent_specs_set_local(a->specs, spec_file->specs, spec_file->n) < 0)
+                return log_oom();
+        if (spec_file->n > 0)
+                log_info("spec-file %s: %zu OSD spec(s).", a->cfg.spec_file, spec_file->n);
         return 0;
 }
 
@@ -398,6 +505,14 @@ static void metrics_state(void *userdata, AgentMetricsState *ret) {
                 .n_links = a->n_links,
                 .jobs_pending = a->jobs ? job_runner_pending(a->jobs) : 0,
         };
+        if (a->specs) {
+                AgentSpecsStats st;
+
+                agent_specs_stats(a->specs, &st);
+                ret->specs = st.specs;
+                ret->spec_devices_settling = st.settling;
+                ret->spec_osds_made = st.osds_made;
+        }
 }
 
 /* Serves the metrics at metrics-listen (or stops serving, when it became empty). */
@@ -462,6 +577,9 @@ static int make_links(Agent *a) {
                 session_set_commands(links[i].session, a->commands);
                 agent_metrics_add_coordinator(a->metrics, links[i].endpoint);
         }
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (session_set_labels(links[i].session, a->cfg.labels) < 0)
+                        r = log_oom();
         /* The old list goes, what was not taken over with it; on failure the new one goes too
          * (the agent stops then) and no half-made link is left. */
         free_links(a);
@@ -530,6 +648,7 @@ static void stop_links(Agent *a) {
 
 static void reload(void *userdata) {
         Agent *a = userdata;
+        _cleanup_(spec_list_done) SpecList specs = {};
         AgentConfig n;
 
         log_info("SIGHUP: re-reading %s.", a->args.config_path);
@@ -537,12 +656,17 @@ static void reload(void *userdata) {
                 log_error("The new configuration has errors; keeping the old one.");
                 return;
         }
+        if (read_spec_file(n.spec_file, &specs) < 0) {
+                log_error("The new spec-file has errors; keeping the old configuration.");
+                agent_config_done(&n);
+                return;
+        }
         scan_plan_stop(a->scans);
         stop_links(a);
         agent_config_done(&a->cfg);
         a->cfg = n;
         scan_plan_set_debounce(a->scans, a->cfg.debounce_quiet, a->cfg.debounce_max);
-        if (start_jobs(a) < 0 || start_scanner(a) < 0 || start_links(a) < 0) {
+        if (start_jobs(a, &specs) < 0 || start_scanner(a) < 0 || start_links(a) < 0) {
                 log_error("Could not apply the new configuration: stopping.");
                 kill(getpid(), SIGTERM);
                 return;
@@ -550,10 +674,12 @@ static void reload(void *userdata) {
         (void) start_metrics(a); /* a metrics port in use is no reason to stop following devices */
         for (size_t i = 0; i < a->n_links; i++)
                 session_restart(a->links[i].session); /* the filters may differ: start over */
+        agent_specs_report(a->specs, NULL); /* the sessions' reports are gone */
         scan_plan_full(a->scans, now_usec());
 }
 
 static int run(Agent *a) {
+        _cleanup_(spec_list_done) SpecList specs = {};
         int r;
 
         r = daemon_signals_open(&a->signals, reload, a); /* before any thread starts: all inherit the mask */
@@ -592,7 +718,10 @@ static int run(Agent *a) {
         }
 
         /* 2. the first full scan (coldplug) */
-        r = start_jobs(a);
+        r = read_spec_file(a->cfg.spec_file, &specs);
+        if (r < 0)
+                return r;
+        r = start_jobs(a, &specs);
         if (r < 0)
                 return r;
         r = start_scanner(a);
@@ -622,7 +751,7 @@ static int run(Agent *a) {
 }
 
 int main(int argc, char *argv[]) {
-        Agent a = { .signals = DAEMON_SIGNALS_NULL };
+        Agent a = { .signals = DAEMON_SIGNALS_NULL, .specs_timer = -1 };
         int r;
 
         mallopt(M_ARENA_MAX, 1); /* one malloc arena for the loop, the scanner and libzmq's threads */
@@ -637,8 +766,11 @@ int main(int argc, char *argv[]) {
         } else if (agent_config_load(&a.args, &a.cfg) < 0)
                 r = 2;
         else if (a.args.check_only) {
-                agent_config_print(&a.cfg, stdout);
-                r = 0;
+                _cleanup_(spec_list_done) SpecList specs = {};
+
+                r = read_spec_file(a.cfg.spec_file, &specs) < 0 ? 2 : 0;
+                if (r == 0)
+                        agent_config_print(&a.cfg, stdout);
         } else
                 r = run(&a) < 0 ? 1 : 0;
 
@@ -648,7 +780,7 @@ int main(int argc, char *argv[]) {
         scan_plan_free(a.scans);
         free_links(&a);
         command_table_free(a.commands);
-        policy_done(&a.policy);
+        agent_specs_free(a.specs);
         zloop_destroy(&a.loop);
         daemon_signals_close(&a.signals);
         agent_config_done(&a.cfg);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "agent/metrics.h"
+#include "agent/specs.h"
 #include "common/log.h"
 #include "common/metrics-loop.h"
 #include "proto/codec.h"
@@ -20,6 +21,7 @@ struct AgentMetrics {
         Metric *sent, *unsent, *received;
         Metric *connected, *last_contact, *n_connected, *n_coordinators;
         Metric *jobs, *jobs_pending, *repeated;
+        Metric *specs, *spec_settling, *spec_osds;
 };
 
 static const double scan_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -74,7 +76,7 @@ static const MetricDef families[] = {
         DEF(n_coordinators, "castle_agent_coordinators", METRIC_GAUGE,
             "coordinators in the agent's list", NULL, NULL, 0),
         DEF(jobs, "castle_agent_jobs_total", METRIC_COUNTER,
-            "OSD prepare jobs finished, by origin (coordinator or the node's policy) and result "
+            "OSD jobs finished, by origin (coordinator: a command; spec: the node's OSD specs) and result "
             "(ok, already_prepared, failed)",
             METRIC_LABELS("origin", "result"), NULL, 0),
         DEF(jobs_pending, "castle_agent_jobs_pending", METRIC_GAUGE, "OSD jobs queued or running", NULL,
@@ -83,6 +85,12 @@ static const MetricDef families[] = {
             "commands that came again with an id the agent knew (forwarded by another coordinator, or a "
             "client's retry) and were not run again",
             NULL, NULL, 0),
+        DEF(specs, "castle_agent_specs", METRIC_GAUGE,
+            "OSD specs the node holds (the coordinators' newest set and the spec-file's)", NULL, NULL, 0),
+        DEF(spec_settling, "castle_agent_spec_devices_settling", METRIC_GAUGE,
+            "devices an OSD spec would take that have not stayed unchanged for spec-settle yet", NULL, NULL, 0),
+        DEF(spec_osds, "castle_agent_spec_osds_made_total", METRIC_COUNTER,
+            "OSDs the node's OSD specs made since the agent started", NULL, NULL, 0),
 };
 #undef DEF
 
@@ -133,6 +141,9 @@ static void refresh(void *userdata) {
         (void) metric_set(m->n_connected, NULL, (double) n_connected);
         (void) metric_set(m->n_coordinators, NULL, (double) s.n_links);
         (void) metric_set(m->jobs_pending, NULL, (double) s.jobs_pending);
+        (void) metric_set(m->specs, NULL, (double) s.specs);
+        (void) metric_set(m->spec_settling, NULL, (double) s.spec_devices_settling);
+        (void) metric_set(m->spec_osds, NULL, (double) s.spec_osds_made);
 }
 
 int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **ret) {
@@ -150,7 +161,7 @@ int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **
         for (const char *const *k = METRIC_LABELS("full", "partial"); *k; k++)
                 for (const char *const *res = METRIC_LABELS("ok", "error"); *res; res++)
                         (void) metric_add(m->scans, METRIC_LABELS(*k, *res), 0);
-        for (const char *const *o = METRIC_LABELS("coordinator", "policy"); *o; o++)
+        for (const char *const *o = METRIC_LABELS("coordinator", "spec"); *o; o++)
                 for (const char *const *res = METRIC_LABELS("ok", "already_prepared", "failed"); *res; res++)
                         (void) metric_add(m->jobs, METRIC_LABELS(*o, *res), 0);
         *ret = TAKE_PTR(m);
@@ -230,7 +241,7 @@ void agent_metrics_command_repeated(AgentMetrics *m) {
 void agent_metrics_job_done(AgentMetrics *m, const Castle__JobUpdate *u) {
         if (!m || !u->done)
                 return;
-        (void) metric_inc(m->jobs, METRIC_LABELS(u->command_id == 0 ? "policy" : "coordinator",
+        (void) metric_inc(m->jobs, METRIC_LABELS(u->command_id >= AGENT_SPECS_COMMAND_BASE ? "spec" : "coordinator",
                                                  !isempty(u->error)    ? "failed"
                                                  : u->already_prepared ? "already_prepared"
                                                                        : "ok"));

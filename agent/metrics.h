@@ -29,6 +29,9 @@ typedef struct AgentMetricsState {
         const AgentMetricsLink *links;
         size_t n_links;
         size_t jobs_pending;
+        size_t specs;                   /* OSD specs the node holds */
+        size_t spec_devices_settling;   /* devices a spec claims that are still settling */
+        uint64_t spec_osds_made;        /* OSDs the specs' jobs made in this run */
 } AgentMetricsState;
 
 typedef void (*AgentMetricsStateFn)(void *userdata, AgentMetricsState *ret);

@@ -9,12 +9,14 @@
 #include "agent/session.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/strv.h"
 #include "common/timeutil.h"
 #include "proto/codec.h"
 #include "proto/link.h"
 
 struct Session {
         char *node_id, *hostname, *coordinator;
+        char **labels;
         CommandTable *commands; /* not ours, shared by the sessions; NULL: none */
         AgentMetrics *metrics;
         SessionHandlers handlers;
@@ -55,6 +57,7 @@ Session *session_free(Session *s) {
         if (!s)
                 return NULL;
         report_free(s->report);
+        strv_free(s->labels);
         free(s->node_id);
         free(s->hostname);
         free(s->coordinator);
@@ -68,6 +71,16 @@ void session_set_commands(Session *s, CommandTable *commands) {
 
 const char *session_coordinator(const Session *s) {
         return s->coordinator;
+}
+
+int session_set_labels(Session *s, char *const *labels) {
+        char **l = NULL;
+
+        if (labels && !(l = strv_copy(labels)))
+                return -ENOMEM;
+        strv_free(s->labels);
+        s->labels = l;
+        return 0;
 }
 
 static void send_envelope(Session *s, Castle__Envelope *e) {
@@ -93,6 +106,8 @@ static void send_hello(Session *s) {
         h.agent_version = (char *) PACKAGE_VERSION;
         h.protocol_version = CASTLE_PROTOCOL_VERSION;
         h.generation = s->generation;
+        h.labels = s->labels;
+        h.n_labels = strv_length(s->labels);
         e.body_case = CASTLE__ENVELOPE__BODY_HELLO;
         e.hello = &h;
         send_envelope(s, &e);
@@ -193,7 +208,7 @@ void session_send_job_update(Session *s, const Castle__JobUpdate *u) {
         Castle__Envelope e = CASTLE__ENVELOPE__INIT;
 
         if (u->command_id == 0)
-                return; /* the node's own policy: nobody at the coordinator waits for it */
+                return; /* nobody's */
         e.body_case = CASTLE__ENVELOPE__BODY_JOB_UPDATE;
         e.job_update = (Castle__JobUpdate *) u;
         send_envelope(s, &e);
@@ -255,6 +270,11 @@ static void dispatch_command(Session *s, const Castle__Command *c) {
                         refuse(s, c->command_id,
                                r == -EBUSY ? "too many jobs queued on the node" : "out of memory");
                 break;
+        case CASTLE__COMMAND__KIND_SPECS:
+                log_debug("Command %" PRIu64 " from %s: %zu OSD spec(s), revision %" PRId64 ".", c->command_id,
+                          s->coordinator, c->specs->n_specs, c->specs->revision);
+                s->handlers.specs(c->specs, s->userdata);
+                break;
         case CASTLE__COMMAND__KIND_ZAP:
                 log_info("Command %" PRIu64 " from %s: zap %s%s.", c->command_id, s->coordinator,
                          strempty(c->zap->device), c->zap->destroy ? " (destroy)" : "");
@@ -265,13 +285,14 @@ static void dispatch_command(Session *s, const Castle__Command *c) {
                                r == -EOPNOTSUPP ? "this agent does not zap" : "out of memory");
                 break;
         case CASTLE__COMMAND__KIND_POLICY:
-                log_info("Command %" PRIu64 " from %s: policy.", c->command_id, s->coordinator);
-                s->handlers.policy(c->policy, s->userdata);
+                /* Deprecated: an older coordinator's. OSD specs replaced the node policy. */
+                log_warning("Command %" PRIu64 " from %s: a node policy, which this agent no longer has (OSD specs "
+                            "replace it: castlectl cluster apply); ignored.", c->command_id, s->coordinator);
                 break;
         default:
                 log_debug("Ignored a command of an unknown kind.");
         }
-        /* A rescan or a policy is done once applied; an OSD or zap job ends with its last update. */
+        /* A rescan or a spec set is done once applied; an OSD or zap job ends with its last update. */
         if (c->kind_case != CASTLE__COMMAND__KIND_OSD_CREATE && c->kind_case != CASTLE__COMMAND__KIND_ZAP &&
             c->command_id != 0 && s->commands)
                 command_table_finish(s->commands, c->command_id);

@@ -3,7 +3,7 @@
  * Hello when it connects, a Snapshot of every device when the coordinator asks (Resync), a Delta of what a scan changed with the
  * generation one higher, a Heartbeat that carries the generation, and job updates. What it
  * hears: Ack, Resync, and Commands, which it hands to its handlers (a rescan, an OSD to create,
- * a policy). It keeps the report the coordinator was last told about, since the generation
+ * the node's OSD specs). It keeps the report the coordinator was last told about, since the generation
  * counts its changes. The socket is given to it and nothing else is (no loop, no job runner), so
  * a test drives it through one end of an inproc pair. The table of command ids it is given is
  * shared by every session: a command forwarded by several coordinators runs once. */
@@ -28,8 +28,8 @@ typedef struct SessionHandlers {
         int (*osd_create)(uint64_t command_id, const Castle__OsdCreate *c, void *userdata);
         /* Zap command: queue the job, as osd_create. */
         int (*zap)(uint64_t command_id, const Castle__Zap *z, void *userdata);
-        /* Policy command. */
-        void (*policy)(const Castle__Policy *p, void *userdata);
+        /* The node's OSD specs (a SpecSet: it replaces the set if its revision is newer). */
+        void (*specs)(const Castle__SpecSet *set, void *userdata);
         /* A job's end the session made itself (a refused command), to handle like the job
          * runner's updates: the handler sends it with session_send_job_update(). */
         void (*job_update)(const Castle__JobUpdate *u, void *userdata);
@@ -49,6 +49,8 @@ Session *session_free(Session *s);
  * however often it comes). A command whose id it knows is not handed to the handlers again. */
 void session_set_commands(Session *s, CommandTable *commands);
 const char *session_coordinator(const Session *s);
+/* The node's labels, said in every Hello from now on (copied). */
+int session_set_labels(Session *s, char *const *labels);
 
 /* Talks over link from now on and says Hello on it; NULL: not connected, nothing is sent. The
  * socket stays the caller's. */
@@ -65,7 +67,7 @@ const Report *session_current_report(const Session *s);
 void session_restart(Session *s);
 
 void session_heartbeat(Session *s);
-/* A job's progress or end; those of the node's own policy (command id 0) stay on the node. */
+/* A job's progress or end. Command id 0 is nobody's: it is not sent. */
 void session_send_job_update(Session *s, const Castle__JobUpdate *u);
 
 /* When the coordinator last sent a valid message (now_usec() clock); 0: never. */

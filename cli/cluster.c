@@ -58,9 +58,6 @@ static void help(FILE *f) {
 "                        checks made on the node (never a mounted device, the system disk, a\n"
 "                        running OSD's); without --yes nothing is sent\n"
 "  rescan NODE|--all     make NODE's agent (or every online node's) probe all its devices again\n"
-"  policy NODE --auto-prepare=yes|no [--filter=REGEX] [--path-filter=REGEX]\n"
-"                        let NODE's agent prepare every available device matching the filters\n"
-"                        as it appears (until the agent restarts; its config sets the default)\n"
 "  node rm NODE [--force]\n"
 "                        forget NODE: its record and devices leave the coordinator's store and its\n"
 "                        commands in progress fail. Refused while NODE is online unless --force\n"
@@ -116,14 +113,14 @@ static void help(FILE *f) {
 "                        messages)\n"
 "      --exit-on-loss    watch: exit with status 1 when the coordinator is lost and no other\n"
 "                        one answers\n"
-"      --command-id=N    osd create, zap, rescan, policy: the command's id (1 to 2^53-1;\n"
-"                        default: a random one). A command sent again with its id, through any\n"
+"      --command-id=N    osd create, zap, rescan: the command's id (1 to 2^53-1; default: a\n"
+"                        random one). A command sent again with its id, through any\n"
 "                        coordinator, is run\n"
 "                        once: for scripts that retry, and to follow a command again after\n"
 "                        castlectl was interrupted (a failed command prints its id)\n"
 "      --dry-run         osd create, apply: print the plan and change nothing\n"
 "      --force           node rm: also while the node is online\n"
-"      --crush-device-class=CLASS  osd create, policy: the OSD's device class\n"
+"      --crush-device-class=CLASS  osd create: the OSD's device class\n"
 "      --method=raw|lvm, --lvm   osd create: raw OSDs (default; one per DEVICE, no DB/WAL)\n"
 "                        or LVM volumes laid out like `ceph-volume lvm batch`\n"
 "      --db-devices=DEV[,DEV...], --wal-devices=DEV[,DEV...]   osd create: block.db and\n"
@@ -134,14 +131,13 @@ static void help(FILE *f) {
 "      --destroy         zap: also remove the partition table of a partitioned disk\n"
 "      --yes             zap: really destroy the data (required)\n"
 "      --all             rescan: every online node\n"
-"      --auto-prepare=yes|no, --filter=REGEX, --path-filter=REGEX   policy: what to prepare\n"
 "  -h, --help            this text\n"
 "\n"
 "Roles: the coordinator gives each client key the role of the allowlist that holds it:\n"
 "viewer (nodes, devices, device, watch, specs, plan, apply --dry-run), operator (also\n"
-"osd create, zap, rescan, policy, node rm, apply, spec rm and audit) or admin (also key\n"
-"unbind). A request outside the key's\n"
-"role is refused with the role it needs, and castlectl exits with status 4.\n"
+"osd create, zap, rescan, node rm, apply, spec rm and audit) or admin (also key unbind).\n"
+"A request outside the key's role is refused with the role it needs, and castlectl exits\n"
+"with status 4.\n"
 "\n"
 "Exit status: 0 on success, 1 on failure, 2 on a usage error, 4 when the coordinator\n"
 "refused the request for this key's role (permission denied).\n");
@@ -149,7 +145,7 @@ static void help(FILE *f) {
 
 enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL, ARG_MIN_SIZE, ARG_MAX_SIZE,
        ARG_LIMIT, ARG_COORDINATOR, ARG_SERVER_KEY, ARG_KEY, ARG_INSECURE, ARG_TIMEOUT, ARG_DRY_RUN,
-       ARG_CRUSH_CLASS, ARG_AUTO_PREPARE, ARG_FILTER, ARG_PATH_FILTER, ARG_NAMESPACE, ARG_FORCE,
+       ARG_CRUSH_CLASS, ARG_NAMESPACE, ARG_FORCE,
        ARG_EXIT_ON_LOSS, ARG_SINCE, ARG_COMMAND_ID, ARG_DB_DEVICES, ARG_WAL_DEVICES, ARG_OSDS_PER_DEVICE,
        ARG_BLOCK_DB_SIZE, ARG_BLOCK_WAL_SIZE, ARG_DB_SLOTS, ARG_WAL_SLOTS, ARG_DMCRYPT, ARG_METHOD, ARG_LVM,
        ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL };
@@ -190,9 +186,6 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "crush-device-class", required_argument, NULL, ARG_CRUSH_CLASS },
-                { "auto-prepare", required_argument, NULL, ARG_AUTO_PREPARE },
-                { "filter", required_argument, NULL, ARG_FILTER },
-                { "path-filter", required_argument, NULL, ARG_PATH_FILTER },
                 { "namespace", required_argument, NULL, ARG_NAMESPACE },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "exit-on-loss", no_argument, NULL, ARG_EXIT_ON_LOSS },
@@ -271,17 +264,6 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         break;
                 case ARG_CRUSH_CLASS:
                         a->crush_class = optarg;
-                        break;
-                case ARG_AUTO_PREPARE:
-                        if (conf_parse_bool(optarg, &yes) < 0)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--auto-prepare takes yes or no.");
-                        a->auto_prepare = yes;
-                        break;
-                case ARG_FILTER:
-                        a->name_filter = optarg;
-                        break;
-                case ARG_PATH_FILTER:
-                        a->path_filter = optarg;
                         break;
                 case ARG_MIN_SIZE:
                 case ARG_MAX_SIZE:
@@ -1183,19 +1165,6 @@ static int cmd_rescan(ClusterArgs *a, const char *node) {
         return 0;
 }
 
-static int cmd_policy(ClusterArgs *a, const char *node) {
-        Castle__Command cmd = CASTLE__COMMAND__INIT;
-        Castle__Policy p = CASTLE__POLICY__INIT;
-
-        p.auto_prepare = a->auto_prepare > 0;
-        p.name_filter = (char *) a->name_filter;
-        p.path_filter = (char *) a->path_filter;
-        p.crush_device_class = (char *) a->crush_class;
-        cmd.kind_case = CASTLE__COMMAND__KIND_POLICY;
-        cmd.policy = &p;
-        return run_node_command(a, node, &cmd);
-}
-
 static int send_node_rm(zsock_t *s, uint64_t request_id, void *userdata) {
         return cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_REMOVE_NODE, userdata);
 }
@@ -1372,7 +1341,6 @@ int cmd_cluster(int argc, char *argv[]) {
                 .key = "/etc/castle/keys/castlectl.key",
                 .headings = true,
                 .timeout_usec = 5 * USEC_PER_SEC,
-                .auto_prepare = -1,
         };
         const char *cmd;
         int r;
@@ -1419,10 +1387,8 @@ int cmd_cluster(int argc, char *argv[]) {
                         return EXIT_USAGE;
                 }
         } else if (streq(cmd, "policy")) {
-                if (optind + 2 != argc || a.auto_prepare < 0) {
-                        log_error("Usage: castlectl cluster policy NODE --auto-prepare=yes|no [--filter=REGEX] [--path-filter=REGEX].");
-                        return EXIT_USAGE;
-                }
+                log_error("'cluster policy' was removed: OSD specs replace the node policy (castlectl cluster apply).");
+                return EXIT_USAGE;
         } else if (streq(cmd, "node")) {
                 if (optind + 3 != argc || !streq(argv[optind + 1], "rm")) {
                         log_error("Usage: castlectl cluster node rm NODE [--force].");
@@ -1489,8 +1455,6 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cmd_cluster_zap(&a, argv[optind + 1], argv[optind + 2]);
         else if (streq(cmd, "rescan"))
                 r = cmd_rescan(&a, a.all ? NULL : argv[optind + 1]);
-        else if (streq(cmd, "policy"))
-                r = cmd_policy(&a, argv[optind + 1]);
         else if (streq(cmd, "node"))
                 r = cmd_node_rm(&a, argv[optind + 2]);
         else if (streq(cmd, "audit"))

@@ -38,9 +38,9 @@ typedef struct ClusterArgs {
         Castle__DeviceFilter filter;
         bool dry_run, force;
         const char *crush_class;
-        int auto_prepare;       /* -1: not given */
-        const char *name_filter, *path_filter;
         const char *since;      /* audit: --since TIME */
+        const char *input;      /* apply: -i FILE, "-" for stdin */
+        bool yaml;              /* specs: --format yaml */
         /* osd create's batch options (castlectl osd batch's), zap's and rescan's */
         char **db_devices, **wal_devices;
         uint32_t osds_per_device, db_slots, wal_slots;
@@ -48,8 +48,6 @@ typedef struct ClusterArgs {
         int32_t osd_ids[256];
         size_t n_osd_ids;
         bool dmcrypt, lvm, destroy, yes, all;
-        const char *input;      /* apply: -i FILE, "-" for stdin */
-        bool yaml;              /* specs: --format yaml */
 } ClusterArgs;
 
 /* One request to the coordinators, and the replies to it, all from one of them. */

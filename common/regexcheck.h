@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The subset of POSIX extended regular expressions that castle compiles. Filters come from the
- * network (a node policy pushed by the coordinator) and from config files, and glibc's regcomp()
+ * network and from config files, and glibc's regcomp()
  * copies a {m,n} repeat's operand n times and a '+' operand twice, so nested repeats cost
  * exponential time and memory: ((a{1,100}){1,100}){1,100} took 17 s and 1.1 GiB. Patterns are
  * checked against these rules before regcomp() ever sees them:

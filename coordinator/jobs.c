@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "common/regexcheck.h"
 #include "coordinator/jobs.h"
 #include "proto/codec.h"
 #include "proto/link.h"
@@ -147,7 +146,7 @@ static Job *job_find(Jobs *jobs, uint64_t command_id) {
 }
 
 /* This run's first command id, minus one: a random non-zero 29-bit prefix above a 24-bit
- * counter (0 is the agent's own policy jobs' id). Two runs start in the same 16-million-id
+ * counter (0 is nobody's; the agents' own jobs for their OSD specs use ids from 2^62 up). Two runs start in the same 16-million-id
  * block with chance 2^-29; ids stay below 2^53, exact in JSON readers that use doubles (jq). */
 static uint64_t command_id_epoch(void) {
         uint32_t prefix = 0;
@@ -206,30 +205,19 @@ size_t jobs_pending(const Jobs *jobs) {
         return zlistx_size(jobs->list);
 }
 
-/* A policy's filters are checked (and compiled: bounded by the check) here, so that the user
- * hears of a bad one from `castlectl cluster policy`; the agent checks them again. Returns the
- * reason to refuse the command, to free, or NULL. */
-static char *policy_refusal(const Castle__Command *cmd) {
-        const Castle__Policy *p = cmd->kind_case == CASTLE__COMMAND__KIND_POLICY ? cmd->policy : NULL;
-        const char *patterns[] = { p ? p->name_filter : NULL, p ? p->path_filter : NULL };
-        const char *names[] = { "--filter", "--path-filter" };
-
-        for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
-                _cleanup_free_ char *why = NULL;
-                char *refusal = NULL;
-                regex_t re;
-
-                if (isempty(patterns[i]))
-                        continue;
-                if (regex_compile(&re, patterns[i], &why) >= 0) {
-                        regfree(&re);
-                        continue;
-                }
-                if (asprintf(&refusal, "%s refused: %s", names[i], strempty(why)) < 0)
-                        return strdup("a filter was refused");
-                return refusal;
+/* What a client may not send to an agent itself: the node policy (Castle__Policy, replaced by
+ * OSD specs: an older client's is refused with the way to do the same now), and a node's spec
+ * set, which only the coordinator sends, from the specs it stored (an operator's set would
+ * bypass the apply's validation and audit record). */
+static const char *client_refusal(const Castle__Command *cmd) {
+        switch (cmd->kind_case) {
+        case CASTLE__COMMAND__KIND_POLICY:
+                return "the node policy was removed: OSD specs replace it (castlectl cluster apply)";
+        case CASTLE__COMMAND__KIND_SPECS:
+                return "a node's OSD specs come from the applied specs only (castlectl cluster apply)";
+        default:
+                return NULL;
         }
-        return NULL;
 }
 
 void jobs_submit(Jobs *jobs, zframe_t *client, uint64_t request_id, const Castle__NodeCommand *nc) {
@@ -242,7 +230,7 @@ void jobs_submit_as(Jobs *jobs, zframe_t *client, uint64_t request_id, const Cas
         Castle__Envelope e = CASTLE__ENVELOPE__INIT;
         Castle__Command cmd = *nc->command;
         NodeRuntime *n = nodes_get(jobs->nodes, nc->node_id);
-        _cleanup_free_ char *refusal = NULL;
+        const char *refusal = NULL;
         const char *why = NULL;
         void *handle;
         Job *j = cmd.command_id > 0 ? job_find(jobs, cmd.command_id) : NULL;
@@ -261,7 +249,7 @@ void jobs_submit_as(Jobs *jobs, zframe_t *client, uint64_t request_id, const Cas
                 why = "the node's agent is not connected";
         else if (zlistx_size(jobs->list) >= JOBS_MAX_PENDING)
                 why = "too many commands in progress";
-        else if ((refusal = policy_refusal(&cmd)))
+        else if ((refusal = client_refusal(&cmd)))
                 why = refusal;
         else if (jobs->max_per_client > 0 && jobs_of_client(jobs, client) >= jobs->max_per_client)
                 why = "too many commands in progress from this client (max-jobs-per-client)";
@@ -311,7 +299,7 @@ void jobs_submit_as(Jobs *jobs, zframe_t *client, uint64_t request_id, const Cas
                 return;
         }
         log_info("Command %" PRIu64 " sent to node %s.", j->command_id, j->node_id);
-        /* Rescan and policy have no progress to report: they are done once delivered. */
+        /* A rescan has no progress to report: it is done once delivered. */
         if (cmd.kind_case != CASTLE__COMMAND__KIND_OSD_CREATE && cmd.kind_case != CASTLE__COMMAND__KIND_ZAP) {
                 Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
                 u.command_id = j->command_id;

@@ -279,7 +279,26 @@ static const FieldBound bounds[] = {
         { &castle__query_reply__descriptor, "devices", CODEC_MAX_DEVICES },
         { &castle__query_reply__descriptor, "audit", CODEC_MAX_AUDIT_RECORDS },
         { &castle__audit_batch__descriptor, "records", CODEC_MAX_AUDIT_RECORDS },
+        { &castle__hello__descriptor, "labels", CODEC_MAX_LABELS },
+        { &castle__node_info__descriptor, "labels", CODEC_MAX_LABELS },
+        { &castle__osd_create__descriptor, "data_devices", CODEC_MAX_DEVICES },
+        { &castle__osd_create__descriptor, "db_devices", CODEC_MAX_DEVICES },
+        { &castle__osd_create__descriptor, "wal_devices", CODEC_MAX_DEVICES },
+        { &castle__osd_create__descriptor, "osd_ids", CODEC_MAX_PLANNED_OSDS },
+        { &castle__spec_set__descriptor, "specs", CODEC_MAX_SPECS },
+        { &castle__osd_spec__descriptor, "hosts", CODEC_MAX_SPEC_LIST },
+        { &castle__device_selection__descriptor, "paths", CODEC_MAX_SPEC_LIST },
+        { &castle__query_reply__descriptor, "specs", CODEC_MAX_SPECS },
+        { &castle__query_reply__descriptor, "plans", CODEC_MAX_PLANS },
+        { &castle__node_plan__descriptor, "osds", CODEC_MAX_PLANNED_OSDS },
+        { &castle__node_plan__descriptor, "skipped", CODEC_MAX_DEVICES },
+        { &castle__skipped_device__descriptor, "reasons", CODEC_MAX_REASONS },
 };
+
+/* Text that is a document, kept whole with its line breaks (codec.h). */
+static bool is_document(const ProtobufCMessageDescriptor *m, const ProtobufCFieldDescriptor *f) {
+        return (m == &castle__spec_apply__descriptor || m == &castle__osd_spec__descriptor) && streq(f->name, "yaml");
+}
 
 static size_t field_bound(const ProtobufCMessageDescriptor *m, const ProtobufCFieldDescriptor *f) {
         for (size_t i = 0; i < ELEMENTSOF(bounds); i++)
@@ -288,9 +307,9 @@ static size_t field_bound(const ProtobufCMessageDescriptor *m, const ProtobufCFi
         return CODEC_MAX_REPEATED;
 }
 
-/* Printable in place, never longer than max: see codec_envelope_unpack() in codec.h.
- * multiline keeps line breaks and tabs (an OSD spec's YAML text). */
-static void clean_text(char *s, size_t max, bool multiline) {
+/* Printable in place, never longer: see codec_envelope_unpack() in codec.h. A document keeps
+ * its tabs and line breaks. */
+static void clean_text(char *s, size_t max, bool document) {
         size_t n = strlen(s), w = 0;
 
         for (size_t i = 0; i < n && w < max;) {
@@ -302,7 +321,7 @@ static void clean_text(char *s, size_t max, bool multiline) {
                         memmove(s + w, s + i, k);
                         w += k;
                         i += k;
-                } else if (multiline && strchr("\t\n", s[i])) {
+                } else if (document && strchr("\t\n\r", s[i])) {
                         s[w++] = s[i++];
                 } else if (strchr("\t\n\v\f\r", s[i])) {
                         s[w++] = ' ';
@@ -321,16 +340,18 @@ static void clean_text(char *s, size_t max, bool multiline) {
 
 static int walk(ProtobufCMessage *m);
 
-static int walk_value(const ProtobufCFieldDescriptor *f, void *p) {
+static int walk_value(const ProtobufCMessageDescriptor *m, const ProtobufCFieldDescriptor *f, void *p) {
         switch (f->type) {
         case PROTOBUF_C_TYPE_STRING: {
                 char *s = *(char **) p;
-                /* a spec's YAML (SpecApply.yaml, OsdSpec.yaml) keeps its lines, and is bounded by
-                 * SPEC_YAML_MAX where it is parsed rather than cut here */
-                bool yaml = streq(f->name, "yaml");
-
-                if (s && *s)
-                        clean_text(s, yaml ? SIZE_MAX : CODEC_MAX_TEXT_LEN, yaml);
+                if (!s || !*s)
+                        return 0;
+                if (is_document(m, f)) {
+                        if (strlen(s) > CODEC_MAX_DOCUMENT_LEN)
+                                return -E2BIG;
+                        clean_text(s, CODEC_MAX_DOCUMENT_LEN, true);
+                } else
+                        clean_text(s, CODEC_MAX_TEXT_LEN, false);
                 return 0;
         }
         case PROTOBUF_C_TYPE_BYTES:
@@ -371,12 +392,12 @@ static int walk(ProtobufCMessage *m) {
                         if (n > field_bound(desc, f))
                                 return -E2BIG;
                         for (size_t k = 0; k < n; k++) {
-                                r = walk_value(f, arr + k * scalar_size(f));
+                                r = walk_value(desc, f, arr + k * scalar_size(f));
                                 if (r < 0)
                                         return r;
                         }
                 } else {
-                        r = walk_value(f, base);
+                        r = walk_value(desc, f, base);
                         if (r < 0)
                                 return r;
                 }

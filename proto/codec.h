@@ -72,6 +72,20 @@
 #define CODEC_MAX_AUDIT_RECORDS 4096
 /* Nodes in one ListNodes reply. */
 #define CODEC_MAX_NODES 65536
+/* OSD specs (spec/): specs in one SpecSet or reply, a spec's placement.hosts and a selection's
+ * paths (spec.c refuses longer lists at apply: 1,024), the plans of one reply (one per node
+ * and spec: a whole fleet's preview is sent in parts of at most this many), a plan's OSDs (a
+ * node's devices times osds_per_device, and the ids to reuse in an OsdCreate), its skipped
+ * devices and an OsdCreate's data/DB/WAL devices (a node's devices), a node's labels. */
+#define CODEC_MAX_SPECS 1024
+#define CODEC_MAX_SPEC_LIST 1024
+#define CODEC_MAX_PLANS CODEC_MAX_NODES
+#define CODEC_MAX_PLANNED_OSDS (4 * CODEC_MAX_DEVICES)
+#define CODEC_MAX_LABELS 64
+/* A YAML document (SpecApply.yaml, OsdSpec.yaml): kept as written, line breaks and tabs
+ * included (other control characters become '?'); one longer is refused, not cut. Equal to
+ * SPEC_YAML_MAX (spec/spec.h), the most one apply may send. */
+#define CODEC_MAX_DOCUMENT_LEN (256u * 1024u)
 /* Any other repeated field (none today: new fields get a bound of their own here). */
 #define CODEC_MAX_REPEATED 1024
 /* Fields of one message this program does not know (a newer peer's): dropped, but counted. */

@@ -17,7 +17,10 @@
 #include <yaml.h>
 
 #include "common/macro.h"
+#include "proto/codec.h"
 #include "spec/spec.h"
+
+_Static_assert(SPEC_YAML_MAX == CODEC_MAX_DOCUMENT_LEN, "an apply the parser takes passes the codec whole");
 
 /* Nesting of sequences and mappings: a spec is four deep (spec, data_devices, paths, path). */
 #define SPEC_DEPTH_MAX 16u

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The audit trail with real processes: a coordinator (CURVE on, one client key) whose SQLite
 # database lives on a small tmpfs in this test's own mount namespace, an agent with two loop
-# devices, and a second agent that goes away. A policy, an osd create --dry-run and a
+# devices, and a second agent that goes away. An osd create --dry-run and a
 # `node rm --force` of the offline node each appear in `castlectl cluster audit --format json`
 # with a "requested" record and a result, with the client key's fingerprint; a coordinator
 # restart keeps them (they are durable); when the database's file system is full, a command
@@ -78,13 +78,15 @@ has_record() {
                 'map(select(.action == $a and .node_id == $n and (.result | startswith($r)) and
                             .coordinator == "coord-it" and .key_fingerprint == $fp)) | length >= 1' >/dev/null
 }
-policies_applied() { grep -c "The coordinator set the policy" "$WORK/agent.log" || true; }
+creates_received() { grep -c "Command [0-9]* from .*: create an OSD" "$WORK/agent.log" || true; }
+# dry_run: an osd create --dry-run of node real's first device (audited, changes nothing);
+# whatever the node answers, the command was accepted unless the coordinator refused it
+dry_run() { cluster osd create real "$DEV" --dry-run >"$1" 2>&1 || ! grep -qi "intent store\|refused" "$1"; }
 
 wait_for "the agent's two devices are stored" devices_of real 2
 wait_for "the second node is online" state_is gone online
 
-# --- a policy, an osd create --dry-run, a node rm --force of an offline node
-cluster policy real --auto-prepare=no >"$WORK/policy.out" 2>&1 || fail "cluster policy: $(cat "$WORK/policy.out")"
+# --- an osd create --dry-run, a node rm --force of an offline node
 DEV=$(cluster devices --node real --format json | jq -r 'map(.device.path)[0]')
 [ -n "$DEV" ] && [ "$DEV" != null ] || fail "a device of node real to name"
 cluster osd create real "$DEV" --dry-run >"$WORK/dryrun.out" 2>&1 || true # whatever the node says, it is recorded
@@ -93,8 +95,6 @@ wait "$GONE_PID" 2>/dev/null
 wait_for "the second node goes offline" state_is gone offline
 cluster node rm gone --force >"$WORK/rm.out" 2>&1 || fail "node rm --force: $(cat "$WORK/rm.out")"
 
-wait_for "the policy is in the trail as requested" has_record policy real requested
-wait_for "the policy's result is in the trail" has_record policy real ok
 wait_for "the osd create --dry-run is in the trail as requested, with its device" has_record "osd create --dry-run" real requested
 has_result() { audit_json | jq -e --arg d "$DEV" 'map(select(.action == "osd create --dry-run" and .device == $d and
                                                                  .result != "requested")) | length >= 1' >/dev/null; }
@@ -103,7 +103,7 @@ wait_for "node rm --force is in the trail as requested" has_record "node rm --fo
 wait_for "node rm --force's result is in the trail" has_record "node rm --force" gone ok
 audit_json >"$WORK/audit.before"
 requested_first() {
-        jq -e 'map(select(.action == "policy")) | .[0].result == "requested" and .[1].result == "ok" and
+        jq -e 'map(select(.action == "node rm --force")) | .[0].result == "requested" and .[1].result == "ok" and
                .[0].time_usec <= .[1].time_usec' "$WORK/audit.before" >/dev/null
 }
 requested_first && pass "the requested record comes before the result, oldest first" ||
@@ -112,7 +112,7 @@ cluster audit >"$WORK/audit.table" 2>&1 || fail "cluster audit (table): $(cat "$
 sed 's/^/    /' "$WORK/audit.table"
 head -1 "$WORK/audit.table" | grep -q "TIME *COORDINATOR *KEY *ROLE *ACTION *NODE *DEVICE *COMMAND *RESULT" ||
         fail "the table's columns"
-grep -q "Audit coord-it/.*policy, node real" "$WORK/coordinator.log" || fail "the coordinator logs each record"
+grep -q "Audit coord-it/.*osd create --dry-run, node real" "$WORK/coordinator.log" || fail "the coordinator logs each record"
 [ "$(cluster audit --limit 1 --format json | jq length)" = 1 ] || fail "--limit 1 gives one record"
 [ "$(cluster audit --since 1h --format json | jq length)" = "$(jq length "$WORK/audit.before")" ] ||
         fail "--since 1h gives every record of this test"
@@ -142,11 +142,12 @@ PIDS+=("$FILLER_PID")
 full() { [ "$(df --output=avail "$WORK/store" | tail -1)" -eq 0 ]; }
 wait_for "the tmpfs is full" full
 # SQLite may still fit a small write into pages its WAL file already has: try a few times
-applied_before=$(policies_applied)
+applied_before=$(creates_received)
 refused=0
 for i in $(seq 1 40); do
-        before=$(policies_applied)
-        if cluster policy real --auto-prepare=no >"$WORK/full.out" 2>&1; then
+        before=$(creates_received)
+        if cluster osd create real "$DEV" --dry-run >"$WORK/full.out" 2>&1 ||
+                ! grep -q "intent store" "$WORK/full.out"; then
                 sleep 0.2
                 continue
         fi
@@ -159,8 +160,8 @@ else
         fail "a command while the disk is full: $(cat "$WORK/full.out")"
 fi
 sleep 2
-[ "$(policies_applied)" = "$before" ] && pass "the refused command did not reach the agent" ||
-        fail "the refused command reached the agent ($(policies_applied) policies applied, $before before)"
+[ "$(creates_received)" = "$before" ] && pass "the refused command did not reach the agent" ||
+        fail "the refused command reached the agent ($(creates_received) received, $before before)"
 echo "    (commands accepted while the WAL still had room: $((before - applied_before)))"
 wait_for "castle_coordinator_intent_writable is 0" metric_is castle_coordinator_intent_writable 0
 failures() { [ "$(metric castle_coordinator_intent_write_failures_total)" -ge 1 ]; }
@@ -171,7 +172,7 @@ cluster nodes >/dev/null 2>&1 && pass "queries are still answered" || fail "quer
 kill "$FILLER_PID" || true
 wait "$FILLER_PID" 2>/dev/null || true
 rm -f "$WORK"/store/filler.*
-accepted() { cluster policy real --auto-prepare=no; }
+accepted() { dry_run "$WORK/again.out"; }
 wait_for "a command is accepted again once there is space" accepted
 wait_for "castle_coordinator_intent_writable is 1 again" metric_is castle_coordinator_intent_writable 1
 

@@ -81,8 +81,8 @@ cluster nodes --format json | jq -e 'length == 1' >/dev/null || fail "castlectl 
 
 # --- a command sent twice with one id, through two coordinators, is accepted by both
 id=$((RANDOM * 32768 + RANDOM + 1))
-out0=$(one 0 policy node-f --auto-prepare=no --command-id "$id" 2>&1) || fail "the command through coordinator 0: $out0"
-out1=$(one 1 policy node-f --auto-prepare=no --command-id "$id" 2>&1) || fail "the same id through coordinator 1: $out1"
+out0=$(one 0 rescan node-f --command-id "$id" 2>&1) || fail "the command through coordinator 0: $out0"
+out1=$(one 1 rescan node-f --command-id "$id" 2>&1) || fail "the same id through coordinator 1: $out1"
 if [ "$out0" = "Sent to node-f." ] && [ "$out1" = "Sent to node-f." ]; then
         pass "a command id sent through two coordinators is accepted by both"
 else
@@ -92,7 +92,7 @@ for i in 0 1; do
         grep -q "Command $id sent to node node-f" "$WORK/coordinator-$i.log" ||
                 fail "coordinator $i forwards the client's command id $id"
 done
-one 0 policy node-f --auto-prepare=no --command-id 9007199254740992 >/dev/null 2>&1 &&
+one 0 rescan node-f --command-id 9007199254740992 >/dev/null 2>&1 &&
         fail "--command-id 2^53 is refused"
 
 # --- watches: one that rides out every loss, one that exits only when all are lost
@@ -139,9 +139,9 @@ for i in 0 1 2; do
         # (Three times: the first one asked is drawn at random.)
         for _ in 1 2 3; do
                 t0=$(date +%s%N)
-                if out=$(cluster policy node-f --auto-prepare=no 2>>"$WORK/commands.err") &&
+                if out=$(cluster rescan node-f 2>>"$WORK/commands.err") &&
                         [ "$out" = "Sent to node-f." ]; then
-                        echo "$(($(date +%s%N) / 1000000 - t0 / 1000000)) policy" >>"$WORK/commands.log"
+                        echo "$(($(date +%s%N) / 1000000 - t0 / 1000000)) rescan" >>"$WORK/commands.log"
                 else
                         fail "a command while coordinator $i is down: $out $(tail -3 "$WORK/commands.err")"
                 fi

@@ -47,7 +47,7 @@ cp "$K/client.key" "$WORK/clients.d/"
         >>"$WORK/coordinator.log" 2>&1 &
 PIDS+=("$!")
 "$AGENT" --config /dev/null --verbose --node-id node-1 --coordinator "$AEP" --key "$K/agent.key" \
-        --coordinator-key "$K/coordinator.key" --allow-loop --filter "^loop${P}[0-9]$" --heartbeat-interval 1s \
+        --coordinator-key "$K/coordinator.key" --allow-loop --filter "^loop${P}[0-9]$" --heartbeat-interval 1s --spec-settle 2s \
         --conf "$CEPH_CONF_FILE" --keyring "$CEPH_BOOTSTRAP_KEYRING" --osd-root "$CEPH_DIR/osd" \
         --state-dir "$WORK/state" --start-mode fork >>"$WORK/agent.log" 2>&1 &
 PIDS+=("$!")
@@ -111,26 +111,38 @@ else
         fail "ceph-volume raw prepare failed: $(tail -5 "$WORK/ceph-volume.log")"
 fi
 
-# ---- the node policy: new matching devices become OSDs by themselves ----
-if cluster policy node-1 --auto-prepare=yes --filter "^loop${P}4$" >"$WORK/policy.out" 2>&1; then
-        before=$(osd_count)
-        attach_at "${P}4" "$(new_image auto 10G)"
-        attach_at "${P}5" "$(new_image not-auto 10G)"
-        udevadm settle
+# ---- an OSD spec: a new device it selects becomes an OSD by itself, once settled ----
+cat >"$WORK/auto.yaml" <<YAML
+service_type: osd
+service_id: auto
+placement:
+  host_pattern: '*'
+spec:
+  method: raw
+  data_devices:
+    paths: [/dev/loop${P}4]
+YAML
+before=$(osd_count)
+attach_at "${P}4" "$(new_image auto 10G)"
+attach_at "${P}5" "$(new_image not-auto 10G)"
+udevadm settle
+knows_dev() { cluster devices --format json | jq -e --arg p "/dev/loop${P}4" 'map(select(.device.path == $p)) | length == 1'; }
+wait_for "the coordinator knows the new device" knows_dev
+if cluster apply -i "$WORK/auto.yaml" >"$WORK/apply.out" 2>&1; then
         AUTO_SID=$(stable_id "/dev/loop${P}4")
         auto_up() {
                 local id
                 id=$(osdctl list --format json | jq -r --arg s "$AUTO_SID" '.[] | select(.stable_id == $s) | .osd_id')
                 [ -n "$id" ] && ceph_cmd osd dump -f json | jq -e --argjson id "$id" '.osds[] | select(.osd == $id) | .up == 1' >/dev/null
         }
-        WAIT_SECONDS=180 wait_for "auto-prepare made an OSD on the matching new device, and it is up" auto_up ||
+        WAIT_SECONDS=180 wait_for "the spec made an OSD on the device it selects, and it is up" auto_up ||
                 tail -5 "$WORK/agent.log"
         [ "$(osds_on "$(stable_id "/dev/loop${P}5")")" = 0 ] && [ "$(osd_count)" = $((before + 1)) ] &&
-                pass "the device the policy's filter does not match was left alone" ||
-                fail "auto-prepare touched loop${P}5, or made $(($(osd_count) - before)) OSDs"
-        cluster policy node-1 --auto-prepare=no >/dev/null 2>&1 || fail "turning the policy off failed"
+                pass "the device the spec does not select was left alone" ||
+                fail "the spec touched loop${P}5, or made $(($(osd_count) - before)) OSDs"
+        cluster spec rm auto >/dev/null 2>&1 || fail "removing the spec failed"
 else
-        fail "cluster policy: $(cat "$WORK/policy.out")"
+        fail "cluster apply: $(cat "$WORK/apply.out")"
 fi
 
 # ---- reruns allocate nothing ----

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Roles and node-bound agent keys, with real processes and CURVE on: a coordinator with a
 # viewer, an operator and an admin key, and two agents (agent-a's key file names node-a;
-# agent-b's key is bound by its first Hello). The viewer lists, but its policy, osd create
-# (--dry-run), node rm and key unbind are each refused with the role they need, exit status 4,
+# agent-b's key is bound by its first Hello). The viewer lists, but its apply of an OSD spec,
+# osd create (--dry-run), node rm and key unbind are each refused with the role they need, exit status 4,
 # and change nothing (no command reaches the agent; the store keeps its nodes). The operator's
-# policy and node rm work; the operator cannot unbind, the admin can. An agent key sending a
+# osd create --dry-run reaches the agent and its node rm works; the operator cannot unbind, the admin can. An agent key sending a
 # Hello for another node is dropped, logged and counted (reason "binding" on /metrics).
 # No loop devices: the agents' filter matches nothing.
 source "$(dirname "$0")/lib.sh"
@@ -74,7 +74,7 @@ grep -q "Agent key 'agent-a' .* is bound to node node-a by its key file" "$WORK/
 as viewer nodes >/dev/null || fail "the viewer lists nodes"
 as viewer devices >/dev/null || fail "the viewer lists devices"
 before_nodes=$(nodes_list)
-before_a=$(grep -c "policy\|Command [0-9]" "$WORK/agent-node-a.log" || true)
+before_a=$(grep -c "Command [0-9]" "$WORK/agent-node-a.log" || true)
 refused() { # refused NEEDED DESCRIPTION cluster-args...: run as the viewer (or $WHO), expect status 4
         local need=$1 what=$2 who=${WHO:-viewer} rc=0
         shift 2
@@ -84,20 +84,26 @@ refused() { # refused NEEDED DESCRIPTION cluster-args...: run as the viewer (or 
                 fail "$who: $what: the error names the roles: $(cat "$WORK/err")"
         pass "$who: $what is refused (needs $need)"
 }
-refused operator "policy" policy node-a --auto-prepare=yes
 refused operator "osd create --dry-run" osd create node-a some-device --dry-run
 refused operator "node rm" node rm node-b --force
 refused admin "key unbind" key unbind agent-b
+printf 'service_type: osd\nservice_id: roles\nplacement:\n  hosts: [node-a]\nspec:\n  data_devices:\n    all: true\n' \
+        >"$WORK/spec.yaml"
+refused operator "apply" apply -i "$WORK/spec.yaml"
 sleep 1.5 # a command that got through would be in the agent's log by now
 [ "$(nodes_list)" = "$before_nodes" ] || fail "the viewer's requests changed the nodes: $(nodes_list)"
-after_a=$(grep -c "policy\|Command [0-9]" "$WORK/agent-node-a.log" || true)
+after_a=$(grep -c "Command [0-9]" "$WORK/agent-node-a.log" || true)
 [ "$after_a" = "$before_a" ] || fail "a refused command reached the agent: $(tail -5 "$WORK/agent-node-a.log")"
 grep -q "Refused a request (command) from key 'viewer'" "$WORK/coordinator.log" || fail "the coordinator logs the refusal"
 pass "the viewer's refused requests changed nothing"
 
 # --- the operator works, but cannot unbind
-as operator policy node-a --auto-prepare=no >"$WORK/out" || fail "the operator's policy: $(cat "$WORK/out")"
-wait_for "the operator's policy reaches the agent" grep -q "The coordinator set the policy" "$WORK/agent-node-a.log"
+# the node has no such device: the dry run fails there, but the command got through
+rc=0
+as operator osd create node-a some-device --dry-run >"$WORK/out" 2>&1 || rc=$?
+[ "$rc" != 4 ] || fail "the operator's osd create --dry-run was refused: $(cat "$WORK/out")"
+wait_for "the operator's osd create --dry-run reaches the agent" \
+        grep -q "Command [0-9]* from .*: create an OSD on some-device (dry run)" "$WORK/agent-node-a.log"
 WHO=operator refused admin "key unbind" key unbind agent-b
 
 # --- an agent key claiming another node: dropped, logged, counted

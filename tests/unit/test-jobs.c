@@ -337,40 +337,36 @@ static void test_refused(void **state) {
         assert_int_equal(jobs_pending(f->jobs), 0);
 }
 
-/* A policy whose filter the regex gate refuses never reaches the agent: the user hears why
- * from `castlectl cluster policy`. A good one is delivered. */
-static void test_policy_filter_refused(void **state) {
+/* The node policy was replaced by OSD specs: an older client's Policy is refused with the way
+ * to do the same now, and never reaches the agent. */
+static void test_policy_refused(void **state) {
         Fixture *f = *state;
         Castle__Command cmd = CASTLE__COMMAND__INIT;
         Castle__Policy p = CASTLE__POLICY__INIT;
-        Castle__QueryReply *r;
 
         cmd.kind_case = CASTLE__COMMAND__KIND_POLICY;
         cmd.policy = &p;
         p.auto_prepare = true;
-        p.name_filter = (char *) "((a{1,100}){1,100}){1,100}";
-        submit(f, 1, "node-1", &cmd);
-        expect_error(f, 1, "--filter refused: a repeat count above 32 at offset 3");
         p.name_filter = (char *) "^sd[b-z]$";
-        p.path_filter = (char *) "(((a{0,255}){0,255}){0,255})";
-        submit(f, 2, "node-1", &cmd);
-        expect_error(f, 2, "--path-filter refused: a repeat count above 32 at offset 4");
-        p.path_filter = (char *) "[[:bogus:]]";
-        submit(f, 3, "node-1", &cmd);
-        r = coordtest_recv_reply(f->client);
-        assert_int_equal(r->request_id, 3);
-        assert_non_null(strstr(r->error, "--path-filter refused: "));
-        castle__query_reply__free_unpacked(r, NULL);
+        submit(f, 1, "node-1", &cmd);
+        expect_error(f, 1, "the node policy was removed: OSD specs replace it (castlectl cluster apply)");
         assert_true(coordtest_quiet(f->agent, 50)); /* the agent got nothing */
+        assert_int_equal(jobs_pending(f->jobs), 0);
+}
 
-        p.path_filter = (char *) "^/dev/disk/by-id/wwn-";
-        submit(f, 4, "node-1", &cmd);
-        (void) agent_receive(f, CASTLE__COMMAND__KIND_POLICY);
-        r = coordtest_recv_reply(f->client);
-        assert_int_equal(r->request_id, 4);
-        assert_string_equal(r->error, "");
-        assert_true(r->job->done);
-        castle__query_reply__free_unpacked(r, NULL);
+/* A client's own spec set would bypass the apply's validation and audit: refused. */
+static void test_specs_refused(void **state) {
+        Fixture *f = *state;
+        Castle__Command cmd = CASTLE__COMMAND__INIT;
+        Castle__SpecSet set = CASTLE__SPEC_SET__INIT;
+
+        cmd.kind_case = CASTLE__COMMAND__KIND_SPECS;
+        cmd.specs = &set;
+        set.revision = INT64_MAX;
+        submit(f, 2, "node-1", &cmd);
+        expect_error(f, 2, "a node's OSD specs come from the applied specs only (castlectl cluster apply)");
+        assert_true(coordtest_quiet(f->agent, 50));
+        assert_int_equal(jobs_pending(f->jobs), 0);
 }
 
 static void test_node_lost(void **state) {
@@ -496,7 +492,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_client_ids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_node_lost, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_policy_filter_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_policy_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_specs_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ids_across_restarts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_per_client, setup, teardown),

@@ -27,7 +27,8 @@ typedef struct Fixture {
         zsock_t *agent2, *coordinator2;
         Session *session2;
         CommandTable *commands;
-        unsigned rescans, policies, creates;
+        unsigned rescans, spec_sets, creates;
+        int64_t revision;
         int create_result;
         uint64_t created;
         unsigned job_updates;
@@ -47,10 +48,11 @@ static int on_osd_create(uint64_t command_id, const Castle__OsdCreate *c, void *
         return f->create_result;
 }
 
-static void on_policy(const Castle__Policy *p, void *userdata) {
+static void on_specs(const Castle__SpecSet *set, void *userdata) {
         Fixture *f = userdata;
 
-        f->policies++;
+        f->spec_sets++;
+        f->revision = set->revision;
 }
 
 /* As castle-agent does: a job update is recorded and goes to every coordinator. */
@@ -75,7 +77,7 @@ static void on_repeat(const Castle__JobUpdate *latest, void *userdata) {
 static const SessionHandlers handlers = {
         .rescan = on_rescan,
         .osd_create = on_osd_create,
-        .policy = on_policy,
+        .specs = on_specs,
         .job_update = on_job_update,
         .repeat = on_repeat,
 };
@@ -254,6 +256,16 @@ static void test_hello_on_connect(void **state) {
         session_attach(f->session, f->agent);
         e = expect(f, CASTLE__ENVELOPE__BODY_HELLO);
         assert_int_equal(e->message_id, 2);
+        assert_int_equal(e->hello->n_labels, 0);
+        castle__envelope__free_unpacked(e, NULL);
+
+        /* The node's labels go in every Hello. */
+        assert_int_equal(session_set_labels(f->session, (char *[]) { (char *) "osd", (char *) "rack-1", NULL }), 0);
+        session_attach(f->session, f->agent);
+        e = expect(f, CASTLE__ENVELOPE__BODY_HELLO);
+        assert_int_equal(e->hello->n_labels, 2);
+        assert_string_equal(e->hello->labels[0], "osd");
+        assert_string_equal(e->hello->labels[1], "rack-1");
         castle__envelope__free_unpacked(e, NULL);
 }
 
@@ -383,7 +395,7 @@ static void test_rescan_command(void **state) {
         c.rescan = &rescan;
         send_command(f, &c);
         assert_int_equal(f->rescans, 1);
-        assert_int_equal(f->creates + f->policies + f->job_updates, 0);
+        assert_int_equal(f->creates + f->spec_sets + f->job_updates, 0);
         expect_nothing(f); /* the scan it leads to answers, as a Delta */
 }
 
@@ -452,18 +464,29 @@ static void test_invalid_command_dropped(void **state) {
         expect_nothing(f);
 }
 
-static void test_policy_command(void **state) {
+/* A SpecSet goes to its handler; a Policy (deprecated: an older coordinator's) is ignored. */
+static void test_specs_command(void **state) {
         Fixture *f = *state;
         Castle__Command c = CASTLE__COMMAND__INIT;
+        Castle__SpecSet set = CASTLE__SPEC_SET__INIT;
         Castle__Policy p = CASTLE__POLICY__INIT;
 
         connect_session(f);
         c.command_id = 12;
+        c.kind_case = CASTLE__COMMAND__KIND_SPECS;
+        c.specs = &set;
+        set.revision = 77;
+        send_command(f, &c);
+        assert_int_equal(f->spec_sets, 1);
+        assert_int_equal(f->revision, 77);
+        expect_nothing(f);
+
+        c.command_id = 13;
         c.kind_case = CASTLE__COMMAND__KIND_POLICY;
         c.policy = &p;
         p.auto_prepare = true;
         send_command(f, &c);
-        assert_int_equal(f->policies, 1);
+        assert_int_equal(f->spec_sets + f->creates + f->rescans, 1);
         expect_nothing(f);
 }
 
@@ -473,7 +496,7 @@ static void test_job_updates(void **state) {
         Castle__Envelope *e;
 
         connect_session(f);
-        /* The node's own policy jobs: nobody at the coordinator waits for them. */
+        /* Id 0 is nobody's: not sent. */
         u.command_id = 0;
         u.step = (char *) "mkfs";
         session_send_job_update(f->session, &u);
@@ -583,11 +606,11 @@ static void test_repeat_after_done(void **state) {
         castle__envelope__free_unpacked(e, NULL);
 }
 
-static void test_repeat_rescan_policy_and_id_zero(void **state) {
+static void test_repeat_rescan_specs_and_id_zero(void **state) {
         Fixture *f = *state;
         Castle__Command c = CASTLE__COMMAND__INIT;
         Castle__Rescan rescan = CASTLE__RESCAN__INIT;
-        Castle__Policy p = CASTLE__POLICY__INIT;
+        Castle__SpecSet set = CASTLE__SPEC_SET__INIT;
 
         connect_session(f);
         c.command_id = 31;
@@ -599,18 +622,18 @@ static void test_repeat_rescan_policy_and_id_zero(void **state) {
         assert_int_equal(command_table_running(f->commands), 0);
 
         c.command_id = 32;
-        c.kind_case = CASTLE__COMMAND__KIND_POLICY;
-        c.policy = &p;
+        c.kind_case = CASTLE__COMMAND__KIND_SPECS;
+        c.specs = &set;
         send_command(f, &c);
         send_command(f, &c);
-        assert_int_equal(f->policies, 1);
+        assert_int_equal(f->spec_sets, 1);
         expect_nothing(f); /* nothing to report for either */
 
         /* Id 0 is nobody's choice: every one runs (a coordinator of before client-chosen ids). */
         c.command_id = 0;
         send_command(f, &c);
         send_command(f, &c);
-        assert_int_equal(f->policies, 3);
+        assert_int_equal(f->spec_sets, 3);
 }
 
 static void test_eviction(void **state) {
@@ -803,6 +826,27 @@ static void test_coordinator_list(void **state) {
         agent_config_done(&c);
 }
 
+/* labels, spec-settle, and the options OSD specs replaced. */
+static void test_labels_and_specs_options(void **state) {
+        AgentConfig c;
+
+        assert_int_equal(load_config("[agent]\nlabels = osd, rack-1\n[osd]\nspec-settle = 5s\n", &c), 0);
+        assert_int_equal(strv_length(c.labels), 2);
+        assert_string_equal(c.labels[1], "rack-1");
+        assert_int_equal(c.spec_settle, 5 * 1000000);
+        agent_config_done(&c);
+        assert_int_equal(load_config("[agent]\n", &c), 0);
+        assert_int_equal(c.spec_settle, 60 * 1000000);
+        assert_true(strv_isempty(c.labels));
+        agent_config_done(&c);
+
+        assert_int_equal(load_config("[agent]\nlabels = osd, osd\n", &c), -EINVAL);
+        assert_int_equal(load_config("[agent]\nlabels = a\x01\n", &c), -EINVAL);
+        assert_int_equal(load_config("[osd]\nspec-settle = 0\n", &c), -EINVAL);
+        assert_int_equal(load_config("[osd]\nauto-prepare = yes\n", &c), -EINVAL);
+        assert_int_equal(load_config("[osd]\nauto-prepare-filter = ^sd\n", &c), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_hello_on_connect, setup, teardown),
@@ -813,15 +857,16 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_rescan_command, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_osd_create, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_invalid_command_dropped, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_policy_command, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_specs_command, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_job_updates, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_repeat_while_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_repeat_after_done, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_repeat_rescan_policy_and_id_zero, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_repeat_rescan_specs_and_id_zero, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
                 cmocka_unit_test(test_table_bounds),
                 cmocka_unit_test_setup_teardown(test_two_coordinators, setup2, teardown),
                 cmocka_unit_test(test_coordinator_list),
+                cmocka_unit_test(test_labels_and_specs_options),
         };
 
         zsys_handler_set(NULL);

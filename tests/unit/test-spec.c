@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/codec.h"
 #include "spec/spec.h"
 
 static int parse(const char *yaml, SpecList *l, char **error) {
@@ -338,12 +339,100 @@ static void test_bounds(void **state) {
         (void) state;
 }
 
+/* A parsed spec sent to an agent (Command.specs) and an apply sent to the coordinator keep
+ * their YAML whole through the codec's walk; over-long lists and documents are refused. */
+static int command_of(Castle__OsdSpec *spec, Castle__Envelope **ret) {
+        Castle__Envelope e = CASTLE__ENVELOPE__INIT;
+        Castle__Command c = CASTLE__COMMAND__INIT;
+        Castle__SpecSet set = CASTLE__SPEC_SET__INIT;
+        Castle__OsdSpec *specs[] = { spec };
+        _cleanup_free_ uint8_t *b = NULL;
+        size_t n;
+
+        e.protocol_version = CASTLE_PROTOCOL_VERSION;
+        e.body_case = CASTLE__ENVELOPE__BODY_COMMAND;
+        e.command = &c;
+        c.kind_case = CASTLE__COMMAND__KIND_SPECS;
+        c.specs = &set;
+        set.specs = specs;
+        set.n_specs = 1;
+        assert_int_equal(codec_pack(&e.base, &b, &n), 0);
+        return codec_envelope_unpack(b, n, ret);
+}
+
+static void test_codec(void **state) {
+        static const char yaml[] = "service_type: osd\nservice_id: wire\nplacement:\n  hosts: [a, b]\n"
+                                   "data_devices:\n  paths:\n  - /dev/sdb\n";
+        Castle__QueryRequest q = CASTLE__QUERY_REQUEST__INIT, *qback = NULL;
+        Castle__SpecApply apply = CASTLE__SPEC_APPLY__INIT;
+        _cleanup_free_ char *big = NULL, *error = NULL;
+        _cleanup_free_ uint8_t *b = NULL;
+        Castle__Envelope *back = NULL;
+        SpecList l = {};
+        char **hosts, *saved;
+        size_t n;
+
+        assert_int_equal(spec_parse(yaml, strlen(yaml), &l, &error), 0);
+        assert_int_equal(command_of(l.specs[0], &back), 0);
+        assert_string_equal(back->command->specs->specs[0]->yaml, yaml);
+        assert_int_equal(back->command->specs->specs[0]->n_hosts, 2);
+        castle__envelope__free_unpacked(back, NULL);
+
+        /* past the bound of a spec's hosts */
+        hosts = calloc(CODEC_MAX_SPEC_LIST + 1, sizeof(char *));
+        assert_non_null(hosts);
+        for (size_t i = 0; i <= CODEC_MAX_SPEC_LIST; i++)
+                hosts[i] = (char *) "h";
+        free(l.specs[0]->hosts[0]);
+        free(l.specs[0]->hosts[1]);
+        free(l.specs[0]->hosts);
+        l.specs[0]->hosts = hosts;
+        l.specs[0]->n_hosts = CODEC_MAX_SPEC_LIST;
+        assert_int_equal(command_of(l.specs[0], &back), 0);
+        castle__envelope__free_unpacked(back, NULL);
+        l.specs[0]->n_hosts = CODEC_MAX_SPEC_LIST + 1;
+        assert_int_equal(command_of(l.specs[0], &back), -E2BIG);
+        l.specs[0]->hosts = NULL;
+        l.specs[0]->n_hosts = 0;
+        free(hosts);
+
+        /* a document of the most an apply may send passes whole; one byte more is refused */
+        big = malloc(SPEC_YAML_MAX + 2);
+        assert_non_null(big);
+        for (size_t i = 0; i < SPEC_YAML_MAX; i++)
+                big[i] = i % 64 == 63 ? '\n' : '#';
+        big[SPEC_YAML_MAX] = 0;
+        saved = l.specs[0]->yaml;
+        l.specs[0]->yaml = big;
+        assert_int_equal(command_of(l.specs[0], &back), 0);
+        assert_string_equal(back->command->specs->specs[0]->yaml, big);
+        castle__envelope__free_unpacked(back, NULL);
+        big[SPEC_YAML_MAX] = '#';
+        big[SPEC_YAML_MAX + 1] = 0;
+        assert_int_equal(command_of(l.specs[0], &back), -E2BIG);
+        l.specs[0]->yaml = saved;
+
+        /* castlectl's apply: the text arrives as written */
+        q.protocol_version = CASTLE_PROTOCOL_VERSION;
+        q.kind_case = CASTLE__QUERY_REQUEST__KIND_APPLY;
+        q.apply = &apply;
+        apply.yaml = (char *) yaml;
+        assert_int_equal(codec_pack(&q.base, &b, &n), 0);
+        assert_int_equal(codec_query_request_unpack(b, n, &qback), 0);
+        assert_string_equal(qback->apply->yaml, yaml);
+        castle__query_request__free_unpacked(qback, NULL);
+
+        spec_list_done(&l);
+        (void) state;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_docs_examples),
                 cmocka_unit_test(test_sizes),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_bounds),
+                cmocka_unit_test(test_codec),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
