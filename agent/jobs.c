@@ -394,7 +394,7 @@ static bool crush_class_valid(const char *s) {
 bool job_osd_create_is_batch(const Castle__OsdCreate *c) {
         return c->n_data_devices > 0 || c->lvm || c->n_db_devices > 0 || c->n_wal_devices > 0 ||
                c->osds_per_device > 1 || c->block_db_size > 0 || c->block_wal_size > 0 || c->db_slots > 0 ||
-               c->wal_slots > 0 || c->dmcrypt || c->n_osd_ids > 1;
+               c->wal_slots > 0 || c->dmcrypt || c->n_osd_ids > 1 || !isempty(c->spec);
 }
 
 int job_osd_create_args(const JobPrepareOptions *o, const Castle__OsdCreate *c, const char *default_class,

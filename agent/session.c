@@ -128,6 +128,8 @@ static void send_snapshot(Session *s) {
         snap.generation = s->generation;
         snap.devices = devs;
         snap.n_devices = n;
+        snap.labels = s->labels;
+        snap.n_labels = strv_length(s->labels);
         e.body_case = CASTLE__ENVELOPE__BODY_SNAPSHOT;
         e.snapshot = &snap;
         send_envelope(s, &e);

@@ -62,21 +62,27 @@ void ingest_set_specs(Ingest *ingest, Specs *specs) {
         ingest->specs = specs;
 }
 
-/* The Hello's hostname and labels on the node's record in this run; labels that are not
- * printable words are left out (the agent checks its own). */
-static void hello_labels(NodeRuntime *n, const Castle__Hello *h) {
+/* The agent's labels (in its Hello and every snapshot) on the node's record in this run;
+ * labels that are not printable words are left out (the agent checks its own). */
+static void set_labels(NodeRuntime *n, char *const *l, size_t n_l) {
         _cleanup_strv_free_ char **labels = NULL;
+
+        for (size_t i = 0; i < n_l && i < INGEST_MAX_LABELS; i++)
+                if (codec_valid_id(l[i]) && strv_extend_unique(&labels, l[i]) < 0)
+                        return;
+        strv_free(n->labels);
+        n->labels = TAKE_PTR(labels);
+}
+
+/* The Hello's hostname and labels on the node's record in this run. */
+static void hello_labels(NodeRuntime *n, const Castle__Hello *h) {
         char *hostname = strdup(h->hostname);
 
         if (!hostname)
                 return;
         free(n->hostname);
         n->hostname = hostname;
-        for (size_t i = 0; i < h->n_labels && i < INGEST_MAX_LABELS; i++)
-                if (codec_valid_id(h->labels[i]) && strv_extend_unique(&labels, h->labels[i]) < 0)
-                        return;
-        strv_free(n->labels);
-        n->labels = TAKE_PTR(labels);
+        set_labels(n, h->labels, h->n_labels);
 }
 
 void ingest_set_limits(Ingest *ingest, const IngestLimits *limits) {
@@ -517,6 +523,10 @@ int ingest_message_as(Ingest *ingest, zmsg_t *msg, const char *user_id, int64_t 
                 n->generation = e->snapshot->generation;
                 ingest->applied++;
                 ack(ingest, n, e->message_id);
+                /* a coordinator that restarted learns the labels here (it asked no Hello) */
+                set_labels(n, e->snapshot->labels, e->snapshot->n_labels);
+                if (ingest->specs && n->state == NODE_ONLINE)
+                        specs_node_hello(ingest->specs, n);
                 break;
         case CASTLE__ENVELOPE__BODY_DELTA:
                 if (e->delta->generation != n->generation + 1) {

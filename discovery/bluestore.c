@@ -141,6 +141,8 @@ static int parse_binary(const uint8_t *buf, size_t n, BlueStoreLabel *ret) {
                                 l->osd_id = (int) id;
                 } else if (streq(key, "type") && valid_text(value))
                         snprintf(l->type, sizeof l->type, "%s", value);
+                else if (streq(key, "osdspec_affinity") && valid_text(value))
+                        snprintf(l->osdspec_affinity, sizeof l->osdspec_affinity, "%s", value);
         }
         /* The crc32c covers everything from offset 0 to the end of the struct. */
         c = (Cursor) { struct_end, buf + n };

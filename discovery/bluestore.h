@@ -18,6 +18,7 @@ typedef struct BlueStoreLabel {
         char ceph_fsid[37];
         int osd_id;              /* meta "whoami"; -1 if absent */
         char type[16];           /* meta "type": "bluestore" */
+        char osdspec_affinity[65]; /* meta "osdspec_affinity": the OSD spec that made it; "" if none */
         int crc_ok;              /* 1: checksum verified, 0: mismatch or not decodable */
 } BlueStoreLabel;
 

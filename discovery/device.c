@@ -90,6 +90,7 @@ static void ceph_facts_done(CephFacts *c) {
         free(c->cluster_fsid);
         free(c->type);
         free(c->lv_path);
+        free(c->osdspec_affinity);
 }
 
 Device *device_free(Device *d) {
@@ -209,6 +210,7 @@ int device_add_ceph(Device *d, const CephFacts *f) {
                 .cluster_fsid = strdup_or_null(f->cluster_fsid, &oom),
                 .type = strdup_or_null(f->type, &oom),
                 .lv_path = strdup_or_null(f->lv_path, &oom),
+                .osdspec_affinity = strdup_or_null(f->osdspec_affinity, &oom),
         };
         if (oom) {
                 ceph_facts_done(c);

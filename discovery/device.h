@@ -67,6 +67,7 @@ typedef struct CephFacts {
         char *cluster_fsid;
         char *type;             /* block, db, wal */
         char *lv_path;
+        char *osdspec_affinity; /* the OSD spec that made it (label meta or LV tag); NULL: none */
 } CephFacts;
 
 /* Where a BlueStore label may sit: offset 0, and since Ceph 19 copies at 1, 10, 100 and

@@ -364,6 +364,7 @@ static int add_ceph_from_tags(Device *d, const Lv *lv, const LvmTag *tags, size_
                 .cluster_fsid = (char *) tag_value(tags, n, "ceph.cluster_fsid"),
                 .type = (char *) tag_value(tags, n, "ceph.type"),
                 .lv_path = lv->path,
+                .osdspec_affinity = (char *) tag_value(tags, n, "ceph.osdspec_affinity"),
         };
 
         if (!fsid && !id)

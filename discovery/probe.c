@@ -149,6 +149,7 @@ static int probe_labels(Device *d, int fd) {
                                 .osd_uuid = label.osd_uuid[0] ? label.osd_uuid : NULL,
                                 .osd_id = label.osd_id,
                                 .cluster_fsid = label.ceph_fsid[0] ? label.ceph_fsid : NULL,
+                                .osdspec_affinity = label.osdspec_affinity[0] ? label.osdspec_affinity : NULL,
                                 .type = streq(label.description, "main") ? (char *) "block"
                                         : streq(label.description, "bluefs db") ? (char *) "db"
                                         : streq(label.description, "bluefs wal") ? (char *) "wal"

@@ -217,6 +217,12 @@ static int mkfs(Run *run) {
                 extra[n++] = "--bluestore-block-wal-path";
                 extra[n++] = run->paths.path[VOLUME_WAL];
         }
+        if (run->req->osdspec_affinity) {
+                /* into the BlueStore label, as ceph-volume does: how a raw OSD, which has no
+                 * LV tags, is counted against its spec's limit */
+                extra[n++] = "--osdspec-affinity";
+                extra[n++] = run->req->osdspec_affinity;
+        }
         r = osd_ceph_argv(run->c, run->entry.osd_id, run->dir, extra, &argv);
         if (r < 0)
                 return r;

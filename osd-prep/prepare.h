@@ -31,8 +31,9 @@ typedef struct PrepareRequest {
         unsigned data_slots;     /* this OSD's LV gets 1/data_slots of the data device (0: 1) */
         unsigned db_slots, wal_slots;
         uint64_t db_size, wal_size; /* bytes, instead of a slot */
-        /* the OSD spec this OSD is made for: the LVs' ceph.osdspec_affinity tag, as cephadm
-         * sets it through CEPH_VOLUME_OSDSPEC_AFFINITY; NULL: none */
+        /* the OSD spec this OSD is made for: the LVs' ceph.osdspec_affinity tag and the
+         * BlueStore label's osdspec_affinity, as cephadm sets them through
+         * CEPH_VOLUME_OSDSPEC_AFFINITY; NULL: none */
         const char *osdspec_affinity;
         /* A scan the caller made moments ago (a batch's plan): the plan step keeps its
          * content facts for every device not in dirty (the devices earlier OSDs of the

@@ -180,6 +180,7 @@ static void fill_device(Castle__Device *m, const Device *d, bool *oom) {
                 c->cluster_fsid = dup_str(d->ceph[i].cluster_fsid, oom);
                 c->type = dup_str(d->ceph[i].type, oom);
                 c->lv_path = dup_str(d->ceph[i].lv_path, oom);
+                c->osdspec_affinity = dup_str(d->ceph[i].osdspec_affinity, oom);
         }
 
         m->queue = malloc(sizeof *m->queue);

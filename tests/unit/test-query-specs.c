@@ -206,8 +206,9 @@ static void test_bounds(void **state) {
         assert_non_null(big);
         memset(big, '#', SPEC_YAML_MAX + 1);
         big[SPEC_YAML_MAX + 1] = 0;
+        /* refused by the codec's bound on a YAML document, before it is decoded whole */
         r = apply(f, big, false);
-        assert_non_null(strstr(r->error, "at most"));
+        assert_string_equal(r->error, "malformed request");
         castle__query_reply__free_unpacked(r, NULL);
         r = apply(f, "", false);
         assert_non_null(strstr(r->error, "empty"));
