@@ -128,8 +128,6 @@ static void send_snapshot(Session *s) {
         snap.generation = s->generation;
         snap.devices = devs;
         snap.n_devices = n;
-        snap.labels = s->labels;
-        snap.n_labels = strv_length(s->labels);
         e.body_case = CASTLE__ENVELOPE__BODY_SNAPSHOT;
         e.snapshot = &snap;
         send_envelope(s, &e);
@@ -201,6 +199,8 @@ void session_heartbeat(Session *s) {
                 return;
         h.generation = s->generation;
         h.devices = (uint32_t) s->report->n;
+        h.labels = s->labels;
+        h.n_labels = strv_length(s->labels);
         e.body_case = CASTLE__ENVELOPE__BODY_HEARTBEAT;
         e.heartbeat = &h;
         send_envelope(s, &e);

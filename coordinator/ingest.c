@@ -74,6 +74,18 @@ static void set_labels(NodeRuntime *n, char *const *l, size_t n_l) {
         n->labels = TAKE_PTR(labels);
 }
 
+static bool labels_equal(char *const *have, char *const *l, size_t n_l) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < n_l && i < INGEST_MAX_LABELS; i++)
+                if (codec_valid_id(l[i])) {
+                        if (!strv_contains(have, l[i]))
+                                return false;
+                        k++;
+                }
+        return k == strv_length(have);
+}
+
 /* The Hello's hostname and labels on the node's record in this run. */
 static void hello_labels(NodeRuntime *n, const Castle__Hello *h) {
         char *hostname = strdup(h->hostname);
@@ -429,6 +441,7 @@ int ingest_message_as(Ingest *ingest, zmsg_t *msg, const char *user_id, int64_t 
         Castle__Envelope *e = NULL;
         NodeRuntime *n;
         char *node_id = NULL;
+        bool labels_changed = false;
         size_t count = 0;
         uint64_t start;
         int r, k;
@@ -523,10 +536,6 @@ int ingest_message_as(Ingest *ingest, zmsg_t *msg, const char *user_id, int64_t 
                 n->generation = e->snapshot->generation;
                 ingest->applied++;
                 ack(ingest, n, e->message_id);
-                /* a coordinator that restarted learns the labels here (it asked no Hello) */
-                set_labels(n, e->snapshot->labels, e->snapshot->n_labels);
-                if (ingest->specs && n->state == NODE_ONLINE)
-                        specs_node_hello(ingest->specs, n);
                 break;
         case CASTLE__ENVELOPE__BODY_DELTA:
                 if (e->delta->generation != n->generation + 1) {
@@ -555,6 +564,11 @@ int ingest_message_as(Ingest *ingest, zmsg_t *msg, const char *user_id, int64_t 
                         resync(ingest, n, "heartbeat generation differs");
                 else
                         ack(ingest, n, e->message_id);
+                /* a coordinator that restarted learns the labels here (it asked no Hello) */
+                if (!labels_equal(n->labels, e->heartbeat->labels, e->heartbeat->n_labels)) {
+                        set_labels(n, e->heartbeat->labels, e->heartbeat->n_labels);
+                        labels_changed = true;
+                }
                 break;
         case CASTLE__ENVELOPE__BODY_JOB_UPDATE:
                 jobs_update(ingest->jobs, node_id, e->job_update);
@@ -569,6 +583,8 @@ int ingest_message_as(Ingest *ingest, zmsg_t *msg, const char *user_id, int64_t 
         }
         if (n->state != NODE_ONLINE)
                 (void) nodes_set_state(ingest->nodes, n, NODE_ONLINE, now);
+        if (labels_changed && ingest->specs)
+                specs_node_hello(ingest->specs, n); /* its set may have changed with them */
 finish:
         castle__envelope__free_unpacked(e, NULL);
         free(node_id);

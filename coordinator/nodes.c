@@ -202,6 +202,10 @@ int nodes_load(Nodes *nodes, int64_t now) {
                         continue;
                 rt->generation = stored[i].generation;
                 rt->state = stored[i].state;
+                /* its host name for spec placement until its agent says Hello again (a
+                 * coordinator that restarted asks none of an agent whose generation it has) */
+                if (!isempty(stored[i].hostname) && !rt->hostname)
+                        rt->hostname = strdup(stored[i].hostname);
                 rt->last_seen = now; /* the stale -> offline clock starts now */
         }
         store_nodes_free(stored, n);

@@ -281,7 +281,7 @@ static const FieldBound bounds[] = {
         { &castle__audit_batch__descriptor, "records", CODEC_MAX_AUDIT_RECORDS },
         { &castle__hello__descriptor, "labels", CODEC_MAX_LABELS },
         { &castle__node_info__descriptor, "labels", CODEC_MAX_LABELS },
-        { &castle__snapshot__descriptor, "labels", CODEC_MAX_LABELS },
+        { &castle__heartbeat__descriptor, "labels", CODEC_MAX_LABELS },
         { &castle__osd_create__descriptor, "data_devices", CODEC_MAX_DEVICES },
         { &castle__osd_create__descriptor, "db_devices", CODEC_MAX_DEVICES },
         { &castle__osd_create__descriptor, "wal_devices", CODEC_MAX_DEVICES },

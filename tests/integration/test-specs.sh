@@ -64,6 +64,8 @@ start_agent() { # start_agent N: node-N on host-N
 cluster() { "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/operator.key" "$@"; }
 osd_count() { ceph_cmd osd ls -f json | jq length; }
 up_count() { ceph_cmd osd dump -f json | jq '[.osds[] | select(.up == 1)] | length'; }
+# equals N CMD...: CMD's output is N (run on every try of wait_for, not once when it is called)
+equals() { [ "$("${@:2}")" = "$1" ]; }
 # has_osd DEV: the device carries a BlueStore label
 has_osd() {
         "$CASTLECTL" inventory --allow-loop --format json "$1" |
@@ -121,7 +123,7 @@ start_agent 2
 wait_for "the coordinator and node-2, both restarted, are back" online
 WAIT_SECONDS=300 wait_for "the spec converges: 1 OSD on node-1, 3 on node-2, none on node-3" layout_is 1 3 0
 [ "$(osd_count)" = 4 ] && pass "the cluster has exactly 4 OSDs" || fail "the cluster has $(osd_count) OSDs, 4 expected"
-WAIT_SECONDS=120 wait_for "the 4 OSDs are up" test "$(up_count)" = 4
+WAIT_SECONDS=120 wait_for "the 4 OSDs are up" equals 4 up_count
 has_osd "$(dev 2 3)" && fail "node-2's fourth device, past the limit, became an OSD" ||
         pass "node-2's fourth device, past the limit, was left alone"
 cluster specs >"$WORK/specs.out" 2>&1 && grep -q fast "$WORK/specs.out" && pass "cluster specs lists the spec" ||
@@ -185,7 +187,7 @@ wait "$WRITER"
 has_osd "$(dev 1 3)" && fail "a device was claimed while it was being written to" ||
         pass "a device is not claimed while it is being written to ($((3 * SETTLE)) s of writes)"
 WAIT_SECONDS=120 wait_for "once the writes stop it settles and becomes an OSD" has_osd "$(dev 1 3)"
-WAIT_SECONDS=120 wait_for "node-1 is at the limit: 3 OSDs" test "$(osds_on 1)" = 3
+WAIT_SECONDS=120 wait_for "node-1 is at the limit: 3 OSDs" equals 3 osds_on 1
 
 # ---- unmanaged: previewed on the node, nothing written ----
 cat >"$WORK/look.yaml" <<'YAML'
