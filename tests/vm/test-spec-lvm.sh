@@ -76,8 +76,8 @@ node-id = vm-node
 coordinator = $AEP
 key = $K/agent.key
 coordinator-key = $K/coordinator.key
-spec-settle = 3
 [osd]
+spec-settle = 3
 conf = $CEPH_CONF_FILE
 keyring = $CEPH_BOOTSTRAP_KEYRING
 osd-root = $CEPH_DIR/osd
@@ -87,6 +87,8 @@ CONF
 "$BUILD/castle-agent" --config "$STATE/agent.conf" --verbose >"$OUTER_WORK/agent.log" 2>&1 &
 cluster() { timeout 60 "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@"; }
 for _ in $(seq 120); do cluster devices --format json 2>/dev/null | jq -e 'length > 0' >/dev/null && break; sleep 0.5; done
+cluster devices --format json 2>/dev/null | jq -e 'length > 0' >/dev/null ||
+        { bad "the agent's report never reached the coordinator: $(tail -5 "$OUTER_WORK/agent.log")"; exit 1; }
 
 cluster apply -i "$STATE/spec.yaml" --dry-run >"$OUTER_WORK/preview.out" 2>&1 || bad "apply --dry-run: $(cat "$OUTER_WORK/preview.out")"
 cat "$OUTER_WORK/preview.out"
