@@ -30,6 +30,8 @@ _Static_assert(SPEC_YAML_MAX == CODEC_MAX_DOCUMENT_LEN, "an apply the parser tak
 #define SPEC_VALUE_MAX 255u
 /* osds_per_device, db_slots, wal_slots. */
 #define SPEC_COUNT_MAX 64u
+/* Keys of one mapping. */
+#define SPEC_KEYS_MAX 64u
 /* placement.hosts and a selection's paths. */
 #define SPEC_LIST_MAX 1024u
 
@@ -688,6 +690,9 @@ static bool is_feature(const char *key) {
 }
 
 static int check_keys(Ctx *c, yaml_node_t *map, const char *where) {
+        /* The duplicate check is quadratic: a spec's widest mapping has about twenty keys. */
+        if (map->data.mapping.pairs.top - map->data.mapping.pairs.start > (ptrdiff_t) SPEC_KEYS_MAX)
+                return fail(c, where, map, "a mapping of more than %u keys is not a spec", SPEC_KEYS_MAX);
         for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
                 yaml_node_t *kn = node(c, p->key);
 
@@ -966,6 +971,8 @@ int spec_parse(const char *yaml, size_t size, SpecList *ret, char **error) {
         if (size > SPEC_YAML_MAX)
                 return set_error(error, -E2BIG, "spec <unnamed>: YAML: the stream is %zu bytes, more than the %u allowed",
                                  size, SPEC_YAML_MAX);
+        if (size == 0)
+                return set_error(error, -EINVAL, "spec <unnamed>: YAML (line 1): the stream holds no spec");
         r = scan(yaml, size, error);
         if (r < 0)
                 return r;

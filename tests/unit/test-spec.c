@@ -325,6 +325,23 @@ static void test_bounds(void **state) {
         deep[80] = 0;
         parse_bad(deep, -E2BIG, "nested deeper than");
 
+        /* a mapping too wide to be a spec (the duplicate check is quadratic) */
+        {
+                _cleanup_free_ char *wide = malloc(65 * 16 + 64);
+                char *w = wide;
+                assert_non_null(wide);
+                w += sprintf(w, "service_id: w\n");
+                for (unsigned i = 0; i < 64; i++)
+                        w += sprintf(w, "k%u: 1\n", i);
+                parse_bad(wide, -EINVAL, "spec w: YAML (line 1): a mapping of more than 64 keys is not a spec");
+        }
+        {
+                _cleanup_free_ char *error = NULL;
+                SpecList l = {};
+                assert_int_equal(spec_parse(NULL, 0, &l, &error), -EINVAL);
+                assert_non_null(strstr(error, "the stream holds no spec"));
+        }
+
         /* nothing at all */
         parse_bad("", -EINVAL, "the stream holds no spec");
         parse_bad("---\n...\n", -EINVAL, "the stream holds no spec");
