@@ -47,7 +47,13 @@ cluster() { # cluster I ARGS...: castlectl against coordinator I
 }
 has_device() { cluster "$1" devices --format json | jq -e --arg n "$2" --arg p "$3" 'map(select(.node_id == $n and .device.path == $p)) | length == 1'; }
 no_device() { cluster "$1" devices --format json | jq -e --arg p "$2" 'map(select(.device.path == $p)) | length == 0'; }
-metric_is() { curl -sS --max-time 2 "http://127.0.0.1:$MP/metrics" | grep -qx "$1 $2"; }
+# The page is read whole before grep -q: grep stopping at the first match would leave curl
+# writing to a closed pipe ("Failed writing body"), a failure under pipefail.
+metric_is() {
+        local page
+        page=$(curl -sS --max-time 2 "http://127.0.0.1:$MP/metrics") || return 1
+        grep -qx "$1 $2" <<<"$page"
+}
 
 attach_at "${L}0" "$(new_image d0 10G)"
 attach_at "${L}1" "$(new_image d1 10G)"
