@@ -282,13 +282,17 @@ static uint64_t fnv1a(const uint8_t *p, size_t n) {
         return h;
 }
 
-/* The report's entry for a device the plan names by stable id (or path, or link). */
+/* The report's entry for a device the plan names by stable id (or path, or link). A message's
+ * repeated strings are counted, not NULL-terminated: no strv_contains() on them. */
 static const ReportEntry *report_find(const Report *r, const char *id) {
         for (size_t i = 0; i < r->n; i++) {
                 const Castle__Device *d = r->entries[i].msg;
 
-                if (streq(d->stable_id, id) || streq(d->path, id) || strv_contains(d->links, id))
+                if (streq(d->stable_id, id) || streq(d->path, id))
                         return &r->entries[i];
+                for (size_t l = 0; l < d->n_links; l++)
+                        if (streq_ptr(d->links[l], id))
+                                return &r->entries[i];
         }
         return NULL;
 }
