@@ -57,24 +57,14 @@ static int send_spec_request(zsock_t *s, uint64_t request_id, void *userdata) {
 
 static int reply_spec(Castle__QueryReply *rep, void *userdata) {
         SpecReplies *q = userdata;
-        Castle__QueryReply **nr = reallocarray(q->replies, q->n_replies + 1, sizeof *q->replies);
 
-        if (!nr) {
-                castle__query_reply__free_unpacked(rep, NULL);
-                return -ENOMEM;
-        }
-        q->replies = nr;
-        q->replies[q->n_replies++] = rep;
-        return rep->last;
+        return cluster_keep_reply(&q->replies, &q->n_replies, rep);
 }
 
 static void restart_spec(void *userdata) {
         SpecReplies *q = userdata;
 
-        for (size_t i = 0; i < q->n_replies; i++)
-                castle__query_reply__free_unpacked(q->replies[i], NULL);
-        q->replies = mfree(q->replies);
-        q->n_replies = 0;
+        cluster_free_replies(&q->replies, &q->n_replies);
 }
 
 /* A plan over the whole fleet takes the coordinator a moment: at least this long. */

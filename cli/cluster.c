@@ -1218,27 +1218,36 @@ static int send_audit(zsock_t *s, uint64_t request_id, void *userdata) {
         return cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_AUDIT, &q->query);
 }
 
-static int reply_audit(Castle__QueryReply *rep, void *userdata) {
-        AuditQuery *q = userdata;
-        Castle__QueryReply **nr = reallocarray(q->replies, q->n_replies + 1, sizeof *q->replies);
+int cluster_keep_reply(Castle__QueryReply ***replies, size_t *n, Castle__QueryReply *rep) {
+        Castle__QueryReply **nr = reallocarray(*replies, *n + 1, sizeof **replies);
 
         if (!nr) {
                 castle__query_reply__free_unpacked(rep, NULL);
                 return -ENOMEM;
         }
-        q->replies = nr;
-        q->replies[q->n_replies++] = rep;
+        *replies = nr;
+        (*replies)[(*n)++] = rep;
         return rep->last;
+}
+
+void cluster_free_replies(Castle__QueryReply ***replies, size_t *n) {
+        for (size_t i = 0; i < *n; i++)
+                castle__query_reply__free_unpacked((*replies)[i], NULL);
+        *replies = mfree(*replies);
+        *n = 0;
+}
+
+static int reply_audit(Castle__QueryReply *rep, void *userdata) {
+        AuditQuery *q = userdata;
+
+        return cluster_keep_reply(&q->replies, &q->n_replies, rep);
 }
 
 /* Lost in the middle: the next coordinator's answer replaces it all. */
 static void restart_audit(void *userdata) {
         AuditQuery *q = userdata;
 
-        for (size_t i = 0; i < q->n_replies; i++)
-                castle__query_reply__free_unpacked(q->replies[i], NULL);
-        q->replies = mfree(q->replies);
-        q->n_replies = 0;
+        cluster_free_replies(&q->replies, &q->n_replies);
 }
 
 /* The audit trail, oldest first. */

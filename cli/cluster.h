@@ -92,6 +92,11 @@ int cluster_query_nodes(ClusterArgs *a, Castle__QueryReply **ret);
 /* The devices that match a's filter, in as many replies as the coordinator sends, all from the
  * one coordinator (another one's answer replaces them all when it is lost in the middle). */
 int cluster_query_devices(ClusterArgs *a, DeviceReplies *ret);
+/* Keeps rep at the end of *replies (rep is freed if that fails): rep->last, or -ENOMEM. For an
+ * exchange whose answer comes in parts. */
+int cluster_keep_reply(Castle__QueryReply ***replies, size_t *n, Castle__QueryReply *rep);
+/* Frees every kept reply: a lost coordinator's partial answer. */
+void cluster_free_replies(Castle__QueryReply ***replies, size_t *n);
 void device_replies_done(DeviceReplies *d);
 /* A device's reject reasons, joined with ", " (the caller frees it). */
 char *cluster_device_reasons(const Castle__Device *d);
