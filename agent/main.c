@@ -77,6 +77,7 @@ typedef struct Agent {
         int specs_timer;        /* -1: none */
         uint64_t specs_wakeup;
         AgentMetrics *metrics;
+        OsdReport *osd_report; /* the OSDs' states, removals, reservations: in every heartbeat */
 } Agent;
 
 static void help(void) {
@@ -389,6 +390,13 @@ static int on_heartbeat(zloop_t *loop, int timer_id, void *arg) {
         return 0;
 }
 
+/* One of the OSD report's lists changed (its setter returned 1): every coordinator hears it
+ * now rather than at the next heartbeat. */
+static void _unused_ osd_report_changed(Agent *a) {
+        for (size_t i = 0; i < a->n_links; i++)
+                session_heartbeat(a->links[i].session);
+}
+
 /* ---- scans ---- */
 
 /* Every session gets the report (one copy, shared): each diffs it against what its own
@@ -575,6 +583,7 @@ static int make_links(Agent *a) {
                         break;
                 }
                 session_set_commands(links[i].session, a->commands);
+                session_set_osd_report(links[i].session, a->osd_report);
                 agent_metrics_add_coordinator(a->metrics, links[i].endpoint);
         }
         for (size_t i = 0; r >= 0 && i < n; i++)
@@ -706,6 +715,9 @@ static int run(Agent *a) {
         r = command_table_new(a->cfg.recent_commands, &a->commands);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
+        r = osd_report_new(&a->osd_report);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory.");
 
         /* 1. the udev monitor, before anything is enumerated */
         if (isempty(a->cfg.sysroot)) {
@@ -780,6 +792,7 @@ int main(int argc, char *argv[]) {
         scan_plan_free(a.scans);
         free_links(&a);
         command_table_free(a.commands);
+        osd_report_free(a.osd_report); /* after the sessions that point at it */
         agent_specs_free(a.specs);
         zloop_destroy(&a.loop);
         daemon_signals_close(&a.signals);

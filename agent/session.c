@@ -17,6 +17,7 @@
 struct Session {
         char *node_id, *hostname, *coordinator;
         char **labels;
+        const OsdReport *osd_report;
         CommandTable *commands; /* not ours, shared by the sessions; NULL: none */
         AgentMetrics *metrics;
         SessionHandlers handlers;
@@ -71,6 +72,10 @@ void session_set_commands(Session *s, CommandTable *commands) {
 
 const char *session_coordinator(const Session *s) {
         return s->coordinator;
+}
+
+void session_set_osd_report(Session *s, const OsdReport *r) {
+        s->osd_report = r;
 }
 
 int session_set_labels(Session *s, char *const *labels) {
@@ -201,6 +206,8 @@ void session_heartbeat(Session *s) {
         h.devices = (uint32_t) s->report->n;
         h.labels = s->labels;
         h.n_labels = strv_length(s->labels);
+        if (s->osd_report)
+                osd_report_fill(s->osd_report, &h);
         e.body_case = CASTLE__ENVELOPE__BODY_HEARTBEAT;
         e.heartbeat = &h;
         send_envelope(s, &e);
@@ -254,6 +261,15 @@ static bool command_is_new(Session *s, const Castle__Command *c) {
         return false;
 }
 
+/* Why a handler refused a command: unsupported says why for -EOPNOTSUPP. */
+static const char *command_refusal(int r, const char *unsupported) {
+        if (r == -EBUSY)
+                return "too many jobs queued on the node";
+        if (r == -EOPNOTSUPP && unsupported)
+                return unsupported;
+        return "out of memory";
+}
+
 static void dispatch_command(Session *s, const Castle__Command *c) {
         int r;
 
@@ -269,8 +285,7 @@ static void dispatch_command(Session *s, const Castle__Command *c) {
                          c->osd_create->device_id, c->osd_create->dry_run ? " (dry run)" : "");
                 r = s->handlers.osd_create(c->command_id, c->osd_create, s->userdata);
                 if (r < 0)
-                        refuse(s, c->command_id,
-                               r == -EBUSY ? "too many jobs queued on the node" : "out of memory");
+                        refuse(s, c->command_id, command_refusal(r, NULL));
                 break;
         case CASTLE__COMMAND__KIND_SPECS:
                 log_debug("Command %" PRIu64 " from %s: %zu OSD spec(s), revision %" PRId64 ".", c->command_id,
@@ -282,9 +297,25 @@ static void dispatch_command(Session *s, const Castle__Command *c) {
                          strempty(c->zap->device), c->zap->destroy ? " (destroy)" : "");
                 r = s->handlers.zap ? s->handlers.zap(c->command_id, c->zap, s->userdata) : -EOPNOTSUPP;
                 if (r < 0)
-                        refuse(s, c->command_id,
-                               r == -EBUSY ? "too many jobs queued on the node" :
-                               r == -EOPNOTSUPP ? "this agent does not zap" : "out of memory");
+                        refuse(s, c->command_id, command_refusal(r, "this agent does not zap"));
+                break;
+        case CASTLE__COMMAND__KIND_OSD_REMOVE:
+                log_info("Command %" PRIu64 " from %s: %s %zu OSD(s)%s%s%s.", c->command_id, s->coordinator,
+                         c->osd_remove->cancel ? "cancel the removal of" : "remove", c->osd_remove->n_osd_ids,
+                         c->osd_remove->replace ? " (replace)" : "", c->osd_remove->zap ? " (zap)" : "",
+                         c->osd_remove->force ? " (force)" : "");
+                r = s->handlers.osd_remove ? s->handlers.osd_remove(c->command_id, c->osd_remove, s->userdata)
+                                           : -EOPNOTSUPP;
+                if (r < 0)
+                        refuse(s, c->command_id, command_refusal(r, "this agent does not remove OSDs"));
+                break;
+        case CASTLE__COMMAND__KIND_OSD_REPLACE:
+                log_info("Command %" PRIu64 " from %s: give reserved osd.%d to %s.", c->command_id, s->coordinator,
+                         c->osd_replace->osd_id, strempty(c->osd_replace->device));
+                r = s->handlers.osd_replace ? s->handlers.osd_replace(c->command_id, c->osd_replace, s->userdata)
+                                            : -EOPNOTSUPP;
+                if (r < 0)
+                        refuse(s, c->command_id, command_refusal(r, "this agent does not replace OSDs"));
                 break;
         case CASTLE__COMMAND__KIND_POLICY:
                 /* Deprecated: an older coordinator's. OSD specs replaced the node policy. */
@@ -296,6 +327,7 @@ static void dispatch_command(Session *s, const Castle__Command *c) {
         }
         /* A rescan or a spec set is done once applied; an OSD or zap job ends with its last update. */
         if (c->kind_case != CASTLE__COMMAND__KIND_OSD_CREATE && c->kind_case != CASTLE__COMMAND__KIND_ZAP &&
+            c->kind_case != CASTLE__COMMAND__KIND_OSD_REMOVE && c->kind_case != CASTLE__COMMAND__KIND_OSD_REPLACE &&
             c->command_id != 0 && s->commands)
                 command_table_finish(s->commands, c->command_id);
 }

@@ -15,6 +15,7 @@
 
 #include "agent/commands.h"
 #include "agent/metrics.h"
+#include "agent/osdreport.h"
 #include "agent/report.h"
 #include "proto/castle.pb-c.h"
 
@@ -28,6 +29,10 @@ typedef struct SessionHandlers {
         int (*osd_create)(uint64_t command_id, const Castle__OsdCreate *c, void *userdata);
         /* Zap command: queue the job, as osd_create. */
         int (*zap)(uint64_t command_id, const Castle__Zap *z, void *userdata);
+        /* OsdRemove command (remove, or cancel removals) and OsdReplace command: start them,
+         * as osd_create; their progress comes back as job updates. NULL: refused. */
+        int (*osd_remove)(uint64_t command_id, const Castle__OsdRemove *m, void *userdata);
+        int (*osd_replace)(uint64_t command_id, const Castle__OsdReplace *m, void *userdata);
         /* The node's OSD specs (a SpecSet: it replaces the set if its revision is newer). */
         void (*specs)(const Castle__SpecSet *set, void *userdata);
         /* A job's end the session made itself (a refused command), to handle like the job
@@ -51,6 +56,9 @@ void session_set_commands(Session *s, CommandTable *commands);
 const char *session_coordinator(const Session *s);
 /* The node's labels, said in every Hello from now on (copied). */
 int session_set_labels(Session *s, char *const *labels);
+
+/* The node's OSD report, said in every heartbeat from now on (not owned; NULL: none). */
+void session_set_osd_report(Session *s, const OsdReport *r);
 
 /* Talks over link from now on and says Hello on it; NULL: not connected, nothing is sent. The
  * socket stays the caller's. */

@@ -398,6 +398,10 @@ const char *audit_command_action(const Castle__Command *c) {
                 return "policy";
         case CASTLE__COMMAND__KIND_ZAP:
                 return c->zap->destroy ? "zap --destroy" : "zap";
+        case CASTLE__COMMAND__KIND_OSD_REMOVE:
+                return c->osd_remove->cancel ? "osd rm cancel" : c->osd_remove->replace ? "osd rm --replace" : "osd rm";
+        case CASTLE__COMMAND__KIND_OSD_REPLACE:
+                return "osd replace";
         default:
                 return "command";
         }

@@ -3,6 +3,7 @@
  * whatever fails is dropped and counted, and the sender, if it can be helped, is asked for a
  * full snapshot. Changes go to the watchers as they are stored. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -84,6 +85,44 @@ static bool labels_equal(char *const *have, char *const *l, size_t n_l) {
                         k++;
                 }
         return k == strv_length(have);
+}
+
+/* OSDs, removals or reservations a node may list in a heartbeat: far more than a node holds. */
+#define OSD_REPORT_MAX 4096U
+
+/* The heartbeat's OSD lists on the node's record in this run (a copy). */
+static void set_osd_report(NodeRuntime *n, const Castle__Heartbeat *hb) {
+        Castle__Heartbeat h = CASTLE__HEARTBEAT__INIT;
+        _cleanup_free_ uint8_t *packed = NULL;
+        Castle__Heartbeat *copy;
+        size_t size;
+
+        if (hb->n_osds > OSD_REPORT_MAX || hb->n_removals > OSD_REPORT_MAX || hb->n_reservations > OSD_REPORT_MAX) {
+                log_warning("Node %s lists %zu OSDs, %zu removals, %zu reservations in a heartbeat: more than %u, "
+                            "ignored.", n->node_id, hb->n_osds, hb->n_removals, hb->n_reservations, OSD_REPORT_MAX);
+                return;
+        }
+        h.osds = hb->osds;
+        h.n_osds = hb->n_osds;
+        h.removals = hb->removals;
+        h.n_removals = hb->n_removals;
+        h.reservations = hb->reservations;
+        h.n_reservations = hb->n_reservations;
+        size = castle__heartbeat__get_packed_size(&h);
+        packed = malloc(MAX(size, 1U));
+        if (!packed) {
+                log_oom();
+                return;
+        }
+        castle__heartbeat__pack(&h, packed);
+        copy = castle__heartbeat__unpack(NULL, size, packed);
+        if (!copy) {
+                log_oom();
+                return;
+        }
+        if (n->osd_report)
+                castle__heartbeat__free_unpacked(n->osd_report, NULL);
+        n->osd_report = copy;
 }
 
 /* The Hello's hostname and labels on the node's record in this run. */
@@ -569,6 +608,7 @@ int ingest_message_as(Ingest *ingest, zmsg_t *msg, const char *user_id, int64_t 
                         set_labels(n, e->heartbeat->labels, e->heartbeat->n_labels);
                         labels_changed = true;
                 }
+                set_osd_report(n, e->heartbeat);
                 break;
         case CASTLE__ENVELOPE__BODY_JOB_UPDATE:
                 jobs_update(ingest->jobs, node_id, e->job_update);

@@ -300,7 +300,8 @@ void jobs_submit_as(Jobs *jobs, zframe_t *client, uint64_t request_id, const Cas
         }
         log_info("Command %" PRIu64 " sent to node %s.", j->command_id, j->node_id);
         /* A rescan has no progress to report: it is done once delivered. */
-        if (cmd.kind_case != CASTLE__COMMAND__KIND_OSD_CREATE && cmd.kind_case != CASTLE__COMMAND__KIND_ZAP) {
+        if (cmd.kind_case != CASTLE__COMMAND__KIND_OSD_CREATE && cmd.kind_case != CASTLE__COMMAND__KIND_ZAP &&
+            cmd.kind_case != CASTLE__COMMAND__KIND_OSD_REMOVE && cmd.kind_case != CASTLE__COMMAND__KIND_OSD_REPLACE) {
                 Castle__JobUpdate u = CASTLE__JOB_UPDATE__INIT;
                 u.command_id = j->command_id;
                 u.step = (char *) "sent";

@@ -25,6 +25,8 @@ static void node_runtime_free(void **item) {
         free(n->node_id);
         free(n->hostname);
         strv_free(n->labels);
+        if (n->osd_report)
+                castle__heartbeat__free_unpacked(n->osd_report, NULL);
         free(n->specs_sent);
         free(n);
         *item = NULL;

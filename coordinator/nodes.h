@@ -24,6 +24,9 @@ typedef struct NodeRuntime {
         char **labels;      /* its agent's labels (Hello.labels), for placement.label; NULL: none */
         uint8_t *specs_sent; /* the SpecSet last sent to it (packed, revision 0); NULL: none yet */
         size_t specs_sent_size;
+        /* Its agent's last word on its OSDs (Heartbeat osds, removals, reservations; labels and
+         * counters cleared), in memory only; NULL: none in this run. */
+        Castle__Heartbeat *osd_report;
 } NodeRuntime;
 
 typedef struct Nodes Nodes;

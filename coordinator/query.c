@@ -780,6 +780,7 @@ ZapRole query_required_role(Castle__QueryRequest__KindCase kind) {
         case CASTLE__QUERY_REQUEST__KIND_WATCH:
         case CASTLE__QUERY_REQUEST__KIND_SPECS:
         case CASTLE__QUERY_REQUEST__KIND_PLAN:
+        case CASTLE__QUERY_REQUEST__KIND_OSDS:
                 return ZAP_ROLE_VIEWER;
         case CASTLE__QUERY_REQUEST__KIND_APPLY:
         case CASTLE__QUERY_REQUEST__KIND_SPEC_RM:

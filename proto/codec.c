@@ -640,6 +640,16 @@ int codec_validate_command(const Castle__Command *c) {
                 return 0;
         case CASTLE__COMMAND__KIND_ZAP:
                 return valid_device_arg(c->zap->device) ? 0 : -EINVAL;
+        case CASTLE__COMMAND__KIND_OSD_REMOVE:
+                /* OSD ids become arguments and file names: non-negative, a bounded list. */
+                if (c->osd_remove->n_osd_ids == 0 || c->osd_remove->n_osd_ids > CODEC_MAX_COMMAND_DEVICES)
+                        return -EINVAL;
+                for (size_t i = 0; i < c->osd_remove->n_osd_ids; i++)
+                        if (c->osd_remove->osd_ids[i] < 0)
+                                return -EINVAL;
+                return 0;
+        case CASTLE__COMMAND__KIND_OSD_REPLACE:
+                return c->osd_replace->osd_id >= 0 && valid_device_arg(c->osd_replace->device) ? 0 : -EINVAL;
         case CASTLE__COMMAND__KIND_SPECS:
                 /* The names become intent keys and LV tags: ids, as sent. */
                 if (!c->specs)
