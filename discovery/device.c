@@ -96,6 +96,7 @@ static void ceph_facts_done(CephFacts *c) {
 Device *device_free(Device *d) {
         if (!d)
                 return NULL;
+        health_free(d->health);
         free(d->kname);
         free(d->path);
         strv_free(d->links);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "discovery/health.h"
 #include "discovery/reason.h"
 
 typedef enum DeviceType {
@@ -133,6 +134,9 @@ typedef struct Device {
         LvmFacts *lvm;
         CephFacts *ceph;
         size_t n_ceph;
+
+        /* health: whole disks only, read by health_read() when asked (NULL: not read) */
+        Health *health;
 
         /* verdict */
         bool available;

@@ -91,6 +91,23 @@ static bool holder_is(const DeviceList *all, const Device *d, DeviceType type) {
         return false;
 }
 
+bool verdict_health_failing(const Device *d, const Device *parent) {
+        return (d->health && d->health->verdict == HEALTH_FAILING) ||
+               (parent && parent->health && parent->health->verdict == HEALTH_FAILING);
+}
+
+void verdict_apply_health(DeviceList *all) {
+        for (size_t i = 0; i < all->n; i++) {
+                Device *d = all->items[i];
+                const Device *parent = d->parent ? device_list_find(all, d->parent) : NULL;
+
+                if (verdict_health_failing(d, parent)) {
+                        d->reasons |= REASON_BIT(REASON_HEALTH_FAILING);
+                        d->available = false;
+                }
+        }
+}
+
 void verdict_evaluate(Device *d, const Device *parent, const DeviceList *all, const VerdictOptions *o) {
         ReasonSet set = 0;
 
@@ -158,6 +175,8 @@ void verdict_evaluate(Device *d, const Device *parent, const DeviceList *all, co
                 set |= REASON_BIT(REASON_PROBE_FAILED);
         if (isempty(d->stable_id))
                 set |= REASON_BIT(REASON_NO_STABLE_ID);
+        if (verdict_health_failing(d, parent))
+                set |= REASON_BIT(REASON_HEALTH_FAILING);
 
         d->reasons = set;
         d->available = set == 0;
@@ -190,6 +209,14 @@ static char *reason_detail(ReasonCode c, const Device *d, const DeviceList *all)
         case REASON_MOUNTED:
                 what = strv_copy(d->mountpoints);
                 break;
+        case REASON_HEALTH_FAILING: {
+                const Health *h = d->health && d->health->verdict == HEALTH_FAILING ? d->health : NULL;
+                const Device *parent = !h && d->parent && all ? device_list_find(all, d->parent) : NULL;
+
+                if (!h && parent)
+                        h = parent->health;
+                return h ? health_explain(h) : NULL;
+        }
         case REASON_HAS_PARTITION_TABLE:
                 /* dos, PMBR (a GPT's protective MBR whose headers are gone), atari, ... */
                 if (d->pttype && strv_extend(&what, d->pttype) < 0)

@@ -21,6 +21,12 @@ void verdict_evaluate(Device *d, const Device *parent, const DeviceList *all, co
 
 bool verdict_is_ceph_disk_partition(const Device *part);
 
+/* True if the device's health, or its whole disk's (parent), is failing: never a new OSD's. */
+bool verdict_health_failing(const Device *d, const Device *parent);
+/* Adds HEALTH_FAILING to every device of a scan whose health (or whose disk's) is failing,
+ * for health read after the scan's verdicts (the agent's, castlectl inventory --health). */
+void verdict_apply_health(DeviceList *all);
+
 /* The device's reasons as one line for an error message, each with what was found where that
  * helps ("Has a FileSystem (crypto_LUKS); Has holders (dm-3: crypt dirtycrypt)"). all, may be
  * NULL, names the holders' types. NULL on allocation failure. */

@@ -3,6 +3,7 @@
  * castlectl prints as JSON. Messages built here own every string and array through malloc, so
  * protobuf_c_message_free_unpacked() frees them; empty strings point at protobuf-c's shared
  * empty string, which it knows not to free. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
@@ -100,6 +101,39 @@ static Castle__LvmFacts *lvm_to_proto(const LvmFacts *f, bool *oom) {
         return m;
 }
 
+static Castle__DeviceHealth *health_to_proto(const Health *h, bool *oom) {
+        Castle__DeviceHealth *m;
+
+        if (!h)
+                return NULL;
+        m = malloc(sizeof *m);
+        if (!m) {
+                *oom = true;
+                return NULL;
+        }
+        castle__device_health__init(m);
+        m->verdict = (Castle__DeviceHealth__Verdict) h->verdict;
+        m->reasons = dup_strv(h->reasons, &m->n_reasons, oom);
+        m->source = dup_str(h->source, oom);
+        m->checked_usec = h->checked_usec;
+        m->error = dup_str(h->error, oom);
+        m->critical_warning = h->critical_warning;
+        m->media_errors = h->media_errors;
+        m->percent_used = h->percent_used;
+        m->available_spare = h->available_spare;
+        m->spare_threshold = h->spare_threshold;
+        m->temperature_celsius = h->temperature_celsius;
+        m->power_on_hours = h->power_on_hours;
+        m->reallocated_sectors = h->reallocated_sectors;
+        m->pending_sectors = h->pending_sectors;
+        m->offline_uncorrectable = h->offline_uncorrectable;
+        m->grown_defects = h->grown_defects;
+        m->uncorrected_errors = h->uncorrected_errors;
+        m->smart_passed = h->smart_passed;
+        m->smartctl_exit_status = h->smartctl_exit_status;
+        return m;
+}
+
 static void fill_device(Castle__Device *m, const Device *d, bool *oom) {
         size_t n;
 
@@ -193,6 +227,7 @@ static void fill_device(Castle__Device *m, const Device *d, bool *oom) {
         } else
                 *oom = true;
 
+        m->health = health_to_proto(d->health, oom);
         m->available = d->available;
         n = 0;
         REASON_SET_FOREACH(c, d->reasons)
@@ -210,7 +245,14 @@ static void fill_device(Castle__Device *m, const Device *d, bool *oom) {
                 castle__reason__init(r);
                 m->reasons[m->n_reasons++] = r;
                 r->code = (Castle__Reason__Code) c;
-                r->message = dup_str(reason_message(c), oom);
+                if (c == REASON_HEALTH_FAILING && d->health && !strv_isempty(d->health->reasons)) {
+                        _cleanup_free_ char *why = strv_join(d->health->reasons, "; ");
+                        if (!why || asprintf(&r->message, "%s: %s", reason_message(c), why) < 0) {
+                                r->message = (char *) protobuf_c_empty_string;
+                                *oom = true;
+                        }
+                } else
+                        r->message = dup_str(reason_message(c), oom);
         }
         m->probe_error = dup_str(d->probe_error < 0 ? (d->probe_error_msg ?: strerror(-d->probe_error)) : NULL, oom);
 }
