@@ -62,20 +62,41 @@ static char *used_by_text(const Device *d) {
         return strdup("");
 }
 
+/* "ok", "failing: NVMe critical warning: ..." */
+static char *health_text(const Device *d) {
+        _cleanup_free_ char *why = NULL;
+        char *s;
+
+        if (!d->health)
+                return strdup("");
+        why = health_explain(d->health);
+        if (!why)
+                return NULL;
+        if (asprintf(&s, "%s%s%s", health_verdict_to_string(d->health->verdict), isempty(why) ? "" : ": ", why) < 0)
+                return NULL;
+        return s;
+}
+
 int format_table(FILE *f, const ScanResult *scan, Device *const *devices, size_t n, bool headings) {
         static const char *const header[] = { "PATH", "TYPE", "TRANSPORT", "SIZE", "ROT",
-                                              "AVAILABLE", "STABLE ID", "USED BY", "REJECT REASONS" };
-        Table *t = table_new(header, ELEMENTSOF(header));
+                                              "AVAILABLE", "STABLE ID", "USED BY", "REJECT REASONS", "HEALTH" };
+        bool health = false;
+        Table *t;
         int r = 0;
+
+        /* the HEALTH column only when it was read (castlectl inventory --health) */
+        for (size_t i = 0; i < n; i++)
+                health = health || devices[i]->health;
+        t = table_new(header, ELEMENTSOF(header) - !health);
 
         if (!t)
                 return -ENOMEM;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 const Device *d = devices[i];
-                _cleanup_free_ char *reasons = reasons_text(d), *used = used_by_text(d);
+                _cleanup_free_ char *reasons = reasons_text(d), *used = used_by_text(d), *h = health_text(d);
                 char size[FORMAT_SIZE_MAX];
 
-                if (!reasons || !used) {
+                if (!reasons || !used || !h) {
                         r = -ENOMEM;
                         break;
                 }
@@ -83,7 +104,7 @@ int format_table(FILE *f, const ScanResult *scan, Device *const *devices, size_t
                         d->path, device_type_to_string(d->type), transport_to_string(d->transport),
                         format_size(d->size, size, sizeof size), d->rotational ? "yes" : "no",
                         d->available ? "yes" : "no", isempty(d->stable_id) ? NULL : d->stable_id,
-                        isempty(used) ? NULL : used, reasons });
+                        isempty(used) ? NULL : used, reasons, isempty(h) ? NULL : h });
         }
         if (r >= 0)
                 table_print(t, f, headings);

@@ -21,6 +21,8 @@
 #include "common/timeutil.h"
 #include "discovery/devscan.h"
 #include "discovery/filter.h"
+#include "discovery/health.h"
+#include "discovery/verdict.h"
 
 static void help(FILE *f) {
         fprintf(f,
@@ -63,13 +65,18 @@ static void help(FILE *f) {
 "                          (default %d); it is reported as \"Could not be probed\"\n"
 "      --udev-timeout=SEC  wait up to SEC seconds for udev to finish with devices that\n"
 "                          were attached a moment ago (default %d)\n"
+"      --health            also read each disk's health now (NVMe's SMART / health log,\n"
+"                          smartctl for ATA and SCSI disks): a HEALTH column, the metrics\n"
+"                          in JSON, and a disk whose health is failing is not available\n"
+"      --health-timeout=SEC give up on a disk's health read after SEC seconds (default %d)\n"
 "  -v, --verbose           debug messages on stderr\n"
 "  -h, --help              this text\n"
 "\n"
 "Exit status: 0 on success, 1 if the scan failed or a DEVICE was not found, 2 on a usage\n"
 "error. Run as root: without it devices cannot be opened and none is available.\n",
                 (int) (SCAN_DEFAULT_PROBE_TIMEOUT_USEC / USEC_PER_SEC),
-                (int) (SCAN_DEFAULT_UDEV_TIMEOUT_USEC / USEC_PER_SEC));
+                (int) (SCAN_DEFAULT_UDEV_TIMEOUT_USEC / USEC_PER_SEC),
+                (int) (HEALTH_DEFAULT_TIMEOUT_USEC / USEC_PER_SEC));
 }
 
 enum {
@@ -87,11 +94,14 @@ enum {
         ARG_SYSROOT,
         ARG_PROBE_TIMEOUT,
         ARG_UDEV_TIMEOUT,
+        ARG_HEALTH,
+        ARG_HEALTH_TIMEOUT,
 };
 
 typedef struct Args {
         OutputFormat format;
-        bool headings, all, available_only;
+        bool headings, all, available_only, health;
+        uint64_t health_timeout_usec;
         ScanOptions scan;
         Filter filter;
         char **devices;
@@ -118,6 +128,8 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 { "sysroot", required_argument, NULL, ARG_SYSROOT },
                 { "probe-timeout", required_argument, NULL, ARG_PROBE_TIMEOUT },
                 { "udev-timeout", required_argument, NULL, ARG_UDEV_TIMEOUT },
+                { "health", no_argument, NULL, ARG_HEALTH },
+                { "health-timeout", required_argument, NULL, ARG_HEALTH_TIMEOUT },
                 {}
         };
         _cleanup_free_ char *err = NULL;
@@ -195,12 +207,18 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 case ARG_SYSROOT:
                         a->scan.sysroot = optarg;
                         break;
+                case ARG_HEALTH:
+                        a->health = true;
+                        break;
                 case ARG_PROBE_TIMEOUT:
                 case ARG_UDEV_TIMEOUT:
+                case ARG_HEALTH_TIMEOUT:
                         if (conf_parse_duration(optarg, &v) < 0 || v == 0 || v > USEC_PER_HOUR)
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid timeout '%s': seconds, above 0 and at most 3600.",
                                                        optarg);
-                        if (c == ARG_PROBE_TIMEOUT)
+                        if (c == ARG_HEALTH_TIMEOUT)
+                                a->health_timeout_usec = v;
+                        else if (c == ARG_PROBE_TIMEOUT)
                                 a->scan.probe_timeout_usec = v;
                         else
                                 a->scan.udev_timeout_usec = v;
@@ -281,6 +299,24 @@ static int select_devices(const ScanResult *scan, const Args *a, Device ***ret, 
         return 0;
 }
 
+/* Every disk's health, one after the other: each read has its own deadline. */
+static int read_health(DeviceList *all, const char *sysroot, uint64_t timeout_usec) {
+        for (size_t i = 0; i < all->n; i++) {
+                Device *d = all->items[i];
+                int r;
+
+                if (!health_applies(d))
+                        continue;
+                r = health_read_device(d, sysroot, timeout_usec, &d->health);
+                if (r < 0)
+                        return r;
+                if (d->health->error)
+                        log_debug("%s: %s", d->kname, d->health->error);
+        }
+        verdict_apply_health(all);
+        return 0;
+}
+
 static int inventory(int argc, char *argv[]) {
         _cleanup_(scan_result_freep) ScanResult *scan = NULL;
         _cleanup_free_ Device **sel = NULL;
@@ -312,6 +348,15 @@ static int inventory(int argc, char *argv[]) {
                 log_warning("%s", scan->warning);
         if (scan->lvm_status && startswith(scan->lvm_status, "failed"))
                 log_warning("LVM report %s; LVM facts are missing.", scan->lvm_status);
+
+        if (a.health) {
+                r = read_health(scan->devices, a.scan.sysroot, a.health_timeout_usec);
+                if (r < 0) {
+                        log_oom();
+                        r = 1;
+                        goto finish;
+                }
+        }
 
         r = select_devices(scan, &a, &sel, &n);
         if (r < 0) {

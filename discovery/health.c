@@ -19,6 +19,7 @@
 #include "common/spawn.h"
 #include "common/strv.h"
 #include "common/timeutil.h"
+#include "discovery/device.h"
 #include "discovery/health.h"
 
 #define SMARTCTL_OUTPUT_MAX (4 * 1024 * 1024)
@@ -477,4 +478,41 @@ int health_read(const HealthReadOptions *o, Health **ret) {
                 return r;
         *ret = TAKE_PTR(h);
         return 0;
+}
+
+bool health_applies(const Device *d) {
+        return d->type == DEVICE_TYPE_DISK || d->type == DEVICE_TYPE_LOOP || d->type == DEVICE_TYPE_MPATH;
+}
+
+int health_read_device(const Device *d, const char *sysroot, uint64_t timeout_usec, Health **ret) {
+        _cleanup_free_ char *why = NULL, *node = NULL;
+        HealthReadOptions o = {
+                .kname = d->kname,
+                .nvme = d->transport == TRANSPORT_NVME,
+                .timeout_usec = timeout_usec,
+        };
+
+        if (!isempty(sysroot))
+                why = strdup("a captured tree: health is not read");
+        else if (d->type != DEVICE_TYPE_DISK) {
+                if (asprintf(&why, "%s devices report no health", device_type_to_string(d->type)) < 0)
+                        return -ENOMEM;
+        } else if (startswith(d->kname, "zram") || startswith(d->kname, "nbd") || startswith(d->kname, "rbd") ||
+                   startswith(d->kname, "ram"))
+                why = strdup("memory and network block devices report no health");
+        else if (d->transport == TRANSPORT_VIRTIO)
+                why = strdup("virtio disks report no health");
+        else if (d->transport == TRANSPORT_VIRTUAL)
+                why = strdup("virtual disks report no health");
+        if (why) {
+                o.no_health = true;
+                o.no_health_why = why;
+        } else if (d->path)
+                o.node = d->path;
+        else {
+                if (asprintf(&node, "/dev/%s", d->kname) < 0)
+                        return -ENOMEM;
+                o.node = node;
+        }
+        return health_read(&o, ret);
 }

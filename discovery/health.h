@@ -88,3 +88,12 @@ typedef struct HealthReadOptions {
 /* Reads the disk's health now and evaluates it. Always returns a reading in *ret (unknown with
  * error set when the read failed); returns -ENOMEM only. */
 int health_read(const HealthReadOptions *o, Health **ret);
+
+struct Device;
+/* True for the devices whose health is read: whole disks and the devices listed with them
+ * (loop, multipath), which then say why they report none. */
+bool health_applies(const struct Device *d);
+/* health_read() for a device of a scan: NVMe through its log page, loop, dm, md, multipath
+ * and virtio disks as unknown with the reason, the rest through smartctl. sysroot: a captured
+ * tree, whose disks cannot be read (unknown). */
+int health_read_device(const struct Device *d, const char *sysroot, uint64_t timeout_usec, Health **ret);
