@@ -67,6 +67,9 @@ const ConfOption agent_config_options[] = {
         OPT("sysroot", CONF_STRING, "", 0, 0, sysroot, "read a captured tree instead of this machine (tests)"),
         OPT("metrics-listen", CONF_LISTEN, "", 0, 0, metrics_listen,
             "serve Prometheus metrics at http://ADDRESS/metrics (PORT alone: 127.0.0.1:PORT; empty: off)"),
+        OPT("health-interval", CONF_DURATION, "1h", 0, 7 * USEC_PER_DAY, health_interval,
+            "read each disk's health (NVMe SMART log, smartctl) this often, and at once on a rescan command; "
+            "0: never"),
         OSDOPT("helper", CONF_STRING, "", 0, 0, osd_helper,
                "the castlectl-osd program that prepares OSDs (default: next to castle-agent, else in the libexec directory)"),
         OSDOPT("cluster", CONF_STRING, "ceph", 0, 0, cluster, "Ceph cluster name"),
@@ -85,6 +88,9 @@ const ConfOption agent_config_options[] = {
         OSDOPT("spec-settle", CONF_DURATION, "60s", USEC_PER_SEC, USEC_PER_DAY, spec_settle,
                "a device an OSD spec newly selects is taken only once it has stayed unchanged (its "
                "signatures, partitions, holders, sectors written) and available this long"),
+        OSDOPT("health-mark-out", CONF_BOOL, "no", 0, 0, health_mark_out,
+               "when a disk that holds one of this node's OSDs turns failing, mark that OSD out (ceph osd out), "
+               "once"),
 };
 
 const size_t agent_config_n_options = ELEMENTSOF(agent_config_options);

@@ -40,6 +40,7 @@ typedef struct AgentConfig {
         uint64_t probe_timeout;
         char *sysroot;
         char *metrics_listen;
+        uint64_t health_interval;
         /* [osd] */
         char *osd_helper;
         char *cluster;
@@ -51,6 +52,7 @@ typedef struct AgentConfig {
         char *crush_device_class;
         char *spec_file;
         uint64_t spec_settle;
+        bool health_mark_out;
 } AgentConfig;
 
 /* The start-mode names, indexed by StartMode: what the agent passes to castlectl-osd. */

@@ -26,6 +26,7 @@
 
 #include "agent/commands.h"
 #include "agent/config.h"
+#include "agent/healthwatch.h"
 #include "agent/hostview.h"
 #include "agent/jobs.h"
 #include "agent/metrics.h"
@@ -78,6 +79,9 @@ typedef struct Agent {
         uint64_t specs_wakeup;
         AgentMetrics *metrics;
         OsdReport *osd_report; /* the OSDs' states, removals, reservations: in every heartbeat */
+        HealthWatch *health;   /* NULL: health-interval = 0 */
+        uint64_t health_interval; /* what a->health was made with */
+        zmq_pollitem_t health_item;
 } Agent;
 
 static void help(void) {
@@ -315,6 +319,8 @@ static void on_repeat(const Castle__JobUpdate *latest, void *userdata) {
 static void on_rescan_command(void *userdata) {
         Agent *a = userdata;
 
+        if (a->health)
+                health_watch_now(a->health); /* the scan after the reads reports them */
         scan_plan_full(a->scans, now_usec());
 }
 
@@ -436,6 +442,47 @@ static void on_scanner(ScanOutcome *o, bool full, void *userdata) {
         }
 }
 
+/* ---- disk health ---- */
+
+/* New readings: a state scan (no content probes) attaches them to the devices and reports. */
+static int on_health(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+        Agent *a = arg;
+
+        health_watch_ack(a->health);
+        scan_plan_state(a->scans, now_usec());
+        return 0;
+}
+
+static void stop_health(Agent *a) {
+        if (!a->health)
+                return;
+        zloop_poller_end(a->loop, &a->health_item);
+        a->health = health_watch_free(a->health);
+}
+
+/* With the scan worker stopped: a watch for the configured interval (kept with its readings
+ * while the interval stays), none when it is 0. */
+static int start_health(Agent *a) {
+        int r;
+
+        if (a->health && a->health_interval == a->cfg.health_interval)
+                return 0;
+        stop_health(a);
+        if (a->cfg.health_interval == 0)
+                return 0;
+        r = health_watch_new(a->cfg.health_interval, HEALTH_DEFAULT_TIMEOUT_USEC,
+                             isempty(a->cfg.sysroot) ? NULL : a->cfg.sysroot, &a->health);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the disk health thread: %m");
+        a->health_interval = a->cfg.health_interval;
+        a->health_item = (zmq_pollitem_t) { .fd = health_watch_get_fd(a->health), .events = ZMQ_POLLIN };
+        if (zloop_poller(a->loop, &a->health_item, on_health, a) < 0) {
+                a->health = health_watch_free(a->health);
+                return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Failed to watch the disk health thread.");
+        }
+        return 0;
+}
+
 /* ---- set-up, reload, tear-down ---- */
 
 static int start_scanner(Agent *a) {
@@ -450,6 +497,9 @@ static int start_scanner(Agent *a) {
         };
         _cleanup_free_ char *err = NULL;
 
+        if (start_health(a) < 0)
+                return -ENOMEM;
+        sc.health = a->health;
         filter_init(&sc.filter);
         if ((!isempty(a->cfg.filter) && filter_set_name_regex(&sc.filter, a->cfg.filter, &err) < 0) ||
             (!isempty(a->cfg.path_filter) && filter_set_path_regex(&sc.filter, a->cfg.path_filter, &err) < 0)) {
@@ -790,6 +840,7 @@ int main(int argc, char *argv[]) {
         job_runner_free(a.jobs);
         sources_free(a.sources);
         scan_plan_free(a.scans);
+        stop_health(&a); /* after the scan worker that uses it */
         free_links(&a);
         command_table_free(a.commands);
         osd_report_free(a.osd_report); /* after the sessions that point at it */

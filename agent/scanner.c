@@ -33,6 +33,8 @@ static ScanOutcome *run_scan(Scanner *s, bool full, char **dirty) {
         opts.previous = full || !s->previous ? NULL : s->previous->devices;
         opts.dirty = dirty;
         o->error = devscan_run(&opts, &res);
+        if (o->error >= 0 && s->cfg.health)
+                o->error = health_watch_attach(s->cfg.health, res->devices);
         if (o->error >= 0)
                 o->error = report_build(res, &sel, &o->report);
         if (o->error >= 0) {

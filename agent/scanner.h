@@ -6,6 +6,7 @@
 
 #include <czmq.h>
 
+#include "agent/healthwatch.h"
 #include "agent/report.h"
 #include "discovery/devscan.h"
 #include "discovery/filter.h"
@@ -26,6 +27,7 @@ typedef struct ScannerConfig {
         ScanOptions scan;       /* sysroot, allow_loop, timeouts */
         Filter filter;          /* moved into the scanner */
         bool all;
+        HealthWatch *health;    /* NULL: health is not read; else each scan attaches its readings */
 } ScannerConfig;
 
 /* Takes ownership of cfg->filter. */

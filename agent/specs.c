@@ -327,10 +327,29 @@ static void tracks_sweep(AgentSpecs *a) {
         a->n_tracks = k;
 }
 
+/* The record's hash without its health: a disk's temperature or power-on hours move on their own
+ * and are no change of the device. A failing disk is not available, which its reasons say. */
+static uint64_t record_hash(const ReportEntry *e) {
+        Castle__Device copy;
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t n;
+
+        if (!e->msg->health)
+                return fnv1a(e->packed, e->size);
+        copy = *e->msg;
+        copy.health = NULL;
+        n = protobuf_c_message_get_packed_size(&copy.base);
+        buf = malloc(n ?: 1);
+        if (!buf)
+                return fnv1a(e->packed, e->size);
+        protobuf_c_message_pack(&copy.base, buf);
+        return fnv1a(buf, n);
+}
+
 /* Whether device e (claimed by a plan) has settled at now; else *wait_until is raised to when
  * it would. Any change of its record or of its count of written sectors starts it over. */
 static bool device_settled(AgentSpecs *a, const ReportEntry *e, uint64_t now, uint64_t *wait_until) {
-        uint64_t h = fnv1a(e->packed, e->size), w = 0;
+        uint64_t h = record_hash(e), w = 0;
         bool has_w = a->ops.written && a->ops.written(e->msg->kname, &w, a->ops.userdata) >= 0;
         Track *t = track_get(a, e->key);
 
