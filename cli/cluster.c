@@ -42,7 +42,8 @@ static void help(FILE *f) {
 "Commands:\n"
 "  nodes                 every node: state (online, stale, offline), when last seen, devices\n"
 "  devices               every node's devices, like `ceph orch device ls`\n"
-"  device ID             one device by stable id (on every node that has it)\n"
+"  device ID             one device by stable id (on every node that has it): its record,\n"
+"                        reject reasons, OSDs and every disk health metric its agent read\n"
 "  watch                 print changes as they happen, until interrupted; when the\n"
 "                        coordinator goes away (closed, or silent for 6 s) says so on stderr,\n"
 "                        watches the next coordinator that answers (or the same one once it\n"
@@ -97,6 +98,9 @@ static void help(FILE *f) {
 "  -n, --no-headings     table without the heading line\n"
 "      --node=NODE       devices: only this node's\n"
 "      --available       devices: only available ones\n"
+"      --health[=VERDICT] devices: a HEALTH column (the verdict and its reasons); with\n"
+"                        VERDICT (unknown, ok, warning, failing) only those disks (one never\n"
+"                        read counts as unknown)\n"
 "      --rotational=yes|no, --transport=NAME, --model=TEXT, --min-size=SIZE,\n"
 "      --max-size=SIZE, --limit=N   devices: further filters (--limit: also audit)\n"
 "      --since=TIME      audit: records from TIME on\n"
@@ -148,7 +152,7 @@ enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL
        ARG_CRUSH_CLASS, ARG_NAMESPACE, ARG_FORCE,
        ARG_EXIT_ON_LOSS, ARG_SINCE, ARG_COMMAND_ID, ARG_DB_DEVICES, ARG_WAL_DEVICES, ARG_OSDS_PER_DEVICE,
        ARG_BLOCK_DB_SIZE, ARG_BLOCK_WAL_SIZE, ARG_DB_SLOTS, ARG_WAL_SLOTS, ARG_DMCRYPT, ARG_METHOD, ARG_LVM,
-       ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL };
+       ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL, ARG_HEALTH };
 
 /* A comma-separated list's items, added to *l; empty items are refused. */
 static int split_list(char ***l, const char *text, const char *what) {
@@ -205,6 +209,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "destroy", no_argument, NULL, ARG_DESTROY },
                 { "yes", no_argument, NULL, ARG_YES },
                 { "all", no_argument, NULL, ARG_ALL },
+                { "health", optional_argument, NULL, ARG_HEALTH },
                 {}
         };
         uint64_t v;
@@ -344,6 +349,15 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         break;
                 case ARG_ALL:
                         a->all = true;
+                        break;
+                case ARG_HEALTH:
+                        a->health = true;
+                        if (optarg) {
+                                a->health_verdict = cluster_health_parse(optarg);
+                                if (a->health_verdict < 0)
+                                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                               "--health takes unknown, ok, warning or failing, not '%s'.", optarg);
+                        }
                         break;
                 case ARG_KEY:
                         a->key = optarg;
@@ -904,22 +918,23 @@ static const char *enum_name(const ProtobufCEnumDescriptor *e, int v, char *buf,
 
 static int add_device_row(Table *t, const Castle__ClusterDevice *cd) {
         const Castle__Device *d = cd->device;
-        _cleanup_free_ char *reasons = NULL;
+        _cleanup_free_ char *reasons = NULL, *health = NULL;
         char size[FORMAT_SIZE_MAX], type[16], transport[16];
 
         if (!d)
                 return 0;
         reasons = cluster_device_reasons(d);
+        health = cluster_health_text(d);
         return table_add_row(t, (const char *[]) {
                 cd->node_id, d->path, enum_name(&castle__device__type__descriptor, d->type, type, sizeof type),
                 enum_name(&castle__device__transport__descriptor, d->transport, transport, sizeof transport),
                 format_size(d->size, size, sizeof size), d->available ? "yes" : "no",
-                isempty(d->stable_id) ? NULL : d->stable_id, reasons });
+                isempty(d->stable_id) ? NULL : d->stable_id, reasons, health });
 }
 
 static int cmd_devices(ClusterArgs *a) {
         static const char *const header[] = { "NODE", "PATH", "TYPE", "TRANSPORT", "SIZE", "AVAILABLE", "STABLE ID",
-                                              "REJECT REASONS" };
+                                              "REJECT REASONS", "HEALTH" };
         _cleanup_(device_replies_done) DeviceReplies d = {};
         Table *t;
         json_object *arr;
@@ -933,15 +948,17 @@ static int cmd_devices(ClusterArgs *a) {
                 if (!arr)
                         return -ENOMEM;
                 for (size_t i = 0; i < d.n_devices; i++)
-                        json_object_array_add(arr, codec_message_to_json(&d.devices[i]->base));
+                        if (d.devices[i]->device && cluster_health_match(a, d.devices[i]->device))
+                                json_object_array_add(arr, codec_message_to_json(&d.devices[i]->base));
                 print_json(arr);
                 json_object_put(arr);
         } else {
-                t = table_new(header, ELEMENTSOF(header));
+                t = table_new(header, ELEMENTSOF(header) - !a->health); /* HEALTH: with --health */
                 if (!t)
                         return -ENOMEM;
                 for (size_t i = 0; i < d.n_devices; i++)
-                        (void) add_device_row(t, d.devices[i]);
+                        if (d.devices[i]->device && cluster_health_match(a, d.devices[i]->device))
+                                (void) add_device_row(t, d.devices[i]);
                 table_print(t, stdout, a->headings);
                 table_free(t);
         }
@@ -1350,6 +1367,7 @@ int cmd_cluster(int argc, char *argv[]) {
                 .key = "/etc/castle/keys/castlectl.key",
                 .headings = true,
                 .timeout_usec = 5 * USEC_PER_SEC,
+                .health_verdict = -1,
         };
         const char *cmd;
         int r;
@@ -1478,6 +1496,8 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cluster_spec_rm(&a, argv[optind + 2]);
         else if (streq(cmd, "plan"))
                 r = cluster_plan(&a, optind + 1 < argc ? argv[optind + 1] : NULL);
+        else if (streq(cmd, "device") && !a.json)
+                r = cluster_device_show(&a);
         else if (a.rook)
                 r = cmd_devices_rook(&a);
         else

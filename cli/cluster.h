@@ -48,6 +48,8 @@ typedef struct ClusterArgs {
         int32_t osd_ids[256];
         size_t n_osd_ids;
         bool dmcrypt, lvm, destroy, yes, all;
+        bool health;            /* devices: --health, the HEALTH column */
+        int health_verdict;     /* devices: --health=VERDICT, DeviceHealth.Verdict; -1: all */
 } ClusterArgs;
 
 /* One request to the coordinators, and the replies to it, all from one of them. */
@@ -108,6 +110,15 @@ int cluster_spec_rm(ClusterArgs *a, const char *name);
 int cluster_plan(ClusterArgs *a, const char *name);
 /* A protobuf repeated string joined with sep (the caller frees it); NULL when out of memory. */
 char *cluster_join(char *const *items, size_t n, const char *sep);
+
+/* Disk health (cluster-health.c): --health=VERDICT's names (unknown, ok, warning, failing) as
+ * DeviceHealth.Verdict, or -EINVAL; the verdict's name ("-": not read); whether the device
+ * passes a->health_verdict; "failing: reasons" (the caller frees it); `cluster device ID`. */
+int cluster_health_parse(const char *s);
+const char *cluster_health_verdict(const Castle__DeviceHealth *h);
+bool cluster_health_match(const ClusterArgs *a, const Castle__Device *d);
+char *cluster_health_text(const Castle__Device *d);
+int cluster_device_show(ClusterArgs *a);
 
 /* castlectl cluster watch: prints changes until interrupted, survives the coordinator's loss
  * unless a->exit_on_loss. */

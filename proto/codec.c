@@ -294,6 +294,7 @@ static const FieldBound bounds[] = {
         { &castle__node_plan__descriptor, "osds", CODEC_MAX_PLANNED_OSDS },
         { &castle__node_plan__descriptor, "skipped", CODEC_MAX_DEVICES },
         { &castle__skipped_device__descriptor, "reasons", CODEC_MAX_REASONS },
+        { &castle__device_health__descriptor, "reasons", CODEC_MAX_REASONS },
 };
 
 /* Text that is a document, kept whole with its line breaks (codec.h). */
