@@ -88,9 +88,6 @@ const ConfOption agent_config_options[] = {
         OSDOPT("spec-settle", CONF_DURATION, "60s", USEC_PER_SEC, USEC_PER_DAY, spec_settle,
                "a device an OSD spec newly selects is taken only once it has stayed unchanged (its "
                "signatures, partitions, holders, sectors written) and available this long"),
-        OSDOPT("health-mark-out", CONF_BOOL, "no", 0, 0, health_mark_out,
-               "when a disk that holds one of this node's OSDs turns failing, mark that OSD out (ceph osd out), "
-               "once"),
 };
 
 const size_t agent_config_n_options = ELEMENTSOF(agent_config_options);

@@ -52,7 +52,6 @@ typedef struct AgentConfig {
         char *crush_device_class;
         char *spec_file;
         uint64_t spec_settle;
-        bool health_mark_out;
 } AgentConfig;
 
 /* The start-mode names, indexed by StartMode: what the agent passes to castlectl-osd. */

@@ -563,6 +563,13 @@ static void metrics_state(void *userdata, AgentMetricsState *ret) {
                 .n_links = a->n_links,
                 .jobs_pending = a->jobs ? job_runner_pending(a->jobs) : 0,
         };
+        if (a->health) {
+                HealthWatchStats hs;
+
+                health_watch_stats(a->health, &hs);
+                ret->health_reads = hs.reads;
+                ret->health_read_errors = hs.read_errors;
+        }
         if (a->specs) {
                 AgentSpecsStats st;
 

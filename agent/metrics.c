@@ -22,6 +22,8 @@ struct AgentMetrics {
         Metric *connected, *last_contact, *n_connected, *n_coordinators;
         Metric *jobs, *jobs_pending, *repeated;
         Metric *specs, *spec_settling, *spec_osds;
+        Metric *health, *health_percent_used, *health_media_errors, *health_temperature;
+        Metric *health_reads, *health_read_errors;
 };
 
 static const double scan_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -91,6 +93,22 @@ static const MetricDef families[] = {
             "devices an OSD spec would take that have not stayed unchanged for spec-settle yet", NULL, NULL, 0),
         DEF(spec_osds, "castle_agent_spec_osds_made_total", METRIC_COUNTER,
             "OSDs the node's OSD specs made since the agent started", NULL, NULL, 0),
+        DEF(health, "castle_agent_device_health", METRIC_GAUGE,
+            "each disk's health verdict as last read: 0 unknown, 1 ok, 2 warning, 3 failing (disks not read "
+            "yet are not listed)",
+            METRIC_LABELS("device", "stable_id"), NULL, 0),
+        DEF(health_percent_used, "castle_agent_device_health_percent_used", METRIC_GAUGE,
+            "NVMe percentage used: the vendor's estimate of the endurance used (may exceed 100)",
+            METRIC_LABELS("device", "stable_id"), NULL, 0),
+        DEF(health_media_errors, "castle_agent_device_health_media_errors", METRIC_GAUGE,
+            "NVMe media and data integrity errors over the disk's life", METRIC_LABELS("device", "stable_id"), NULL,
+            0),
+        DEF(health_temperature, "castle_agent_device_temperature_celsius", METRIC_GAUGE,
+            "the disk's temperature at its last health read", METRIC_LABELS("device", "stable_id"), NULL, 0),
+        DEF(health_reads, "castle_agent_health_reads_total", METRIC_COUNTER,
+            "disk health reads (NVMe SMART log, smartctl) done", NULL, NULL, 0),
+        DEF(health_read_errors, "castle_agent_health_read_errors_total", METRIC_COUNTER,
+            "disk health reads that failed (the disk's health is then unknown, with the error)", NULL, NULL, 0),
 };
 #undef DEF
 
@@ -99,9 +117,28 @@ static const char *body_name(Castle__Envelope__BodyCase body) {
         return codec_oneof_name(&castle__envelope__descriptor, (int) body) ?: "other";
 }
 
+static void count_health(AgentMetrics *m, const Castle__Device *d) {
+        const Castle__DeviceHealth *h = d->health;
+        const char *const *labels = METRIC_LABELS(strempty(d->path), strempty(d->stable_id));
+
+        if (!h)
+                return;
+        (void) metric_set(m->health, labels, (double) h->verdict);
+        if (h->percent_used >= 0)
+                (void) metric_set(m->health_percent_used, labels, (double) h->percent_used);
+        if (h->media_errors >= 0)
+                (void) metric_set(m->health_media_errors, labels, (double) h->media_errors);
+        if (h->temperature_celsius >= 0)
+                (void) metric_set(m->health_temperature, labels, (double) h->temperature_celsius);
+}
+
 static void count_devices(AgentMetrics *m, const Report *report) {
         metric_reset(m->devices);
         metric_reset(m->reasons);
+        metric_reset(m->health);
+        metric_reset(m->health_percent_used);
+        metric_reset(m->health_media_errors);
+        metric_reset(m->health_temperature);
         if (!report)
                 return;
         for (size_t i = 0; i < report->n; i++) {
@@ -116,6 +153,7 @@ static void count_devices(AgentMetrics *m, const Report *report) {
                                 codec_enum_json_name(&castle__reason__code__descriptor, d->reasons[k]->code);
                         (void) metric_inc(m->reasons, METRIC_LABELS(code ?: "unspecified"));
                 }
+                count_health(m, d);
         }
 }
 
@@ -144,6 +182,8 @@ static void refresh(void *userdata) {
         (void) metric_set(m->specs, NULL, (double) s.specs);
         (void) metric_set(m->spec_settling, NULL, (double) s.spec_devices_settling);
         (void) metric_set(m->spec_osds, NULL, (double) s.spec_osds_made);
+        (void) metric_set(m->health_reads, NULL, (double) s.health_reads);
+        (void) metric_set(m->health_read_errors, NULL, (double) s.health_read_errors);
 }
 
 int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **ret) {

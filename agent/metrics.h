@@ -32,6 +32,7 @@ typedef struct AgentMetricsState {
         size_t specs;                   /* OSD specs the node holds */
         size_t spec_devices_settling;   /* devices a spec claims that are still settling */
         uint64_t spec_osds_made;        /* OSDs the specs' jobs made in this run */
+        uint64_t health_reads, health_read_errors; /* disk health reads, and those that failed */
 } AgentMetricsState;
 
 typedef void (*AgentMetricsStateFn)(void *userdata, AgentMetricsState *ret);
