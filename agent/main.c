@@ -28,6 +28,7 @@
 #include "agent/config.h"
 #include "agent/hostview.h"
 #include "agent/jobs.h"
+#include "agent/removals.h"
 #include "agent/metrics.h"
 #include "agent/scanplan.h"
 #include "agent/session.h"
@@ -78,6 +79,7 @@ typedef struct Agent {
         uint64_t specs_wakeup;
         AgentMetrics *metrics;
         OsdReport *osd_report; /* the OSDs' states, removals, reservations: in every heartbeat */
+        AgentRemovals *removals;
 } Agent;
 
 static void help(void) {
@@ -366,10 +368,24 @@ static int on_zap(uint64_t command_id, const Castle__Zap *z, void *userdata) {
         return job_runner_submit(a->jobs, command_id, args);
 }
 
+static int on_osd_remove(uint64_t command_id, const Castle__OsdRemove *m, void *userdata) {
+        _cleanup_free_ char *err = NULL;
+        Agent *a = userdata;
+        int r;
+
+        if (!a->removals)
+                return -EBUSY;
+        r = agent_removals_command(a->removals, command_id, m, &err);
+        if (r < 0)
+                log_error("Command %" PRIu64 ": refused: %s", command_id, strempty(err));
+        return r;
+}
+
 static const SessionHandlers session_handlers = {
         .rescan = on_rescan_command,
         .osd_create = on_osd_create,
         .zap = on_zap,
+        .osd_remove = on_osd_remove,
         .specs = on_specs_command,
         .job_update = on_job_update,
         .repeat = on_repeat,
@@ -392,7 +408,7 @@ static int on_heartbeat(zloop_t *loop, int timer_id, void *arg) {
 
 /* One of the OSD report's lists changed (its setter returned 1): every coordinator hears it
  * now rather than at the next heartbeat. */
-static void _unused_ osd_report_changed(Agent *a) {
+static void osd_report_changed(Agent *a) {
         for (size_t i = 0; i < a->n_links; i++)
                 session_heartbeat(a->links[i].session);
 }
@@ -461,6 +477,10 @@ static int start_scanner(Agent *a) {
         return 0;
 }
 
+static void on_removals_changed(void *userdata) {
+        osd_report_changed(userdata);
+}
+
 /* The job runner, and the specs with the configuration's labels, settle time and spec-file
  * (spec_file: read already, taken over). */
 static int start_jobs(Agent *a, SpecList *spec_file) {
@@ -472,6 +492,15 @@ static int start_jobs(Agent *a, SpecList *spec_file) {
                 a->jobs = helper ? job_runner_new(a->loop, helper, on_job_update, a) : NULL;
                 if (!a->jobs)
                         return log_oom();
+        }
+        if (!a->removals) {
+                AgentRemovalsOptions ro = {
+                        .helper = helper, .cfg = &a->cfg, .report = a->osd_report,
+                        .update = on_job_update, .changed = on_removals_changed, .userdata = a,
+                };
+                if (!helper || agent_removals_new(a->loop, &ro, &a->removals) < 0)
+                        return log_oom();
+                (void) agent_removals_resume(a->removals);
         }
         ops.userdata = a;
         if (!a->specs) {
@@ -788,6 +817,7 @@ int main(int argc, char *argv[]) {
 
         agent_metrics_free(a.metrics); /* before the loop it is registered with */
         job_runner_free(a.jobs);
+        agent_removals_free(a.removals);
         sources_free(a.sources);
         scan_plan_free(a.scans);
         free_links(&a);
