@@ -30,6 +30,7 @@
 #include "agent/jobs.h"
 #include "agent/removals.h"
 #include "agent/metrics.h"
+#include "agent/osdwatch.h"
 #include "agent/scanplan.h"
 #include "agent/session.h"
 #include "agent/sources.h"
@@ -80,6 +81,7 @@ typedef struct Agent {
         AgentMetrics *metrics;
         OsdReport *osd_report; /* the OSDs' states, removals, reservations: in every heartbeat */
         AgentRemovals *removals;
+        OsdWatch *osd_watch;   /* NULL: not watched (--sysroot) */
 } Agent;
 
 static void help(void) {
@@ -413,6 +415,27 @@ static void osd_report_changed(Agent *a) {
                 session_heartbeat(a->links[i].session);
 }
 
+/* How often the OSD daemons are looked at: a crash shows within this, and a unit's last exit
+ * is caught while systemd waits RestartSec (castle-osd@.service: 10 s) to start it again. */
+#define OSD_WATCH_INTERVAL_USEC (3 * USEC_PER_SEC)
+
+static void watch_osds(Agent *a) {
+        int r;
+
+        if (!a->osd_watch)
+                return;
+        r = osd_watch_tick(a->osd_watch, current_report(a), now_realtime_usec(), a->osd_report);
+        if (r < 0)
+                log_warning_errno(r, "Cannot look at the OSD daemons: %m");
+        else if (r > 0)
+                osd_report_changed(a);
+}
+
+static int on_osd_watch(zloop_t *loop, int timer_id, void *arg) {
+        watch_osds(arg);
+        return 0;
+}
+
 /* ---- scans ---- */
 
 /* Every session gets the report (one copy, shared): each diffs it against what its own
@@ -442,6 +465,7 @@ static void on_scanner(ScanOutcome *o, bool full, void *userdata) {
                 if (o->warning && a->n_scans == 1)
                         log_warning("%s", o->warning);
                 report_to_all(a, TAKE_PTR(o->report));
+                watch_osds(a); /* an OSD made or removed shows at once */
                 if (a->specs)
                         agent_specs_report(a->specs, current_report(a));
         }
@@ -747,6 +771,14 @@ static int run(Agent *a) {
         r = osd_report_new(&a->osd_report);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
+        if (isempty(a->cfg.sysroot)) {
+                /* systemd's units say more than the processes where systemd runs the host. */
+                OsdWatchOptions wo = { .systemd = access("/run/systemd/system", F_OK) == 0 };
+
+                r = osd_watch_new(&wo, &a->osd_watch);
+                if (r < 0)
+                        return log_error_errno(r, "Out of memory.");
+        }
 
         /* 1. the udev monitor, before anything is enumerated */
         if (isempty(a->cfg.sysroot)) {
@@ -781,6 +813,8 @@ static int run(Agent *a) {
                                                  1000,
                                          0, on_heartbeat, a);
         a->rescan_timer = zloop_timer(a->loop, jittered(a->cfg.rescan_interval) / 1000, 1, on_rescan, a);
+        if (a->osd_watch)
+                (void) zloop_timer(a->loop, OSD_WATCH_INTERVAL_USEC / 1000, 0, on_osd_watch, a);
 
         /* 4. READY=1 once the first scan is done (on_scanner) */
         zloop_start(a->loop);
@@ -823,6 +857,7 @@ int main(int argc, char *argv[]) {
         free_links(&a);
         command_table_free(a.commands);
         osd_report_free(a.osd_report); /* after the sessions that point at it */
+        osd_watch_free(a.osd_watch);
         agent_specs_free(a.specs);
         zloop_destroy(&a.loop);
         daemon_signals_close(&a.signals);

@@ -48,6 +48,7 @@ typedef struct ClusterArgs {
         int32_t osd_ids[256];
         size_t n_osd_ids;
         bool dmcrypt, lvm, destroy, yes, all;
+        const char *image;      /* osd manifests: --image; NULL: CLUSTER_DEFAULT_IMAGE */
 } ClusterArgs;
 
 /* One request to the coordinators, and the replies to it, all from one of them. */
@@ -108,6 +109,11 @@ int cluster_spec_rm(ClusterArgs *a, const char *name);
 int cluster_plan(ClusterArgs *a, const char *name);
 /* A protobuf repeated string joined with sep (the caller frees it); NULL when out of memory. */
 char *cluster_join(char *const *items, size_t n, const char *sep);
+
+/* castlectl cluster osds and osd manifests (cluster-osds.c). */
+#define CLUSTER_DEFAULT_IMAGE "localhost/castle:" PACKAGE_VERSION
+int cluster_osds(ClusterArgs *a);
+int cluster_osd_manifests(ClusterArgs *a);
 
 /* castlectl cluster watch: prints changes until interrupted, survives the coordinator's loss
  * unless a->exit_on_loss. */
