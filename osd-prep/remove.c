@@ -92,7 +92,7 @@ static int journal(Removal *m, RemovalStep s) {
         }
         removal_entry_done(&cur);
         m->e.step = s;
-        m->e.updated_usec = (int64_t) now_usec();
+        m->e.updated_usec = now_realtime_usec();
         return removal_write(state_dir(m), &m->e);
 }
 
@@ -642,7 +642,7 @@ static int do_cancel(Removal *m, char **error) {
                 progress(m, "cancelling", 80, "osd.%d started again", m->e.osd_id);
         }
         m->e.step = REMOVAL_CANCELLED;
-        m->e.updated_usec = (int64_t) now_usec();
+        m->e.updated_usec = now_realtime_usec();
         r = removal_write(state_dir(m), &m->e);
         if (r >= 0)
                 r = removal_remove(state_dir(m), m->e.osd_id);
@@ -826,7 +826,7 @@ int osd_remove(const OsdContext *c, const RemoveRequest *req, RemoveResult *ret)
                 m.e.zap = req->zap;
                 m.e.force = req->force;
                 m.e.command_id = req->command_id;
-                m.e.started_usec = m.e.updated_usec = (int64_t) now_usec();
+                m.e.started_usec = m.e.updated_usec = now_realtime_usec();
                 m.e.step = REMOVAL_REQUESTED;
                 r = capture_layout(&m, &error);
                 if (r < 0)

@@ -100,7 +100,7 @@ start_agent() {
         AGENT_PID=$!
         PIDS+=("$AGENT_PID")
 }
-kill_agent() { kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; }
+kill_agent() { kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true; }
 cluster() { "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@"; }
 online() { [ "$(cluster nodes --format json | jq -r 'map(select(.node_id == "node-rm"))[0].state')" = online ]; }
 stopped_count() { grep -c "osd\.$1: the removal stopped" "$WORK/agent.log"; }
