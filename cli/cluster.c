@@ -44,6 +44,28 @@ static void help(FILE *f) {
 "  devices               every node's devices, like `ceph orch device ls`\n"
 "  device ID             one device by stable id (on every node that has it): its record,\n"
 "                        reject reasons, OSDs and every disk health metric its agent read\n"
+"  osds [--node=NODE]    every OSD of the fleet as its agent last reported it: id, node,\n"
+"                        data device (path and stable id), kind (raw, lvm, +dmcrypt), its\n"
+"                        disk's health, the daemon's state (running, crash-looping, stopped,\n"
+"                        failed) with its restarts and last exit, and its removal step if it\n"
+"                        is being removed; json also lists the reserved ids\n"
+"  osd manifests [--node=NODE] [--image=IMAGE]\n"
+"                        one Kubernetes Deployment per OSD (a List, for kubectl apply), as\n"
+"                        Rook runs OSDs: on the OSD's node (kubernetes.io/hostname), privileged,\n"
+"                        `castlectl osd run ID` as its command, the host's /dev, /sys,\n"
+"                        /run/udev, /run/lvm, /var/lib/ceph, /var/log/ceph and the castle-ceph\n"
+"                        Secret mounted, liveness through the OSD's admin socket\n"
+"  osd rm ID... [--replace] [--zap] [--force] [--wait]\n"
+"                        remove OSDs on their nodes (found in the OSD list), as `ceph orch\n"
+"                        osd rm`: out, drain until safe-to-destroy (the PGs left are shown;\n"
+"                        --force skips it), stop, purge (--replace: destroy, keeping the id\n"
+"                        and CRUSH position for a new disk in the same slot), wipe the\n"
+"                        volumes (--zap). Journalled on the node: it carries on after a\n"
+"                        restart. Returns once it runs (--wait: once it is done)\n"
+"  osd rm cancel ID...   stop removals before their destroy step: the OSD goes in again\n"
+"                        (and is started again if it was stopped)\n"
+"  osd rm status         the removals in progress (step, PGs left, options, error) and the\n"
+"                        ids reserved for a replacement\n"
 "  watch                 print changes as they happen, until interrupted; when the\n"
 "                        coordinator goes away (closed, or silent for 6 s) says so on stderr,\n"
 "                        watches the next coordinator that answers (or the same one once it\n"
@@ -96,7 +118,7 @@ static void help(FILE *f) {
 "                        LocalDisk records as a string; the node is the agent's hostname)\n"
 "      --namespace=NS    rook: the ConfigMaps' namespace (default rook-ceph; \"\" for none)\n"
 "  -n, --no-headings     table without the heading line\n"
-"      --node=NODE       devices: only this node's\n"
+"      --node=NODE       devices, osds, osd manifests: only this node's\n"
 "      --available       devices: only available ones\n"
 "      --health[=VERDICT] devices: a HEALTH column (the verdict and its reasons); with\n"
 "                        VERDICT (unknown, ok, warning, failing) only those disks (one never\n"
@@ -123,7 +145,7 @@ static void help(FILE *f) {
 "                        once: for scripts that retry, and to follow a command again after\n"
 "                        castlectl was interrupted (a failed command prints its id)\n"
 "      --dry-run         osd create, apply: print the plan and change nothing\n"
-"      --force           node rm: also while the node is online\n"
+"      --force           node rm: also while the node is online; osd rm: no drain\n"
 "      --crush-device-class=CLASS  osd create: the OSD's device class\n"
 "      --method=raw|lvm, --lvm   osd create: raw OSDs (default; one per DEVICE, no DB/WAL)\n"
 "                        or LVM volumes laid out like `ceph-volume lvm batch`\n"
@@ -134,12 +156,16 @@ static void help(FILE *f) {
 "      --osd-id=ID       osd create: reuse this destroyed OSD id; repeat it for the next OSDs\n"
 "      --destroy         zap: also remove the partition table of a partitioned disk\n"
 "      --yes             zap: really destroy the data (required)\n"
+"      --replace, --zap  osd rm: keep the id for a new disk; wipe the OSD's volumes\n"
+"      --wait            osd rm: follow the removal to its end\n"
 "      --all             rescan: every online node\n"
+"      --image=IMAGE     osd manifests: the container image (default the agent DaemonSet's,\n"
+"                        " CLUSTER_DEFAULT_IMAGE ")\n"
 "  -h, --help            this text\n"
 "\n"
 "Roles: the coordinator gives each client key the role of the allowlist that holds it:\n"
-"viewer (nodes, devices, device, watch, specs, plan, apply --dry-run), operator (also\n"
-"osd create, zap, rescan, node rm, apply, spec rm and audit) or admin (also key unbind).\n"
+"viewer (nodes, devices, device, watch, specs, plan, apply --dry-run, osds, osd manifests), operator (also\n"
+"osd create, osd rm, zap, rescan, node rm, apply, spec rm and audit) or admin (also key unbind).\n"
 "A request outside the key's role is refused with the role it needs, and castlectl exits\n"
 "with status 4.\n"
 "\n"
@@ -152,7 +178,7 @@ enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL
        ARG_CRUSH_CLASS, ARG_NAMESPACE, ARG_FORCE,
        ARG_EXIT_ON_LOSS, ARG_SINCE, ARG_COMMAND_ID, ARG_DB_DEVICES, ARG_WAL_DEVICES, ARG_OSDS_PER_DEVICE,
        ARG_BLOCK_DB_SIZE, ARG_BLOCK_WAL_SIZE, ARG_DB_SLOTS, ARG_WAL_SLOTS, ARG_DMCRYPT, ARG_METHOD, ARG_LVM,
-       ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL, ARG_HEALTH };
+       ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL, ARG_HEALTH, ARG_IMAGE, ARG_REPLACE, ARG_ZAP, ARG_WAIT };
 
 /* A comma-separated list's items, added to *l; empty items are refused. */
 static int split_list(char ***l, const char *text, const char *what) {
@@ -210,6 +236,10 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "yes", no_argument, NULL, ARG_YES },
                 { "all", no_argument, NULL, ARG_ALL },
                 { "health", optional_argument, NULL, ARG_HEALTH },
+                { "image", required_argument, NULL, ARG_IMAGE },
+                { "replace", no_argument, NULL, ARG_REPLACE },
+                { "zap", no_argument, NULL, ARG_ZAP },
+                { "wait", no_argument, NULL, ARG_WAIT },
                 {}
         };
         uint64_t v;
@@ -358,6 +388,18 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                                "--health takes unknown, ok, warning or failing, not '%s'.", optarg);
                         }
+                        break;
+                case ARG_IMAGE:
+                        a->image = optarg;
+                        break;
+                case ARG_REPLACE:
+                        a->replace = true;
+                        break;
+                case ARG_ZAP:
+                        a->zap = true;
+                        break;
+                case ARG_WAIT:
+                        a->wait = true;
                         break;
                 case ARG_KEY:
                         a->key = optarg;
@@ -719,6 +761,9 @@ int cluster_query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__Ki
         case CASTLE__QUERY_REQUEST__KIND_PLAN:
                 q.plan = body;
                 break;
+        case CASTLE__QUERY_REQUEST__KIND_OSDS:
+                q.osds = body;
+                break;
         default:
                 return -EINVAL;
         }
@@ -1031,6 +1076,17 @@ static int reply_node_command(Castle__QueryReply *rep, void *userdata) {
                         fprintf(stderr, "[%3u%%] %s\n", u->percent, strempty(u->message ?: u->step));
                 c->progress_shown = true;
         }
+        if (u && !u->done && cmd->kind_case == CASTLE__COMMAND__KIND_OSD_REMOVE && !cmd->osd_remove->cancel &&
+            !c->a->wait) {
+                /* The drain may take hours: the removal goes on without us. */
+                if (c->progress_shown && c->tty)
+                        fputc('\n', stderr);
+                c->progress_shown = false;
+                if (!c->a->json)
+                        printf("On %s: the removal runs; follow it with castlectl cluster osd rm status.\n", c->node);
+                castle__query_reply__free_unpacked(rep, NULL);
+                return 1;
+        }
         if (u && u->done) {
                 if (c->progress_shown && c->tty)
                         fputc('\n', stderr);
@@ -1048,6 +1104,8 @@ static int reply_node_command(Castle__QueryReply *rep, void *userdata) {
                 else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE && !isempty(u->message) && isempty(u->error))
                         /* a batch: the OSDs it made */
                         printf("On %s: %s\n", c->node, u->message);
+                else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_REMOVE && isempty(u->error))
+                        printf("On %s: %s\n", c->node, cmd->osd_remove->cancel ? "cancelled" : strempty(u->message));
                 else if (cmd->kind_case == CASTLE__COMMAND__KIND_ZAP && isempty(u->error))
                         printf("On %s: %s\n", c->node, strempty(u->message));
                 else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE)
@@ -1095,6 +1153,10 @@ static int run_node_command(ClusterArgs *a, const char *node, Castle__Command *c
                           " to follow it, or to send it again, without running it twice.", cmd->command_id,
                           cmd->command_id);
         return r;
+}
+
+int cluster_run_node_command(ClusterArgs *a, const char *node, Castle__Command *cmd) {
+        return run_node_command(a, node, cmd);
 }
 
 static int cmd_osd_create(ClusterArgs *a, const char *node, char **devices) {
@@ -1379,7 +1441,7 @@ int cmd_cluster(int argc, char *argv[]) {
         if (pick_endpoints(&a) < 0)
                 return EXIT_USAGE;
         if (optind >= argc) {
-                log_error("Which command? nodes, devices, device ID, watch, osd create, zap, rescan, audit, apply, specs, spec rm or plan. Run 'castlectl cluster --help'.");
+                log_error("Which command? nodes, devices, device ID, watch, osds, osd create, osd manifests, zap, rescan, audit, apply, specs, spec rm or plan. Run 'castlectl cluster --help'.");
                 return EXIT_USAGE;
         }
         cmd = argv[optind];
@@ -1389,6 +1451,23 @@ int cmd_cluster(int argc, char *argv[]) {
                         return EXIT_USAGE;
                 }
                 a.filter.stable_id = argv[optind + 1];
+        } else if (streq(cmd, "osd") && optind + 1 < argc && streq(argv[optind + 1], "manifests")) {
+                if (optind + 2 != argc) {
+                        log_error("Usage: castlectl cluster osd manifests [--node=NODE] [--image=IMAGE].");
+                        return EXIT_USAGE;
+                }
+        } else if (streq(cmd, "osd") && optind + 1 < argc && streq(argv[optind + 1], "rm")) {
+                bool cancel = optind + 2 < argc && streq(argv[optind + 2], "cancel"),
+                     status = optind + 2 < argc && streq(argv[optind + 2], "status");
+                if (status ? optind + 3 != argc : optind + (cancel ? 4 : 3) > argc) {
+                        log_error("Usage: castlectl cluster osd rm ID... [--replace] [--zap] [--force] [--wait], "
+                                  "osd rm cancel ID..., or osd rm status.");
+                        return EXIT_USAGE;
+                }
+                if (cancel && (a.replace || a.zap || a.force)) {
+                        log_error("osd rm cancel takes no --replace, --zap or --force.");
+                        return EXIT_USAGE;
+                }
         } else if (streq(cmd, "osd")) {
                 if (optind + 4 > argc || !streq(argv[optind + 1], "create")) {
                         log_error("Usage: castlectl cluster osd create NODE DEVICE... [--dry-run] [OPTIONS].");
@@ -1442,7 +1521,7 @@ int cmd_cluster(int argc, char *argv[]) {
                         return EXIT_USAGE;
                 }
         } else if (!streq(cmd, "nodes") && !streq(cmd, "devices") && !streq(cmd, "watch") &&
-                   !streq(cmd, "audit") && !streq(cmd, "specs")) {
+                   !streq(cmd, "audit") && !streq(cmd, "specs") && !streq(cmd, "osds")) {
                 log_error("Unknown cluster command '%s'. Run 'castlectl cluster --help'.", cmd);
                 return EXIT_USAGE;
         } else if (optind + 1 != argc) {
@@ -1476,6 +1555,16 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cmd_nodes(&a);
         else if (streq(cmd, "watch"))
                 r = cluster_watch(&a);
+        else if (streq(cmd, "osds"))
+                r = cluster_osds(&a);
+        else if (streq(cmd, "osd") && streq(argv[optind + 1], "rm") && streq_ptr(argv[optind + 2], "status"))
+                r = cluster_osd_rm_status(&a);
+        else if (streq(cmd, "osd") && streq(argv[optind + 1], "rm") && streq_ptr(argv[optind + 2], "cancel"))
+                r = cluster_osd_rm(&a, argv + optind + 3, true);
+        else if (streq(cmd, "osd") && streq(argv[optind + 1], "rm"))
+                r = cluster_osd_rm(&a, argv + optind + 2, false);
+        else if (streq(cmd, "osd") && streq(argv[optind + 1], "manifests"))
+                r = cluster_osd_manifests(&a);
         else if (streq(cmd, "osd"))
                 r = cmd_osd_create(&a, argv[optind + 2], argv + optind + 3);
         else if (streq(cmd, "zap"))

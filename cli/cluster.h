@@ -50,6 +50,8 @@ typedef struct ClusterArgs {
         bool dmcrypt, lvm, destroy, yes, all;
         bool health;            /* devices: --health, the HEALTH column */
         int health_verdict;     /* devices: --health=VERDICT, DeviceHealth.Verdict; -1: all */
+        bool replace, zap, wait; /* osd rm */
+        const char *image;      /* osd manifests: --image; NULL: CLUSTER_DEFAULT_IMAGE */
 } ClusterArgs;
 
 /* One request to the coordinators, and the replies to it, all from one of them. */
@@ -119,7 +121,19 @@ const char *cluster_health_verdict(const Castle__DeviceHealth *h);
 bool cluster_health_match(const ClusterArgs *a, const Castle__Device *d);
 char *cluster_health_text(const Castle__Device *d);
 int cluster_device_show(ClusterArgs *a);
+/* castlectl cluster osds and osd manifests (cluster-osds.c). */
+#define CLUSTER_DEFAULT_IMAGE "localhost/castle:" PACKAGE_VERSION
+int cluster_osds(ClusterArgs *a);
+int cluster_osd_manifests(ClusterArgs *a);
 
 /* castlectl cluster watch: prints changes until interrupted, survives the coordinator's loss
  * unless a->exit_on_loss. */
 int cluster_watch(ClusterArgs *a);
+
+/* Sends cmd to node and follows its JobUpdates to the last one (osd rm without --wait: to the
+ * first), printing progress on stderr. */
+int cluster_run_node_command(ClusterArgs *a, const char *node, Castle__Command *cmd);
+
+/* castlectl cluster osd rm [cancel] ID... and osd rm status (cluster-osd-rm.c). */
+int cluster_osd_rm(ClusterArgs *a, char **ids, bool cancel);
+int cluster_osd_rm_status(ClusterArgs *a);
