@@ -50,17 +50,19 @@ echo "$ID" >"$WORK/id"
 
 step "coordinator and agent (insecure, in the guest)"
 "$BUILD/castle-coordinator" --config /dev/null --insecure --agent-endpoint tcp://127.0.0.1:7100 \
-        --query-endpoint tcp://127.0.0.1:7101 --database "$WORK/coordinator.db" >"$WORK/coordinator.log" 2>&1 &
+        --query-endpoint tcp://127.0.0.1:7101 --database /run/castle-coordinator.db >"$WORK/coordinator.log" 2>&1 &
 "$BUILD/castle-agent" --config /dev/null --insecure --verbose --node-id node-s --coordinator tcp://127.0.0.1:7100 \
         --heartbeat-interval 1s >"$WORK/agent.log" 2>&1 &
 cluster() { "$CASTLECTL" cluster --insecure --coordinator tcp://127.0.0.1:7101 "$@"; }
-osd_json() { cluster osds --format json 2>/dev/null | jq -c --argjson id "$ID" '.osds[] | select(.osd.osd_id == $id) | .osd'; }
+# (SQLite cannot keep its file on the 9p share: the coordinator's is in the guest's /run.)
+osd_json() { cluster osds --format json 2>>"$WORK/cluster.err" | jq -c --argjson id "$ID" '.osds[] | select(.osd.osd_id == $id) | .osd'; }
 # wait_json SECONDS JQ-FILTER NAME: until osd_json matches, keeping the last in $WORK/NAME
 wait_json() {
         local deadline=$((SECONDS + $1))
         while :; do
                 osd_json >"$WORK/$3"
-                jq -e "$2" "$WORK/$3" >/dev/null 2>&1 && return 0
+                # (not jq -e alone: jq 1.6 exits 0 on empty input)
+                [ -s "$WORK/$3" ] && jq -e "$2" "$WORK/$3" >/dev/null 2>&1 && return 0
                 [ "$SECONDS" -lt "$deadline" ] || return 1
                 sleep 1
         done
