@@ -623,6 +623,8 @@ static void metrics_state(void *userdata, AgentMetricsState *ret) {
                 ret->health_reads = hs.reads;
                 ret->health_read_errors = hs.read_errors;
         }
+        if (a->osd_watch)
+                ret->n_osds = osd_watch_states(a->osd_watch, &ret->osds);
         if (a->specs) {
                 AgentSpecsStats st;
 

@@ -33,6 +33,8 @@ typedef struct AgentMetricsState {
         size_t spec_devices_settling;   /* devices a spec claims that are still settling */
         uint64_t spec_osds_made;        /* OSDs the specs' jobs made in this run */
         uint64_t health_reads, health_read_errors; /* disk health reads, and those that failed */
+        Castle__OsdState *const *osds;  /* the OSD daemons' last states (agent/osdwatch.c) */
+        size_t n_osds;
 } AgentMetricsState;
 
 typedef void (*AgentMetricsStateFn)(void *userdata, AgentMetricsState *ret);
