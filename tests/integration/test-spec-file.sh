@@ -11,7 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 
 require_root
-require_cmd jq timeout losetup udevadm sha256sum
+require_cmd jq timeout losetup udevadm python3
 BUILD=$(dirname "$CASTLECTL")
 AGENT=$BUILD/castle-agent
 COORD=$BUILD/castle-coordinator
@@ -96,7 +96,7 @@ spec:
   data_devices:
     size: '5G:'
 YAML
-sum_before=$(sync; sha256sum <"$IMG")
+sum_before=$(fingerprint "$IMG")
 "$COORD" --config /dev/null --agent-endpoint "$AEP" --query-endpoint "$QEP" --key "$K/coordinator.key" \
         --agent-keys "$WORK/agents.d" --query-keys "$WORK/clients.d" --database "$WORK/coordinator.db" \
         --stale-after 3s --offline-after 60s >>"$WORK/coordinator.log" 2>&1 &
@@ -112,7 +112,7 @@ wait_for "the agent reads its spec-file" grep -q "spec-file $WORK/node.yaml: 1 O
 wait_for "the unmanaged spec of the spec-file is previewed in the log" \
         grep -q "Spec mine: unmanaged: it would make 1 OSD(s)" "$WORK/agent.log"
 sleep 3
-[ "$(sync; sha256sum <"$IMG")" = "$sum_before" ] && pass "the unmanaged spec wrote nothing (the backing file's bytes)" ||
+[ "$(fingerprint "$IMG")" = "$sum_before" ] && pass "the unmanaged spec wrote nothing (the backing file's bytes)" ||
         fail "the unmanaged spec changed the device"
 kill -0 "$AGENT_PID" 2>/dev/null && pass "the agent is still running" || fail "the agent died"
 

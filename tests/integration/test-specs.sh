@@ -200,12 +200,12 @@ spec:
   data_devices:
     size: '5G:'
 YAML
-sums_before=$(sync; sha256sum "$WORK/n3-0.img" "$WORK/n3-1.img")
+sums_before=$(fingerprint "$WORK/n3-0.img" && fingerprint "$WORK/n3-1.img")
 cluster apply -i "$WORK/look.yaml" >"$WORK/apply3.out" 2>&1 || fail "apply unmanaged: $(cat "$WORK/apply3.out")"
 WAIT_SECONDS=60 wait_for "node-3's agent logs what the unmanaged spec would make" \
         grep -q "Spec look: unmanaged: it would make" "$WORK/agent-3.log"
 sleep $((SETTLE * 2 + 2))
-sums_after=$(sync; sha256sum "$WORK/n3-0.img" "$WORK/n3-1.img")
+sums_after=$(fingerprint "$WORK/n3-0.img" && fingerprint "$WORK/n3-1.img")
 [ "$sums_before" = "$sums_after" ] && [ "$(osds_on 3)" = 0 ] &&
         pass "the unmanaged spec wrote nothing: node-3's backing files are byte for byte the same" ||
         fail "the unmanaged spec changed node-3's devices"
