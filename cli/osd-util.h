@@ -130,3 +130,4 @@ int osdcli_prepare(int argc, char *argv[]);
 int osdcli_batch(int argc, char *argv[]);
 int osdcli_activate(int argc, char *argv[]);
 int osdcli_list(int argc, char *argv[]);
+int osdcli_rm(int argc, char *argv[]);

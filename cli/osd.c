@@ -14,6 +14,7 @@ static const Command verbs[] = {
           osdcli_batch },
         { "activate", "start this node's OSDs (at boot, or as a pod's entrypoint)", osdcli_activate },
         { "list", "every OSD on this node, castle's and ceph-volume's", osdcli_list },
+        { "rm", "remove OSDs: out, drain, stop, purge or destroy (--replace), zap", osdcli_rm },
 };
 
 static void help_osd(FILE *f) {

@@ -312,3 +312,35 @@ int mon_osd_state(MonConn *c, int id, OsdState *ret, char **error) {
                 }
         return -ENOENT;
 }
+
+static char *copy_buf(const char *p, size_t n) {
+        char *s = malloc(n + 1);
+        if (!s)
+                return NULL;
+        if (n)
+                memcpy(s, p, n);
+        s[n] = 0;
+        return s;
+}
+
+int mon_command(MonConn *c, bool mgr, const char *cmd, char **ret_out, char **ret_outs, char **error) {
+        const char *cmds[] = { cmd };
+        char *outbuf = NULL, *outs = NULL;
+        size_t outbuf_len = 0, outs_len = 0;
+        int r;
+
+        log_debug("%s command %s", mgr ? "mgr" : "mon", cmd);
+        if (mgr)
+                r = rados_mgr_command(c->rados, cmds, 1, NULL, 0, &outbuf, &outbuf_len, &outs, &outs_len);
+        else
+                r = rados_mon_command(c->rados, cmds, 1, NULL, 0, &outbuf, &outbuf_len, &outs, &outs_len);
+        if (r < 0)
+                set_error(error, cmd, r, outs, outs_len);
+        if (ret_out && !(*ret_out = copy_buf(outbuf, outbuf_len)))
+                r = -ENOMEM;
+        if (ret_outs && !(*ret_outs = copy_buf(outs, outs_len)))
+                r = -ENOMEM;
+        rados_buffer_free(outbuf);
+        rados_buffer_free(outs);
+        return r;
+}

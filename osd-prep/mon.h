@@ -63,3 +63,9 @@ typedef struct OsdState {
 int mon_osd_states(MonConn *c, OsdState **ret, size_t *ret_n, char **error);
 /* One OSD: 0 and *ret filled, or -ENOENT. */
 int mon_osd_state(MonConn *c, int id, OsdState *ret, char **error);
+
+/* Any command, to the monitors or (mgr) to the active manager: *ret_out the answer and
+ * *ret_outs the status text, each NUL-terminated (either may be NULL). Returns the command's
+ * result (-errno); on failure *error holds what the monitor said. For the removal steps,
+ * whose commands are sent as a dedicated client with just the caps they need. */
+int mon_command(MonConn *c, bool mgr, const char *cmd, char **ret_out, char **ret_outs, char **error);

@@ -50,6 +50,8 @@ typedef struct RemovalEntry {
         /* Replacement (replace only, after REMOVAL_DONE). */
         char *replacement;      /* the device given the id (stable id); NULL: none yet */
         char *replacement_error;
+        /* Added by the removal steps. */
+        int pgs_left;           /* while draining: PGs still on the OSD; -1: unknown */
 } RemovalEntry;
 
 void removal_entry_done(RemovalEntry *e);
