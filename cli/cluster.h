@@ -48,6 +48,7 @@ typedef struct ClusterArgs {
         int32_t osd_ids[256];
         size_t n_osd_ids;
         bool dmcrypt, lvm, destroy, yes, all;
+        const char *device;     /* osd replace: --device NODE:DEVICE */
 } ClusterArgs;
 
 /* One request to the coordinators, and the replies to it, all from one of them. */
@@ -108,6 +109,12 @@ int cluster_spec_rm(ClusterArgs *a, const char *name);
 int cluster_plan(ClusterArgs *a, const char *name);
 /* A protobuf repeated string joined with sep (the caller frees it); NULL when out of memory. */
 char *cluster_join(char *const *items, size_t n, const char *sep);
+
+/* Sends cmd to node's agent (its id chosen here unless --command-id) and follows its JobUpdates
+ * to the last, showing progress: 0, or an error (logged). */
+int cluster_run_node_command(ClusterArgs *a, const char *node, Castle__Command *cmd);
+/* castlectl cluster osd replace ID --device NODE:DEVICE (cluster-osd-replace.c). */
+int cluster_osd_replace(ClusterArgs *a, const char *id);
 
 /* castlectl cluster watch: prints changes until interrupted, survives the coordinator's loss
  * unless a->exit_on_loss. */
