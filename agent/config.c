@@ -85,6 +85,11 @@ const ConfOption agent_config_options[] = {
         OSDOPT("spec-settle", CONF_DURATION, "60s", USEC_PER_SEC, USEC_PER_DAY, spec_settle,
                "a device an OSD spec newly selects is taken only once it has stayed unchanged (its "
                "signatures, partitions, holders, sectors written) and available this long"),
+        OSDOPT("remove-client", CONF_STRING, "client.castle-osd-rm", 0, 0, remove_client,
+               "the cephx client that removes OSDs (castlectl cluster osd rm): out, in, down, destroy, "
+               "purge and reads; bootstrap-osd cannot"),
+        OSDOPT("remove-keyring", CONF_STRING, "", 0, 0, remove_keyring,
+               "remove-client's keyring (default /etc/ceph/CLUSTER.REMOVE-CLIENT.keyring)"),
 };
 
 const size_t agent_config_n_options = ELEMENTSOF(agent_config_options);

@@ -51,6 +51,8 @@ typedef struct AgentConfig {
         char *crush_device_class;
         char *spec_file;
         uint64_t spec_settle;
+        char *remove_client;
+        char *remove_keyring;
 } AgentConfig;
 
 /* The start-mode names, indexed by StartMode: what the agent passes to castlectl-osd. */

@@ -45,6 +45,7 @@ struct JobRunner {
         char buf[LINE_MAX_BYTES];
         size_t n_buf;
         bool finished;          /* its result line arrived */
+        uint64_t timeout_usec;  /* each job's deadline */
 };
 
 static void start_next(JobRunner *jr);
@@ -131,7 +132,7 @@ static void finish(JobRunner *jr) {
                 if (r == -ETIMEDOUT)
                         snprintf(why, sizeof why,
                                  "the helper did not finish within %u minutes and was killed",
-                                 (unsigned) (JOB_TIMEOUT_USEC / USEC_PER_SEC / 60));
+                                 (unsigned) (jr->timeout_usec / USEC_PER_SEC / 60));
                 else if (r < 0)
                         snprintf(why, sizeof why, "the helper failed: %s", strerror(-r));
                 else if (res.signal > 0)
@@ -211,7 +212,7 @@ static int on_ready(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
 
 static void start_next(JobRunner *jr) {
         const SpawnOptions so = {
-                .timeout_usec = JOB_TIMEOUT_USEC,
+                .timeout_usec = jr->timeout_usec,
                 .path = jr->helper,
                 .pass_stderr = true,
                 .on_output = on_output,
@@ -253,6 +254,7 @@ JobRunner *job_runner_new(zloop_t *loop, const char *helper, JobUpdateFn cb, voi
                 return NULL;
         *jr = (JobRunner) {
                 .loop = loop, .helper = strdup(helper), .cb = cb, .userdata = userdata, .timer_id = -1,
+                .timeout_usec = JOB_TIMEOUT_USEC,
         };
         if (!jr->helper) {
                 free(jr);
@@ -291,6 +293,10 @@ int job_runner_submit(JobRunner *jr, uint64_t command_id, char *const *args) {
         jr->queue[jr->n_queued++] = (Job) { .command_id = command_id, .argv = argv };
         start_next(jr);
         return 0;
+}
+
+void job_runner_set_timeout(JobRunner *jr, uint64_t usec) {
+        jr->timeout_usec = usec;
 }
 
 size_t job_runner_pending(const JobRunner *jr) {

@@ -25,6 +25,9 @@ JobRunner *job_runner_free(JobRunner *jr);
 /* Queues a job; args are the helper's arguments after its name (copied). */
 int job_runner_submit(JobRunner *jr, uint64_t command_id, char *const *args);
 
+/* Each job's deadline from now on (default 30 min): a removal's drain may take hours. */
+void job_runner_set_timeout(JobRunner *jr, uint64_t usec);
+
 /* Jobs queued or running. */
 size_t job_runner_pending(const JobRunner *jr);
 

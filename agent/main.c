@@ -28,8 +28,10 @@
 #include "agent/config.h"
 #include "agent/hostview.h"
 #include "agent/jobs.h"
+#include "agent/removals.h"
 #include "agent/metrics.h"
 #include "agent/replace.h"
+#include "agent/osdwatch.h"
 #include "agent/scanplan.h"
 #include "agent/session.h"
 #include "agent/sources.h"
@@ -80,6 +82,8 @@ typedef struct Agent {
         AgentMetrics *metrics;
         OsdReport *osd_report; /* the OSDs' states, removals, reservations: in every heartbeat */
         AgentReplace *replace;  /* the reserved ids and their replacement */
+        AgentRemovals *removals;
+        OsdWatch *osd_watch;   /* NULL: not watched (--sysroot) */
 } Agent;
 
 static void help(void) {
@@ -421,11 +425,25 @@ static int on_osd_replace(uint64_t command_id, const Castle__OsdReplace *m, void
         return 0;
 }
 
+static int on_osd_remove(uint64_t command_id, const Castle__OsdRemove *m, void *userdata) {
+        _cleanup_free_ char *err = NULL;
+        Agent *a = userdata;
+        int r;
+
+        if (!a->removals)
+                return -EBUSY;
+        r = agent_removals_command(a->removals, command_id, m, &err);
+        if (r < 0)
+                log_error("Command %" PRIu64 ": refused: %s", command_id, strempty(err));
+        return r;
+}
+
 static const SessionHandlers session_handlers = {
         .rescan = on_rescan_command,
         .osd_create = on_osd_create,
         .zap = on_zap,
         .osd_replace = on_osd_replace,
+        .osd_remove = on_osd_remove,
         .specs = on_specs_command,
         .job_update = on_job_update,
         .repeat = on_repeat,
@@ -451,6 +469,27 @@ static int on_heartbeat(zloop_t *loop, int timer_id, void *arg) {
 static void osd_report_changed(Agent *a) {
         for (size_t i = 0; i < a->n_links; i++)
                 session_heartbeat(a->links[i].session);
+}
+
+/* How often the OSD daemons are looked at: a crash shows within this, and a unit's last exit
+ * is caught while systemd waits RestartSec (castle-osd@.service: 10 s) to start it again. */
+#define OSD_WATCH_INTERVAL_USEC (3 * USEC_PER_SEC)
+
+static void watch_osds(Agent *a) {
+        int r;
+
+        if (!a->osd_watch)
+                return;
+        r = osd_watch_tick(a->osd_watch, current_report(a), now_realtime_usec(), a->osd_report);
+        if (r < 0)
+                log_warning_errno(r, "Cannot look at the OSD daemons: %m");
+        else if (r > 0)
+                osd_report_changed(a);
+}
+
+static int on_osd_watch(zloop_t *loop, int timer_id, void *arg) {
+        watch_osds(arg);
+        return 0;
 }
 
 /* ---- scans ---- */
@@ -482,6 +521,7 @@ static void on_scanner(ScanOutcome *o, bool full, void *userdata) {
                 if (o->warning && a->n_scans == 1)
                         log_warning("%s", o->warning);
                 report_to_all(a, TAKE_PTR(o->report));
+                watch_osds(a); /* an OSD made or removed shows at once */
                 if (a->specs)
                         agent_specs_report(a->specs, current_report(a));
                 if (a->replace)
@@ -520,6 +560,10 @@ static int start_scanner(Agent *a) {
         return 0;
 }
 
+static void on_removals_changed(void *userdata) {
+        osd_report_changed(userdata);
+}
+
 /* The job runner, and the specs with the configuration's labels, settle time and spec-file
  * (spec_file: read already, taken over). */
 static int start_jobs(Agent *a, SpecList *spec_file) {
@@ -531,6 +575,15 @@ static int start_jobs(Agent *a, SpecList *spec_file) {
                 a->jobs = helper ? job_runner_new(a->loop, helper, on_job_update, a) : NULL;
                 if (!a->jobs)
                         return log_oom();
+        }
+        if (!a->removals) {
+                AgentRemovalsOptions ro = {
+                        .helper = helper, .cfg = &a->cfg, .report = a->osd_report,
+                        .update = on_job_update, .changed = on_removals_changed, .userdata = a,
+                };
+                if (!helper || agent_removals_new(a->loop, &ro, &a->removals) < 0)
+                        return log_oom();
+                (void) agent_removals_resume(a->removals);
         }
         ops.userdata = a;
         if (!a->specs) {
@@ -795,6 +848,14 @@ static int run(Agent *a) {
         r = osd_report_new(&a->osd_report);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
+        if (isempty(a->cfg.sysroot)) {
+                /* systemd's units say more than the processes where systemd runs the host. */
+                OsdWatchOptions wo = { .systemd = access("/run/systemd/system", F_OK) == 0 };
+
+                r = osd_watch_new(&wo, &a->osd_watch);
+                if (r < 0)
+                        return log_error_errno(r, "Out of memory.");
+        }
 
         /* 1. the udev monitor, before anything is enumerated */
         if (isempty(a->cfg.sysroot)) {
@@ -829,6 +890,8 @@ static int run(Agent *a) {
                                                  1000,
                                          0, on_heartbeat, a);
         a->rescan_timer = zloop_timer(a->loop, jittered(a->cfg.rescan_interval) / 1000, 1, on_rescan, a);
+        if (a->osd_watch)
+                (void) zloop_timer(a->loop, OSD_WATCH_INTERVAL_USEC / 1000, 0, on_osd_watch, a);
 
         /* 4. READY=1 once the first scan is done (on_scanner) */
         zloop_start(a->loop);
@@ -865,11 +928,13 @@ int main(int argc, char *argv[]) {
 
         agent_metrics_free(a.metrics); /* before the loop it is registered with */
         job_runner_free(a.jobs);
+        agent_removals_free(a.removals);
         sources_free(a.sources);
         scan_plan_free(a.scans);
         free_links(&a);
         command_table_free(a.commands);
         osd_report_free(a.osd_report); /* after the sessions that point at it */
+        osd_watch_free(a.osd_watch);
         agent_specs_free(a.specs);
         agent_replace_free(a.replace);
         zloop_destroy(&a.loop);

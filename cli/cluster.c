@@ -43,6 +43,17 @@ static void help(FILE *f) {
 "  nodes                 every node: state (online, stale, offline), when last seen, devices\n"
 "  devices               every node's devices, like `ceph orch device ls`\n"
 "  device ID             one device by stable id (on every node that has it)\n"
+"  osds [--node=NODE]    every OSD of the fleet as its agent last reported it: id, node,\n"
+"                        data device (path and stable id), kind (raw, lvm, +dmcrypt), its\n"
+"                        disk's health, the daemon's state (running, crash-looping, stopped,\n"
+"                        failed) with its restarts and last exit, and its removal step if it\n"
+"                        is being removed; json also lists the reserved ids\n"
+"  osd manifests [--node=NODE] [--image=IMAGE]\n"
+"                        one Kubernetes Deployment per OSD (a List, for kubectl apply), as\n"
+"                        Rook runs OSDs: on the OSD's node (kubernetes.io/hostname), privileged,\n"
+"                        `castlectl osd run ID` as its command, the host's /dev, /sys,\n"
+"                        /run/udev, /run/lvm, /var/lib/ceph, /var/log/ceph and the castle-ceph\n"
+"                        Secret mounted, liveness through the OSD's admin socket\n"
 "  watch                 print changes as they happen, until interrupted; when the\n"
 "                        coordinator goes away (closed, or silent for 6 s) says so on stderr,\n"
 "                        watches the next coordinator that answers (or the same one once it\n"
@@ -99,7 +110,7 @@ static void help(FILE *f) {
 "                        LocalDisk records as a string; the node is the agent's hostname)\n"
 "      --namespace=NS    rook: the ConfigMaps' namespace (default rook-ceph; \"\" for none)\n"
 "  -n, --no-headings     table without the heading line\n"
-"      --node=NODE       devices: only this node's\n"
+"      --node=NODE       devices, osds, osd manifests: only this node's\n"
 "      --available       devices: only available ones\n"
 "      --rotational=yes|no, --transport=NAME, --model=TEXT, --min-size=SIZE,\n"
 "      --max-size=SIZE, --limit=N   devices: further filters (--limit: also audit)\n"
@@ -135,10 +146,12 @@ static void help(FILE *f) {
 "      --destroy         zap: also remove the partition table of a partitioned disk\n"
 "      --yes             zap: really destroy the data (required)\n"
 "      --all             rescan: every online node\n"
+"      --image=IMAGE     osd manifests: the container image (default the agent DaemonSet's,\n"
+"                        " CLUSTER_DEFAULT_IMAGE ")\n"
 "  -h, --help            this text\n"
 "\n"
 "Roles: the coordinator gives each client key the role of the allowlist that holds it:\n"
-"viewer (nodes, devices, device, watch, specs, plan, apply --dry-run), operator (also\n"
+"viewer (nodes, devices, device, watch, specs, plan, apply --dry-run, osds, osd manifests), operator (also\n"
 "osd create, zap, rescan, node rm, apply, spec rm and audit) or admin (also key unbind).\n"
 "A request outside the key's role is refused with the role it needs, and castlectl exits\n"
 "with status 4.\n"
@@ -152,7 +165,7 @@ enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL
        ARG_CRUSH_CLASS, ARG_NAMESPACE, ARG_FORCE,
        ARG_EXIT_ON_LOSS, ARG_SINCE, ARG_COMMAND_ID, ARG_DB_DEVICES, ARG_WAL_DEVICES, ARG_OSDS_PER_DEVICE,
        ARG_BLOCK_DB_SIZE, ARG_BLOCK_WAL_SIZE, ARG_DB_SLOTS, ARG_WAL_SLOTS, ARG_DMCRYPT, ARG_METHOD, ARG_LVM,
-       ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL, ARG_DEVICE };
+       ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL, ARG_IMAGE, ARG_DEVICE };
 
 /* A comma-separated list's items, added to *l; empty items are refused. */
 static int split_list(char ***l, const char *text, const char *what) {
@@ -209,6 +222,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "destroy", no_argument, NULL, ARG_DESTROY },
                 { "yes", no_argument, NULL, ARG_YES },
                 { "all", no_argument, NULL, ARG_ALL },
+                { "image", required_argument, NULL, ARG_IMAGE },
                 { "device", required_argument, NULL, ARG_DEVICE },
                 {}
         };
@@ -352,6 +366,9 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         break;
                 case ARG_ALL:
                         a->all = true;
+                        break;
+                case ARG_IMAGE:
+                        a->image = optarg;
                         break;
                 case ARG_KEY:
                         a->key = optarg;
@@ -712,6 +729,9 @@ int cluster_query_send(zsock_t *s, uint64_t request_id, Castle__QueryRequest__Ki
                 break;
         case CASTLE__QUERY_REQUEST__KIND_PLAN:
                 q.plan = body;
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_OSDS:
+                q.osds = body;
                 break;
         default:
                 return -EINVAL;
@@ -1374,7 +1394,7 @@ int cmd_cluster(int argc, char *argv[]) {
         if (pick_endpoints(&a) < 0)
                 return EXIT_USAGE;
         if (optind >= argc) {
-                log_error("Which command? nodes, devices, device ID, watch, osd create, zap, rescan, audit, apply, specs, spec rm or plan. Run 'castlectl cluster --help'.");
+                log_error("Which command? nodes, devices, device ID, watch, osds, osd create, osd manifests, zap, rescan, audit, apply, specs, spec rm or plan. Run 'castlectl cluster --help'.");
                 return EXIT_USAGE;
         }
         cmd = argv[optind];
@@ -1387,6 +1407,11 @@ int cmd_cluster(int argc, char *argv[]) {
         } else if (streq(cmd, "osd") && optind + 1 < argc && streq(argv[optind + 1], "replace")) {
                 if (optind + 3 != argc || !a.device) {
                         log_error("Usage: castlectl cluster osd replace ID --device NODE:DEVICE.");
+                        return EXIT_USAGE;
+                }
+        } else if (streq(cmd, "osd") && optind + 1 < argc && streq(argv[optind + 1], "manifests")) {
+                if (optind + 2 != argc) {
+                        log_error("Usage: castlectl cluster osd manifests [--node=NODE] [--image=IMAGE].");
                         return EXIT_USAGE;
                 }
         } else if (streq(cmd, "osd")) {
@@ -1442,7 +1467,7 @@ int cmd_cluster(int argc, char *argv[]) {
                         return EXIT_USAGE;
                 }
         } else if (!streq(cmd, "nodes") && !streq(cmd, "devices") && !streq(cmd, "watch") &&
-                   !streq(cmd, "audit") && !streq(cmd, "specs")) {
+                   !streq(cmd, "audit") && !streq(cmd, "specs") && !streq(cmd, "osds")) {
                 log_error("Unknown cluster command '%s'. Run 'castlectl cluster --help'.", cmd);
                 return EXIT_USAGE;
         } else if (optind + 1 != argc) {
@@ -1476,6 +1501,10 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cmd_nodes(&a);
         else if (streq(cmd, "watch"))
                 r = cluster_watch(&a);
+        else if (streq(cmd, "osds"))
+                r = cluster_osds(&a);
+        else if (streq(cmd, "osd") && streq(argv[optind + 1], "manifests"))
+                r = cluster_osd_manifests(&a);
         else if (streq(cmd, "osd") && streq(argv[optind + 1], "replace"))
                 r = cluster_osd_replace(&a, argv[optind + 2]);
         else if (streq(cmd, "osd"))

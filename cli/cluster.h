@@ -49,6 +49,7 @@ typedef struct ClusterArgs {
         size_t n_osd_ids;
         bool dmcrypt, lvm, destroy, yes, all;
         const char *device;     /* osd replace: --device NODE:DEVICE */
+        const char *image;      /* osd manifests: --image; NULL: CLUSTER_DEFAULT_IMAGE */
 } ClusterArgs;
 
 /* One request to the coordinators, and the replies to it, all from one of them. */
@@ -115,6 +116,10 @@ char *cluster_join(char *const *items, size_t n, const char *sep);
 int cluster_run_node_command(ClusterArgs *a, const char *node, Castle__Command *cmd);
 /* castlectl cluster osd replace ID --device NODE:DEVICE (cluster-osd-replace.c). */
 int cluster_osd_replace(ClusterArgs *a, const char *id);
+/* castlectl cluster osds and osd manifests (cluster-osds.c). */
+#define CLUSTER_DEFAULT_IMAGE "localhost/castle:" PACKAGE_VERSION
+int cluster_osds(ClusterArgs *a);
+int cluster_osd_manifests(ClusterArgs *a);
 
 /* castlectl cluster watch: prints changes until interrupted, survives the coordinator's loss
  * unless a->exit_on_loss. */

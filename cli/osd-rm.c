@@ -56,6 +56,8 @@ static void help_rm(FILE *f) {
 "                          defaults to /etc/ceph/CLUSTER.NAME.keyring\n"
 "      --poll-interval=SEC how often the drain is checked (default 5)\n"
 "      --drain-timeout=SEC give up draining after this long (default: never)\n"
+"      --start-mode=MODE   --cancel: how a stopped OSD is started again: auto (default:\n"
+"                          systemd where it runs, else fork), systemd, fork\n"
 "  -f, --format=FORMAT     text (default) or json: one result object per OSD\n"
 "      --progress=KIND     text (default, on stderr), json (one object per line on stdout,\n"
 "                          before each result), none\n"
@@ -64,8 +66,8 @@ OSDCLI_COMMON_HELP
 "\n"
 "The client needs these capabilities, and no more:\n"
 "  ceph auth get-or-create client.castle-osd-rm mon 'allow r, allow command \"osd out\",\n"
-"    allow command \"osd in\", allow command \"osd down\", allow command \"osd destroy\",\n"
-"    allow command \"osd purge\"' mgr 'allow r'\n"
+"    allow command \"osd in\", allow command \"osd down\", allow command \"osd destroy-actual\",\n"
+"    allow command \"osd purge-actual\"' mgr 'allow r'\n"
 "\n"
 "Exit status: 0 when every removal finished (or was cancelled), 1 when one failed (it\n"
 "carries on when run again), 2 on a usage error.\n");
@@ -125,6 +127,7 @@ int osdcli_rm(int argc, char *argv[]) {
                 { "poll-interval", required_argument, NULL, ARG_RM_POLL },
                 { "drain-timeout", required_argument, NULL, ARG_RM_DRAIN_TIMEOUT },
                 { "progress", required_argument, NULL, ARG_PROGRESS },
+                { "start-mode", required_argument, NULL, ARG_START_MODE },
                 OSDCLI_COMMON_OPTIONS,
                 {},
         };

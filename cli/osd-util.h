@@ -129,5 +129,6 @@ json_object *osdcli_prepare_json(const PrepareResult *r, const PrepareRequest *r
 int osdcli_prepare(int argc, char *argv[]);
 int osdcli_batch(int argc, char *argv[]);
 int osdcli_activate(int argc, char *argv[]);
+int osdcli_run(int argc, char *argv[]);
 int osdcli_list(int argc, char *argv[]);
 int osdcli_rm(int argc, char *argv[]);

@@ -13,6 +13,7 @@ static const Command verbs[] = {
         { "batch", "LVM OSDs on many devices, block.db on the fast ones (ceph-volume lvm batch)",
           osdcli_batch },
         { "activate", "start this node's OSDs (at boot, or as a pod's entrypoint)", osdcli_activate },
+        { "run", "one OSD in the foreground, for its supervisor (systemd, Kubernetes)", osdcli_run },
         { "list", "every OSD on this node, castle's and ceph-volume's", osdcli_list },
         { "rm", "remove OSDs: out, drain, stop, purge or destroy (--replace), zap", osdcli_rm },
 };

@@ -11,6 +11,7 @@
 #include "common/strv.h"
 #include "common/timeutil.h"
 #include "coordinator/nodes.h"
+#include "coordinator/osds.h"
 #include "coordinator/query.h"
 #include "proto/codec.h"
 #include "proto/link.h"
@@ -238,6 +239,29 @@ static void list_devices(Query *q, zframe_t *rid, uint64_t request_id, const Cas
                 return;
         }
         flush_devices(rp, true);
+}
+
+typedef struct OsdsReply {
+        Query *q;
+        zframe_t *rid;
+        uint64_t request_id;
+} OsdsReply;
+
+static void send_osds(Castle__QueryReply *r, void *userdata) {
+        OsdsReply *o = userdata;
+
+        r->request_id = o->request_id;
+        send_reply(o->q, o->rid, r);
+}
+
+static void list_osds(Query *q, zframe_t *rid, uint64_t request_id, const Castle__OsdList *l) {
+        OsdsReply o = { .q = q, .rid = rid, .request_id = request_id };
+        int k = osds_answer(q->store, q->nodes, l, send_osds, &o);
+
+        if (k == -ENOENT)
+                reply_error(q, rid, request_id, "no such node");
+        else if (k < 0)
+                reply_error(q, rid, request_id, "out of memory");
 }
 
 static void add_watcher(Query *q, zframe_t *rid, uint64_t request_id) {
@@ -891,6 +915,9 @@ int query_message_as(Query *q, zmsg_t *msg, const char *user_id) {
                                 req = NULL;
                 } else
                         remove_node(q, rid, req->request_id, req->remove_node, NULL);
+                break;
+        case CASTLE__QUERY_REQUEST__KIND_OSDS:
+                list_osds(q, rid, req->request_id, req->osds);
                 break;
         case CASTLE__QUERY_REQUEST__KIND_AUDIT:
                 list_audit(q, rid, req->request_id, req->audit);

@@ -558,14 +558,14 @@ static int step_destroy(Removal *m, char **error) {
                 }
                 if (!st.destroyed) {
                         r = mon_cmd(m, false, NULL, NULL, error,
-                                    "{\"prefix\": \"osd destroy\", \"id\": %d, \"yes_i_really_mean_it\": true}",
+                                    "{\"prefix\": \"osd destroy-actual\", \"id\": %d, \"yes_i_really_mean_it\": true}",
                                     m->e.osd_id);
                         if (r < 0)
                                 return r;
                 }
         } else if (r == 0) {
                 r = mon_cmd(m, false, NULL, NULL, error,
-                            "{\"prefix\": \"osd purge\", \"id\": %d, \"yes_i_really_mean_it\": true}", m->e.osd_id);
+                            "{\"prefix\": \"osd purge-actual\", \"id\": %d, \"yes_i_really_mean_it\": true}", m->e.osd_id);
                 if (r < 0)
                         return r;
         }

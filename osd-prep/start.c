@@ -91,13 +91,35 @@ pid_t osd_running_pid(int id) {
         return 0;
 }
 
+/* Whether the unit file is installed where systemd's packages put units. */
+static bool unit_installed(const char *name) {
+        static const char *const dirs[] = { "/etc/systemd/system", "/usr/local/lib/systemd/system",
+                                            "/lib/systemd/system", "/usr/lib/systemd/system" };
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_free_ char *p = NULL;
+
+                if (asprintf(&p, "%s/%s", dirs[i], name) < 0)
+                        return false;
+                if (access(p, F_OK) == 0)
+                        return true;
+        }
+        return false;
+}
+
+const char *osd_unit_template(void) {
+        if (unit_installed("ceph-osd@.service"))
+                return "ceph-osd";
+        if (unit_installed("castle-osd@.service"))
+                return "castle-osd";
+        return NULL;
+}
+
 StartMode osd_start_mode_resolve(const OsdContext *c) {
         if (c->start != START_AUTO)
                 return c->start;
-        /* The packaged unit only knows the default data directory. */
-        if (access("/run/systemd/system", F_OK) == 0 && !c->osd_root &&
-            (access("/lib/systemd/system/ceph-osd@.service", F_OK) == 0 ||
-             access("/usr/lib/systemd/system/ceph-osd@.service", F_OK) == 0))
+        /* The units only know the default data directory. */
+        if (access("/run/systemd/system", F_OK) == 0 && !c->osd_root && osd_unit_template())
                 return START_SYSTEMD;
         return START_FORK;
 }
@@ -178,7 +200,7 @@ int osd_start(const OsdContext *c, int id, const char *dir, char **error) {
         if (m == START_NONE)
                 return 0;
         if (m == START_SYSTEMD) {
-                if (asprintf(&unit, "ceph-osd@%d", id) < 0)
+                if (asprintf(&unit, "%s@%d", osd_unit_template() ?: "ceph-osd", id) < 0)
                         return -ENOMEM;
                 char *sys[] = { (char *) "systemctl", (char *) "start", unit, NULL };
                 return run(sys, unit, error);

@@ -28,7 +28,13 @@ int osd_ceph_argv(const OsdContext *c, int id, const char *dir, const char *cons
  * (device names it in the log). Returns spawn_capture()'s error, or 0 and the last run's result. */
 int osd_ceph_run(char *const *argv, const SpawnOptions *o, const char *device, SpawnResult *ret);
 
-/* The mode AUTO stands for here. */
+/* The unit template that runs an OSD under systemd here: "ceph-osd" (Ceph's own
+ * ceph-osd@.service) where it is installed, else "castle-osd" (castle-osd@.service, which runs
+ * `castlectl osd run ID`), else NULL. */
+const char *osd_unit_template(void);
+
+/* The mode AUTO stands for here: systemd where it runs the host and one of those units is
+ * installed (and the OSD directories are the default ones), else fork. */
 StartMode osd_start_mode_resolve(const OsdContext *c);
 
 /* Starts ceph-osd for the OSD whose directory is dir. START_EXEC does not return on success. */
