@@ -54,6 +54,17 @@ static void help(FILE *f) {
 "                        `castlectl osd run ID` as its command, the host's /dev, /sys,\n"
 "                        /run/udev, /run/lvm, /var/lib/ceph, /var/log/ceph and the castle-ceph\n"
 "                        Secret mounted, liveness through the OSD's admin socket\n"
+"  osd rm ID... [--replace] [--zap] [--force] [--wait]\n"
+"                        remove OSDs on their nodes (found in the OSD list), as `ceph orch\n"
+"                        osd rm`: out, drain until safe-to-destroy (the PGs left are shown;\n"
+"                        --force skips it), stop, purge (--replace: destroy, keeping the id\n"
+"                        and CRUSH position for a new disk in the same slot), wipe the\n"
+"                        volumes (--zap). Journalled on the node: it carries on after a\n"
+"                        restart. Returns once it runs (--wait: once it is done)\n"
+"  osd rm cancel ID...   stop removals before their destroy step: the OSD goes in again\n"
+"                        (and is started again if it was stopped)\n"
+"  osd rm status         the removals in progress (step, PGs left, options, error) and the\n"
+"                        ids reserved for a replacement\n"
 "  watch                 print changes as they happen, until interrupted; when the\n"
 "                        coordinator goes away (closed, or silent for 6 s) says so on stderr,\n"
 "                        watches the next coordinator that answers (or the same one once it\n"
@@ -134,7 +145,7 @@ static void help(FILE *f) {
 "                        once: for scripts that retry, and to follow a command again after\n"
 "                        castlectl was interrupted (a failed command prints its id)\n"
 "      --dry-run         osd create, apply: print the plan and change nothing\n"
-"      --force           node rm: also while the node is online\n"
+"      --force           node rm: also while the node is online; osd rm: no drain\n"
 "      --crush-device-class=CLASS  osd create: the OSD's device class\n"
 "      --method=raw|lvm, --lvm   osd create: raw OSDs (default; one per DEVICE, no DB/WAL)\n"
 "                        or LVM volumes laid out like `ceph-volume lvm batch`\n"
@@ -145,6 +156,8 @@ static void help(FILE *f) {
 "      --osd-id=ID       osd create: reuse this destroyed OSD id; repeat it for the next OSDs\n"
 "      --destroy         zap: also remove the partition table of a partitioned disk\n"
 "      --yes             zap: really destroy the data (required)\n"
+"      --replace, --zap  osd rm: keep the id for a new disk; wipe the OSD's volumes\n"
+"      --wait            osd rm: follow the removal to its end\n"
 "      --all             rescan: every online node\n"
 "      --image=IMAGE     osd manifests: the container image (default the agent DaemonSet's,\n"
 "                        " CLUSTER_DEFAULT_IMAGE ")\n"
@@ -152,7 +165,7 @@ static void help(FILE *f) {
 "\n"
 "Roles: the coordinator gives each client key the role of the allowlist that holds it:\n"
 "viewer (nodes, devices, device, watch, specs, plan, apply --dry-run, osds, osd manifests), operator (also\n"
-"osd create, zap, rescan, node rm, apply, spec rm and audit) or admin (also key unbind).\n"
+"osd create, osd rm, zap, rescan, node rm, apply, spec rm and audit) or admin (also key unbind).\n"
 "A request outside the key's role is refused with the role it needs, and castlectl exits\n"
 "with status 4.\n"
 "\n"
@@ -165,7 +178,7 @@ enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL
        ARG_CRUSH_CLASS, ARG_NAMESPACE, ARG_FORCE,
        ARG_EXIT_ON_LOSS, ARG_SINCE, ARG_COMMAND_ID, ARG_DB_DEVICES, ARG_WAL_DEVICES, ARG_OSDS_PER_DEVICE,
        ARG_BLOCK_DB_SIZE, ARG_BLOCK_WAL_SIZE, ARG_DB_SLOTS, ARG_WAL_SLOTS, ARG_DMCRYPT, ARG_METHOD, ARG_LVM,
-       ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL, ARG_IMAGE, ARG_DEVICE };
+       ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL, ARG_IMAGE, ARG_REPLACE, ARG_ZAP, ARG_WAIT, ARG_DEVICE };
 
 /* A comma-separated list's items, added to *l; empty items are refused. */
 static int split_list(char ***l, const char *text, const char *what) {
@@ -223,6 +236,9 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "yes", no_argument, NULL, ARG_YES },
                 { "all", no_argument, NULL, ARG_ALL },
                 { "image", required_argument, NULL, ARG_IMAGE },
+                { "replace", no_argument, NULL, ARG_REPLACE },
+                { "zap", no_argument, NULL, ARG_ZAP },
+                { "wait", no_argument, NULL, ARG_WAIT },
                 { "device", required_argument, NULL, ARG_DEVICE },
                 {}
         };
@@ -369,6 +385,15 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         break;
                 case ARG_IMAGE:
                         a->image = optarg;
+                        break;
+                case ARG_REPLACE:
+                        a->replace = true;
+                        break;
+                case ARG_ZAP:
+                        a->zap = true;
+                        break;
+                case ARG_WAIT:
+                        a->wait = true;
                         break;
                 case ARG_KEY:
                         a->key = optarg;
@@ -1042,6 +1067,17 @@ static int reply_node_command(Castle__QueryReply *rep, void *userdata) {
                         fprintf(stderr, "[%3u%%] %s\n", u->percent, strempty(u->message ?: u->step));
                 c->progress_shown = true;
         }
+        if (u && !u->done && cmd->kind_case == CASTLE__COMMAND__KIND_OSD_REMOVE && !cmd->osd_remove->cancel &&
+            !c->a->wait) {
+                /* The drain may take hours: the removal goes on without us. */
+                if (c->progress_shown && c->tty)
+                        fputc('\n', stderr);
+                c->progress_shown = false;
+                if (!c->a->json)
+                        printf("On %s: the removal runs; follow it with castlectl cluster osd rm status.\n", c->node);
+                castle__query_reply__free_unpacked(rep, NULL);
+                return 1;
+        }
         if (u && u->done) {
                 if (c->progress_shown && c->tty)
                         fputc('\n', stderr);
@@ -1059,6 +1095,8 @@ static int reply_node_command(Castle__QueryReply *rep, void *userdata) {
                 else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE && !isempty(u->message) && isempty(u->error))
                         /* a batch: the OSDs it made */
                         printf("On %s: %s\n", c->node, u->message);
+                else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_REMOVE && isempty(u->error))
+                        printf("On %s: %s\n", c->node, cmd->osd_remove->cancel ? "cancelled" : strempty(u->message));
                 else if (cmd->kind_case == CASTLE__COMMAND__KIND_ZAP && isempty(u->error))
                         printf("On %s: %s\n", c->node, strempty(u->message));
                 else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE ||
@@ -1414,6 +1452,18 @@ int cmd_cluster(int argc, char *argv[]) {
                         log_error("Usage: castlectl cluster osd manifests [--node=NODE] [--image=IMAGE].");
                         return EXIT_USAGE;
                 }
+        } else if (streq(cmd, "osd") && optind + 1 < argc && streq(argv[optind + 1], "rm")) {
+                bool cancel = optind + 2 < argc && streq(argv[optind + 2], "cancel"),
+                     status = optind + 2 < argc && streq(argv[optind + 2], "status");
+                if (status ? optind + 3 != argc : optind + (cancel ? 4 : 3) > argc) {
+                        log_error("Usage: castlectl cluster osd rm ID... [--replace] [--zap] [--force] [--wait], "
+                                  "osd rm cancel ID..., or osd rm status.");
+                        return EXIT_USAGE;
+                }
+                if (cancel && (a.replace || a.zap || a.force)) {
+                        log_error("osd rm cancel takes no --replace, --zap or --force.");
+                        return EXIT_USAGE;
+                }
         } else if (streq(cmd, "osd")) {
                 if (optind + 4 > argc || !streq(argv[optind + 1], "create")) {
                         log_error("Usage: castlectl cluster osd create NODE DEVICE... [--dry-run] [OPTIONS].");
@@ -1503,6 +1553,12 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cluster_watch(&a);
         else if (streq(cmd, "osds"))
                 r = cluster_osds(&a);
+        else if (streq(cmd, "osd") && streq(argv[optind + 1], "rm") && streq_ptr(argv[optind + 2], "status"))
+                r = cluster_osd_rm_status(&a);
+        else if (streq(cmd, "osd") && streq(argv[optind + 1], "rm") && streq_ptr(argv[optind + 2], "cancel"))
+                r = cluster_osd_rm(&a, argv + optind + 3, true);
+        else if (streq(cmd, "osd") && streq(argv[optind + 1], "rm"))
+                r = cluster_osd_rm(&a, argv + optind + 2, false);
         else if (streq(cmd, "osd") && streq(argv[optind + 1], "manifests"))
                 r = cluster_osd_manifests(&a);
         else if (streq(cmd, "osd") && streq(argv[optind + 1], "replace"))

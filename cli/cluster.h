@@ -48,6 +48,7 @@ typedef struct ClusterArgs {
         int32_t osd_ids[256];
         size_t n_osd_ids;
         bool dmcrypt, lvm, destroy, yes, all;
+        bool replace, zap, wait; /* osd rm */
         const char *device;     /* osd replace: --device NODE:DEVICE */
         const char *image;      /* osd manifests: --image; NULL: CLUSTER_DEFAULT_IMAGE */
 } ClusterArgs;
@@ -124,3 +125,11 @@ int cluster_osd_manifests(ClusterArgs *a);
 /* castlectl cluster watch: prints changes until interrupted, survives the coordinator's loss
  * unless a->exit_on_loss. */
 int cluster_watch(ClusterArgs *a);
+
+/* Sends cmd to node and follows its JobUpdates to the last one (osd rm without --wait: to the
+ * first), printing progress on stderr. */
+int cluster_run_node_command(ClusterArgs *a, const char *node, Castle__Command *cmd);
+
+/* castlectl cluster osd rm [cancel] ID... and osd rm status (cluster-osd-rm.c). */
+int cluster_osd_rm(ClusterArgs *a, char **ids, bool cancel);
+int cluster_osd_rm_status(ClusterArgs *a);
