@@ -261,6 +261,17 @@ static bool claimed(const AgentReplace *r, const char *key) {
         return false;
 }
 
+static bool crush_class_ok(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        if (n == 0 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-", s[i]))
+                        return false;
+        return true;
+}
+
 /* The OsdCreate that remakes x's OSD on data device (a name castlectl-osd resolves). */
 static int submit(AgentReplace *r, Reservation *x, uint64_t id, const Castle__Device *d) {
         Castle__OsdCreate c = CASTLE__OSD_CREATE__INIT;
@@ -273,7 +284,12 @@ static int submit(AgentReplace *r, Reservation *x, uint64_t id, const Castle__De
         c.n_osd_ids = 1;
         c.lvm = x->e.lvm;
         c.dmcrypt = x->e.encrypted;
-        c.crush_device_class = x->e.crush_device_class;
+        /* A destroyed id keeps its class in the CRUSH map: one the journal holds is only said
+         * again, and one that is not a class name is left out rather than failing the job. */
+        if (crush_class_ok(x->e.crush_device_class))
+                c.crush_device_class = x->e.crush_device_class;
+        else if (!isempty(x->e.crush_device_class))
+                say(x, LOG_WARNING, "the journal's CRUSH device class is not a class name: the CRUSH map's is kept.");
         if (!isempty(x->e.db.stable_id)) {
                 c.db_devices = db;
                 c.n_db_devices = 1;

@@ -90,7 +90,7 @@ fi
 destroyed() { ceph_cmd osd dump -f json | jq -e --argjson id "$ID" '.osds[] | select(.osd == $id) | .state | index("destroyed")'; }
 destroyed >/dev/null && pass "osd.$ID is destroyed, its id kept" || fail "osd.$ID is not destroyed"
 [ -f "$STATE/remove/$ID.json" ] && jq -e '.replace == true and .step == "done"' "$STATE/remove/$ID.json" >/dev/null &&
-        pass "the removal journal keeps the reservation" || fail "no finished reservation in $STATE/remove/$ID.json"
+        pass "the removal journal keeps the reservation: $(jq -c . "$STATE/remove/$ID.json")" || fail "no finished reservation in $STATE/remove/$ID.json"
 cluster rescan node-r >/dev/null 2>&1 # the agent reads the journal after a scan
 wait_for "the agent holds osd.$ID reserved" grep -q "osd\.$ID is reserved" "$WORK/agent.log"
 
