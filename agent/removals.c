@@ -215,7 +215,8 @@ static Child *running_child(AgentRemovals *r, int osd_id, bool cancel) {
                         r = strv_consume(&args, _s);                                         \
         } while (0)
 
-static int child_args(AgentRemovals *rm, int osd_id, bool replace, bool zap, bool force, bool cancel, char ***ret) {
+static int child_args(AgentRemovals *rm, int osd_id, bool replace, bool zap, bool force, bool cancel, bool resume,
+                      char ***ret) {
         _cleanup_strv_free_ char **args = NULL;
         const AgentConfig *o = rm->o.cfg;
         const char *start_mode = agent_config_start_modes[o->start_mode];
@@ -242,6 +243,8 @@ static int child_args(AgentRemovals *rm, int osd_id, bool replace, bool zap, boo
                 ARG("--keyring=%s", o->remove_keyring);
         if (cancel)
                 ARG("%s", "--cancel");
+        if (resume)
+                ARG("%s", "--resume");
         if (replace)
                 ARG("%s", "--replace");
         if (zap)
@@ -258,7 +261,7 @@ static int child_args(AgentRemovals *rm, int osd_id, bool replace, bool zap, boo
 #undef ARG
 
 static int child_start(AgentRemovals *r, uint64_t command_id, int osd_id, bool replace, bool zap, bool force,
-                       bool cancel) {
+                       bool cancel, bool resume) {
         _cleanup_strv_free_ char **args = NULL;
         Child *ch;
         size_t slot;
@@ -268,7 +271,7 @@ static int child_start(AgentRemovals *r, uint64_t command_id, int osd_id, bool r
                 ;
         if (slot == MAX_CHILDREN)
                 return -EBUSY;
-        k = child_args(r, osd_id, replace, zap, force, cancel, &args);
+        k = child_args(r, osd_id, replace, zap, force, cancel, resume, &args);
         if (k < 0)
                 return k;
         ch = calloc(1, sizeof *ch);
@@ -324,7 +327,7 @@ int agent_removals_command(AgentRemovals *r, uint64_t command_id, const Castle__
                         continue;
                 }
                 c->pending++;
-                k = child_start(r, command_id, id, m->replace, m->zap, m->force, m->cancel);
+                k = child_start(r, command_id, id, m->replace, m->zap, m->force, m->cancel, false);
                 if (k < 0) {
                         char why[128];
                         snprintf(why, sizeof why, "cannot start: %s", strerror(-k));
@@ -371,8 +374,9 @@ int agent_removals_resume(AgentRemovals *r) {
                 if (!c)
                         return -EBUSY;
                 c->pending++;
-                /* The journal keeps the options; the child reads them from there. */
-                k = child_start(r, e.command_id, e.osd_id, false, false, false, false);
+                /* The journal keeps the options; the child reads them from there. A child of the
+                 * agent that was killed may still run it: the new one waits for its lock. */
+                k = child_start(r, e.command_id, e.osd_id, false, false, false, false, true);
                 if (k < 0) {
                         c->pending--;
                         if (c->pending == 0)

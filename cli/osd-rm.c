@@ -25,6 +25,7 @@ enum {
         ARG_RM_CLIENT,
         ARG_RM_POLL,
         ARG_RM_DRAIN_TIMEOUT,
+        ARG_RM_RESUME,
 };
 
 typedef struct RmArgs {
@@ -52,6 +53,8 @@ static void help_rm(FILE *f) {
 "                          holds no other copy)\n"
 "      --cancel            undo removals that have not reached the destroy step: the\n"
 "                          OSD goes in again and is started again if it was stopped\n"
+"      --resume            only carry on journalled removals (what the agent runs at\n"
+"                          start); an id with none is left alone\n"
 "      --client=NAME       the cephx client (default " REMOVE_CLIENT_DEFAULT "); --keyring\n"
 "                          defaults to /etc/ceph/CLUSTER.NAME.keyring\n"
 "      --poll-interval=SEC how often the drain is checked (default 5)\n"
@@ -90,6 +93,9 @@ static int rm_option(OsdArgs *a, int c, void *userdata) {
         case ARG_RM_CANCEL:
                 rm->req.cancel = true;
                 return 1;
+        case ARG_RM_RESUME:
+                rm->req.resume = true;
+                return 1;
         case ARG_RM_CLIENT:
                 rm->client = optarg;
                 return 1;
@@ -124,6 +130,7 @@ int osdcli_rm(int argc, char *argv[]) {
                 { "force", no_argument, NULL, ARG_RM_FORCE },
                 { "cancel", no_argument, NULL, ARG_RM_CANCEL },
                 { "client", required_argument, NULL, ARG_RM_CLIENT },
+                { "resume", no_argument, NULL, ARG_RM_RESUME },
                 { "poll-interval", required_argument, NULL, ARG_RM_POLL },
                 { "drain-timeout", required_argument, NULL, ARG_RM_DRAIN_TIMEOUT },
                 { "progress", required_argument, NULL, ARG_PROGRESS },
@@ -147,7 +154,7 @@ int osdcli_rm(int argc, char *argv[]) {
                 log_error("castlectl osd rm needs at least one OSD id (see --help)");
                 return EXIT_USAGE;
         }
-        if (rm.req.cancel && (rm.req.replace || rm.req.zap || rm.req.force)) {
+        if (rm.req.cancel && (rm.req.replace || rm.req.zap || rm.req.force || rm.req.resume)) {
                 log_error("--cancel takes no other removal option");
                 return EXIT_USAGE;
         }

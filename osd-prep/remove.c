@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -91,7 +92,7 @@ static int journal(Removal *m, RemovalStep s) {
         }
         removal_entry_done(&cur);
         m->e.step = s;
-        m->e.updated_usec = (int64_t) now_usec();
+        m->e.updated_usec = now_realtime_usec();
         return removal_write(state_dir(m), &m->e);
 }
 
@@ -641,7 +642,7 @@ static int do_cancel(Removal *m, char **error) {
                 progress(m, "cancelling", 80, "osd.%d started again", m->e.osd_id);
         }
         m->e.step = REMOVAL_CANCELLED;
-        m->e.updated_usec = (int64_t) now_usec();
+        m->e.updated_usec = now_realtime_usec();
         r = removal_write(state_dir(m), &m->e);
         if (r >= 0)
                 r = removal_remove(state_dir(m), m->e.osd_id);
@@ -743,14 +744,45 @@ static int run_steps(Removal *m, char **error) {
         return 0;
 }
 
+/* The lock one removal of this id holds while it runs. */
+static int lock_removal(const Removal *m, int *ret_fd) {
+        _cleanup_free_ char *dir = removal_dir(state_dir(m)), *path = NULL;
+        int fd, r;
+
+        if (!dir || asprintf(&path, "%s/.%d.lock", dir, m->req->osd_id) < 0)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        while (flock(fd, LOCK_EX) < 0)
+                if (errno != EINTR) {
+                        r = -errno;
+                        safe_close(fd);
+                        return r;
+                }
+        *ret_fd = fd;
+        return 0;
+}
+
 int osd_remove(const OsdContext *c, const RemoveRequest *req, RemoveResult *ret) {
         Removal m = { .c = c, .req = req, .e = { .osd_id = -1, .pgs_left = -1 }, .initial_pgs = -1, .res = ret };
         _cleanup_free_ char *error = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
         int r;
 
         *ret = (RemoveResult) {};
         if (req->osd_id < 0)
                 return -EINVAL;
+        if (!req->cancel) {
+                r = lock_removal(&m, &lock_fd);
+                if (r < 0) {
+                        error_set(&error, "cannot lock the removal of osd.%d: %s", req->osd_id, strerror(-r));
+                        goto finish;
+                }
+        }
         r = removal_read(state_dir(&m), req->osd_id, &m.e);
         if (r < 0) {
                 error_set(&error, "the removal journal entry of osd.%d cannot be read: %s", req->osd_id, strerror(-r));
@@ -762,6 +794,11 @@ int osd_remove(const OsdContext *c, const RemoveRequest *req, RemoveResult *ret)
                 removal_entry_done(&m.e);
                 m.e.pgs_left = -1;
                 r = 0;
+        }
+        if (req->resume && r == 0) {
+                ret->step = REMOVAL_DONE;
+                progress(&m, "done", 100, "osd.%d: no removal to carry on", req->osd_id);
+                goto out;
         }
         if (req->cancel && r == 0) {
                 error_set(&error, "no removal of osd.%d is in progress on this node", req->osd_id);
@@ -789,7 +826,7 @@ int osd_remove(const OsdContext *c, const RemoveRequest *req, RemoveResult *ret)
                 m.e.zap = req->zap;
                 m.e.force = req->force;
                 m.e.command_id = req->command_id;
-                m.e.started_usec = m.e.updated_usec = (int64_t) now_usec();
+                m.e.started_usec = m.e.updated_usec = now_realtime_usec();
                 m.e.step = REMOVAL_REQUESTED;
                 r = capture_layout(&m, &error);
                 if (r < 0)

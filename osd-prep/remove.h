@@ -16,6 +16,7 @@ typedef struct RemoveRequest {
         int osd_id;
         bool replace, zap, force;
         bool cancel;                    /* undo a removal that has not reached the destroy step */
+        bool resume;                    /* only carry on a journalled removal: none, nothing to do */
         uint64_t command_id;
         uint64_t poll_usec;             /* how often the drain is checked; 0: 5 s */
         uint64_t drain_timeout_usec;    /* give up draining after this long; 0: never */
@@ -29,7 +30,10 @@ typedef struct RemoveResult {
 
 void remove_result_done(RemoveResult *r);
 
-/* Runs (or carries on, or with cancel undoes) the removal of req->osd_id. Progress through
+/* Runs (or carries on, or with cancel undoes) the removal of req->osd_id. One removal of an id
+ * runs at a time on a node (a lock next to its journal entry): a second one waits for the first,
+ * then carries on from where it left the journal; a cancel does not wait, the running removal
+ * notices it at its next step or drain check. Progress through
  * c->progress: step names "requested", "out", "draining", "stopped", "destroyed", "zapped",
  * "done", "cancelled"; percent of the whole removal. -ECANCELED when the removal was cancelled
  * meanwhile; -EBUSY when a cancel comes after the destroy step. */

@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # OSD removal against a real one-monitor cluster with three raw OSDs on loop devices and a
 # pool of size 2 holding data, as the dedicated client.castle-osd-rm with exactly the caps
-# docs/operations.md gives: `castlectl osd rm ID --zap` killed after the out and run again
-# drains (PGs left shown, the daemon's PG count falls to 0), purges, zaps, and every object
-# reads back byte for byte; a cancel during a drain that cannot finish puts the OSD back in;
-# a cancel after the daemon was stopped starts it again; --replace keeps the id destroyed in
-# its CRUSH position and the journal entry as the reservation. Then through the coordinator
-# and the agent: `castlectl cluster osd rm` with the agent killed -9 during the drain and
-# after the destroy, restarted, and the removal completes.
+# docs/operations.md gives. Through the coordinator and the agent: `castlectl cluster osd rm
+# ID --zap` with the removal killed -9 in its drain and the agent with it, then again after the
+# destroy step; each restarted agent carries it on, the status shows the PGs left, and the OSD
+# ends purged, its disk zapped, every object reading back byte for byte. `cluster osd rm cancel`
+# during a drain that cannot finish puts the OSD back in. On the node: a cancel after the daemon
+# was stopped starts it again; `osd rm --replace` killed after the out and run again keeps the id
+# destroyed in its CRUSH position and the journal entry as the reservation.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ceph.sh"
 
@@ -75,23 +75,66 @@ read_back() {
 }
 read_back && pass "24 objects written to a pool of size 2" || fail "the objects do not read back before the removal"
 
-# ---- remove A with --zap, killed right after the out, run again ----
-rc=0
-CASTLE_FAULT=remove-out rm_osd "$A" --zap >"$WORK/rm1.out" 2>&1 || rc=$?
-[ "$rc" = 137 ] || fail "the fault point remove-out did not kill the removal (exit $rc): $(cat "$WORK/rm1.out")"
-[ "$(step_of "$A")" = out ] && pass "the journal holds step out after the kill" || fail "journal step: $(step_of "$A")"
-[ "$(osd_field "$A" in)" = 0 ] || fail "osd.$A is not out after the first run"
-if rm_osd "$A" --zap >"$WORK/rm2.out" 2>"$WORK/rm2.err"; then
-        pass "the rerun finished the removal of osd.$A"
+# ---- through the coordinator and the agent: kill -9 during the drain, and after the destroy ----
+port=$((20000 + RANDOM % 20000))
+AEP=tcp://127.0.0.1:$port
+QEP=tcp://127.0.0.1:$((port + 1))
+K=$WORK/keys
+mkdir -p "$K" "$WORK/agents.d" "$WORK/clients.d"
+for name in coordinator agent client; do "$CASTLECTL" keygen --dir "$K" "$name" >/dev/null; done
+cp "$K/agent.key" "$WORK/agents.d/"
+cp "$K/client.key" "$WORK/clients.d/"
+stop_daemons() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
+CLEANUP_HOOKS+=(stop_daemons)
+"$COORD" --config /dev/null --agent-endpoint "$AEP" --query-endpoint "$QEP" --key "$K/coordinator.key" \
+        --agent-keys "$WORK/agents.d" --query-keys "$WORK/clients.d" --database "$WORK/coordinator.db" \
+        --name coord-rm --stale-after 3s --offline-after 60s >>"$WORK/coordinator.log" 2>&1 &
+PIDS+=("$!")
+# start_agent [VAR=VALUE...]: the agent, with its children's environment (fault points).
+start_agent() {
+        env "$@" "$AGENT" --config /dev/null --verbose --node-id node-rm --coordinator "$AEP" --key "$K/agent.key" \
+                --coordinator-key "$K/coordinator.key" --allow-loop --filter "^loop${L}[0-9]\$" \
+                --heartbeat-interval 1s --conf "$CEPH_CONF_FILE" --keyring "$CEPH_BOOTSTRAP_KEYRING" \
+                --remove-keyring "$RM_KEYRING" --osd-root "$CEPH_DIR/osd" --state-dir "$WORK/state" \
+                --start-mode fork >>"$WORK/agent.log" 2>&1 &
+        AGENT_PID=$!
+        PIDS+=("$AGENT_PID")
+}
+kill_agent() { kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true; }
+cluster() { "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@"; }
+online() { [ "$(cluster nodes --format json | jq -r 'map(select(.node_id == "node-rm"))[0].state')" = online ]; }
+stopped_count() { grep -c "osd\.$1: the removal stopped" "$WORK/agent.log"; }
+stopped_at_least() { [ "$(stopped_count "$1")" -ge "$2" ]; }
+step_is() { [ "$(step_of "$1")" = "$2" ]; }
+pgs_shown() {
+        cluster osd rm status --format json | jq -e --argjson id "$1" \
+                '[.removals[] | select(.removal.osd_id == $id and .removal.pgs_left > 0)] | length > 0'
+}
+
+start_agent CASTLE_FAULT=remove-drain
+wait_for "the agent is online" online
+if cluster osd rm "$A" --zap >"$WORK/crm.out" 2>"$WORK/crm.err"; then
+        pass "cluster osd rm $A --zap: $(cat "$WORK/crm.out")"
 else
-        fail "the rerun of osd rm $A: $(cat "$WORK/rm2.out" "$WORK/rm2.err")"
+        fail "cluster osd rm $A --zap: $(cat "$WORK/crm.out" "$WORK/crm.err")"
 fi
-grep -q "PGs left" "$WORK/rm2.err" && pass "the drain showed the PGs left: $(grep -m1 'PGs left' "$WORK/rm2.err")" ||
-        fail "no PGs left in the progress: $(cat "$WORK/rm2.err")"
-grep -q "carrying on" "$WORK/rm2.err" || fail "the rerun did not say it carried on"
+WAIT_SECONDS=60 wait_for "the removal's child was killed in the drain" stopped_at_least "$A" 1
+[ "$(step_of "$A")" = out ] || fail "journal step after the kill in the drain: $(step_of "$A")"
+WAIT_SECONDS=20 wait_for "cluster osd rm status shows osd.$A draining with PGs left" pgs_shown "$A"
+cluster osd rm status >"$WORK/status.out" 2>&1 && grep -q "draining" "$WORK/status.out" &&
+        pass "the status table: $(sed -n 2p "$WORK/status.out")" || fail "status: $(cat "$WORK/status.out")"
+kill_agent
+start_agent CASTLE_FAULT=remove-destroyed
+WAIT_SECONDS=120 wait_for "the restarted agent carried the removal on to the destroy" \
+        stopped_at_least "$A" 2
+[ "$(step_of "$A")" = destroyed ] || fail "journal step after the kill after the destroy: $(step_of "$A")"
+kill_agent
+start_agent
+WAIT_SECONDS=60 wait_for "the agent started again finishes the removal of osd.$A" test ! -e "$WORK/state/remove/$A.json"
+grep -q "osd.$A: carrying on with its removal from step destroyed" "$WORK/agent.log" ||
+        fail "the agent did not say it carried on from the destroy step"
 in_map "$A" && fail "osd.$A is still in the osd map" || pass "osd.$A is purged"
 ceph_cmd auth get "osd.$A" >/dev/null 2>&1 && fail "osd.$A's key is still there" || pass "its key is gone"
-[ -e "$WORK/state/remove/$A.json" ] && fail "the journal entry of osd.$A stayed" || pass "its journal entry is gone"
 [ -e "$CEPH_DIR/osd/ceph-$A" ] && fail "the OSD directory of osd.$A stayed" || pass "its OSD directory is gone"
 ceph-bluestore-tool show-label --dev "${DEV[$A]}" >/dev/null 2>&1 && fail "${DEV[$A]} still has a BlueStore label" ||
         pass "${DEV[$A]} has no BlueStore label"
@@ -99,18 +142,17 @@ ceph-bluestore-tool show-label --dev "${DEV[$A]}" >/dev/null 2>&1 && fail "${DEV
         pass "castlectl inventory sees ${DEV[$A]} available again" || fail "${DEV[$A]} is not available after the zap"
 read_back && pass "every object reads back byte for byte" || fail "objects lost or changed after the removal"
 
-# ---- cancel during a drain that cannot finish (two OSDs left, size 2) ----
-rm_osd "$B" >"$WORK/rmB.out" 2>"$WORK/rmB.err" &
-bgpid=$!
-WAIT_SECONDS=60 wait_for "osd.$B's removal is draining" grep -q "PGs left\|safe to destroy" "$WORK/rmB.err"
-if rm_osd --cancel "$B" >"$WORK/cancel.out" 2>&1; then pass "cancel: $(cat "$WORK/cancel.out")"; else
-        fail "cancel of osd.$B: $(cat "$WORK/cancel.out")"; fi
-rc=0; timeout 30 tail --pid="$bgpid" -f /dev/null; wait "$bgpid" || rc=$?
-[ "$rc" != 0 ] && pass "the draining removal stopped (exit $rc)" || fail "the draining removal went on after the cancel"
+# ---- cancel through the coordinator, during a drain that cannot finish (two OSDs, size 2) ----
+if cluster osd rm "$B" >"$WORK/crmB.out" 2>&1; then pass "cluster osd rm $B"; else
+        fail "cluster osd rm $B: $(cat "$WORK/crmB.out")"; fi
+WAIT_SECONDS=30 wait_for "osd.$B is draining" step_is "$B" out
+if cluster osd rm cancel "$B" >"$WORK/ccancel.out" 2>&1; then pass "cluster osd rm cancel $B: $(cat "$WORK/ccancel.out")"
+else fail "cluster osd rm cancel $B: $(cat "$WORK/ccancel.out")"; fi
 [ "$(osd_field "$B" in)" = 1 ] && [ "$(osd_field "$B" weight)" = 1 ] && pass "osd.$B is in again with weight 1" ||
         fail "osd.$B is not in again: in=$(osd_field "$B" in) weight=$(osd_field "$B" weight)"
 [ "$(osd_field "$B" up)" = 1 ] && pass "osd.$B is still up" || fail "osd.$B is not up"
 [ -e "$WORK/state/remove/$B.json" ] && fail "the journal entry of a cancelled removal stayed" || pass "no journal entry left"
+WAIT_SECONDS=30 wait_for "the draining child noticed the cancel" stopped_at_least "$B" 1
 
 # ---- cancel after the daemon was stopped: it starts again ----
 rc=0
@@ -125,8 +167,13 @@ ceph_wait_up "$B" 120 && pass "osd.$B is up again" || fail "osd.$B did not come 
 
 # ---- --replace: the id stays, destroyed, in its CRUSH position ----
 parent_before=$(ceph_cmd osd tree -f json | jq -c --argjson id "$C" '[.nodes[] | select(.children // [] | index($id)) | .name]')
-if rm_osd "$C" --replace --force >"$WORK/rmC.out" 2>&1; then pass "osd rm --replace $C"; else
+rc=0
+CASTLE_FAULT=remove-out rm_osd "$C" --replace --force >"$WORK/rmC1.out" 2>&1 || rc=$?
+[ "$rc" = 137 ] || fail "the fault point remove-out did not kill the removal (exit $rc): $(cat "$WORK/rmC1.out")"
+[ "$(step_of "$C")" = out ] && pass "the journal holds step out after the kill" || fail "journal step: $(step_of "$C")"
+if rm_osd "$C" >"$WORK/rmC.out" 2>&1; then pass "a rerun of osd rm $C finished its --replace removal"; else
         fail "osd rm --replace $C: $(cat "$WORK/rmC.out")"; fi
+grep -q "carrying on" "$WORK/rmC.out" || fail "the rerun did not say it carried on"
 ceph_cmd osd tree -f json | jq -e --argjson id "$C" '.nodes[] | select(.id == $id) | .status == "destroyed"' >/dev/null &&
         pass "osd.$C is destroyed in the tree" || fail "osd.$C is not destroyed: $(ceph_cmd osd tree)"
 parent_after=$(ceph_cmd osd tree -f json | jq -c --argjson id "$C" '[.nodes[] | select(.children // [] | index($id)) | .name]')
