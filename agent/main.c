@@ -642,6 +642,8 @@ static void metrics_state(void *userdata, AgentMetricsState *ret) {
                 .n_links = a->n_links,
                 .jobs_pending = a->jobs ? job_runner_pending(a->jobs) : 0,
         };
+        if (a->osd_watch)
+                ret->n_osds = osd_watch_states(a->osd_watch, &ret->osds);
         if (a->specs) {
                 AgentSpecsStats st;
 

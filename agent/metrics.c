@@ -2,6 +2,7 @@
 /* The agent's metric families and the HTTP endpoint that serves them. Gauges that describe
  * the current state are recounted from the agent's state at each scrape, so they can never
  * drift from what the agent reports to the coordinator. */
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,6 +23,7 @@ struct AgentMetrics {
         Metric *connected, *last_contact, *n_connected, *n_coordinators;
         Metric *jobs, *jobs_pending, *repeated;
         Metric *specs, *spec_settling, *spec_osds;
+        Metric *osd_state, *osd_restarts;
 };
 
 static const double scan_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -91,6 +93,13 @@ static const MetricDef families[] = {
             "devices an OSD spec would take that have not stayed unchanged for spec-settle yet", NULL, NULL, 0),
         DEF(spec_osds, "castle_agent_spec_osds_made_total", METRIC_COUNTER,
             "OSDs the node's OSD specs made since the agent started", NULL, NULL, 0),
+        DEF(osd_state, "castle_agent_osd_state", METRIC_GAUGE,
+            "1 for each OSD of the node, labelled with its daemon's state (running, crash-looping, stopped, "
+            "failed, starting)",
+            METRIC_LABELS("osd", "state"), NULL, 0),
+        DEF(osd_restarts, "castle_agent_osd_restarts", METRIC_GAUGE,
+            "restarts of each OSD's daemon by its systemd unit (NRestarts; 0 without one)", METRIC_LABELS("osd"),
+            NULL, 0),
 };
 #undef DEF
 
@@ -144,6 +153,15 @@ static void refresh(void *userdata) {
         (void) metric_set(m->specs, NULL, (double) s.specs);
         (void) metric_set(m->spec_settling, NULL, (double) s.spec_devices_settling);
         (void) metric_set(m->spec_osds, NULL, (double) s.spec_osds_made);
+        metric_reset(m->osd_state);
+        metric_reset(m->osd_restarts);
+        for (size_t i = 0; i < s.n_osds; i++) {
+                char id[16];
+
+                snprintf(id, sizeof id, "%" PRId32, s.osds[i]->osd_id);
+                (void) metric_set(m->osd_state, METRIC_LABELS(id, s.osds[i]->state), 1);
+                (void) metric_set(m->osd_restarts, METRIC_LABELS(id), s.osds[i]->restarts);
+        }
 }
 
 int agent_metrics_new(AgentMetricsStateFn state, void *userdata, AgentMetrics **ret) {

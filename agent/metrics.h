@@ -32,6 +32,8 @@ typedef struct AgentMetricsState {
         size_t specs;                   /* OSD specs the node holds */
         size_t spec_devices_settling;   /* devices a spec claims that are still settling */
         uint64_t spec_osds_made;        /* OSDs the specs' jobs made in this run */
+        Castle__OsdState *const *osds;  /* the OSD daemons' last states (agent/osdwatch.c) */
+        size_t n_osds;
 } AgentMetricsState;
 
 typedef void (*AgentMetricsStateFn)(void *userdata, AgentMetricsState *ret);

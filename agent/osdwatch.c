@@ -400,8 +400,10 @@ static Tracked *tracked_get(OsdWatch *w, int32_t id, int64_t now) {
 }
 
 /* The daemon's state from its process and its unit (us: NULL when systemd said nothing of
- * either unit). */
-static void decide(Tracked *t, const char *unit, const OsdUnitState *us, pid_t pid, int64_t now, Castle__OsdState *s) {
+ * either unit; unit_unknown: systemd was asked but did not answer in time, so a unit-supervised
+ * OSD keeps the state it had rather than look stopped while systemd restarts it). */
+static void decide(Tracked *t, const char *unit, const OsdUnitState *us, bool unit_unknown, pid_t pid, int64_t now,
+                   Castle__OsdState *s) {
         const char *state;
         char exit_text[48];
 
@@ -421,21 +423,22 @@ static void decide(Tracked *t, const char *unit, const OsdUnitState *us, pid_t p
                 else if (streq(us->sub, "auto-restart") ||
                          us->restarts - t->window_base >= OSD_WATCH_LOOP_RESTARTS)
                         state = "crash-looping";
-                else if (pid > 0 && (streq(us->active, "active") || streq(us->active, "activating")))
-                        state = "running";
-                else if (streq(us->active, "activating"))
-                        state = "starting";
+                else if (streq(us->active, "active") || streq(us->active, "activating"))
+                        /* castlectl osd run activating the OSD, before it becomes ceph-osd */
+                        state = pid > 0 ? "running" : "starting";
                 else
                         state = "stopped";
                 snprintf(t->supervisor, sizeof t->supervisor, "%s", unit);
-        } else {
+        } else if (unit_unknown && (startswith(t->supervisor, "castle-osd@") || startswith(t->supervisor, "ceph-osd@")))
+                state = isempty(t->state) ? "unknown" : t->state;
+        else {
                 state = pid > 0 ? "running" : "stopped";
                 snprintf(t->supervisor, sizeof t->supervisor, "%s", pid > 0 ? "process" : "");
         }
         if (!streq(t->state, state)) {
                 if (!isempty(t->state) || !streq(state, "running")) {
                         if (!isempty(t->last_exit) && !streq(state, "running"))
-                                log_info("osd.%" PRId32 ": %s -> %s (%s, restart %" PRIu32 ")", t->id,
+                                log_info("osd.%" PRId32 ": %s -> %s (%s, %" PRIu32 " restarts)", t->id,
                                          isempty(t->state) ? "unknown" : t->state, state, t->last_exit, t->restarts);
                         else
                                 log_info("osd.%" PRId32 ": %s -> %s", t->id, isempty(t->state) ? "unknown" : t->state,
@@ -515,7 +518,8 @@ int osd_watch_tick(OsdWatch *w, const Report *r, int64_t now, OsdReport *out) {
                 }
                 t->seen = true;
                 unit = pick_unit(show, v[i].osd_id, &us);
-                decide(t, unit, unit ? &us : NULL, pid_of(pids, n_pids, v[i].osd_id), now, &v[i]);
+                decide(t, unit, unit ? &us : NULL, w->o.systemd && !show, pid_of(pids, n_pids, v[i].osd_id), now,
+                       &v[i]);
                 if (!v[i].state || !v[i].supervisor || !v[i].last_exit) {
                         states_clear(w);
                         return -ENOMEM;

@@ -2,7 +2,8 @@
 /* The agent's OSD daemon watch: `systemctl show` parsed, exit texts, and ticks over a report
  * made by hand, a fake /proc (one ceph-osd, one other process) and a fake systemctl (a script
  * that prints what the test wrote): running without a unit, stopped, a unit that restarted
- * after SIGKILL with the last exit kept, a crash loop, and an OSD gone. */
+ * after SIGKILL with the last exit kept, systemd not answering, a unit starting its OSD, a crash
+ * loop, and an OSD gone. */
 #include "tests/unit/testutil.h"
 
 #include <stdio.h>
@@ -225,6 +226,16 @@ static void test_systemd_unit(void **state) {
         assert_string_equal(s->state, "crash-looping");
         assert_string_equal(s->last_exit, "killed by SIGKILL");
         assert_int_equal(s->restarts, 2);
+        /* systemd does not answer in time: the unit's OSD keeps its state, not "stopped" */
+        assert_int_equal(chmod(f->systemctl, 0644), 0);
+        assert_int_equal(osd_watch_tick(w, &one.r, T0 + 5 * USEC_PER_SEC, rep), 0);
+        assert_string_equal(only_state(w)->state, "crash-looping");
+        assert_int_equal(chmod(f->systemctl, 0755), 0);
+        /* started again: castlectl osd run activates it before it becomes ceph-osd */
+        set_show(f, "Id=castle-osd@3.service\nLoadState=loaded\nActiveState=active\nSubState=running\n"
+                    "NRestarts=2\nExecMainCode=0\nExecMainStatus=0\n");
+        assert_int_equal(osd_watch_tick(w, &one.r, T0 + 14 * USEC_PER_SEC, rep), 1);
+        assert_string_equal(only_state(w)->state, "starting");
         /* restarted: running again, the last exit and the count kept */
         add_process(f, 4300, "ceph-osd\n", "ceph-osd\0-f\0-i\0003\0", 18);
         set_show(f, "Id=castle-osd@3.service\nLoadState=loaded\nActiveState=active\nSubState=running\n"
