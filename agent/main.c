@@ -417,8 +417,10 @@ static int on_osd_replace(uint64_t command_id, const Castle__OsdReplace *m, void
                 return -EOPNOTSUPP;
         replace_load(a);
         r = agent_replace_give(a->replace, command_id, m->osd_id, m->device, now_usec(), &err);
-        if (r == -ENOMEM)
-                return r;
+        if (r < 0 && !err) {
+                replace_publish(a);
+                return r; /* the queue's refusal: the session says why */
+        }
         if (r < 0)
                 refuse_command(a, command_id, err ?: "the reserved id could not be given");
         replace_publish(a);

@@ -463,7 +463,8 @@ int agent_replace_give(AgentReplace *r, uint64_t command_id, int osd_id, const c
         record_device(r, x, d->msg);
         q = submit(r, x, command_id, d->msg);
         (void) now;
-        return q == -ENOMEM ? q : 0;
+        /* Refused by the queue (-EBUSY): the session says so; the watch tries again later. */
+        return q < 0 ? q : 0;
 }
 
 bool agent_replace_owns(const AgentReplace *r, uint64_t command_id) {

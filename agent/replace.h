@@ -59,7 +59,8 @@ uint64_t agent_replace_reconcile(AgentReplace *r, uint64_t now);
 
 /* The operator gives reserved osd_id to device (stable id, /dev path or link) as job
  * command_id. 0 when the job was queued (or ended at once: its update says why), else
- * -ENOENT/-EBUSY/-EINVAL/-ENODEV with *error in words, or -ENOMEM. */
+ * -ENOENT/-EBUSY/-EINVAL/-ENODEV with *error in words, or the job queue's error (-EBUSY,
+ * -ENOMEM) with no *error. */
 int agent_replace_give(AgentReplace *r, uint64_t command_id, int osd_id, const char *device, uint64_t now,
                        char **error);
 
