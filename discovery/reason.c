@@ -40,6 +40,7 @@ static const struct {
         [REASON_RAID_MEMBER] = { "raid_member", "RAID member", false },
         [REASON_PROBE_FAILED] = { "probe_failed", "Could not be probed", false },
         [REASON_NO_STABLE_ID] = { "no_stable_id", "No stable identity", false },
+        [REASON_HEALTH_FAILING] = { "health_failing", "Disk health is failing", false },
 };
 
 const char *reason_message(ReasonCode c) {

@@ -33,6 +33,7 @@ typedef enum ReasonCode {
         REASON_RAID_MEMBER,
         REASON_PROBE_FAILED,
         REASON_NO_STABLE_ID,
+        REASON_HEALTH_FAILING,
         _REASON_MAX,
 } ReasonCode;
 
