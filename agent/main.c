@@ -31,6 +31,7 @@
 #include "agent/jobs.h"
 #include "agent/removals.h"
 #include "agent/metrics.h"
+#include "agent/replace.h"
 #include "agent/osdwatch.h"
 #include "agent/scanplan.h"
 #include "agent/session.h"
@@ -84,6 +85,7 @@ typedef struct Agent {
         HealthWatch *health;   /* NULL: health-interval = 0 */
         uint64_t health_interval; /* what a->health was made with */
         zmq_pollitem_t health_item;
+        AgentReplace *replace;  /* the reserved ids and their replacement */
         AgentRemovals *removals;
         OsdWatch *osd_watch;   /* NULL: not watched (--sysroot) */
 } Agent;
@@ -179,18 +181,47 @@ static const Report *current_report(const Agent *a) {
         return a->n_links > 0 ? session_current_report(a->links[0].session) : NULL;
 }
 
-/* ---- the node's OSD specs ---- */
+/* ---- the node's OSD specs and reserved ids ---- */
+
+static void osd_report_changed(Agent *a);
+
+/* The reserved ids to the heartbeat's list, said at once when they changed. */
+static void replace_publish(Agent *a) {
+        int r = agent_replace_publish(a->replace, a->osd_report);
+
+        if (r < 0)
+                log_oom();
+        else if (r > 0)
+                osd_report_changed(a);
+}
+
+/* The reservations again from the removal journal (at start, after a scan, after a job). */
+static void replace_load(Agent *a) {
+        int r;
+
+        if (!a->replace)
+                return;
+        r = agent_replace_load(a->replace);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "The removal journal could not be read; keeping the reserved ids known: %m");
+}
 
 static int on_specs_timer(zloop_t *loop, int timer_id, void *arg);
 
 /* Brings the node closer to its specs, and wakes up again when a device has settled or a
  * back-off ended. */
 static void reconcile(Agent *a) {
-        uint64_t now = now_usec(), next;
+        uint64_t now = now_usec(), next, w;
 
         if (!a->specs || !a->jobs)
                 return;
         next = agent_specs_reconcile(a->specs, now);
+        if (a->replace) {
+                w = agent_replace_reconcile(a->replace, now);
+                if (w > 0 && (next == 0 || w < next))
+                        next = w;
+                replace_publish(a);
+        }
         if (next == a->specs_wakeup && a->specs_timer >= 0)
                 return;
         if (a->specs_timer >= 0)
@@ -287,10 +318,13 @@ static void on_specs_command(const Castle__SpecSet *set, void *userdata) {
 
 static void on_job_update(const Castle__JobUpdate *u, void *userdata) {
         Agent *a = userdata;
-        bool spec_job = agent_specs_owns(u->command_id);
+        /* the agent's own jobs (a spec's, a reserved id's in its slot) are in no command table */
+        bool spec_job = agent_specs_owns(u->command_id), own_job = u->command_id >= AGENT_REPLACE_COMMAND_BASE;
 
         if (spec_job && a->specs)
                 agent_specs_job_update(a->specs, u, now_usec());
+        if (a->replace && agent_replace_owns(a->replace, u->command_id))
+                agent_replace_job_update(a->replace, u, now_usec());
         if (u->done) {
                 agent_metrics_job_done(a->metrics, u);
                 if (!isempty(u->error))
@@ -301,8 +335,11 @@ static void on_job_update(const Castle__JobUpdate *u, void *userdata) {
                         log_info("Job %" PRIu64 ": osd.%d %s on %s.", u->command_id, u->osd_id,
                                  u->already_prepared ? "was already there" : "is ready", strempty(u->device));
                 scan_plan_full(a->scans, now_usec()); /* show the result in the inventory */
+                replace_load(a); /* a removal with --replace may have ended: a new reservation */
+                if (a->replace)
+                        replace_publish(a);
         }
-        if (!spec_job && command_table_update(a->commands, u) < 0)
+        if (!own_job && command_table_update(a->commands, u) < 0)
                 log_warning("Job %" PRIu64 ": its update could not be recorded; a repeat of the command will "
                             "not get it.", u->command_id);
         for (size_t i = 0; i < a->n_links; i++)
@@ -376,6 +413,26 @@ static int on_zap(uint64_t command_id, const Castle__Zap *z, void *userdata) {
         return job_runner_submit(a->jobs, command_id, args);
 }
 
+/* OsdReplace: the operator gives a reserved id to a disk of this node, whatever its slot. */
+static int on_osd_replace(uint64_t command_id, const Castle__OsdReplace *m, void *userdata) {
+        Agent *a = userdata;
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        if (!a->replace)
+                return -EOPNOTSUPP;
+        replace_load(a);
+        r = agent_replace_give(a->replace, command_id, m->osd_id, m->device, now_usec(), &err);
+        if (r < 0 && !err) {
+                replace_publish(a);
+                return r; /* the queue's refusal: the session says why */
+        }
+        if (r < 0)
+                refuse_command(a, command_id, err ?: "the reserved id could not be given");
+        replace_publish(a);
+        return 0;
+}
+
 static int on_osd_remove(uint64_t command_id, const Castle__OsdRemove *m, void *userdata) {
         _cleanup_free_ char *err = NULL;
         Agent *a = userdata;
@@ -393,6 +450,7 @@ static const SessionHandlers session_handlers = {
         .rescan = on_rescan_command,
         .osd_create = on_osd_create,
         .zap = on_zap,
+        .osd_replace = on_osd_replace,
         .osd_remove = on_osd_remove,
         .specs = on_specs_command,
         .job_update = on_job_update,
@@ -474,6 +532,9 @@ static void on_scanner(ScanOutcome *o, bool full, void *userdata) {
                 watch_osds(a); /* an OSD made or removed shows at once */
                 if (a->specs)
                         agent_specs_report(a->specs, current_report(a));
+                if (a->replace)
+                        agent_replace_report(a->replace, current_report(a));
+                replace_load(a);
         }
         reconcile(a);
         if (!a->ready) {
@@ -588,6 +649,23 @@ static int start_jobs(Agent *a, SpecList *spec_file) {
                 return log_oom();
         if (spec_file->n > 0)
                 log_info("spec-file %s: %zu OSD spec(s).", a->cfg.spec_file, spec_file->n);
+        if (!a->replace) {
+                AgentReplaceOps rops = {
+                        .list = removal_list,
+                        .read = removal_read,
+                        .write = removal_write,
+                        .remove = removal_remove,
+                        .submit = submit_spec_create,
+                        .written = device_written,
+                        .userdata = a,
+                };
+
+                r = agent_replace_new(&rops, a->cfg.state_dir, a->cfg.spec_settle, &a->replace);
+                if (r < 0)
+                        return log_oom();
+        }
+        agent_replace_set_settle(a->replace, a->cfg.spec_settle);
+        replace_load(a);
         return 0;
 }
 
@@ -796,6 +874,7 @@ static void reload(void *userdata) {
         for (size_t i = 0; i < a->n_links; i++)
                 session_restart(a->links[i].session); /* the filters may differ: start over */
         agent_specs_report(a->specs, NULL); /* the sessions' reports are gone */
+        agent_replace_report(a->replace, NULL);
         scan_plan_full(a->scans, now_usec());
 }
 
@@ -919,6 +998,7 @@ int main(int argc, char *argv[]) {
         osd_report_free(a.osd_report); /* after the sessions that point at it */
         osd_watch_free(a.osd_watch);
         agent_specs_free(a.specs);
+        agent_replace_free(a.replace);
         zloop_destroy(&a.loop);
         daemon_signals_close(&a.signals);
         agent_config_done(&a.cfg);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/settle.h"
 #include "agent/specs.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -26,17 +27,6 @@ typedef struct Entry {
         char *said;             /* what was last logged about its plan, so it is logged once */
 } Entry;
 
-/* A device a plan claims, and since when it is as it is. */
-typedef struct Track {
-        char *key;
-        uint64_t hash;          /* of its packed Device record */
-        uint64_t written;       /* sectors written; valid when has_written */
-        bool has_written;
-        uint64_t since;
-        bool seen;              /* claimed by a plan in this round */
-        bool fresh;             /* not compared yet */
-} Track;
-
 struct AgentSpecs {
         AgentSpecsOps ops;
         char *node_id, *hostname;
@@ -48,8 +38,7 @@ struct AgentSpecs {
         int64_t revision;
         Entry *entries;
         size_t n_entries;
-        Track *tracks;
-        size_t n_tracks;
+        SettleTracker *settle;  /* the devices plans claim, and since when each is as it is */
         const Report *report;
         uint64_t report_seq;
         uint64_t next_id;
@@ -93,13 +82,6 @@ static void entry_done(Entry *e) {
         *e = (Entry) {};
 }
 
-static void tracks_free(AgentSpecs *a) {
-        for (size_t i = 0; i < a->n_tracks; i++)
-                free(a->tracks[i].key);
-        a->tracks = mfree(a->tracks);
-        a->n_tracks = 0;
-}
-
 int agent_specs_new(const AgentSpecsOps *ops, const char *node_id, const char *hostname, char *const *labels,
                     uint64_t settle_usec, AgentSpecs **ret) {
         AgentSpecs *a = calloc(1, sizeof *a);
@@ -113,7 +95,8 @@ int agent_specs_new(const AgentSpecsOps *ops, const char *node_id, const char *h
                 .settle_usec = settle_usec,
                 .next_id = AGENT_SPECS_COMMAND_BASE,
         };
-        if (!a->node_id || !a->hostname || agent_specs_set_labels(a, labels) < 0) {
+        if (!a->node_id || !a->hostname || agent_specs_set_labels(a, labels) < 0 ||
+            settle_tracker_new(ops->written, ops->userdata, &a->settle) < 0) {
                 agent_specs_free(a);
                 return -ENOMEM;
         }
@@ -129,7 +112,7 @@ AgentSpecs *agent_specs_free(AgentSpecs *a) {
         free(a->entries);
         specs_free(a->remote, a->n_remote);
         specs_free(a->local, a->n_local);
-        tracks_free(a);
+        settle_tracker_free(a->settle);
         strv_free(a->labels);
         free(a->node_id);
         free(a->hostname);
@@ -274,14 +257,6 @@ bool agent_specs_owns(uint64_t command_id) {
 
 /* ---- reconciliation ---- */
 
-static uint64_t fnv1a(const uint8_t *p, size_t n) {
-        uint64_t h = UINT64_C(14695981039346656037);
-
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ p[i]) * UINT64_C(1099511628211);
-        return h;
-}
-
 /* The report's entry for a device the plan names by stable id (or path, or link). A message's
  * repeated strings are counted, not NULL-terminated: no strv_contains() on them. */
 static const ReportEntry *report_find(const Report *r, const char *id) {
@@ -295,82 +270,6 @@ static const ReportEntry *report_find(const Report *r, const char *id) {
                                 return &r->entries[i];
         }
         return NULL;
-}
-
-static Track *track_get(AgentSpecs *a, const char *key) {
-        Track *t;
-
-        for (size_t i = 0; i < a->n_tracks; i++)
-                if (streq(a->tracks[i].key, key))
-                        return &a->tracks[i];
-        t = realloc(a->tracks, (a->n_tracks + 1) * sizeof(Track));
-        if (!t)
-                return NULL;
-        a->tracks = t;
-        t = &a->tracks[a->n_tracks];
-        *t = (Track) { .key = strdup(key), .fresh = true };
-        if (!t->key)
-                return NULL;
-        a->n_tracks++;
-        return t;
-}
-
-/* Drops the devices no plan claimed in this round: one that is claimed again starts over. */
-static void tracks_sweep(AgentSpecs *a) {
-        size_t k = 0;
-
-        for (size_t i = 0; i < a->n_tracks; i++)
-                if (a->tracks[i].seen)
-                        a->tracks[k++] = a->tracks[i];
-                else
-                        free(a->tracks[i].key);
-        a->n_tracks = k;
-}
-
-/* The record's hash without its health: a disk's temperature or power-on hours move on their own
- * and are no change of the device. A failing disk is not available, which its reasons say. */
-static uint64_t record_hash(const ReportEntry *e) {
-        Castle__Device copy;
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t n;
-
-        if (!e->msg->health)
-                return fnv1a(e->packed, e->size);
-        copy = *e->msg;
-        copy.health = NULL;
-        n = protobuf_c_message_get_packed_size(&copy.base);
-        buf = malloc(n ?: 1);
-        if (!buf)
-                return fnv1a(e->packed, e->size);
-        protobuf_c_message_pack(&copy.base, buf);
-        return fnv1a(buf, n);
-}
-
-/* Whether device e (claimed by a plan) has settled at now; else *wait_until is raised to when
- * it would. Any change of its record or of its count of written sectors starts it over. */
-static bool device_settled(AgentSpecs *a, const ReportEntry *e, uint64_t now, uint64_t *wait_until) {
-        uint64_t h = record_hash(e), w = 0;
-        bool has_w = a->ops.written && a->ops.written(e->msg->kname, &w, a->ops.userdata) >= 0;
-        Track *t = track_get(a, e->key);
-
-        if (!t)
-                return false;
-        if (t->fresh) {
-                t->since = now;
-                t->hash = h;
-                t->fresh = false;
-        } else if (t->hash != h || t->has_written != has_w || (has_w && t->written != w)) {
-                log_debug("Device %s changed: its settle time starts over.", e->msg->path);
-                t->since = now;
-                t->hash = h;
-        }
-        t->written = w;
-        t->has_written = has_w;
-        t->seen = true;
-        if (now - t->since >= a->settle_usec)
-                return true;
-        *wait_until = MAX(*wait_until, t->since + a->settle_usec);
-        return false;
 }
 
 static bool claimed_by_a_job(const AgentSpecs *a, const char *key) {
@@ -517,7 +416,7 @@ static uint64_t reconcile_one(AgentSpecs *a, Entry *e, Castle__Device *const *de
                         continue; /* its OSDs exist (an LVM batch names every data device) */
                 if (claimed_by_a_job(a, d->key) || (i < n_data && !d->msg->available && !data_device_used(plan, ids[i])))
                         settled = false;
-                else if (!device_settled(a, d, now, &wait_until)) {
+                else if (!settle_check(a->settle, d, a->settle_usec, now, &wait_until)) {
                         settled = false;
                         a->settling++;
                 }
@@ -574,15 +473,14 @@ uint64_t agent_specs_reconcile(AgentSpecs *a, uint64_t now) {
         }
         for (size_t i = 0; i < a->report->n; i++)
                 devices[i] = a->report->entries[i].msg;
-        for (size_t i = 0; i < a->n_tracks; i++)
-                a->tracks[i].seen = false;
+        settle_begin(a->settle);
         for (size_t i = 0; i < a->n_entries; i++) {
                 uint64_t w = reconcile_one(a, &a->entries[i], devices, a->report->n, now);
 
                 if (w > 0 && (next == 0 || w < next))
                         next = w;
         }
-        tracks_sweep(a);
+        settle_end(a->settle);
         return next;
 }
 

@@ -76,6 +76,10 @@ static void help(FILE *f) {
 "                        device without further options, else `castlectl osd batch` (every\n"
 "                        layout: raw or LVM, DB/WAL devices, slots, dm-crypt, OSDs per\n"
 "                        device, ids to reuse); progress is shown, then the OSDs made\n"
+"  osd replace ID --device NODE:DEVICE\n"
+"                        give the id NODE reserved (`osd rm --replace`) to DEVICE (a stable id\n"
+"                        or /dev path), whatever its slot: the agent prepares it with the id\n"
+"                        in the old OSD's layout; progress is shown, then the OSD\n"
 "  zap NODE DEVICE --yes [--destroy]\n"
 "                        destroy what is on NODE's device, with all of `castlectl zap`'s\n"
 "                        checks made on the node (never a mounted device, the system disk, a\n"
@@ -178,7 +182,8 @@ enum { ARG_NODE = 0x100, ARG_AVAILABLE, ARG_ROTATIONAL, ARG_TRANSPORT, ARG_MODEL
        ARG_CRUSH_CLASS, ARG_NAMESPACE, ARG_FORCE,
        ARG_EXIT_ON_LOSS, ARG_SINCE, ARG_COMMAND_ID, ARG_DB_DEVICES, ARG_WAL_DEVICES, ARG_OSDS_PER_DEVICE,
        ARG_BLOCK_DB_SIZE, ARG_BLOCK_WAL_SIZE, ARG_DB_SLOTS, ARG_WAL_SLOTS, ARG_DMCRYPT, ARG_METHOD, ARG_LVM,
-       ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL, ARG_HEALTH, ARG_IMAGE, ARG_REPLACE, ARG_ZAP, ARG_WAIT };
+       ARG_OSD_ID, ARG_DESTROY, ARG_YES, ARG_ALL, ARG_HEALTH, ARG_IMAGE, ARG_REPLACE, ARG_ZAP, ARG_WAIT,
+       ARG_DEVICE };
 
 /* A comma-separated list's items, added to *l; empty items are refused. */
 static int split_list(char ***l, const char *text, const char *what) {
@@ -240,6 +245,7 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                 { "replace", no_argument, NULL, ARG_REPLACE },
                 { "zap", no_argument, NULL, ARG_ZAP },
                 { "wait", no_argument, NULL, ARG_WAIT },
+                { "device", required_argument, NULL, ARG_DEVICE },
                 {}
         };
         uint64_t v;
@@ -362,6 +368,9 @@ static int parse_args(int argc, char *argv[], ClusterArgs *a) {
                         break;
                 case ARG_LVM:
                         a->lvm = true;
+                        break;
+                case ARG_DEVICE:
+                        a->device = optarg;
                         break;
                 case ARG_OSD_ID:
                         if (safe_atou64(optarg, &v) < 0 || v > INT32_MAX)
@@ -1108,7 +1117,8 @@ static int reply_node_command(Castle__QueryReply *rep, void *userdata) {
                         printf("On %s: %s\n", c->node, cmd->osd_remove->cancel ? "cancelled" : strempty(u->message));
                 else if (cmd->kind_case == CASTLE__COMMAND__KIND_ZAP && isempty(u->error))
                         printf("On %s: %s\n", c->node, strempty(u->message));
-                else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE)
+                else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE ||
+                         cmd->kind_case == CASTLE__COMMAND__KIND_OSD_REPLACE)
                         printf("osd.%d %s on %s %s (%s)\n", u->osd_id,
                                u->already_prepared ? "was already there" : "is up", c->node, strempty(u->device),
                                strempty(u->osd_uuid));
@@ -1451,6 +1461,11 @@ int cmd_cluster(int argc, char *argv[]) {
                         return EXIT_USAGE;
                 }
                 a.filter.stable_id = argv[optind + 1];
+        } else if (streq(cmd, "osd") && optind + 1 < argc && streq(argv[optind + 1], "replace")) {
+                if (optind + 3 != argc || !a.device) {
+                        log_error("Usage: castlectl cluster osd replace ID --device NODE:DEVICE.");
+                        return EXIT_USAGE;
+                }
         } else if (streq(cmd, "osd") && optind + 1 < argc && streq(argv[optind + 1], "manifests")) {
                 if (optind + 2 != argc) {
                         log_error("Usage: castlectl cluster osd manifests [--node=NODE] [--image=IMAGE].");
@@ -1565,6 +1580,8 @@ int cmd_cluster(int argc, char *argv[]) {
                 r = cluster_osd_rm(&a, argv + optind + 2, false);
         else if (streq(cmd, "osd") && streq(argv[optind + 1], "manifests"))
                 r = cluster_osd_manifests(&a);
+        else if (streq(cmd, "osd") && streq(argv[optind + 1], "replace"))
+                r = cluster_osd_replace(&a, argv[optind + 2]);
         else if (streq(cmd, "osd"))
                 r = cmd_osd_create(&a, argv[optind + 2], argv + optind + 3);
         else if (streq(cmd, "zap"))

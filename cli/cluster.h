@@ -51,6 +51,7 @@ typedef struct ClusterArgs {
         bool health;            /* devices: --health, the HEALTH column */
         int health_verdict;     /* devices: --health=VERDICT, DeviceHealth.Verdict; -1: all */
         bool replace, zap, wait; /* osd rm */
+        const char *device;     /* osd replace: --device NODE:DEVICE */
         const char *image;      /* osd manifests: --image; NULL: CLUSTER_DEFAULT_IMAGE */
 } ClusterArgs;
 
@@ -121,6 +122,11 @@ const char *cluster_health_verdict(const Castle__DeviceHealth *h);
 bool cluster_health_match(const ClusterArgs *a, const Castle__Device *d);
 char *cluster_health_text(const Castle__Device *d);
 int cluster_device_show(ClusterArgs *a);
+/* Sends cmd to node's agent (its id chosen here unless --command-id) and follows its JobUpdates
+ * to the last, showing progress: 0, or an error (logged). */
+int cluster_run_node_command(ClusterArgs *a, const char *node, Castle__Command *cmd);
+/* castlectl cluster osd replace ID --device NODE:DEVICE (cluster-osd-replace.c). */
+int cluster_osd_replace(ClusterArgs *a, const char *id);
 /* castlectl cluster osds and osd manifests (cluster-osds.c). */
 #define CLUSTER_DEFAULT_IMAGE "localhost/castle:" PACKAGE_VERSION
 int cluster_osds(ClusterArgs *a);
