@@ -306,14 +306,7 @@ size_t job_runner_pending(const JobRunner *jr) {
 /* ---- what the agent asks castlectl-osd to do ---- */
 
 /* Appends printf(fmt, value) to *args; once r < 0 it stays so. */
-#define ARG(fmt, value)                                                                      \
-        do {                                                                                 \
-                char *_s;                                                                    \
-                if (r >= 0 && asprintf(&_s, fmt, value) < 0)                                 \
-                        r = -ENOMEM;                                                         \
-                else if (r >= 0)                                                             \
-                        r = strv_consume(&args, _s);                                         \
-        } while (0)
+#define ARG(fmt, value) STRV_APPENDF(r, args, fmt, value)
 
 /* The agent's [osd] options, which every prepare, batch and zap gets. */
 static int common_args(const JobPrepareOptions *o, bool prep, char ***pargs) {

@@ -206,14 +206,7 @@ static Child *running_child(AgentRemovals *r, int osd_id, bool cancel) {
         return NULL;
 }
 
-#define ARG(fmt, value)                                                                      \
-        do {                                                                                 \
-                char *_s;                                                                    \
-                if (r >= 0 && asprintf(&_s, fmt, value) < 0)                                 \
-                        r = -ENOMEM;                                                         \
-                else if (r >= 0)                                                             \
-                        r = strv_consume(&args, _s);                                         \
-        } while (0)
+#define ARG(fmt, value) STRV_APPENDF(r, args, fmt, value)
 
 static int child_args(AgentRemovals *rm, int osd_id, bool replace, bool zap, bool force, bool cancel, bool resume,
                       char ***ret) {

@@ -20,42 +20,8 @@
 
 #define RM_MAX_IDS 64
 
-typedef struct OsdReplies {
-        Castle__OsdList list;
-        Castle__QueryReply **replies;
-        size_t n_replies;
-} OsdReplies;
-
-static int send_osds(zsock_t *s, uint64_t request_id, void *userdata) {
-        OsdReplies *q = userdata;
-        return cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_OSDS, &q->list);
-}
-
-static int reply_osds(Castle__QueryReply *rep, void *userdata) {
-        OsdReplies *q = userdata;
-        return cluster_keep_reply(&q->replies, &q->n_replies, rep);
-}
-
-static void restart_osds(void *userdata) {
-        OsdReplies *q = userdata;
-        cluster_free_replies(&q->replies, &q->n_replies);
-}
-
-static void osd_replies_done(OsdReplies *q) {
-        cluster_free_replies(&q->replies, &q->n_replies);
-}
-
-static int query_osds(ClusterArgs *a, OsdReplies *q) {
-        castle__osd_list__init(&q->list);
-        q->list.node_id = (char *) strempty(a->filter.node_id);
-        return cluster_exchange(a, &(ClusterExchange) { .what = "query", .hedge = true,
-                                                       .silence_usec = a->timeout_usec, .send = send_osds,
-                                                       .reply = reply_osds, .restart = restart_osds,
-                                                       .userdata = q });
-}
-
 /* The node that reports osd.id: from the OSD list, else from the devices' Ceph facts. */
-static const char *node_from_osds(const OsdReplies *q, int id) {
+static const char *node_from_osds(const ClusterOsdReplies *q, int id) {
         for (size_t i = 0; i < q->n_replies; i++) {
                 for (size_t j = 0; j < q->replies[i]->n_osds; j++) {
                         const Castle__ClusterOsd *o = q->replies[i]->osds[j];
@@ -83,7 +49,7 @@ static const char *node_from_devices(const DeviceReplies *d, int id) {
 }
 
 int cluster_osd_rm(ClusterArgs *a, char **args, bool cancel) {
-        _cleanup_(osd_replies_done) OsdReplies q = {};
+        _cleanup_(cluster_osd_replies_done) ClusterOsdReplies q = {};
         _cleanup_(device_replies_done) DeviceReplies d = {};
         _cleanup_strv_free_ char **nodes = NULL;
         int ids[RM_MAX_IDS], failed = 0, r;
@@ -98,7 +64,7 @@ int cluster_osd_rm(ClusterArgs *a, char **args, bool cancel) {
                 if (safe_atoi(s, &ids[i]) < 0 || ids[i] < 0)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "'%s' is not an OSD id.", args[i]);
         }
-        r = query_osds(a, &q);
+        r = cluster_query_osds(a, &q);
         if (r == -EACCES)
                 return r;
         if (r < 0)
@@ -144,20 +110,6 @@ int cluster_osd_rm(ClusterArgs *a, char **args, bool cancel) {
         return failed ? -EIO : 0;
 }
 
-static char *format_ago(int64_t then_usec, char *buf, size_t n) {
-        int64_t s = then_usec > 0 ? ((int64_t) time(NULL) * 1000000 - then_usec) / 1000000 : -1;
-
-        if (s < 0)
-                snprintf(buf, n, "-");
-        else if (s < 120)
-                snprintf(buf, n, "%" PRId64 "s ago", s);
-        else if (s < 7200)
-                snprintf(buf, n, "%" PRId64 "min ago", s / 60);
-        else
-                snprintf(buf, n, "%" PRId64 "h ago", s / 3600);
-        return buf;
-}
-
 static const char *yes_no(bool b) {
         return b ? "yes" : "no";
 }
@@ -167,12 +119,12 @@ int cluster_osd_rm_status(ClusterArgs *a) {
                                               "ERROR" };
         static const char *const rheader[] = { "OSD", "NODE", "SLOT", "OLD DEVICE", "LAYOUT", "STATE", "SINCE",
                                                "ERROR" };
-        _cleanup_(osd_replies_done) OsdReplies q = {};
+        _cleanup_(cluster_osd_replies_done) ClusterOsdReplies q = {};
         size_t n_res = 0;
         Table *t;
         int r;
 
-        r = query_osds(a, &q);
+        r = cluster_query_osds(a, &q);
         if (r < 0)
                 return r;
         if (a->json) {
@@ -195,8 +147,7 @@ int cluster_osd_rm_status(ClusterArgs *a) {
                 }
                 json_object_object_add(o, "removals", rm);
                 json_object_object_add(o, "reservations", res);
-                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+                cluster_print_json(o);
                 json_object_put(o);
                 return 0;
         }
@@ -222,7 +173,7 @@ int cluster_osd_rm_status(ClusterArgs *a) {
                         (void) table_add_row(t, (const char *[]) {
                                 id, isempty(co->hostname) ? co->node_id : co->hostname, m->step, pgs,
                                 yes_no(m->replace), yes_no(m->zap), yes_no(m->force),
-                                format_ago(m->started_usec, ago, sizeof ago), isempty(m->error) ? NULL : m->error });
+                                cluster_format_ago(m->started_usec, ago, sizeof ago), isempty(m->error) ? NULL : m->error });
                 }
                 n_res += rep->n_reservations;
         }
@@ -244,7 +195,7 @@ int cluster_osd_rm_status(ClusterArgs *a) {
                         snprintf(id, sizeof id, "%" PRId32, v->osd_id);
                         (void) table_add_row(t, (const char *[]) {
                                 id, isempty(cr->hostname) ? cr->node_id : cr->hostname, v->slot, v->old_device,
-                                v->layout, v->state, format_ago(v->since_usec, ago, sizeof ago),
+                                v->layout, v->state, cluster_format_ago(v->since_usec, ago, sizeof ago),
                                 isempty(v->error) ? NULL : v->error });
                 }
         printf("\nReserved ids, waiting for a new disk in the old one's slot:\n");

@@ -21,31 +21,25 @@
 #define MANIFEST_NAMESPACE "castle-system"
 #define MANIFEST_CEPH_CONF "/etc/castle/ceph/ceph.conf"
 
-typedef struct OsdReplies {
-        Castle__OsdList list;
-        Castle__QueryReply **replies;
-        size_t n_replies;
-} OsdReplies;
-
 static int send_osds(zsock_t *s, uint64_t request_id, void *userdata) {
-        OsdReplies *q = userdata;
+        ClusterOsdReplies *q = userdata;
 
         return cluster_query_send(s, request_id, CASTLE__QUERY_REQUEST__KIND_OSDS, &q->list);
 }
 
 static int reply_osds(Castle__QueryReply *rep, void *userdata) {
-        OsdReplies *q = userdata;
+        ClusterOsdReplies *q = userdata;
 
         return cluster_keep_reply(&q->replies, &q->n_replies, rep);
 }
 
 static void restart_osds(void *userdata) {
-        OsdReplies *q = userdata;
+        ClusterOsdReplies *q = userdata;
 
         cluster_free_replies(&q->replies, &q->n_replies);
 }
 
-static void osd_replies_done(OsdReplies *q) {
+void cluster_osd_replies_done(ClusterOsdReplies *q) {
         cluster_free_replies(&q->replies, &q->n_replies);
 }
 
@@ -57,7 +51,7 @@ static int cmp_osd(const void *x, const void *y) {
         return ia != ib ? (ia < ib ? -1 : 1) : strcmp(strempty(a->node_id), strempty(b->node_id));
 }
 
-static int collect(const OsdReplies *q, bool removals, Castle__ClusterOsd ***ret, size_t *ret_n) {
+static int collect(const ClusterOsdReplies *q, bool removals, Castle__ClusterOsd ***ret, size_t *ret_n) {
         Castle__ClusterOsd **v;
         size_t n = 0, k = 0;
 
@@ -80,7 +74,7 @@ static int collect(const OsdReplies *q, bool removals, Castle__ClusterOsd ***ret
         return 0;
 }
 
-static int query_osds(ClusterArgs *a, OsdReplies *q) {
+int cluster_query_osds(ClusterArgs *a, ClusterOsdReplies *q) {
         castle__osd_list__init(&q->list);
         q->list.node_id = (char *) strempty(a->filter.node_id);
         return cluster_exchange(a, &(ClusterExchange) { .what = "query", .hedge = true,
@@ -89,35 +83,15 @@ static int query_osds(ClusterArgs *a, OsdReplies *q) {
                                                        .userdata = q });
 }
 
-static const char *verdict_name(const Castle__DeviceHealth *h) {
-        if (!h)
-                return "unknown";
-        switch (h->verdict) {
-        case CASTLE__DEVICE_HEALTH__VERDICT__OK:
-                return "ok";
-        case CASTLE__DEVICE_HEALTH__VERDICT__WARNING:
-                return "warning";
-        case CASTLE__DEVICE_HEALTH__VERDICT__FAILING:
-                return "failing";
-        default:
-                return "unknown";
-        }
-}
-
-static void print_json(json_object *o) {
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 int cluster_osds(ClusterArgs *a) {
         static const char *const header[] = { "ID", "NODE", "DEVICE", "STABLE ID", "KIND", "HEALTH", "STATE",
                                               "REMOVAL" };
-        _cleanup_(osd_replies_done) OsdReplies q = {};
+        _cleanup_(cluster_osd_replies_done) ClusterOsdReplies q = {};
         _cleanup_free_ Castle__ClusterOsd **v = NULL;
         size_t n = 0;
         int r;
 
-        r = query_osds(a, &q);
+        r = cluster_query_osds(a, &q);
         if (r < 0)
                 return r;
         r = collect(&q, true, &v, &n);
@@ -140,7 +114,7 @@ int cluster_osds(ClusterArgs *a) {
                                 json_object_array_add(res, codec_message_to_json(&q.replies[i]->reservations[j]->base));
                 json_object_object_add(o, "osds", osds);
                 json_object_object_add(o, "reservations", res);
-                print_json(o);
+                cluster_print_json(o);
                 json_object_put(o);
                 return 0;
         }
@@ -175,7 +149,7 @@ int cluster_osds(ClusterArgs *a) {
                 (void) table_add_row(t, (const char *[]) {
                         id, isempty(v[i]->hostname) ? v[i]->node_id : v[i]->hostname,
                         isempty(o->path) ? NULL : o->path, isempty(o->device) ? NULL : o->device, kind,
-                        verdict_name(v[i]->health), state, removal });
+                        cluster_health_verdict(v[i]->health), state, removal });
         }
         table_print(t, stdout, a->headings);
         table_free(t);
@@ -333,13 +307,13 @@ static json_object *osd_deployment(const Castle__ClusterOsd *c, const char *imag
 }
 
 int cluster_osd_manifests(ClusterArgs *a) {
-        _cleanup_(osd_replies_done) OsdReplies q = {};
+        _cleanup_(cluster_osd_replies_done) ClusterOsdReplies q = {};
         _cleanup_free_ Castle__ClusterOsd **v = NULL;
         json_object *list, *items;
         size_t n = 0;
         int r;
 
-        r = query_osds(a, &q);
+        r = cluster_query_osds(a, &q);
         if (r < 0)
                 return r;
         r = collect(&q, false, &v, &n);
@@ -355,7 +329,7 @@ int cluster_osd_manifests(ClusterArgs *a) {
         for (size_t i = 0; i < n; i++)
                 json_object_array_add(items, osd_deployment(v[i], a->image ?: CLUSTER_DEFAULT_IMAGE));
         json_object_object_add(list, "items", items);
-        print_json(list);
+        cluster_print_json(list);
         json_object_put(list);
         if (n == 0)
                 log_warning("No OSDs%s%s: the list is empty.", isempty(a->filter.node_id) ? "" : " on ",

@@ -198,11 +198,6 @@ static void print_sum(const SpecSum *s, const Castle__OsdSpec *spec) {
         printf("\n");
 }
 
-static void print_json_object(json_object *o) {
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 static void print_plans_json(const SpecReplies *q) {
         json_object *o = json_object_new_object(), *specs = json_object_new_array(), *plans = json_object_new_array();
 
@@ -214,7 +209,7 @@ static void print_plans_json(const SpecReplies *q) {
         }
         json_object_object_add(o, "specs", specs);
         json_object_object_add(o, "plans", plans);
-        print_json_object(o);
+        cluster_print_json(o);
         json_object_put(o);
 }
 

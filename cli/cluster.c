@@ -876,7 +876,7 @@ int cluster_query_devices(ClusterArgs *a, DeviceReplies *ret) {
         return 0;
 }
 
-static char *format_ago(int64_t then_usec, char *buf, size_t n) {
+char *cluster_format_ago(int64_t then_usec, char *buf, size_t n) {
         int64_t s = then_usec > 0 ? ((int64_t) time(NULL) * 1000000 - then_usec) / 1000000 : -1;
 
         if (s < 0)
@@ -890,7 +890,7 @@ static char *format_ago(int64_t then_usec, char *buf, size_t n) {
         return buf;
 }
 
-static void print_json(json_object *o) {
+void cluster_print_json(json_object *o) {
         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
 }
@@ -932,7 +932,7 @@ static int cmd_nodes(ClusterArgs *a) {
                 json_object *arr = json_object_new_array();
                 for (size_t i = 0; i < rep->n_nodes; i++)
                         json_object_array_add(arr, codec_message_to_json(&rep->nodes[i]->base));
-                print_json(arr);
+                cluster_print_json(arr);
                 json_object_put(arr);
         } else {
                 Table *t = table_new(header, ELEMENTSOF(header));
@@ -942,8 +942,8 @@ static int cmd_nodes(ClusterArgs *a) {
                         char since[32], seen[32], devs[16];
                         snprintf(devs, sizeof devs, "%u", n->devices);
                         table_add_row(t, (const char *[]) { n->node_id, n->hostname, n->state,
-                                                            format_ago(n->state_since_usec, since, sizeof since),
-                                                            format_ago(n->last_seen_usec, seen, sizeof seen), devs,
+                                                            cluster_format_ago(n->state_since_usec, since, sizeof since),
+                                                            cluster_format_ago(n->last_seen_usec, seen, sizeof seen), devs,
                                                             n->agent_version, isempty(labels) ? "-" : labels });
                 }
                 if (t)
@@ -1004,7 +1004,7 @@ static int cmd_devices(ClusterArgs *a) {
                 for (size_t i = 0; i < d.n_devices; i++)
                         if (d.devices[i]->device && cluster_health_match(a, d.devices[i]->device))
                                 json_object_array_add(arr, codec_message_to_json(&d.devices[i]->base));
-                print_json(arr);
+                cluster_print_json(arr);
                 json_object_put(arr);
         } else {
                 t = table_new(header, ELEMENTSOF(header) - !a->health); /* HEALTH: with --health */
@@ -1049,7 +1049,7 @@ static int cmd_devices_rook(ClusterArgs *a) {
                 r = rook_config_maps(sel, n_sel, d.devices, d.n_devices,
                                      a->rook_namespace ? a->rook_namespace : "rook-ceph", &list);
         if (r >= 0)
-                print_json(list);
+                cluster_print_json(list);
         else if (r == -ENOMEM)
                 log_error("Out of memory.");
         json_object_put(list);
@@ -1102,7 +1102,7 @@ static int reply_node_command(Castle__QueryReply *rep, void *userdata) {
                 c->progress_shown = false;
                 if (c->a->json) {
                         json_object *o = codec_message_to_json(&u->base);
-                        print_json(o);
+                        cluster_print_json(o);
                         json_object_put(o);
                 } else if (cmd->kind_case == CASTLE__COMMAND__KIND_OSD_CREATE && cmd->osd_create->dry_run &&
                            !isempty(u->message))
@@ -1363,7 +1363,7 @@ static int cmd_audit(ClusterArgs *a) {
                         for (size_t k = 0; k < q.replies[i]->n_audit; k++)
                                 json_object_array_add(arr, codec_message_to_json(&q.replies[i]->audit[k]->base));
                 if (arr)
-                        print_json(arr);
+                        cluster_print_json(arr);
                 json_object_put(arr);
         } else if (r >= 0) {
                 Table *t = table_new(header, ELEMENTSOF(header));

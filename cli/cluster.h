@@ -5,6 +5,7 @@
 #pragma once
 
 #include <czmq.h>
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -127,6 +128,20 @@ int cluster_device_show(ClusterArgs *a);
 int cluster_run_node_command(ClusterArgs *a, const char *node, Castle__Command *cmd);
 /* castlectl cluster osd replace ID --device NODE:DEVICE (cluster-osd-replace.c). */
 int cluster_osd_replace(ClusterArgs *a, const char *id);
+/* "12s ago", "3min ago", "2h ago" for a Unix time in usec ("-" for none), in buf. */
+char *cluster_format_ago(int64_t then_usec, char *buf, size_t n);
+/* Prints o as castlectl's JSON output (pretty, spaced, no escaped slashes). */
+void cluster_print_json(json_object *o);
+
+/* The fleet's OSD list (QueryRequest.osds) in its reply parts. */
+typedef struct ClusterOsdReplies {
+        Castle__OsdList list;
+        Castle__QueryReply **replies;
+        size_t n_replies;
+} ClusterOsdReplies;
+int cluster_query_osds(ClusterArgs *a, ClusterOsdReplies *q);
+void cluster_osd_replies_done(ClusterOsdReplies *q);
+
 /* castlectl cluster osds and osd manifests (cluster-osds.c). */
 #define CLUSTER_DEFAULT_IMAGE "localhost/castle:" PACKAGE_VERSION
 int cluster_osds(ClusterArgs *a);

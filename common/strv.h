@@ -14,6 +14,16 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 size_t strv_length(char *const *l);
 /* Takes ownership of value, also on failure. */
 int strv_consume(char ***l, char *value);
+/* Appends printf(fmt, value) to the strv l (a char **), for building argument lists: a no-op
+ * once the int r is < 0, which it becomes on failure (-ENOMEM). */
+#define STRV_APPENDF(r, l, fmt, value)                                                       \
+        do {                                                                                 \
+                char *_s;                                                                    \
+                if ((r) >= 0 && asprintf(&_s, fmt, value) < 0)                               \
+                        (r) = -ENOMEM;                                                       \
+                else if ((r) >= 0)                                                           \
+                        (r) = strv_consume(&(l), _s);                                        \
+        } while (0)
 int strv_extend(char ***l, const char *value);
 /* Adds value unless it is already present. */
 int strv_extend_unique(char ***l, const char *value);
