@@ -3,6 +3,7 @@
  * each safe to take again: out, drain (safe-to-destroy, or the daemon's own PG count where no
  * manager runs), stop, destroy or purge, zap. A cancel before the destroy puts the OSD back. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -228,17 +229,55 @@ static int capture_layout(Removal *m, char **error) {
                 /* Raw OSDs keep their class in the CRUSH map only. */
                 if (mon_cmd(m, false, &out, NULL, NULL,
                             "{\"prefix\": \"osd crush get-device-class\", \"ids\": [\"%d\"], \"format\": \"json\"}",
-                            m->e.osd_id) >= 0) {
-                        json_object *a = json_tokener_parse(out);
-                        if (a && json_object_is_type(a, json_type_array) && json_object_array_length(a) > 0) {
-                                const char *cls = json_object_get_string(json_object_array_get_idx(a, 0));
-                                if (!isempty(cls))
-                                        m->e.crush_device_class = strdup(cls);
-                        }
-                        json_object_put(a);
-                }
+                            m->e.osd_id) >= 0)
+                        (void) remove_parse_device_class(out, m->e.osd_id, &m->e.crush_device_class);
         }
         return 0;
+}
+
+int remove_parse_device_class(const char *json, int osd_id, char **ret) {
+        json_object *a;
+        char *cls = NULL;
+        size_t n;
+
+        assert(ret);
+
+        a = json ? json_tokener_parse(json) : NULL;
+        if (!a || !json_object_is_type(a, json_type_array)) {
+                json_object_put(a);
+                return -EBADMSG;
+        }
+        n = json_object_array_length(a);
+        for (size_t i = 0; i < n && !cls; i++) {
+                json_object *o = json_object_array_get_idx(a, i), *v;
+                const char *s = NULL;
+
+                if (json_object_is_type(o, json_type_string))
+                        s = json_object_get_string(o);  /* before Reef: ["hdd"] */
+                else if (json_object_is_type(o, json_type_object) &&
+                         json_object_object_get_ex(o, "device_class", &v) &&
+                         json_object_is_type(v, json_type_string)) {
+                        json_object *id;
+
+                        /* Reef and later: [{"osd": 0, "device_class": "hdd"}] */
+                        if (json_object_object_get_ex(o, "osd", &id) && json_object_is_type(id, json_type_int) &&
+                            json_object_get_int(id) != osd_id)
+                                continue;
+                        s = json_object_get_string(v);
+                }
+                if (isempty(s))
+                        continue;
+                cls = strdup(s);
+                if (!cls) {
+                        json_object_put(a);
+                        return -ENOMEM;
+                }
+        }
+        json_object_put(a);
+        if (!cls)
+                return 0;
+        *ret = cls;
+        return 1;
 }
 
 /* ---- drain ---- */

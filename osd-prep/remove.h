@@ -39,6 +39,11 @@ void remove_result_done(RemoveResult *r);
  * meanwhile; -EBUSY when a cancel comes after the destroy step. */
 int osd_remove(const OsdContext *c, const RemoveRequest *req, RemoveResult *ret);
 
+/* The CRUSH device class of osd_id from the JSON reply of `osd crush get-device-class`: an
+ * array of strings before Reef, of {"osd": N, "device_class": "hdd"} objects since. 1 and
+ * *ret set (to free) when found, 0 when the reply names none, -EBADMSG when it is no array. */
+int remove_parse_device_class(const char *json, int osd_id, char **ret);
+
 /* The number of PGs the running daemon osd.id holds, from its admin socket ("status"), or
  * -errno. */
 int osd_admin_num_pgs(const CephTarget *t, int id);
