@@ -612,6 +612,12 @@ static int start_scanner(Agent *a) {
         return 0;
 }
 
+static int replace_redestroy(uint64_t command_id, int osd_id, void *userdata) {
+        Agent *a = userdata;
+
+        return a->removals ? agent_removals_redestroy(a->removals, command_id, osd_id) : -EOPNOTSUPP;
+}
+
 static void on_removals_changed(void *userdata) {
         osd_report_changed(userdata);
 }
@@ -656,6 +662,7 @@ static int start_jobs(Agent *a, SpecList *spec_file) {
                         .write = removal_write,
                         .remove = removal_remove,
                         .submit = submit_spec_create,
+                        .redestroy = replace_redestroy,
                         .written = device_written,
                         .userdata = a,
                 };

@@ -40,6 +40,7 @@ struct Child {
         int osd_id;
         uint64_t command_id;
         bool cancel;
+        bool redestroy;         /* only re-asserts a reserved id's destroyed state */
         bool done;
         JobRunner *jr;
 };
@@ -172,7 +173,11 @@ static void on_child_update(const Castle__JobUpdate *u, void *userdata) {
                 emit(r, ch->command_id, u->step, u->percent, false, NULL, msg ?: u->message, ch->osd_id);
         } else {
                 ch->done = true;
-                if (u->error)
+                if (ch->redestroy && u->error)
+                        log_error("osd.%d: its reserved id could not be destroyed again: %s", ch->osd_id, u->error);
+                else if (ch->redestroy)
+                        log_info("osd.%d: its reserved id is destroyed, ready for the next attempt.", ch->osd_id);
+                else if (u->error)
                         log_error("osd.%d: the removal %s: %s", ch->osd_id, ch->cancel ? "cancel failed" : "stopped",
                                   u->error);
                 else
@@ -345,6 +350,23 @@ int agent_removals_command(AgentRemovals *r, uint64_t command_id, const Castle__
         }
         log_info("Command %" PRIu64 ": %s of %u OSD(s) started.", command_id, m->cancel ? "cancel" : "removal", started);
         agent_removals_refresh(r);
+        return 0;
+}
+
+int agent_removals_redestroy(AgentRemovals *r, uint64_t command_id, int osd_id) {
+        Child *ch;
+        int k;
+
+        reap(r);
+        if (running_child(r, osd_id, false))
+                return 0;
+        log_info("osd.%d: making sure its reserved id is destroyed again after a failed replacement.", osd_id);
+        k = child_start(r, command_id, osd_id, true, false, true, false, true);
+        if (k < 0)
+                return k;
+        ch = running_child(r, osd_id, false);
+        if (ch)
+                ch->redestroy = true;
         return 0;
 }
 

@@ -31,6 +31,7 @@
 #include "discovery/devscan.h"
 #include "osd-prep/crypt.h"
 #include "osd-prep/fault.h"
+#include "osd-prep/journal.h"
 #include "osd-prep/mon.h"
 #include "osd-prep/osddir.h"
 #include "osd-prep/osdlist.h"
@@ -619,6 +620,51 @@ static int step_destroy(Removal *m, char **error) {
         return 0;
 }
 
+/* A finished removal with replace reserves its id, which must stay destroyed until a new disk
+ * takes it. A replacement that failed after `osd new` left the id existing and not destroyed
+ * (its prepare cannot destroy with the bootstrap key), and the next attempt would be refused:
+ * destroy it again while it is down. An id that is up runs somewhere: left alone. */
+static int reassert_destroyed(Removal *m, char **error) {
+        _cleanup_strv_free_ char **prepares = NULL;
+        OsdState st;
+        int r;
+
+        r = mon_osd_state(m->mon, m->e.osd_id, &st, error);
+        if (r == -ENOENT) {
+                error_set(error, "osd.%d is gone from the osd map: its id cannot be kept", m->e.osd_id);
+                return r;
+        }
+        if (r < 0)
+                return r;
+        if (st.destroyed) {
+                progress(m, "done", 100, "osd.%d is removed already; its id waits for a new disk", m->e.osd_id);
+                return 0;
+        }
+        if (st.up) {
+                error_set(error, "osd.%d is reserved for a replacement but is up (uuid %s): left alone", m->e.osd_id,
+                          st.uuid);
+                return -EBUSY;
+        }
+        r = journal_list(state_dir(m), &prepares);
+        if (r < 0) {
+                error_set(error, "cannot read the prepare journal: %s", strerror(-r));
+                return r;
+        }
+        if (strv_contains(prepares, st.uuid)) {
+                /* An interrupted prepare of it: running it again carries on with this id. */
+                progress(m, "done", 100, "osd.%d is being prepared (interrupted prepare of osd %s): left as it is",
+                         m->e.osd_id, st.uuid);
+                return 0;
+        }
+        r = mon_cmd(m, false, NULL, NULL, error,
+                    "{\"prefix\": \"osd destroy-actual\", \"id\": %d, \"yes_i_really_mean_it\": true}", m->e.osd_id);
+        if (r < 0)
+                return r;
+        progress(m, "done", 100, "osd.%d destroyed again (a failed replacement had made it, uuid %s); its id waits "
+                 "for a new disk", m->e.osd_id, st.uuid);
+        return 0;
+}
+
 static int step_zap(Removal *m, char **error) {
         ZapRequest zr = { .osd_id = m->e.osd_id, .osd_fsid = m->e.osd_uuid };
         ZapResult *res = NULL;
@@ -847,8 +893,16 @@ int osd_remove(const OsdContext *c, const RemoveRequest *req, RemoveResult *ret)
         if (r > 0 && m.e.step == REMOVAL_DONE && !req->cancel) {
                 ret->step = REMOVAL_DONE;
                 ret->resumed = true;
-                progress(&m, "done", 100, "osd.%d is removed already; its id waits for a new disk", req->osd_id);
-                r = 0;
+                if (!m.e.replace) {
+                        progress(&m, "done", 100, "osd.%d is removed already", req->osd_id);
+                        r = 0;
+                        goto out;
+                }
+                r = mon_connect(&c->ceph, &m.mon, &error);
+                if (r >= 0)
+                        r = reassert_destroyed(&m, &error);
+                if (r < 0) /* the journal entry, the reservation, stays as it was */
+                        ret->error = error ? TAKE_PTR(error) : strdup(strerror(-r));
                 goto out;
         }
         ret->resumed = r > 0;
