@@ -42,5 +42,9 @@ int agent_removals_resume(AgentRemovals *r);
  * command_id, the agent's own). */
 int agent_removals_redestroy(AgentRemovals *r, uint64_t command_id, int osd_id);
 
+/* Marks osd_id out (`osd rm ID --out`, as the removal client; job command_id, the agent's
+ * own): its disk turned failing and health-mark-out is on. */
+int agent_removals_mark_out(AgentRemovals *r, uint64_t command_id, int osd_id);
+
 /* Reads the journal again into the report's removal list. */
 void agent_removals_refresh(AgentRemovals *r);

@@ -861,6 +861,19 @@ int osd_remove(const OsdContext *c, const RemoveRequest *req, RemoveResult *ret)
         *ret = (RemoveResult) {};
         if (req->osd_id < 0)
                 return -EINVAL;
+        if (req->out_only) {
+                /* Not a removal: the OSD stays, its data moves away while it still reads. */
+                m.e.osd_id = req->osd_id;
+                r = mon_connect(&c->ceph, &m.mon, &error);
+                if (r >= 0)
+                        r = mon_cmd(&m, false, NULL, NULL, &error, "{\"prefix\": \"osd out\", \"ids\": [\"%d\"]}",
+                                    req->osd_id);
+                if (r < 0)
+                        ret->error = error ? TAKE_PTR(error) : strdup(strerror(-r));
+                else
+                        progress(&m, "out", 100, "osd.%d is out", req->osd_id);
+                goto out;
+        }
         if (!req->cancel) {
                 r = lock_removal(&m, &lock_fd);
                 if (r < 0) {

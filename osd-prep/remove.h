@@ -17,6 +17,7 @@ typedef struct RemoveRequest {
         bool replace, zap, force;
         bool cancel;                    /* undo a removal that has not reached the destroy step */
         bool resume;                    /* only carry on a journalled removal: none, nothing to do */
+        bool out_only;                  /* only mark the OSD out (a failing disk's): no journal */
         uint64_t command_id;
         uint64_t poll_usec;             /* how often the drain is checked; 0: 5 s */
         uint64_t drain_timeout_usec;    /* give up draining after this long; 0: never */
