@@ -93,6 +93,9 @@ const ConfOption agent_config_options[] = {
                "purge and reads; bootstrap-osd cannot"),
         OSDOPT("remove-keyring", CONF_STRING, "", 0, 0, remove_keyring,
                "remove-client's keyring (default /etc/ceph/CLUSTER.REMOVE-CLIENT.keyring)"),
+        OSDOPT("health-mark-out", CONF_BOOL, "no", 0, 0, health_mark_out,
+               "when a disk's health turns failing, mark the OSDs of this node on it out (as remove-client; "
+               "once per failing episode)"),
 };
 
 const size_t agent_config_n_options = ELEMENTSOF(agent_config_options);

@@ -54,6 +54,7 @@ typedef struct AgentConfig {
         uint64_t spec_settle;
         char *remove_client;
         char *remove_keyring;
+        bool health_mark_out;
 } AgentConfig;
 
 /* The start-mode names, indexed by StartMode: what the agent passes to castlectl-osd. */

@@ -33,6 +33,7 @@
 #include "agent/metrics.h"
 #include "agent/replace.h"
 #include "agent/osdwatch.h"
+#include "agent/markout.h"
 #include "agent/scanplan.h"
 #include "agent/session.h"
 #include "agent/sources.h"
@@ -88,6 +89,8 @@ typedef struct Agent {
         AgentReplace *replace;  /* the reserved ids and their replacement */
         AgentRemovals *removals;
         OsdWatch *osd_watch;   /* NULL: not watched (--sysroot) */
+        MarkOut *mark_out;      /* health-mark-out: the OSDs marked out in their disk's failing episode */
+        uint64_t mark_out_next; /* the next mark-out job's (own) command id */
 } Agent;
 
 static void help(void) {
@@ -495,6 +498,71 @@ static void watch_osds(Agent *a) {
                 osd_report_changed(a);
 }
 
+/* The report's whole disk with this stable id, or NULL. */
+static const Castle__Device *report_disk(const Report *rep, const char *stable_id) {
+        if (!rep || isempty(stable_id))
+                return NULL;
+        for (size_t i = 0; i < rep->n; i++)
+                if (streq_ptr(rep->entries[i].msg->stable_id, stable_id))
+                        return rep->entries[i].msg;
+        return NULL;
+}
+
+/* health-mark-out: an OSD of this node whose data disk turned failing goes out, once per
+ * failing episode, as the removal client (bootstrap-osd cannot). */
+static void mark_out_failing(Agent *a) {
+        _cleanup_free_ MarkOutOsd *in = NULL;
+        _cleanup_free_ int *ids = NULL;
+        Castle__OsdState *const *osds = NULL;
+        const Report *rep = current_report(a);
+        size_t n = 0, n_ids = 0;
+        int r;
+
+        if (!a->osd_watch || !a->removals || !rep)
+                return;
+        if (!a->mark_out && mark_out_new(&a->mark_out) < 0) {
+                log_oom();
+                return;
+        }
+        n = osd_watch_states(a->osd_watch, &osds);
+        in = calloc(n + 1, sizeof *in);
+        if (!in) {
+                log_oom();
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const Castle__Device *d = report_disk(rep, osds[i]->device);
+
+                in[i] = (MarkOutOsd) { .osd_id = osds[i]->osd_id,
+                                       .failing = d && d->health &&
+                                                  d->health->verdict == CASTLE__DEVICE_HEALTH__VERDICT__FAILING };
+        }
+        r = mark_out_decide(a->mark_out, a->cfg.health_mark_out, in, n, &ids, &n_ids);
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        for (size_t j = 0; j < n_ids; j++)
+                for (size_t i = 0; i < n; i++) {
+                        const Castle__Device *d;
+                        _cleanup_free_ char *why = NULL;
+
+                        if (osds[i]->osd_id != ids[j])
+                                continue;
+                        d = report_disk(rep, osds[i]->device);
+                        if (d && d->health && d->health->n_reasons > 0)
+                                why = strv_join(d->health->reasons, "; ");
+                        log_notice("osd.%d marked out: its disk %s is failing (%s).", ids[j],
+                                   d ? d->path : strempty(osds[i]->path), why ?: "health verdict failing");
+                        if (a->mark_out_next == 0)
+                                a->mark_out_next = AGENT_REPLACE_COMMAND_BASE + (UINT64_C(1) << 60);
+                        r = agent_removals_mark_out(a->removals, a->mark_out_next++, ids[j]);
+                        if (r < 0)
+                                log_error_errno(r, "osd.%d: cannot start its mark-out: %m", ids[j]);
+                        break;
+                }
+}
+
 static int on_osd_watch(zloop_t *loop, int timer_id, void *arg) {
         watch_osds(arg);
         return 0;
@@ -530,6 +598,7 @@ static void on_scanner(ScanOutcome *o, bool full, void *userdata) {
                         log_warning("%s", o->warning);
                 report_to_all(a, TAKE_PTR(o->report));
                 watch_osds(a); /* an OSD made or removed shows at once */
+                mark_out_failing(a);
                 if (a->specs)
                         agent_specs_report(a->specs, current_report(a));
                 if (a->replace)
@@ -612,6 +681,12 @@ static int start_scanner(Agent *a) {
         return 0;
 }
 
+static int replace_redestroy(uint64_t command_id, int osd_id, void *userdata) {
+        Agent *a = userdata;
+
+        return a->removals ? agent_removals_redestroy(a->removals, command_id, osd_id) : -EOPNOTSUPP;
+}
+
 static void on_removals_changed(void *userdata) {
         osd_report_changed(userdata);
 }
@@ -656,6 +731,7 @@ static int start_jobs(Agent *a, SpecList *spec_file) {
                         .write = removal_write,
                         .remove = removal_remove,
                         .submit = submit_spec_create,
+                        .redestroy = replace_redestroy,
                         .written = device_written,
                         .userdata = a,
                 };
@@ -701,6 +777,7 @@ static void metrics_state(void *userdata, AgentMetricsState *ret) {
                 ret->health_reads = hs.reads;
                 ret->health_read_errors = hs.read_errors;
         }
+        ret->osds_marked_out = mark_out_count(a->mark_out);
         if (a->osd_watch)
                 ret->n_osds = osd_watch_states(a->osd_watch, &ret->osds);
         if (a->specs) {
@@ -999,6 +1076,7 @@ int main(int argc, char *argv[]) {
         osd_watch_free(a.osd_watch);
         agent_specs_free(a.specs);
         agent_replace_free(a.replace);
+        mark_out_free(a.mark_out);
         zloop_destroy(&a.loop);
         daemon_signals_close(&a.signals);
         agent_config_done(&a.cfg);

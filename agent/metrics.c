@@ -24,7 +24,7 @@ struct AgentMetrics {
         Metric *jobs, *jobs_pending, *repeated;
         Metric *specs, *spec_settling, *spec_osds;
         Metric *health, *health_percent_used, *health_media_errors, *health_temperature;
-        Metric *health_reads, *health_read_errors;
+        Metric *health_reads, *health_read_errors, *osds_marked_out;
         Metric *osd_state, *osd_restarts;
 };
 
@@ -111,6 +111,8 @@ static const MetricDef families[] = {
             "disk health reads (NVMe SMART log, smartctl) done", NULL, NULL, 0),
         DEF(health_read_errors, "castle_agent_health_read_errors_total", METRIC_COUNTER,
             "disk health reads that failed (the disk's health is then unknown, with the error)", NULL, NULL, 0),
+        DEF(osds_marked_out, "castle_agent_osds_marked_out_total", METRIC_COUNTER,
+            "OSDs marked out because their disk turned failing (health-mark-out)", NULL, NULL, 0),
         DEF(osd_state, "castle_agent_osd_state", METRIC_GAUGE,
             "1 for each OSD of the node, labelled with its daemon's state (running, crash-looping, stopped, "
             "failed, starting)",
@@ -193,6 +195,7 @@ static void refresh(void *userdata) {
         (void) metric_set(m->spec_osds, NULL, (double) s.spec_osds_made);
         (void) metric_set(m->health_reads, NULL, (double) s.health_reads);
         (void) metric_set(m->health_read_errors, NULL, (double) s.health_read_errors);
+        (void) metric_set(m->osds_marked_out, NULL, (double) s.osds_marked_out);
         metric_reset(m->osd_state);
         metric_reset(m->osd_restarts);
         for (size_t i = 0; i < s.n_osds; i++) {

@@ -33,6 +33,7 @@ typedef struct AgentMetricsState {
         size_t spec_devices_settling;   /* devices a spec claims that are still settling */
         uint64_t spec_osds_made;        /* OSDs the specs' jobs made in this run */
         uint64_t health_reads, health_read_errors; /* disk health reads, and those that failed */
+        uint64_t osds_marked_out;       /* OSDs marked out because their disk turned failing */
         Castle__OsdState *const *osds;  /* the OSD daemons' last states (agent/osdwatch.c) */
         size_t n_osds;
 } AgentMetricsState;

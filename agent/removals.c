@@ -40,6 +40,8 @@ struct Child {
         int osd_id;
         uint64_t command_id;
         bool cancel;
+        bool redestroy;         /* only re-asserts a reserved id's destroyed state */
+        bool out_only;          /* only marks the OSD out (health-mark-out) */
         bool done;
         JobRunner *jr;
 };
@@ -172,7 +174,15 @@ static void on_child_update(const Castle__JobUpdate *u, void *userdata) {
                 emit(r, ch->command_id, u->step, u->percent, false, NULL, msg ?: u->message, ch->osd_id);
         } else {
                 ch->done = true;
-                if (u->error)
+                if (ch->out_only && u->error)
+                        log_error("osd.%d: could not be marked out: %s", ch->osd_id, u->error);
+                else if (ch->out_only)
+                        log_info("osd.%d is out.", ch->osd_id);
+                else if (ch->redestroy && u->error)
+                        log_error("osd.%d: its reserved id could not be destroyed again: %s", ch->osd_id, u->error);
+                else if (ch->redestroy)
+                        log_info("osd.%d: its reserved id is destroyed, ready for the next attempt.", ch->osd_id);
+                else if (u->error)
                         log_error("osd.%d: the removal %s: %s", ch->osd_id, ch->cancel ? "cancel failed" : "stopped",
                                   u->error);
                 else
@@ -209,7 +219,7 @@ static Child *running_child(AgentRemovals *r, int osd_id, bool cancel) {
 #define ARG(fmt, value) STRV_APPENDF(r, args, fmt, value)
 
 static int child_args(AgentRemovals *rm, int osd_id, bool replace, bool zap, bool force, bool cancel, bool resume,
-                      char ***ret) {
+                      bool out_only, char ***ret) {
         _cleanup_strv_free_ char **args = NULL;
         const AgentConfig *o = rm->o.cfg;
         const char *start_mode = agent_config_start_modes[o->start_mode];
@@ -238,6 +248,8 @@ static int child_args(AgentRemovals *rm, int osd_id, bool replace, bool zap, boo
                 ARG("%s", "--cancel");
         if (resume)
                 ARG("%s", "--resume");
+        if (out_only)
+                ARG("%s", "--out");
         if (replace)
                 ARG("%s", "--replace");
         if (zap)
@@ -254,7 +266,7 @@ static int child_args(AgentRemovals *rm, int osd_id, bool replace, bool zap, boo
 #undef ARG
 
 static int child_start(AgentRemovals *r, uint64_t command_id, int osd_id, bool replace, bool zap, bool force,
-                       bool cancel, bool resume) {
+                       bool cancel, bool resume, bool out_only) {
         _cleanup_strv_free_ char **args = NULL;
         Child *ch;
         size_t slot;
@@ -264,13 +276,14 @@ static int child_start(AgentRemovals *r, uint64_t command_id, int osd_id, bool r
                 ;
         if (slot == MAX_CHILDREN)
                 return -EBUSY;
-        k = child_args(r, osd_id, replace, zap, force, cancel, resume, &args);
+        k = child_args(r, osd_id, replace, zap, force, cancel, resume, out_only, &args);
         if (k < 0)
                 return k;
         ch = calloc(1, sizeof *ch);
         if (!ch)
                 return -ENOMEM;
-        *ch = (Child) { .owner = r, .osd_id = osd_id, .command_id = command_id, .cancel = cancel };
+        *ch = (Child) { .owner = r, .osd_id = osd_id, .command_id = command_id, .cancel = cancel,
+                        .out_only = out_only };
         ch->jr = job_runner_new(r->loop, r->helper, on_child_update, ch);
         if (!ch->jr) {
                 free(ch);
@@ -320,7 +333,7 @@ int agent_removals_command(AgentRemovals *r, uint64_t command_id, const Castle__
                         continue;
                 }
                 c->pending++;
-                k = child_start(r, command_id, id, m->replace, m->zap, m->force, m->cancel, false);
+                k = child_start(r, command_id, id, m->replace, m->zap, m->force, m->cancel, false, false);
                 if (k < 0) {
                         char why[128];
                         snprintf(why, sizeof why, "cannot start: %s", strerror(-k));
@@ -339,6 +352,30 @@ int agent_removals_command(AgentRemovals *r, uint64_t command_id, const Castle__
         log_info("Command %" PRIu64 ": %s of %u OSD(s) started.", command_id, m->cancel ? "cancel" : "removal", started);
         agent_removals_refresh(r);
         return 0;
+}
+
+int agent_removals_redestroy(AgentRemovals *r, uint64_t command_id, int osd_id) {
+        Child *ch;
+        int k;
+
+        reap(r);
+        if (running_child(r, osd_id, false))
+                return 0;
+        log_info("osd.%d: making sure its reserved id is destroyed again after a failed replacement.", osd_id);
+        k = child_start(r, command_id, osd_id, true, false, true, false, true, false);
+        if (k < 0)
+                return k;
+        ch = running_child(r, osd_id, false);
+        if (ch)
+                ch->redestroy = true;
+        return 0;
+}
+
+int agent_removals_mark_out(AgentRemovals *r, uint64_t command_id, int osd_id) {
+        reap(r);
+        if (running_child(r, osd_id, false))
+                return 0; /* a removal runs: it marks the OSD out itself */
+        return child_start(r, command_id, osd_id, false, false, false, false, false, true);
 }
 
 int agent_removals_resume(AgentRemovals *r) {
@@ -369,7 +406,7 @@ int agent_removals_resume(AgentRemovals *r) {
                 c->pending++;
                 /* The journal keeps the options; the child reads them from there. A child of the
                  * agent that was killed may still run it: the new one waits for its lock. */
-                k = child_start(r, e.command_id, e.osd_id, false, false, false, false, true);
+                k = child_start(r, e.command_id, e.osd_id, false, false, false, false, true, false);
                 if (k < 0) {
                         c->pending--;
                         if (c->pending == 0)

@@ -37,5 +37,14 @@ int agent_removals_command(AgentRemovals *r, uint64_t command_id, const Castle__
 /* Carries on with every journalled removal that has not finished. */
 int agent_removals_resume(AgentRemovals *r);
 
+/* After a failed replacement of the reserved osd_id: `osd rm ID --replace --force` on its
+ * finished entry destroys the id again if the attempt left it existing and down (job
+ * command_id, the agent's own). */
+int agent_removals_redestroy(AgentRemovals *r, uint64_t command_id, int osd_id);
+
+/* Marks osd_id out (`osd rm ID --out`, as the removal client; job command_id, the agent's
+ * own): its disk turned failing and health-mark-out is on. */
+int agent_removals_mark_out(AgentRemovals *r, uint64_t command_id, int osd_id);
+
 /* Reads the journal again into the report's removal list. */
 void agent_removals_refresh(AgentRemovals *r);

@@ -508,6 +508,14 @@ void agent_replace_job_update(AgentReplace *r, const Castle__JobUpdate *u, uint6
         q = r->ops.write(r->state_dir, &x->e);
         if (q < 0)
                 log_warning_errno(q, "Reserved osd.%d: its journal entry could not be written: %m", x->e.osd_id);
+        /* The attempt may have got as far as `osd new`: the id exists again, and the next
+         * attempt would be refused unless it is destroyed once more. */
+        if (r->ops.redestroy) {
+                q = r->ops.redestroy(r->next_id++, x->e.osd_id, r->ops.userdata);
+                if (q < 0)
+                        log_warning_errno(q, "Reserved osd.%d: it could not be destroyed again after the failed "
+                                          "attempt (%m); the next attempt may be refused.", x->e.osd_id);
+        }
 }
 
 int agent_replace_publish(AgentReplace *r, OsdReport *report) {

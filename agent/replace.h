@@ -38,6 +38,10 @@ typedef struct AgentReplaceOps {
         int (*remove)(const char *state_dir, int osd_id);
         /* Queues c as job command_id, as a coordinator's OsdCreate; < 0 when refused. */
         int (*submit)(uint64_t command_id, const Castle__OsdCreate *c, void *userdata);
+        /* Destroys osd_id again if a failed attempt left it existing, not destroyed and down
+         * (`castlectl-osd osd rm ID --replace --force` as the removal client, job command_id),
+         * so that the next attempt may reuse it; NULL: not done. */
+        int (*redestroy)(uint64_t command_id, int osd_id, void *userdata);
         /* The device's written sectors, for the settle check; NULL: not used. */
         SettleWrittenFn written;
         void *userdata;

@@ -26,6 +26,7 @@ enum {
         ARG_RM_POLL,
         ARG_RM_DRAIN_TIMEOUT,
         ARG_RM_RESUME,
+        ARG_RM_OUT,
 };
 
 typedef struct RmArgs {
@@ -55,6 +56,8 @@ static void help_rm(FILE *f) {
 "                          OSD goes in again and is started again if it was stopped\n"
 "      --resume            only carry on journalled removals (what the agent runs at\n"
 "                          start); an id with none is left alone\n"
+"      --out               only mark the OSDs out, nothing else, no journal (what the\n"
+"                          agent runs when an OSD's disk turns failing, health-mark-out)\n"
 "      --client=NAME       the cephx client (default " REMOVE_CLIENT_DEFAULT "); --keyring\n"
 "                          defaults to /etc/ceph/CLUSTER.NAME.keyring\n"
 "      --poll-interval=SEC how often the drain is checked (default 5)\n"
@@ -96,6 +99,9 @@ static int rm_option(OsdArgs *a, int c, void *userdata) {
         case ARG_RM_RESUME:
                 rm->req.resume = true;
                 return 1;
+        case ARG_RM_OUT:
+                rm->req.out_only = true;
+                return 1;
         case ARG_RM_CLIENT:
                 rm->client = optarg;
                 return 1;
@@ -131,6 +137,7 @@ int osdcli_rm(int argc, char *argv[]) {
                 { "cancel", no_argument, NULL, ARG_RM_CANCEL },
                 { "client", required_argument, NULL, ARG_RM_CLIENT },
                 { "resume", no_argument, NULL, ARG_RM_RESUME },
+                { "out", no_argument, NULL, ARG_RM_OUT },
                 { "poll-interval", required_argument, NULL, ARG_RM_POLL },
                 { "drain-timeout", required_argument, NULL, ARG_RM_DRAIN_TIMEOUT },
                 { "progress", required_argument, NULL, ARG_PROGRESS },
@@ -152,6 +159,10 @@ int osdcli_rm(int argc, char *argv[]) {
                 return EXIT_USAGE;
         if (optind >= argc) {
                 log_error("castlectl osd rm needs at least one OSD id (see --help)");
+                return EXIT_USAGE;
+        }
+        if (rm.req.out_only && (rm.req.cancel || rm.req.replace || rm.req.zap || rm.req.force || rm.req.resume)) {
+                log_error("--out takes no other removal option");
                 return EXIT_USAGE;
         }
         if (rm.req.cancel && (rm.req.replace || rm.req.zap || rm.req.force || rm.req.resume)) {
@@ -189,6 +200,8 @@ int osdcli_rm(int argc, char *argv[]) {
                         log_error("osd.%d: %s", req.osd_id, res.error ?: strerror(-r));
                 else if (req.cancel)
                         printf("osd.%d: removal cancelled; the OSD is in\n", req.osd_id);
+                else if (req.out_only)
+                        printf("osd.%d: out\n", req.osd_id);
                 else
                         printf("osd.%d: %s\n", req.osd_id,
                                rm.req.replace ? "destroyed; its id waits for a new disk" : "removed");

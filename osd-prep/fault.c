@@ -30,6 +30,17 @@ void fault_point(const char *name) {
                 (void) raise(SIGKILL);
         }
 }
+
+bool fault_fail(const char *name) {
+        const char *file = getenv("CASTLE_FAIL_FILE");
+
+        if (!streq_ptr(getenv("CASTLE_FAIL"), name))
+                return false;
+        if (file && unlink(file) < 0)
+                return false;
+        log_notice("Fault point %s: failing on purpose", name);
+        return true;
+}
 #endif
 
 bool fault_points_enabled(void) {

@@ -615,6 +615,8 @@ static int make_osd(Run *run) {
          * read back below, which proves mkfs wrote the device we locked. */
         run->lock[VOLUME_BLOCK].fd = safe_close(run->lock[VOLUME_BLOCK].fd);
         progress(run, "mkfs", 40, "ceph-osd --mkfs on %s", run->paths.path[VOLUME_BLOCK]);
+        if (fault_fail("mkfs"))
+                return fail(run, -EIO, "ceph-osd --mkfs failed (fault point mkfs)");
         r = mkfs(run);
         if (r < 0)
                 return r;

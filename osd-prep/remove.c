@@ -3,6 +3,7 @@
  * each safe to take again: out, drain (safe-to-destroy, or the daemon's own PG count where no
  * manager runs), stop, destroy or purge, zap. A cancel before the destroy puts the OSD back. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -30,6 +31,7 @@
 #include "discovery/devscan.h"
 #include "osd-prep/crypt.h"
 #include "osd-prep/fault.h"
+#include "osd-prep/journal.h"
 #include "osd-prep/mon.h"
 #include "osd-prep/osddir.h"
 #include "osd-prep/osdlist.h"
@@ -228,17 +230,55 @@ static int capture_layout(Removal *m, char **error) {
                 /* Raw OSDs keep their class in the CRUSH map only. */
                 if (mon_cmd(m, false, &out, NULL, NULL,
                             "{\"prefix\": \"osd crush get-device-class\", \"ids\": [\"%d\"], \"format\": \"json\"}",
-                            m->e.osd_id) >= 0) {
-                        json_object *a = json_tokener_parse(out);
-                        if (a && json_object_is_type(a, json_type_array) && json_object_array_length(a) > 0) {
-                                const char *cls = json_object_get_string(json_object_array_get_idx(a, 0));
-                                if (!isempty(cls))
-                                        m->e.crush_device_class = strdup(cls);
-                        }
-                        json_object_put(a);
-                }
+                            m->e.osd_id) >= 0)
+                        (void) remove_parse_device_class(out, m->e.osd_id, &m->e.crush_device_class);
         }
         return 0;
+}
+
+int remove_parse_device_class(const char *json, int osd_id, char **ret) {
+        json_object *a;
+        char *cls = NULL;
+        size_t n;
+
+        assert(ret);
+
+        a = json ? json_tokener_parse(json) : NULL;
+        if (!a || !json_object_is_type(a, json_type_array)) {
+                json_object_put(a);
+                return -EBADMSG;
+        }
+        n = json_object_array_length(a);
+        for (size_t i = 0; i < n && !cls; i++) {
+                json_object *o = json_object_array_get_idx(a, i), *v;
+                const char *s = NULL;
+
+                if (json_object_is_type(o, json_type_string))
+                        s = json_object_get_string(o);  /* before Reef: ["hdd"] */
+                else if (json_object_is_type(o, json_type_object) &&
+                         json_object_object_get_ex(o, "device_class", &v) &&
+                         json_object_is_type(v, json_type_string)) {
+                        json_object *id;
+
+                        /* Reef and later: [{"osd": 0, "device_class": "hdd"}] */
+                        if (json_object_object_get_ex(o, "osd", &id) && json_object_is_type(id, json_type_int) &&
+                            json_object_get_int(id) != osd_id)
+                                continue;
+                        s = json_object_get_string(v);
+                }
+                if (isempty(s))
+                        continue;
+                cls = strdup(s);
+                if (!cls) {
+                        json_object_put(a);
+                        return -ENOMEM;
+                }
+        }
+        json_object_put(a);
+        if (!cls)
+                return 0;
+        *ret = cls;
+        return 1;
 }
 
 /* ---- drain ---- */
@@ -580,6 +620,51 @@ static int step_destroy(Removal *m, char **error) {
         return 0;
 }
 
+/* A finished removal with replace reserves its id, which must stay destroyed until a new disk
+ * takes it. A replacement that failed after `osd new` left the id existing and not destroyed
+ * (its prepare cannot destroy with the bootstrap key), and the next attempt would be refused:
+ * destroy it again while it is down. An id that is up runs somewhere: left alone. */
+static int reassert_destroyed(Removal *m, char **error) {
+        _cleanup_strv_free_ char **prepares = NULL;
+        OsdState st;
+        int r;
+
+        r = mon_osd_state(m->mon, m->e.osd_id, &st, error);
+        if (r == -ENOENT) {
+                error_set(error, "osd.%d is gone from the osd map: its id cannot be kept", m->e.osd_id);
+                return r;
+        }
+        if (r < 0)
+                return r;
+        if (st.destroyed) {
+                progress(m, "done", 100, "osd.%d is removed already; its id waits for a new disk", m->e.osd_id);
+                return 0;
+        }
+        if (st.up) {
+                error_set(error, "osd.%d is reserved for a replacement but is up (uuid %s): left alone", m->e.osd_id,
+                          st.uuid);
+                return -EBUSY;
+        }
+        r = journal_list(state_dir(m), &prepares);
+        if (r < 0) {
+                error_set(error, "cannot read the prepare journal: %s", strerror(-r));
+                return r;
+        }
+        if (strv_contains(prepares, st.uuid)) {
+                /* An interrupted prepare of it: running it again carries on with this id. */
+                progress(m, "done", 100, "osd.%d is being prepared (interrupted prepare of osd %s): left as it is",
+                         m->e.osd_id, st.uuid);
+                return 0;
+        }
+        r = mon_cmd(m, false, NULL, NULL, error,
+                    "{\"prefix\": \"osd destroy-actual\", \"id\": %d, \"yes_i_really_mean_it\": true}", m->e.osd_id);
+        if (r < 0)
+                return r;
+        progress(m, "done", 100, "osd.%d destroyed again (a failed replacement had made it, uuid %s); its id waits "
+                 "for a new disk", m->e.osd_id, st.uuid);
+        return 0;
+}
+
 static int step_zap(Removal *m, char **error) {
         ZapRequest zr = { .osd_id = m->e.osd_id, .osd_fsid = m->e.osd_uuid };
         ZapResult *res = NULL;
@@ -776,6 +861,19 @@ int osd_remove(const OsdContext *c, const RemoveRequest *req, RemoveResult *ret)
         *ret = (RemoveResult) {};
         if (req->osd_id < 0)
                 return -EINVAL;
+        if (req->out_only) {
+                /* Not a removal: the OSD stays, its data moves away while it still reads. */
+                m.e.osd_id = req->osd_id;
+                r = mon_connect(&c->ceph, &m.mon, &error);
+                if (r >= 0)
+                        r = mon_cmd(&m, false, NULL, NULL, &error, "{\"prefix\": \"osd out\", \"ids\": [\"%d\"]}",
+                                    req->osd_id);
+                if (r < 0)
+                        ret->error = error ? TAKE_PTR(error) : strdup(strerror(-r));
+                else
+                        progress(&m, "out", 100, "osd.%d is out", req->osd_id);
+                goto out;
+        }
         if (!req->cancel) {
                 r = lock_removal(&m, &lock_fd);
                 if (r < 0) {
@@ -808,8 +906,16 @@ int osd_remove(const OsdContext *c, const RemoveRequest *req, RemoveResult *ret)
         if (r > 0 && m.e.step == REMOVAL_DONE && !req->cancel) {
                 ret->step = REMOVAL_DONE;
                 ret->resumed = true;
-                progress(&m, "done", 100, "osd.%d is removed already; its id waits for a new disk", req->osd_id);
-                r = 0;
+                if (!m.e.replace) {
+                        progress(&m, "done", 100, "osd.%d is removed already", req->osd_id);
+                        r = 0;
+                        goto out;
+                }
+                r = mon_connect(&c->ceph, &m.mon, &error);
+                if (r >= 0)
+                        r = reassert_destroyed(&m, &error);
+                if (r < 0) /* the journal entry, the reservation, stays as it was */
+                        ret->error = error ? TAKE_PTR(error) : strdup(strerror(-r));
                 goto out;
         }
         ret->resumed = r > 0;

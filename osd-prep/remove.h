@@ -17,6 +17,7 @@ typedef struct RemoveRequest {
         bool replace, zap, force;
         bool cancel;                    /* undo a removal that has not reached the destroy step */
         bool resume;                    /* only carry on a journalled removal: none, nothing to do */
+        bool out_only;                  /* only mark the OSD out (a failing disk's): no journal */
         uint64_t command_id;
         uint64_t poll_usec;             /* how often the drain is checked; 0: 5 s */
         uint64_t drain_timeout_usec;    /* give up draining after this long; 0: never */
@@ -38,6 +39,11 @@ void remove_result_done(RemoveResult *r);
  * "done", "cancelled"; percent of the whole removal. -ECANCELED when the removal was cancelled
  * meanwhile; -EBUSY when a cancel comes after the destroy step. */
 int osd_remove(const OsdContext *c, const RemoveRequest *req, RemoveResult *ret);
+
+/* The CRUSH device class of osd_id from the JSON reply of `osd crush get-device-class`: an
+ * array of strings before Reef, of {"osd": N, "device_class": "hdd"} objects since. 1 and
+ * *ret set (to free) when found, 0 when the reply names none, -EBADMSG when it is no array. */
+int remove_parse_device_class(const char *json, int osd_id, char **ret);
 
 /* The number of PGs the running daemon osd.id holds, from its admin socket ("status"), or
  * -errno. */

@@ -8,7 +8,9 @@
 # by-path slot: only a disk in the old disk's slot is taken on its own), nor is a device that
 # is not available; `castlectl cluster osd replace ID --device NODE:STABLE-ID` gives it to the
 # new device, and the OSD comes up with the same id, the same CRUSH weight and under the same
-# host bucket, and the reservation ends. The automatic slot path (a SCSI disk hot-swapped at
+# host bucket, and the reservation ends. Before that, with fault points, one replacement fails
+# after `osd new` (CASTLE_FAIL=mkfs): the agent destroys the id again as the removal client,
+# and the next attempt takes the same id. The automatic slot path (a SCSI disk hot-swapped at
 # the same address) is the VM tier's.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ceph.sh"
@@ -39,6 +41,13 @@ cp "$K/client.key" "$WORK/clients.d/"
 stop_daemons() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
 CLEANUP_HOOKS+=(stop_daemons)
 
+RM_KEYRING=$CEPH_DIR/castle-osd-rm.keyring
+ceph_cmd auth get-or-create client.castle-osd-rm \
+        mon 'allow r, allow command "osd out", allow command "osd in", allow command "osd down", allow command "osd destroy-actual", allow command "osd purge-actual"' \
+        mgr 'allow r' >"$RM_KEYRING" || { fail "cannot create client.castle-osd-rm"; exit 1; }
+FAULTS=false
+grep -q '^#define CASTLE_FAULT_POINTS 1' "$BUILD/config.h" 2>/dev/null && FAULTS=true
+
 attach_at "${L}0" "$(new_image d0 10G)"
 attach_at "${L}1" "$(new_image d1 10G)"
 mkfs.ext4 -q "/dev/loop${L}1" || fail "mkfs.ext4 on /dev/loop${L}1"
@@ -48,10 +57,13 @@ udevadm settle
         --agent-keys "$WORK/agents.d" --query-keys "$WORK/clients.d" --database "$WORK/coordinator.db" \
         --name coord-replace --stale-after 3s --offline-after 60s >>"$WORK/coordinator.log" 2>&1 &
 PIDS+=("$!")
+# The agent's children fail their mkfs once while $WORK/fail-mkfs exists.
+env CASTLE_FAIL=mkfs CASTLE_FAIL_FILE="$WORK/fail-mkfs" \
 "$AGENT" --config /dev/null --verbose --node-id node-r --coordinator "$AEP" --key "$K/agent.key" \
         --coordinator-key "$K/coordinator.key" --allow-loop --filter "^loop${L}[0-9]\$" --heartbeat-interval 1s \
         --conf "$CEPH_CONF_FILE" --keyring "$CEPH_BOOTSTRAP_KEYRING" --osd-root "$CEPH_DIR/osd" \
-        --state-dir "$STATE" --start-mode fork --spec-settle 2s >>"$WORK/agent.log" 2>&1 &
+        --remove-keyring "$RM_KEYRING" --state-dir "$STATE" --start-mode fork --spec-settle 2s \
+        >>"$WORK/agent.log" 2>&1 &
 PIDS+=("$!")
 
 cluster() { "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@"; }
@@ -120,6 +132,25 @@ else
         pass "osd replace of an id not reserved is refused: $(tail -1 "$WORK/bad2.out")"
 fi
 [ -f "$STATE/remove/$ID.json" ] && pass "refusals leave the reservation" || fail "a refusal dropped the reservation"
+
+# --- a replacement that fails after `osd new` keeps the id, and the next attempt may take it
+if $FAULTS; then
+        touch "$WORK/fail-mkfs"
+        if cluster --timeout 600s osd replace "$ID" --device "node-r:$SID" >"$WORK/failed.out" 2>&1; then
+                fail "the replacement with a failing mkfs succeeded: $(cat "$WORK/failed.out")"
+        else
+                pass "a replacement failing at mkfs fails: $(tail -1 "$WORK/failed.out")"
+        fi
+        [ ! -e "$WORK/fail-mkfs" ] || fail "the fault point mkfs was not reached"
+        [ -f "$STATE/remove/$ID.json" ] && pass "the failed replacement keeps the reservation" ||
+                fail "the failed replacement dropped the reservation"
+        wait_for "the agent destroyed osd.$ID again" grep -q "osd\.$ID: its reserved id is destroyed" "$WORK/agent.log"
+        destroyed >/dev/null && pass "osd.$ID is destroyed again after the failed attempt" ||
+                fail "osd.$ID is not destroyed after the failed attempt: $(ceph_cmd osd dump -f json |
+                        jq -c --argjson id "$ID" '.osds[] | select(.osd == $id) | .state')"
+else
+        echo "SKIP: no fault points in this build: the failed attempt is not tested"
+fi
 
 # --- the operator gives the id to the new disk
 if cluster --timeout 600s osd replace "$ID" --device "node-r:$SID" >"$WORK/replace.out" 2>"$WORK/replace.err"; then

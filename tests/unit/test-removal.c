@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The removal journal (osd-prep/removal.c): an entry written and read back whole, the list of
- * ids in order, entries that are not ours or not JSON refused, and removal. */
+ * ids in order, entries that are not ours or not JSON refused, and removal; the CRUSH device
+ * class read from both shapes of the monitors' reply (osd-prep/remove.c). */
 #include "tests/unit/testutil.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 
 #include "common/fileio.h"
 #include "osd-prep/removal.h"
+#include "osd-prep/remove.h"
 
 static char dir[] = "/tmp/castle-test-removal.XXXXXX";
 
@@ -107,11 +110,44 @@ static void test_list_and_refusals(void **state) {
         assert_int_equal(removal_read(dir, 12, &r), 0);
 }
 
+static void test_device_class(void **state) {
+        char *cls = NULL;
+
+        (void) state;
+        /* Reef and later: objects; only the class goes to the journal. */
+        assert_int_equal(remove_parse_device_class("[{\"osd\": 0, \"device_class\": \"hdd\"}]", 0, &cls), 1);
+        assert_string_equal(cls, "hdd");
+        free(cls);
+        cls = NULL;
+        assert_int_equal(remove_parse_device_class(
+                        "[{\"osd\": 1, \"device_class\": \"ssd\"}, {\"osd\": 3, \"device_class\": \"nvme\"}]", 3, &cls), 1);
+        assert_string_equal(cls, "nvme");
+        free(cls);
+        cls = NULL;
+        /* Before Reef: strings. */
+        assert_int_equal(remove_parse_device_class("[\"ssd\"]", 5, &cls), 1);
+        assert_string_equal(cls, "ssd");
+        free(cls);
+        cls = NULL;
+        /* No class, or a class of no string: nothing stored. */
+        assert_int_equal(remove_parse_device_class("[]", 0, &cls), 0);
+        assert_int_equal(remove_parse_device_class("[{\"osd\": 0}]", 0, &cls), 0);
+        assert_int_equal(remove_parse_device_class("[{\"osd\": 0, \"device_class\": \"\"}]", 0, &cls), 0);
+        assert_int_equal(remove_parse_device_class("[{\"osd\": 0, \"device_class\": 7}]", 0, &cls), 0);
+        assert_int_equal(remove_parse_device_class("[{\"osd\": 2, \"device_class\": \"hdd\"}]", 0, &cls), 0);
+        assert_null(cls);
+        assert_int_equal(remove_parse_device_class("{\"osd\": 0}", 0, &cls), -EBADMSG);
+        assert_int_equal(remove_parse_device_class("not json", 0, &cls), -EBADMSG);
+        assert_int_equal(remove_parse_device_class(NULL, 0, &cls), -EBADMSG);
+        assert_null(cls);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_steps),
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_list_and_refusals),
+                cmocka_unit_test(test_device_class),
         };
         int r;
 

@@ -35,6 +35,9 @@ typedef struct Fake {
         uint64_t db_size[8];
         int osd_id[8];
         size_t n_submitted;
+        int redestroyed[8];
+        uint64_t redestroy_ids[8];
+        size_t n_redestroyed;
 } Fake;
 
 static Fake fake;
@@ -109,8 +112,18 @@ static int f_submit(uint64_t id, const Castle__OsdCreate *c, void *userdata) {
         return 0;
 }
 
+static int f_redestroy(uint64_t id, int osd_id, void *userdata) {
+        size_t k = fake.n_redestroyed++;
+
+        assert_true(k < 8);
+        fake.redestroy_ids[k] = id;
+        fake.redestroyed[k] = osd_id;
+        return 0;
+}
+
 static const AgentReplaceOps ops = {
         .list = f_list, .read = f_read, .write = f_write, .remove = f_remove, .submit = f_submit,
+        .redestroy = f_redestroy,
 };
 
 static void reserve(int slot, int id, RemovalStep step, bool replace, const char *by_path, const char *old) {
@@ -232,6 +245,7 @@ static void test_slot(void **state) {
         assert_true(fake.ids[0] >= AGENT_REPLACE_COMMAND_BASE);
         assert_true(agent_replace_owns(r, fake.ids[0]));
         assert_string_equal(fake.journal[0].replacement, "new-disk");
+        assert_int_equal(fake.n_redestroyed, 0); /* not before an attempt */
 
         /* it fails: the id stays, with the error, and is tried again after the back-off */
         {
@@ -245,6 +259,12 @@ static void test_slot(void **state) {
         }
         assert_int_equal(fake.n_removed, 0);
         assert_string_equal(fake.journal[0].replacement_error, "mkfs failed");
+        /* its `osd new` may have made the id exist: destroyed again (once), as an own job that
+         * is not the reservation's */
+        assert_int_equal(fake.n_redestroyed, 1);
+        assert_int_equal(fake.redestroyed[0], 3);
+        assert_true(fake.redestroy_ids[0] >= AGENT_REPLACE_COMMAND_BASE);
+        assert_true(fake.redestroy_ids[0] != fake.ids[0]);
         assert_int_equal(agent_replace_reconcile(r, t + SETTLE + SEC), t + SETTLE + AGENT_REPLACE_RETRY_USEC);
         assert_int_equal(fake.n_submitted, 1);
         agent_replace_reconcile(r, t + SETTLE + AGENT_REPLACE_RETRY_USEC);
@@ -262,6 +282,7 @@ static void test_slot(void **state) {
         }
         assert_int_equal(fake.n_removed, 1);
         assert_int_equal(fake.removed[0], 3);
+        assert_int_equal(fake.n_redestroyed, 1); /* not after a success */
         agent_replace_reconcile(r, t + 100 * AGENT_REPLACE_RETRY_USEC);
         assert_int_equal(fake.n_submitted, 2);
         agent_replace_free(r);
