@@ -231,7 +231,15 @@ static int capture_layout(Removal *m, char **error) {
                             m->e.osd_id) >= 0) {
                         json_object *a = json_tokener_parse(out);
                         if (a && json_object_is_type(a, json_type_array) && json_object_array_length(a) > 0) {
-                                const char *cls = json_object_get_string(json_object_array_get_idx(a, 0));
+                                json_object *el = json_object_array_get_idx(a, 0), *dc = NULL;
+                                const char *cls = NULL;
+
+                                /* Older monitors answer ["hdd"], newer ones [{"osd": N, "device_class": "hdd"}]. */
+                                if (json_object_is_type(el, json_type_string))
+                                        cls = json_object_get_string(el);
+                                else if (json_object_object_get_ex(el, "device_class", &dc) &&
+                                         json_object_is_type(dc, json_type_string))
+                                        cls = json_object_get_string(dc);
                                 if (!isempty(cls))
                                         m->e.crush_device_class = strdup(cls);
                         }
@@ -581,7 +589,10 @@ static int step_destroy(Removal *m, char **error) {
 }
 
 static int step_zap(Removal *m, char **error) {
-        ZapRequest zr = { .osd_id = m->e.osd_id, .osd_fsid = m->e.osd_uuid };
+        /* As `ceph orch osd rm --zap` (ceph-volume lvm zap --destroy --osd-id): the OSD's LVs
+         * are removed, not only wiped, so that a shared DB/WAL VG gets their space back for the
+         * replacement; a VG left empty goes with its PV. */
+        ZapRequest zr = { .osd_id = m->e.osd_id, .osd_fsid = m->e.osd_uuid, .destroy = true };
         ZapResult *res = NULL;
         size_t n = 0;
         int r;
