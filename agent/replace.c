@@ -489,7 +489,8 @@ void agent_replace_job_update(AgentReplace *r, const Castle__JobUpdate *u, uint6
                 return;
         x->job = 0;
         if (isempty(u->error) && u->osd_id == x->e.osd_id) {
-                log_info("Reserved osd.%d is back on %s: the reservation ends.", x->e.osd_id, strnone(u->device));
+                log_info("Reserved osd.%d is back on %s: the reservation ends.", x->e.osd_id,
+                         strnone(!isempty(u->device) ? u->device : x->device));
                 q = r->ops.remove(r->state_dir, x->e.osd_id);
                 if (q < 0)
                         log_error_errno(q, "osd.%d: its removal journal entry could not be removed: %m", x->e.osd_id);

@@ -666,7 +666,10 @@ static int reassert_destroyed(Removal *m, char **error) {
 }
 
 static int step_zap(Removal *m, char **error) {
-        ZapRequest zr = { .osd_id = m->e.osd_id, .osd_fsid = m->e.osd_uuid };
+        /* As `ceph orch osd rm --zap` (ceph-volume lvm zap --destroy --osd-id): the OSD's LVs
+         * are removed, not only wiped, so that a shared DB/WAL VG gets their space back for the
+         * replacement; a VG left empty goes with its PV. */
+        ZapRequest zr = { .osd_id = m->e.osd_id, .osd_fsid = m->e.osd_uuid, .destroy = true };
         ZapResult *res = NULL;
         size_t n = 0;
         int r;
