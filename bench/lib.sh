@@ -75,3 +75,31 @@ else:
     print(int(t.timestamp() * 1e6))
 PY
 }
+
+# strace_marks FILE HELPER: in the same strace output, the times (us since the epoch) of the
+# first successful execve of HELPER (a program's name), of the first `ceph-osd --mkfs`, of its
+# exit, and of the last ceph-osd started without --mkfs (the daemon); -1 for each one missing.
+strace_marks() {
+        python3 - "$1" "$2" <<'PY'
+import re, sys
+line_re = re.compile(r'^(\d+)\s+(\d+\.\d+)\s+(.*)')
+helper, mk_start, mk_end, daemon, mk_pid = None, None, None, None, None
+for line in open(sys.argv[1], errors='replace'):
+    m = line_re.match(line)
+    if not m:
+        continue
+    pid, when, rest = m.group(1), int(float(m.group(2)) * 1e6), m.group(3)
+    if rest.startswith('execve(') and rest.rstrip().endswith('= 0'):
+        prog = rest.split(',')[0].split('/')[-1].strip('"')
+        if prog == sys.argv[2] and helper is None:
+            helper = when
+        elif prog == 'ceph-osd' and '"--mkfs"' in rest:
+            if mk_start is None:
+                mk_start, mk_pid = when, pid
+        elif prog == 'ceph-osd':
+            daemon = when
+    elif rest.startswith('+++ ') and pid == mk_pid and mk_end is None:
+        mk_end = when
+print(' '.join(str(x if x is not None else -1) for x in (helper, mk_start, mk_end, daemon)))
+PY
+}
