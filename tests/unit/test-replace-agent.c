@@ -91,8 +91,10 @@ static int f_write(const char *dir, const RemovalEntry *e) {
 
 static int f_remove(const char *dir, int id) {
         for (int i = 0; i < 4; i++)
-                if (fake.present[i] && fake.journal[i].osd_id == id)
+                if (fake.present[i] && fake.journal[i].osd_id == id) {
+                        removal_entry_done(&fake.journal[i]);
                         fake.present[i] = false;
+                }
         fake.removed[fake.n_removed++] = id;
         return 0;
 }
@@ -127,6 +129,8 @@ static const AgentReplaceOps ops = {
 };
 
 static void reserve(int slot, int id, RemovalStep step, bool replace, const char *by_path, const char *old) {
+        if (fake.present[slot])
+                removal_entry_done(&fake.journal[slot]);
         fake.journal[slot] = (RemovalEntry) { .osd_id = id, .step = step, .replace = replace,
                                               .by_path = dup0(by_path), .block.stable_id = dup0(old) };
         fake.present[slot] = true;
