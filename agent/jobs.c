@@ -3,6 +3,7 @@
  * (common/spawn.h) watched from the agent's zloop, whose JSON progress lines become JobUpdate
  * messages. */
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,29 @@ static void emit_done(JobRunner *jr, const char *error, int osd_id, const char *
         jr->cb(&u, jr->userdata);
 }
 
+/* Where a finished job's time went, from its result's "steps" (name, usec): one log line, so
+ * that a slow prepare says which step was slow. */
+static void log_steps(const JobRunner *jr, json_object *result) {
+        char buf[512];
+        size_t n = 0;
+        json_object *steps;
+
+        if (!json_object_object_get_ex(result, "steps", &steps) || !json_object_is_type(steps, json_type_array))
+                return;
+        buf[0] = 0;
+        for (size_t i = 0; i < json_object_array_length(steps) && n < sizeof buf; i++) {
+                json_object *s = json_object_array_get_idx(steps, i), *usec;
+                const char *name = get_str(s, "name");
+
+                if (!name || !json_object_object_get_ex(s, "usec", &usec))
+                        continue;
+                n += (size_t) snprintf(buf + n, sizeof buf - n, "%s%s %.1f ms", n > 0 ? ", " : "", name,
+                                       (double) json_object_get_int64(usec) / 1000.0);
+        }
+        if (buf[0])
+                log_info("Job %" PRIu64 ": steps: %s.", jr->current.command_id, buf);
+}
+
 static void handle_line(JobRunner *jr, const char *line) {
         json_object *o = json_tokener_parse(line);
 
@@ -96,6 +120,7 @@ static void handle_line(JobRunner *jr, const char *line) {
          * lines before it are progress. */
         if (json_object_object_get_ex(o, "result", NULL)) {
                 const char *error = get_str(o, "error");
+                log_steps(jr, o);
                 emit_done(jr, error, error ? -1 : get_int(o, "osd_id", -1), get_str(o, "device"),
                           get_str(o, "osd_uuid"), get_bool(o, "already_prepared"), get_str(o, "message"));
         } else if (get_str(o, "step")) {

@@ -57,22 +57,45 @@ print(int(total) if total is not None else -1)
 PY
 }
 
-# osd_active_us LOG: the time (us since the epoch) of the last "state: booting -> active" in
-# an OSD's log, the moment the OSD saw itself up in the osd map; -1 when there is none.
-osd_active_us() {
+# osd_boot_us LOG: the daemon's boot in an OSD's log, as "START ACTIVE" (us since the epoch):
+# START is the last "ceph version ..., process ceph-osd" line (the daemon's first; mkfs writes
+# one too, earlier), ACTIVE the last "state: booting -> active", the moment the OSD saw itself
+# up in the osd map; -1 for each one missing.
+osd_boot_us() {
         python3 - "$1" <<'PY'
 import re, sys, datetime
-pat = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d{4}) .*state: booting -> active')
+stamp = r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d{4}) '
+start_re = re.compile(stamp + r'.*ceph version .* process ceph-osd')
+active_re = re.compile(stamp + r'.*state: booting -> active')
+start = active = None
+for line in open(sys.argv[1], errors='replace'):
+    m = start_re.match(line)
+    if m:
+        start = m.group(1)
+    m = active_re.match(line)
+    if m:
+        active = m.group(1)
+def us(s):
+    return -1 if s is None else int(datetime.datetime.strptime(s, '%Y-%m-%dT%H:%M:%S.%f%z').timestamp() * 1e6)
+print(us(start), us(active))
+PY
+}
+
+# job_steps_usec LOG STEP...: from the agent's log, the last job's step timings ("Job N:
+# steps: plan 12.3 ms, lock ..."), summed over the steps named, in us; -1 when there is none.
+job_steps_usec() {
+        python3 - "$@" <<'PY'
+import re, sys
 last = None
 for line in open(sys.argv[1], errors='replace'):
-    m = pat.match(line)
+    m = re.search(r'Job \d+: steps: (.*)\.$', line.rstrip())
     if m:
         last = m.group(1)
 if last is None:
     print(-1)
 else:
-    t = datetime.datetime.strptime(last, '%Y-%m-%dT%H:%M:%S.%f%z')
-    print(int(t.timestamp() * 1e6))
+    steps = dict((n, float(v)) for n, v in re.findall(r'([\w-]+) ([\d.]+) ms', last))
+    print(int(sum(steps.get(n, 0) for n in sys.argv[2:]) * 1000))
 PY
 }
 
