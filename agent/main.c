@@ -204,7 +204,7 @@ static void replace_load(Agent *a) {
 
         if (!a->replace)
                 return;
-        r = agent_replace_load(a->replace);
+        r = agent_replace_load(a->replace, now_usec());
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "The removal journal could not be read; keeping the reserved ids known: %m");
 }

@@ -134,7 +134,24 @@ static void say(Reservation *x, int level, const char *fmt, ...) {
         x->said = TAKE_PTR(text);
 }
 
-int agent_replace_load(AgentReplace *r) {
+/* After a failed attempt (or, at start, one the journal says failed): back off, and destroy
+ * the id again. The attempt may have got as far as `osd new`: the id exists again, and the
+ * next attempt would be refused unless it is destroyed once more; an agent stopped between
+ * the failure and that step does it when it starts (the step is idempotent). */
+static void after_failure(AgentReplace *r, Reservation *x, uint64_t now) {
+        int q;
+
+        x->retry_after = now + AGENT_REPLACE_RETRY_USEC;
+        set_state(x, STATE_FAILED);
+        if (!r->ops.redestroy)
+                return;
+        q = r->ops.redestroy(r->next_id++, x->e.osd_id, r->ops.userdata);
+        if (q < 0)
+                log_warning_errno(q, "Reserved osd.%d: it could not be destroyed again after the failed attempt (%m); "
+                                  "the next attempt may be refused.", x->e.osd_id);
+}
+
+int agent_replace_load(AgentReplace *r, uint64_t now) {
         _cleanup_free_ int *ids = NULL;
         Reservation *v;
         size_t n_ids = 0, k = 0;
@@ -179,6 +196,8 @@ int agent_replace_load(AgentReplace *r) {
                         v[k].since_usec = e.updated_usec > 0 ? e.updated_usec : now_realtime_usec();
                         log_info("osd.%d is reserved for the disk in slot %s (it was on %s; %s).", e.osd_id,
                                  strnone(e.by_path), strnone(e.block.stable_id), strnone(layout));
+                        if (v[k].state == STATE_FAILED)
+                                after_failure(r, &v[k], now);
                         k++;
                 }
         }
@@ -501,22 +520,13 @@ void agent_replace_job_update(AgentReplace *r, const Castle__JobUpdate *u, uint6
         free(x->e.replacement_error);
         x->e.replacement_error = strdup(!isempty(u->error) ? u->error : "the job made another OSD id");
         x->e.updated_usec = now_realtime_usec();
-        x->retry_after = now + AGENT_REPLACE_RETRY_USEC;
-        set_state(x, STATE_FAILED);
         log_error("Reserved osd.%d: job %" PRIu64 " failed: %s; the id stays reserved, trying again in %u min.",
                   x->e.osd_id, u->command_id, strnone(x->e.replacement_error),
                   (unsigned) (AGENT_REPLACE_RETRY_USEC / 60000000));
         q = r->ops.write(r->state_dir, &x->e);
         if (q < 0)
                 log_warning_errno(q, "Reserved osd.%d: its journal entry could not be written: %m", x->e.osd_id);
-        /* The attempt may have got as far as `osd new`: the id exists again, and the next
-         * attempt would be refused unless it is destroyed once more. */
-        if (r->ops.redestroy) {
-                q = r->ops.redestroy(r->next_id++, x->e.osd_id, r->ops.userdata);
-                if (q < 0)
-                        log_warning_errno(q, "Reserved osd.%d: it could not be destroyed again after the failed "
-                                          "attempt (%m); the next attempt may be refused.", x->e.osd_id);
-        }
+        after_failure(r, x, now);
 }
 
 int agent_replace_publish(AgentReplace *r, OsdReport *report) {

@@ -52,9 +52,10 @@ AgentReplace *agent_replace_free(AgentReplace *r);
 void agent_replace_set_settle(AgentReplace *r, uint64_t settle_usec);
 
 /* Reads the journal again: the reservations are its finished entries with replace set. A
- * reservation that stays keeps its job, back-off and settle state. < 0 when the directory
- * could not be listed (the reservations held stay). */
-int agent_replace_load(AgentReplace *r);
+ * reservation that stays keeps its job, back-off and settle state. One newly read whose last
+ * attempt failed (an agent restarted since) is destroyed again (redestroy) and backs off from
+ * now. < 0 when the directory could not be listed (the reservations held stay). */
+int agent_replace_load(AgentReplace *r, uint64_t now);
 /* The node's devices changed (kept by reference until the next report; NULL: none). */
 void agent_replace_report(AgentReplace *r, const Report *report);
 /* Prepares a settled disk in a reserved slot (or the disk the operator gave, after a back-off).

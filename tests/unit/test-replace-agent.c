@@ -3,7 +3,8 @@
  * fake job queue: only finished removals with replace are reservations; a disk in the reserved
  * slot is prepared with the id once it settled, in the recorded layout; a disk in another slot
  * and the old disk are left alone; a success ends the reservation, a failure keeps it with the
- * error and backs off; the operator's give checks the id and the device. */
+ * error and backs off (also across an agent restart, destroying the id again); the
+ * operator's give checks the id and the device. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -185,12 +186,16 @@ static int setup(void **state) {
         return 0;
 }
 
-static AgentReplace *watch(void) {
+static AgentReplace *watch_at(uint64_t now) {
         AgentReplace *r = NULL;
 
         assert_int_equal(agent_replace_new(&ops, "/state", SETTLE, &r), 0);
-        assert_int_equal(agent_replace_load(r), 0);
+        assert_int_equal(agent_replace_load(r, now), 0);
         return r;
+}
+
+static AgentReplace *watch(void) {
+        return watch_at(0);
 }
 
 /* Only a finished removal with replace reserves its id. */
@@ -293,6 +298,36 @@ static void test_slot(void **state) {
         report_free(rep);
 }
 
+/* An agent that stopped after a failed attempt, before it destroyed the id again: when it
+ * starts, the id is destroyed again at once and the next attempt waits for the back-off. */
+static void test_failed_before_restart(void **state) {
+        Report *rep;
+        AgentReplace *r;
+        uint64_t t = 1000 * SEC;
+
+        reserve(0, 3, REMOVAL_DONE, true, SLOT, "old-disk");
+        fake.journal[0].replacement = strdup("new-disk");
+        fake.journal[0].replacement_error = strdup("mkfs failed");
+        r = watch_at(t);
+        assert_int_equal(fake.n_redestroyed, 1);
+        assert_int_equal(fake.redestroyed[0], 3);
+        assert_true(fake.redestroy_ids[0] >= AGENT_REPLACE_COMMAND_BASE);
+        /* read again (after a scan, a job): not destroyed again */
+        assert_int_equal(agent_replace_load(r, t + SEC), 0);
+        assert_int_equal(fake.n_redestroyed, 1);
+        rep = report_of((Dev[]) { { "new-disk", "sdb", SLOT, true } }, 1);
+        agent_replace_report(r, rep);
+        agent_replace_reconcile(r, t);
+        agent_replace_reconcile(r, t + SETTLE);
+        assert_int_equal(fake.n_submitted, 0);
+        agent_replace_reconcile(r, t + AGENT_REPLACE_RETRY_USEC);
+        assert_int_equal(fake.n_submitted, 1);
+        assert_int_equal(fake.osd_id[0], 3);
+        assert_string_equal(fake.device[0], "new-disk");
+        agent_replace_free(r);
+        report_free(rep);
+}
+
 /* An LVM OSD comes back as LVM with its DB of the same size on the same device, encrypted. */
 static void test_lvm_layout(void **state) {
         Report *rep;
@@ -355,6 +390,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_reservations, setup),
                 cmocka_unit_test_setup(test_slot, setup),
+                cmocka_unit_test_setup(test_failed_before_restart, setup),
                 cmocka_unit_test_setup(test_lvm_layout, setup),
                 cmocka_unit_test_setup(test_give, setup),
         };
