@@ -299,24 +299,6 @@ static int select_devices(const ScanResult *scan, const Args *a, Device ***ret, 
         return 0;
 }
 
-/* Every disk's health, one after the other: each read has its own deadline. */
-static int read_health(DeviceList *all, const char *sysroot, uint64_t timeout_usec) {
-        for (size_t i = 0; i < all->n; i++) {
-                Device *d = all->items[i];
-                int r;
-
-                if (!health_applies(d))
-                        continue;
-                r = health_read_device(d, sysroot, timeout_usec, &d->health);
-                if (r < 0)
-                        return r;
-                if (d->health->error)
-                        log_debug("%s: %s", d->kname, d->health->error);
-        }
-        verdict_apply_health(all);
-        return 0;
-}
-
 static int inventory(int argc, char *argv[]) {
         _cleanup_(scan_result_freep) ScanResult *scan = NULL;
         _cleanup_free_ Device **sel = NULL;
@@ -350,7 +332,9 @@ static int inventory(int argc, char *argv[]) {
                 log_warning("LVM report %s; LVM facts are missing.", scan->lvm_status);
 
         if (a.health) {
-                r = read_health(scan->devices, a.scan.sysroot, a.health_timeout_usec);
+                r = health_read_disks(scan->devices, NULL, 0, a.scan.sysroot, a.health_timeout_usec);
+                if (r >= 0)
+                        verdict_apply_health(scan->devices);
                 if (r < 0) {
                         log_oom();
                         r = 1;

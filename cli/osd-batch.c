@@ -12,7 +12,10 @@
 #include "common/log.h"
 #include "common/size.h"
 #include "common/strv.h"
+#include "discovery/health.h"
+#include "discovery/verdict.h"
 #include "osd-prep/batch.h"
+#include "osd-prep/target.h"
 
 static void help_batch(FILE *f) {
         fprintf(f,
@@ -229,6 +232,28 @@ static int batch_option(OsdArgs *a, int c, void *userdata) {
         }
 }
 
+/* The health of the disks the batch names, read now (the scan reads none): a failing disk
+ * is not available, and refuses the batch like any other reason. */
+static int read_named_health(DeviceList *all, const BatchRequest *req, const char *sysroot) {
+        char *const *lists[] = { req->devices, req->db_devices, req->wal_devices };
+        size_t n = 0, k = 0;
+        int r;
+
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++)
+                n += strv_length(lists[l]);
+        _cleanup_free_ const Device **named = calloc(n + 1, sizeof *named);
+        if (!named)
+                return -ENOMEM;
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++)
+                STRV_FOREACH(name, lists[l])
+                        named[k++] = target_find(all, *name); /* NULL: the plan says it is missing */
+        r = health_read_disks(all, named, k, sysroot, 0);
+        if (r < 0)
+                return r;
+        verdict_apply_health(all);
+        return 0;
+}
+
 int osdcli_batch(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "db-devices", required_argument, NULL, ARG_DB_DEVICES },
@@ -292,6 +317,9 @@ int osdcli_batch(int argc, char *argv[]) {
                         print_progress_result("cannot scan the devices", NULL, NULL);
                 return log_error_errno(r, "Cannot scan the devices: %m"), 1;
         }
+        r = read_named_health(scan->devices, &req, a.ctx.scan.sysroot);
+        if (r < 0)
+                return log_oom(), 1;
         r = batch_plan(scan->devices, &req, &plan, &err);
         if (r < 0) {
                 log_error("%s", strempty(err));

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "common/spawn.h"
 #include "common/strv.h"
@@ -515,4 +516,38 @@ int health_read_device(const Device *d, const char *sysroot, uint64_t timeout_us
                 o.node = node;
         }
         return health_read(&o, ret);
+}
+
+static int read_disk(Device *d, const char *sysroot, uint64_t timeout_usec) {
+        int r;
+
+        if (d->health || !health_applies(d))
+                return 0;
+        r = health_read_device(d, sysroot, timeout_usec, &d->health);
+        if (r < 0)
+                return r;
+        if (d->health->error)
+                log_debug("%s: %s", d->kname, d->health->error);
+        return 0;
+}
+
+int health_read_disks(DeviceList *all, const Device *const *devices, size_t n_devices, const char *sysroot,
+                      uint64_t timeout_usec) {
+        int r = 0;
+
+        if (!devices) {
+                for (size_t i = 0; r >= 0 && i < all->n; i++)
+                        r = read_disk(all->items[i], sysroot, timeout_usec);
+                return r;
+        }
+        for (size_t i = 0; r >= 0 && i < n_devices; i++) {
+                Device *disk;
+
+                if (!devices[i])
+                        continue;
+                disk = device_list_find(all, devices[i]->parent ?: devices[i]->kname);
+                if (disk)
+                        r = read_disk(disk, sysroot, timeout_usec);
+        }
+        return r;
 }

@@ -17,6 +17,7 @@
 #include "common/timeutil.h"
 #include "common/uuid.h"
 #include "discovery/bluestore.h"
+#include "discovery/health.h"
 #include "discovery/verdict.h"
 #include "osd-prep/cephx.h"
 #include "osd-prep/crypt.h"
@@ -393,6 +394,16 @@ static int plan(Run *run, ScanResult **ret_scan, const Device **ret) {
                         return -ENOMEM;
                 run->planned[t] = v;
         }
+        /* A failing disk never gets a new OSD: the scan reads no health (the agent reads it on
+         * its own schedule), so the disks this OSD would be written on are read now. */
+        progress(run, "plan", 5, "reading the health of the disks");
+        r = health_read_disks(scan->devices, run->planned, _VOLUME_MAX, run->c->scan.sysroot, 0);
+        if (r < 0)
+                return r;
+        verdict_apply_health(scan->devices);
+        res->available = d->available;
+        strv_free(res->reasons);
+        res->reasons = reason_strings(d->reasons);
         *ret = d;
         *ret_scan = TAKE_PTR(scan);
         return 0;
