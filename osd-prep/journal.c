@@ -14,6 +14,7 @@
 #include "common/macro.h"
 #include "common/strv.h"
 #include "osd-prep/journal.h"
+#include "osd-prep/jsonfield.h"
 
 #define JOURNAL_MAX_SIZE 16384
 
@@ -77,11 +78,6 @@ static char *entry_path(const char *state_dir, const char *uuid) {
         return asprintf(&p, "%s/prepare/%s.json", state_dir, uuid) < 0 ? NULL : p;
 }
 
-static void add_string(json_object *o, const char *key, const char *v) {
-        if (v)
-                json_object_object_add(o, key, json_object_new_string(v));
-}
-
 int journal_write(const char *state_dir, const JournalEntry *e) {
         _cleanup_free_ char *dir = journal_dir(state_dir), *path = entry_path(state_dir, e->uuid);
         const char *s;
@@ -96,30 +92,30 @@ int journal_write(const char *state_dir, const JournalEntry *e) {
         o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
-        add_string(o, "uuid", e->uuid);
-        add_string(o, "secret", e->secret);
-        add_string(o, "stable_id", e->stable_id);
-        add_string(o, "device", e->device);
-        add_string(o, "cluster", e->cluster);
-        add_string(o, "cluster_fsid", e->cluster_fsid);
-        add_string(o, "crush_device_class", e->crush_class);
+        jsonfield_add_string(o, "uuid", e->uuid);
+        jsonfield_add_string(o, "secret", e->secret);
+        jsonfield_add_string(o, "stable_id", e->stable_id);
+        jsonfield_add_string(o, "device", e->device);
+        jsonfield_add_string(o, "cluster", e->cluster);
+        jsonfield_add_string(o, "cluster_fsid", e->cluster_fsid);
+        jsonfield_add_string(o, "crush_device_class", e->crush_class);
         json_object_object_add(o, "osd_id", json_object_new_int(e->osd_id));
         json_object_object_add(o, "reused_id", json_object_new_boolean(e->reused_id));
-        add_string(o, "step", journal_step_to_string(e->step));
+        jsonfield_add_string(o, "step", journal_step_to_string(e->step));
         if (e->lvm) {
                 json_object *vols = json_object_new_object();
 
                 json_object_object_add(o, "mode", json_object_new_string("lvm"));
                 json_object_object_add(o, "encrypted", json_object_new_boolean(e->encrypted));
-                add_string(o, "lockbox", e->lockbox);
+                jsonfield_add_string(o, "lockbox", e->lockbox);
                 for (VolumeType t = 0; vols && t < _VOLUME_MAX; t++) {
                         json_object *v;
                         if (!e->vol[t].stable_id)
                                 continue;
                         v = json_object_new_object();
-                        add_string(v, "stable_id", e->vol[t].stable_id);
-                        add_string(v, "vg", e->vol[t].vg);
-                        add_string(v, "lv", e->vol[t].lv);
+                        jsonfield_add_string(v, "stable_id", e->vol[t].stable_id);
+                        jsonfield_add_string(v, "vg", e->vol[t].vg);
+                        jsonfield_add_string(v, "lv", e->vol[t].lv);
                         json_object_object_add(v, "vg_ours", json_object_new_boolean(e->vol[t].vg_ours));
                         json_object_object_add(vols, volume_types[t], v);
                 }
@@ -145,57 +141,60 @@ int journal_remove(const char *state_dir, const char *uuid) {
         return 0;
 }
 
-static char *dup_string(json_object *o, const char *key) {
-        json_object *v;
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return strdup(json_object_get_string(v));
-}
-
 static int entry_parse(const char *text, JournalEntry *ret) {
         JournalEntry e = { .osd_id = -1 };
         _cleanup_free_ char *step = NULL;
         json_object *o, *v;
+        int r;
 
         o = json_tokener_parse(text);
         if (!o || !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return -EBADMSG;
         }
-        e.uuid = dup_string(o, "uuid");
-        e.secret = dup_string(o, "secret");
-        e.stable_id = dup_string(o, "stable_id");
-        e.device = dup_string(o, "device");
-        e.cluster = dup_string(o, "cluster");
-        e.cluster_fsid = dup_string(o, "cluster_fsid");
-        e.crush_class = dup_string(o, "crush_device_class");
+        r = jsonfield_dup_string(o, "uuid", &e.uuid);
+        if (r >= 0)
+                r = jsonfield_dup_string(o, "secret", &e.secret);
+        if (r >= 0)
+                r = jsonfield_dup_string(o, "stable_id", &e.stable_id);
+        if (r >= 0)
+                r = jsonfield_dup_string(o, "device", &e.device);
+        if (r >= 0)
+                r = jsonfield_dup_string(o, "cluster", &e.cluster);
+        if (r >= 0)
+                r = jsonfield_dup_string(o, "cluster_fsid", &e.cluster_fsid);
+        if (r >= 0)
+                r = jsonfield_dup_string(o, "crush_device_class", &e.crush_class);
+        if (r >= 0)
+                r = jsonfield_dup_string(o, "step", &step);
         if (json_object_object_get_ex(o, "osd_id", &v))
                 e.osd_id = json_object_get_int(v);
-        if (json_object_object_get_ex(o, "reused_id", &v))
-                e.reused_id = json_object_get_boolean(v);
-        step = dup_string(o, "step");
+        e.reused_id = jsonfield_get_bool(o, "reused_id");
         e.step = journal_step_from_string(step);
-        if (json_object_object_get_ex(o, "mode", &v) && streq_ptr(json_object_get_string(v), "lvm")) {
+        if (r >= 0 && json_object_object_get_ex(o, "mode", &v) && streq_ptr(json_object_get_string(v), "lvm")) {
                 json_object *vols;
 
                 e.lvm = true;
-                if (json_object_object_get_ex(o, "encrypted", &v))
-                        e.encrypted = json_object_get_boolean(v);
-                e.lockbox = dup_string(o, "lockbox");
+                e.encrypted = jsonfield_get_bool(o, "encrypted");
+                r = jsonfield_dup_string(o, "lockbox", &e.lockbox);
                 if (json_object_object_get_ex(o, "volumes", &vols) && json_object_is_type(vols, json_type_object))
-                        for (VolumeType t = 0; t < _VOLUME_MAX; t++) {
+                        for (VolumeType t = 0; r >= 0 && t < _VOLUME_MAX; t++) {
                                 if (!json_object_object_get_ex(vols, volume_types[t], &v))
                                         continue;
-                                e.vol[t].stable_id = dup_string(v, "stable_id");
-                                e.vol[t].vg = dup_string(v, "vg");
-                                e.vol[t].lv = dup_string(v, "lv");
-                                json_object *b;
-                                if (json_object_object_get_ex(v, "vg_ours", &b))
-                                        e.vol[t].vg_ours = json_object_get_boolean(b);
+                                r = jsonfield_dup_string(v, "stable_id", &e.vol[t].stable_id);
+                                if (r >= 0)
+                                        r = jsonfield_dup_string(v, "vg", &e.vol[t].vg);
+                                if (r >= 0)
+                                        r = jsonfield_dup_string(v, "lv", &e.vol[t].lv);
+                                e.vol[t].vg_ours = jsonfield_get_bool(v, "vg_ours");
                         }
         }
         json_object_put(o);
-        if (!e.uuid || !e.secret || !e.stable_id || e.step == STEP_NONE ||
+        if (r == -ENOMEM) {
+                journal_entry_done(&e);
+                return r;
+        }
+        if (r < 0 || !e.uuid || !e.secret || !e.stable_id || e.step == STEP_NONE ||
             (e.lvm && (!e.vol[VOLUME_BLOCK].vg || !e.vol[VOLUME_BLOCK].lv || (e.encrypted && !e.lockbox)))) {
                 journal_entry_done(&e);
                 return -EBADMSG;

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/strv.h"
+#include "osd-prep/jsonfield.h"
 #include "osd-prep/removal.h"
 
 #define REMOVAL_MAX_SIZE 16384
@@ -72,19 +73,15 @@ static char *entry_path(const char *state_dir, int osd_id) {
         return asprintf(&p, "%s/remove/%d.json", state_dir, osd_id) < 0 ? NULL : p;
 }
 
-static void add_string(json_object *o, const char *key, const char *v) {
-        if (v)
-                json_object_object_add(o, key, json_object_new_string(v));
-}
 
 static json_object *volume_to_json(const RemovalVolume *v) {
         json_object *o = json_object_new_object();
 
         if (!o)
                 return NULL;
-        add_string(o, "stable_id", v->stable_id);
-        add_string(o, "vg", v->vg);
-        add_string(o, "lv", v->lv);
+        jsonfield_add_string(o, "stable_id", v->stable_id);
+        jsonfield_add_string(o, "vg", v->vg);
+        jsonfield_add_string(o, "lv", v->lv);
         json_object_object_add(o, "size", json_object_new_int64((int64_t) v->size));
         return o;
 }
@@ -107,28 +104,28 @@ int removal_write(const char *state_dir, const RemovalEntry *e) {
         if (!o)
                 return -ENOMEM;
         json_object_object_add(o, "osd_id", json_object_new_int(e->osd_id));
-        add_string(o, "osd_uuid", e->osd_uuid);
-        add_string(o, "cluster_fsid", e->cluster_fsid);
-        add_string(o, "step", removal_step_to_string(e->step));
+        jsonfield_add_string(o, "osd_uuid", e->osd_uuid);
+        jsonfield_add_string(o, "cluster_fsid", e->cluster_fsid);
+        jsonfield_add_string(o, "step", removal_step_to_string(e->step));
         json_object_object_add(o, "replace", json_object_new_boolean(e->replace));
         json_object_object_add(o, "zap", json_object_new_boolean(e->zap));
         json_object_object_add(o, "force", json_object_new_boolean(e->force));
         json_object_object_add(o, "command_id", json_object_new_int64((int64_t) e->command_id));
         json_object_object_add(o, "started_usec", json_object_new_int64(e->started_usec));
         json_object_object_add(o, "updated_usec", json_object_new_int64(e->updated_usec));
-        add_string(o, "error", e->error);
+        jsonfield_add_string(o, "error", e->error);
         json_object_object_add(o, "mode", json_object_new_string(e->lvm ? "lvm" : "raw"));
         json_object_object_add(o, "encrypted", json_object_new_boolean(e->encrypted));
-        add_string(o, "crush_device_class", e->crush_device_class);
-        add_string(o, "by_path", e->by_path);
+        jsonfield_add_string(o, "crush_device_class", e->crush_device_class);
+        jsonfield_add_string(o, "by_path", e->by_path);
         if (e->block.stable_id)
                 json_object_object_add(o, "block", volume_to_json(&e->block));
         if (e->db.stable_id)
                 json_object_object_add(o, "db", volume_to_json(&e->db));
         if (e->wal.stable_id)
                 json_object_object_add(o, "wal", volume_to_json(&e->wal));
-        add_string(o, "replacement", e->replacement);
-        add_string(o, "replacement_error", e->replacement_error);
+        jsonfield_add_string(o, "replacement", e->replacement);
+        jsonfield_add_string(o, "replacement_error", e->replacement_error);
         json_object_object_add(o, "pgs_left", json_object_new_int(e->pgs_left));
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
         r = s ? write_file_atomic(path, s, strlen(s), 0600) : -ENOMEM;
@@ -150,29 +147,8 @@ int removal_remove(const char *state_dir, int osd_id) {
         return 0;
 }
 
-static int dup_string(json_object *o, const char *key, char **ret) {
-        json_object *v;
 
-        *ret = NULL;
-        if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-                return 0;
-        if (!json_object_is_type(v, json_type_string))
-                return -EBADMSG;
-        *ret = strdup(json_object_get_string(v));
-        return *ret ? 0 : -ENOMEM;
-}
 
-static bool get_bool(json_object *o, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_boolean) &&
-               json_object_get_boolean(v);
-}
-
-static int64_t get_int64(json_object *o, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int)
-                       ? json_object_get_int64(v) : 0;
-}
 
 static int volume_parse(json_object *o, const char *key, RemovalVolume *ret) {
         json_object *v;
@@ -183,14 +159,14 @@ static int volume_parse(json_object *o, const char *key, RemovalVolume *ret) {
                 return 0;
         if (!json_object_is_type(v, json_type_object))
                 return -EBADMSG;
-        r = dup_string(v, "stable_id", &ret->stable_id);
+        r = jsonfield_dup_string(v, "stable_id", &ret->stable_id);
         if (r >= 0)
-                r = dup_string(v, "vg", &ret->vg);
+                r = jsonfield_dup_string(v, "vg", &ret->vg);
         if (r >= 0)
-                r = dup_string(v, "lv", &ret->lv);
+                r = jsonfield_dup_string(v, "lv", &ret->lv);
         if (r < 0)
                 return r;
-        size = get_int64(v, "size");
+        size = jsonfield_get_int64(v, "size");
         if (size < 0)
                 return -EBADMSG;
         ret->size = (uint64_t) size;
@@ -210,37 +186,37 @@ static int entry_parse(const char *text, int want_id, RemovalEntry *ret) {
         }
         if (json_object_object_get_ex(o, "osd_id", &v) && json_object_is_type(v, json_type_int))
                 e.osd_id = json_object_get_int(v);
-        r = dup_string(o, "osd_uuid", &e.osd_uuid);
+        r = jsonfield_dup_string(o, "osd_uuid", &e.osd_uuid);
         if (r >= 0)
-                r = dup_string(o, "cluster_fsid", &e.cluster_fsid);
+                r = jsonfield_dup_string(o, "cluster_fsid", &e.cluster_fsid);
         if (r >= 0)
-                r = dup_string(o, "step", &step);
+                r = jsonfield_dup_string(o, "step", &step);
         if (r >= 0)
-                r = dup_string(o, "error", &e.error);
+                r = jsonfield_dup_string(o, "error", &e.error);
         if (r >= 0)
-                r = dup_string(o, "mode", &mode);
+                r = jsonfield_dup_string(o, "mode", &mode);
         if (r >= 0)
-                r = dup_string(o, "crush_device_class", &e.crush_device_class);
+                r = jsonfield_dup_string(o, "crush_device_class", &e.crush_device_class);
         if (r >= 0)
-                r = dup_string(o, "by_path", &e.by_path);
+                r = jsonfield_dup_string(o, "by_path", &e.by_path);
         if (r >= 0)
-                r = dup_string(o, "replacement", &e.replacement);
+                r = jsonfield_dup_string(o, "replacement", &e.replacement);
         if (r >= 0)
-                r = dup_string(o, "replacement_error", &e.replacement_error);
+                r = jsonfield_dup_string(o, "replacement_error", &e.replacement_error);
         if (r >= 0)
                 r = volume_parse(o, "block", &e.block);
         if (r >= 0)
                 r = volume_parse(o, "db", &e.db);
         if (r >= 0)
                 r = volume_parse(o, "wal", &e.wal);
-        e.replace = get_bool(o, "replace");
-        e.zap = get_bool(o, "zap");
-        e.force = get_bool(o, "force");
-        e.encrypted = get_bool(o, "encrypted");
-        e.command_id = (uint64_t) get_int64(o, "command_id");
-        e.started_usec = get_int64(o, "started_usec");
-        e.updated_usec = get_int64(o, "updated_usec");
-        e.pgs_left = json_object_object_get_ex(o, "pgs_left", &v) ? (int) get_int64(o, "pgs_left") : -1;
+        e.replace = jsonfield_get_bool(o, "replace");
+        e.zap = jsonfield_get_bool(o, "zap");
+        e.force = jsonfield_get_bool(o, "force");
+        e.encrypted = jsonfield_get_bool(o, "encrypted");
+        e.command_id = (uint64_t) jsonfield_get_int64(o, "command_id");
+        e.started_usec = jsonfield_get_int64(o, "started_usec");
+        e.updated_usec = jsonfield_get_int64(o, "updated_usec");
+        e.pgs_left = json_object_object_get_ex(o, "pgs_left", &v) ? (int) jsonfield_get_int64(o, "pgs_left") : -1;
         json_object_put(o);
         if (r < 0)
                 return r;
