@@ -10,13 +10,12 @@
 # device-mapper: they are the VM tier's.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ceph.sh"
+source "$(dirname "$0")/fleet.sh"
 
 require_root
 require_ceph
 require_cmd losetup udevadm jq blkid mkfs.ext4
 BUILD=$(dirname "$CASTLECTL")
-AGENT=$BUILD/castle-agent
-COORD=$BUILD/castle-coordinator
 for b in "$CASTLECTL" "$BUILD/castlectl-osd" "$AGENT" "$COORD"; do [ -x "$b" ] || skip "$b is not built"; done
 ensure_udevd
 setup_work
@@ -24,34 +23,15 @@ ceph_start || { fail "the test cluster did not start"; exit 1; }
 
 BASE=$(free_loop_base 10) || skip "no block of 10 free loop device numbers between 200 and 999"
 L=$((BASE / 10)) # loop${L}0..loop${L}9
-port=$((20000 + RANDOM % 20000))
-AEP=tcp://127.0.0.1:$port
-QEP=tcp://127.0.0.1:$((port + 1))
-K=$WORK/keys
-mkdir -p "$K" "$WORK/agents.d" "$WORK/clients.d"
-for name in coordinator agent client; do "$CASTLECTL" keygen --dir "$K" "$name" >/dev/null; done
-cp "$K/agent.key" "$WORK/agents.d/"
-cp "$K/client.key" "$WORK/clients.d/"
-stop_daemons() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
-CLEANUP_HOOKS+=(stop_daemons)
+fleet_keys
 
 for i in 0 1 2 3; do attach_at "${L}$i" "$(new_image d$i 10G)"; done
 mkfs.ext4 -q "/dev/loop${L}2" || fail "mkfs.ext4 on /dev/loop${L}2"
 udevadm settle
 
-"$COORD" --config /dev/null --agent-endpoint "$AEP" --query-endpoint "$QEP" --key "$K/coordinator.key" \
-        --agent-keys "$WORK/agents.d" --query-keys "$WORK/clients.d" --database "$WORK/coordinator.db" \
-        --name coord-batch --stale-after 3s --offline-after 60s >>"$WORK/coordinator.log" 2>&1 &
-PIDS+=("$!")
-"$AGENT" --config /dev/null --verbose --node-id node-b --coordinator "$AEP" --key "$K/agent.key" \
-        --coordinator-key "$K/coordinator.key" --allow-loop --filter "^loop${L}[0-9]\$" --heartbeat-interval 1s \
-        --conf "$CEPH_CONF_FILE" --keyring "$CEPH_BOOTSTRAP_KEYRING" --osd-root "$CEPH_DIR/osd" \
-        --state-dir "$WORK/state" --start-mode fork >>"$WORK/agent.log" 2>&1 &
-PIDS+=("$!")
-
-cluster() { "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@"; }
-online() { [ "$(cluster nodes --format json | jq -r 'map(select(.node_id == "node-b"))[0].state')" = online ]; }
-wait_for "node-b is online" online
+fleet_coordinator coord-batch
+fleet_agent node-b "^loop${L}[0-9]\$"
+wait_for "node-b is online" fleet_online node-b
 D0=/dev/loop${L}0 D1=/dev/loop${L}1 FS=/dev/loop${L}2 D3=/dev/loop${L}3
 
 # --- two raw OSDs in one command

@@ -14,13 +14,12 @@
 # the same address) is the VM tier's.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ceph.sh"
+source "$(dirname "$0")/fleet.sh"
 
 require_root
 require_ceph
 require_cmd losetup udevadm jq mkfs.ext4
 BUILD=$(dirname "$CASTLECTL")
-AGENT=$BUILD/castle-agent
-COORD=$BUILD/castle-coordinator
 OSDHELPER=$BUILD/castlectl-osd
 for b in "$CASTLECTL" "$OSDHELPER" "$AGENT" "$COORD"; do [ -x "$b" ] || skip "$b is not built"; done
 ensure_udevd
@@ -29,17 +28,8 @@ ceph_start || { fail "the test cluster did not start"; exit 1; }
 
 BASE=$(free_loop_base 10) || skip "no block of 10 free loop device numbers between 200 and 999"
 L=$((BASE / 10)) # loop${L}0..loop${L}9
-port=$((20000 + RANDOM % 20000))
-AEP=tcp://127.0.0.1:$port
-QEP=tcp://127.0.0.1:$((port + 1))
-K=$WORK/keys
 STATE=$WORK/state
-mkdir -p "$K" "$WORK/agents.d" "$WORK/clients.d"
-for name in coordinator agent client; do "$CASTLECTL" keygen --dir "$K" "$name" >/dev/null; done
-cp "$K/agent.key" "$WORK/agents.d/"
-cp "$K/client.key" "$WORK/clients.d/"
-stop_daemons() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
-CLEANUP_HOOKS+=(stop_daemons)
+fleet_keys
 
 RM_KEYRING=$CEPH_DIR/castle-osd-rm.keyring
 ceph_cmd auth get-or-create client.castle-osd-rm \
@@ -53,22 +43,11 @@ attach_at "${L}1" "$(new_image d1 10G)"
 mkfs.ext4 -q "/dev/loop${L}1" || fail "mkfs.ext4 on /dev/loop${L}1"
 udevadm settle
 
-"$COORD" --config /dev/null --agent-endpoint "$AEP" --query-endpoint "$QEP" --key "$K/coordinator.key" \
-        --agent-keys "$WORK/agents.d" --query-keys "$WORK/clients.d" --database "$WORK/coordinator.db" \
-        --name coord-replace --stale-after 3s --offline-after 60s >>"$WORK/coordinator.log" 2>&1 &
-PIDS+=("$!")
+fleet_coordinator coord-replace
 # The agent's children fail their mkfs once while $WORK/fail-mkfs exists.
-env CASTLE_FAIL=mkfs CASTLE_FAIL_FILE="$WORK/fail-mkfs" \
-"$AGENT" --config /dev/null --verbose --node-id node-r --coordinator "$AEP" --key "$K/agent.key" \
-        --coordinator-key "$K/coordinator.key" --allow-loop --filter "^loop${L}[0-9]\$" --heartbeat-interval 1s \
-        --conf "$CEPH_CONF_FILE" --keyring "$CEPH_BOOTSTRAP_KEYRING" --osd-root "$CEPH_DIR/osd" \
-        --remove-keyring "$RM_KEYRING" --state-dir "$STATE" --start-mode fork --spec-settle 2s \
-        >>"$WORK/agent.log" 2>&1 &
-PIDS+=("$!")
-
-cluster() { "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@"; }
-online() { [ "$(cluster nodes --format json | jq -r 'map(select(.node_id == "node-r"))[0].state')" = online ]; }
-wait_for "node-r is online" online
+FLEET_ENV=(CASTLE_FAIL=mkfs CASTLE_FAIL_FILE="$WORK/fail-mkfs")
+fleet_agent node-r "^loop${L}[0-9]\$" --remove-keyring "$RM_KEYRING" --spec-settle 2s
+wait_for "node-r is online" fleet_online node-r
 D0=/dev/loop${L}0 FS=/dev/loop${L}1 D2=/dev/loop${L}2
 
 # --- one raw OSD

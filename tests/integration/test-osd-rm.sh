@@ -11,13 +11,12 @@
 # destroyed in its CRUSH position and the journal entry as the reservation.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ceph.sh"
+source "$(dirname "$0")/fleet.sh"
 
 require_root
 require_ceph
 require_cmd losetup udevadm jq sha256sum head
 BUILD=$(dirname "$CASTLECTL")
-AGENT=$BUILD/castle-agent
-COORD=$BUILD/castle-coordinator
 for b in "$CASTLECTL" "$BUILD/castlectl-osd" "$AGENT" "$COORD"; do [ -x "$b" ] || skip "$b is not built"; done
 grep -q '^#define CASTLE_FAULT_POINTS 1' "$BUILD/config.h" 2>/dev/null || skip "needs --enable-fault-points"
 ensure_udevd
@@ -76,33 +75,14 @@ read_back() {
 read_back && pass "24 objects written to a pool of size 2" || fail "the objects do not read back before the removal"
 
 # ---- through the coordinator and the agent: kill -9 during the drain, and after the destroy ----
-port=$((20000 + RANDOM % 20000))
-AEP=tcp://127.0.0.1:$port
-QEP=tcp://127.0.0.1:$((port + 1))
-K=$WORK/keys
-mkdir -p "$K" "$WORK/agents.d" "$WORK/clients.d"
-for name in coordinator agent client; do "$CASTLECTL" keygen --dir "$K" "$name" >/dev/null; done
-cp "$K/agent.key" "$WORK/agents.d/"
-cp "$K/client.key" "$WORK/clients.d/"
-stop_daemons() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
-CLEANUP_HOOKS+=(stop_daemons)
-"$COORD" --config /dev/null --agent-endpoint "$AEP" --query-endpoint "$QEP" --key "$K/coordinator.key" \
-        --agent-keys "$WORK/agents.d" --query-keys "$WORK/clients.d" --database "$WORK/coordinator.db" \
-        --name coord-rm --stale-after 3s --offline-after 60s >>"$WORK/coordinator.log" 2>&1 &
-PIDS+=("$!")
+fleet_keys
+fleet_coordinator coord-rm
 # start_agent [VAR=VALUE...]: the agent, with its children's environment (fault points).
 start_agent() {
-        env "$@" "$AGENT" --config /dev/null --verbose --node-id node-rm --coordinator "$AEP" --key "$K/agent.key" \
-                --coordinator-key "$K/coordinator.key" --allow-loop --filter "^loop${L}[0-9]\$" \
-                --heartbeat-interval 1s --conf "$CEPH_CONF_FILE" --keyring "$CEPH_BOOTSTRAP_KEYRING" \
-                --remove-keyring "$RM_KEYRING" --osd-root "$CEPH_DIR/osd" --state-dir "$WORK/state" \
-                --start-mode fork >>"$WORK/agent.log" 2>&1 &
-        AGENT_PID=$!
-        PIDS+=("$AGENT_PID")
+        FLEET_ENV=("$@")
+        fleet_agent node-rm "^loop${L}[0-9]\$" --remove-keyring "$RM_KEYRING"
 }
 kill_agent() { kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true; }
-cluster() { "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@"; }
-online() { [ "$(cluster nodes --format json | jq -r 'map(select(.node_id == "node-rm"))[0].state')" = online ]; }
 stopped_count() { grep -c "osd\.$1: the removal stopped" "$WORK/agent.log"; }
 stopped_at_least() { [ "$(stopped_count "$1")" -ge "$2" ]; }
 step_is() { [ "$(step_of "$1")" = "$2" ]; }
@@ -112,7 +92,7 @@ pgs_shown() {
 }
 
 start_agent CASTLE_FAULT=remove-drain
-wait_for "the agent is online" online
+wait_for "the agent is online" fleet_online node-rm
 if cluster osd rm "$A" --zap >"$WORK/crm.out" 2>"$WORK/crm.err"; then
         pass "cluster osd rm $A --zap: $(cat "$WORK/crm.out")"
 else
@@ -166,6 +146,10 @@ ceph_wait_up "$B" 120 && pass "osd.$B is up again" || fail "osd.$B did not come 
 [ "$(osd_field "$B" in)" = 1 ] || fail "osd.$B is not in after the second cancel"
 
 # ---- --replace: the id stays, destroyed, in its CRUSH position ----
+# --force skips the drain: the OSD left must have peered with it since it came back (while it
+# was stopped, the other served alone, and its PGs would wait for that one to return). A read
+# of every object needs every PG holding one active (no mgr here for `ceph pg stat`).
+WAIT_SECONDS=120 wait_for "every object reads with both OSDs up, before the forced removal" read_back
 parent_before=$(ceph_cmd osd tree -f json | jq -c --argjson id "$C" '[.nodes[] | select(.children // [] | index($id)) | .name]')
 rc=0
 CASTLE_FAULT=remove-out rm_osd "$C" --replace --force >"$WORK/rmC1.out" 2>&1 || rc=$?

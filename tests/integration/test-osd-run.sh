@@ -12,13 +12,12 @@
 # only: LVM and dm-crypt OSDs need device-mapper, the VM tier's.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ceph.sh"
+source "$(dirname "$0")/fleet.sh"
 
 require_root
 require_ceph
 require_cmd losetup udevadm jq
 BUILD=$(dirname "$CASTLECTL")
-AGENT=$BUILD/castle-agent
-COORD=$BUILD/castle-coordinator
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 for b in "$CASTLECTL" "$BUILD/castlectl-osd" "$AGENT" "$COORD"; do [ -x "$b" ] || skip "$b is not built"; done
 ensure_udevd
@@ -34,20 +33,10 @@ OSD_OPTS=(--allow-loop --conf "$CEPH_CONF_FILE" --keyring "$CEPH_BOOTSTRAP_KEYRI
           --state-dir "$WORK/state")
 osdctl() { "$CASTLECTL" osd "$1" "${OSD_OPTS[@]}" "${@:2}"; }
 
-port=$((20000 + RANDOM % 20000))
-AEP=tcp://127.0.0.1:$port
-QEP=tcp://127.0.0.1:$((port + 1))
-K=$WORK/keys
-mkdir -p "$K" "$WORK/agents.d" "$WORK/clients.d"
-for name in coordinator agent client; do "$CASTLECTL" keygen --dir "$K" "$name" >/dev/null; done
-cp "$K/agent.key" "$WORK/agents.d/"
-cp "$K/client.key" "$WORK/clients.d/"
+fleet_keys
 RUN_PID=""
-stop_daemons() {
-        [ -n "$RUN_PID" ] && kill -9 "$RUN_PID" 2>/dev/null
-        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-}
-CLEANUP_HOOKS+=(stop_daemons)
+stop_run() { [ -z "$RUN_PID" ] || kill -9 "$RUN_PID" 2>/dev/null; }
+CLEANUP_HOOKS+=(stop_run)
 
 # --- a raw OSD, not started
 out=$(osdctl prepare --data "$DEV" --start-mode none --format json --progress none) ||
@@ -58,18 +47,9 @@ STABLE=$(jq -r '.stable_id' <<<"$out")
 pgrep -f -- "-i $ID .*$CEPH_CONF_FILE|$CEPH_CONF_FILE.* -i $ID( |\$)" >/dev/null && fail "start mode none started osd.$ID"
 pass "osd.$ID prepared on $DEV ($STABLE), not started"
 
-"$COORD" --config /dev/null --agent-endpoint "$AEP" --query-endpoint "$QEP" --key "$K/coordinator.key" \
-        --agent-keys "$WORK/agents.d" --query-keys "$WORK/clients.d" --database "$WORK/coordinator.db" \
-        --name coord-run --stale-after 3s --offline-after 60s >>"$WORK/coordinator.log" 2>&1 &
-PIDS+=("$!")
-"$AGENT" --config /dev/null --verbose --node-id node-r --coordinator "$AEP" --key "$K/agent.key" \
-        --coordinator-key "$K/coordinator.key" --allow-loop --filter "^loop${L}[0-9]\$" --heartbeat-interval 1s \
-        --conf "$CEPH_CONF_FILE" --keyring "$CEPH_BOOTSTRAP_KEYRING" --osd-root "$CEPH_DIR/osd" \
-        --state-dir "$WORK/state" --start-mode none >>"$WORK/agent.log" 2>&1 &
-PIDS+=("$!")
-cluster() { "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@"; }
-online() { [ "$(cluster nodes --format json | jq -r 'map(select(.node_id == "node-r"))[0].state')" = online ]; }
-wait_for "node-r is online" online
+fleet_coordinator coord-run
+fleet_agent node-r "^loop${L}[0-9]\$" --start-mode none
+wait_for "node-r is online" fleet_online node-r
 # osd_state FIELD: the OSD's field as the coordinator lists it
 osd_field() { cluster osds --format json | jq -r --argjson id "$ID" ".osds[] | select(.osd.osd_id == \$id) | $1"; }
 osd_state_is() { [ "$(osd_field .osd.state)" = "$1" ]; }

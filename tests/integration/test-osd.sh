@@ -9,13 +9,12 @@
 # here: its refusal is a unit test's business, not a gamble with this machine's disk.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ceph.sh"
+source "$(dirname "$0")/fleet.sh"
 
 require_root
 require_ceph
 require_cmd losetup udevadm jq uuidgen python3 mkfs.ext4 sgdisk pvcreate cryptsetup mkswap
 BUILD=$(dirname "$CASTLECTL")
-AGENT=$BUILD/castle-agent
-COORD=$BUILD/castle-coordinator
 for b in "$CASTLECTL" "$BUILD/castlectl-osd" "$AGENT" "$COORD"; do [ -x "$b" ] || skip "$b is not built"; done
 ensure_udevd
 setup_work
@@ -34,24 +33,9 @@ stable_id() { "$CASTLECTL" inventory --allow-loop --format json "$1" | jq -r '.d
 osds_on() { osdctl list --format json | jq --arg s "$1" '[.[] | select(.stable_id == $s and .type == "block")] | length'; }
 
 # ---- three OSDs through the coordinator and the agent ----
-port=$((20000 + RANDOM % 20000))
-AEP=tcp://127.0.0.1:$port
-QEP=tcp://127.0.0.1:$((port + 1))
-K=$WORK/keys
-mkdir -p "$K" "$WORK/agents.d" "$WORK/clients.d"
-for name in coordinator agent client; do "$CASTLECTL" keygen --dir "$K" "$name" >/dev/null; done
-cp "$K/agent.key" "$WORK/agents.d/"
-cp "$K/client.key" "$WORK/clients.d/"
-"$COORD" --config /dev/null --agent-endpoint "$AEP" --query-endpoint "$QEP" --key "$K/coordinator.key" \
-        --agent-keys "$WORK/agents.d" --query-keys "$WORK/clients.d" --database "$WORK/coordinator.db" \
-        >>"$WORK/coordinator.log" 2>&1 &
-PIDS+=("$!")
-"$AGENT" --config /dev/null --verbose --node-id node-1 --coordinator "$AEP" --key "$K/agent.key" \
-        --coordinator-key "$K/coordinator.key" --allow-loop --filter "^loop${P}[0-9]$" --heartbeat-interval 1s --spec-settle 2s \
-        --conf "$CEPH_CONF_FILE" --keyring "$CEPH_BOOTSTRAP_KEYRING" --osd-root "$CEPH_DIR/osd" \
-        --state-dir "$WORK/state" --start-mode fork >>"$WORK/agent.log" 2>&1 &
-PIDS+=("$!")
-cluster() { "$CASTLECTL" cluster --coordinator "$QEP" --server-key "$K/coordinator.key" --key "$K/client.key" "$@"; }
+fleet_keys
+fleet_coordinator coord-osd
+fleet_agent node-1 "^loop${P}[0-9]$" --spec-settle 2s
 
 for i in 0 1 2; do attach_at "${P}$i" "$(new_image "osd$i" 10G)"; done
 udevadm settle
