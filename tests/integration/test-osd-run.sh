@@ -138,6 +138,7 @@ if cluster osd manifests --node node-r --image registry.example/castle:9 >"$WORK
                 $d.spec.template.spec.nodeSelector[\"kubernetes.io/hostname\"] == \$host and
                 $d.spec.template.spec.containers[0].command[0:3] == [\"/usr/sbin/castlectl\", \"osd\", \"run\"] and
                 $d.spec.template.spec.containers[0].command[-1] == (\$id | tostring) and
+                $d.spec.template.spec.initContainers[0].command == [\"chown\", \"ceph:ceph\", \"/var/log/ceph\"] and
                 $d.spec.template.spec.containers[0].image == \"registry.example/castle:9\" and
                 $d.spec.template.spec.containers[0].securityContext.privileged == true and
                 ($d.spec.template.spec.containers[0].livenessProbe.exec.command | index(\"/var/run/ceph/ceph-osd.\(\$id).asok\")) != null and
