@@ -8,8 +8,9 @@
 # kill -9 of the daemon: with no supervisor on this host the agent reports it stopped and
 # logs the change; `osd activate --start-mode=exec ID` still runs it; `cluster osd manifests`
 # for the node gives a Deployment that runs `castlectl osd run ID` on this host, valid for
-# the Kubernetes API (deploy/kubernetes/validate, where node and npm are installed). Raw
-# only: LVM and dm-crypt OSDs need device-mapper, the VM tier's.
+# the Kubernetes API (deploy/kubernetes/validate, where node and npm are installed);
+# deploy/kubernetes/test-osd-image runs that Deployment in the image. Raw only: LVM and
+# dm-crypt OSDs need device-mapper, the VM tier's.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ceph.sh"
 
