@@ -247,7 +247,7 @@ static json_object *pod_volumes(json_object **ret_mounts) {
 static json_object *osd_deployment(const Castle__ClusterOsd *c, const char *image) {
         const char *host = isempty(c->hostname) ? c->node_id : c->hostname;
         char id[16], name[32], asok[64];
-        json_object *d, *meta, *spec, *tmpl, *pod, *ctr, *probe, *mounts, *sc;
+        json_object *d, *meta, *spec, *tmpl, *pod, *ctr, *init, *probe, *mounts, *sc;
 
         snprintf(id, sizeof id, "%" PRId32, c->osd->osd_id);
         snprintf(name, sizeof name, "castle-osd-%" PRId32, c->osd->osd_id);
@@ -282,6 +282,17 @@ static json_object *osd_deployment(const Castle__ClusterOsd *c, const char *imag
                               jmap((const char *[]) { "operator", "Exists", NULL }));
         json_object_object_add(pod, "volumes", pod_volumes(&mounts));
         json_object_object_add(ctr, "volumeMounts", mounts);
+        /* ceph-osd writes its log as the ceph user, and the kubelet makes a missing
+         * /var/log/ceph root's (a node without Ceph's packages): hand it over first, as Rook's
+         * OSD pods do. */
+        init = jmap((const char *[]) { "name", "log-dir", "image", image, "imagePullPolicy", "IfNotPresent", NULL });
+        json_object_object_add(init, "command",
+                               jarr((const char *[]) { "chown", "ceph:ceph", "/var/log/ceph", NULL }));
+        mounts = json_object_new_array();
+        json_object_array_add(mounts, jmap((const char *[]) { "name", "ceph-log", "mountPath", "/var/log/ceph", NULL }));
+        json_object_object_add(init, "volumeMounts", mounts);
+        json_object_object_add(pod, "initContainers", json_object_new_array());
+        json_object_array_add(json_object_object_get(pod, "initContainers"), init);
         json_object_object_add(pod, "containers", json_object_new_array());
         json_object_array_add(json_object_object_get(pod, "containers"), ctr);
 

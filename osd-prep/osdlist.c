@@ -177,7 +177,10 @@ static int ready_dir(const OsdEntry *e, const char *block, const char *dir, char
                                 }
                         }
         }
-        return osd_chown_device(block);
+        r = osd_chown_device(block);
+        if (r < 0)
+                error_set(error, "cannot hand %s to the ceph user: %s", block, strerror(-r));
+        return r;
 }
 
 /* An LVM OSD: its LVs active, LUKS volumes open, the directory primed from the block

@@ -8,8 +8,9 @@
 # kill -9 of the daemon: with no supervisor on this host the agent reports it stopped and
 # logs the change; `osd activate --start-mode=exec ID` still runs it; `cluster osd manifests`
 # for the node gives a Deployment that runs `castlectl osd run ID` on this host, valid for
-# the Kubernetes API (deploy/kubernetes/validate, where node and npm are installed). Raw
-# only: LVM and dm-crypt OSDs need device-mapper, the VM tier's.
+# the Kubernetes API (deploy/kubernetes/validate, where node and npm are installed);
+# deploy/kubernetes/test-osd-image runs that Deployment in the image. Raw only: LVM and
+# dm-crypt OSDs need device-mapper, the VM tier's.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ceph.sh"
 source "$(dirname "$0")/fleet.sh"
@@ -118,6 +119,7 @@ if cluster osd manifests --node node-r --image registry.example/castle:9 >"$WORK
                 $d.spec.template.spec.nodeSelector[\"kubernetes.io/hostname\"] == \$host and
                 $d.spec.template.spec.containers[0].command[0:3] == [\"/usr/sbin/castlectl\", \"osd\", \"run\"] and
                 $d.spec.template.spec.containers[0].command[-1] == (\$id | tostring) and
+                $d.spec.template.spec.initContainers[0].command == [\"chown\", \"ceph:ceph\", \"/var/log/ceph\"] and
                 $d.spec.template.spec.containers[0].image == \"registry.example/castle:9\" and
                 $d.spec.template.spec.containers[0].securityContext.privileged == true and
                 ($d.spec.template.spec.containers[0].livenessProbe.exec.command | index(\"/var/run/ceph/ceph-osd.\(\$id).asok\")) != null and
