@@ -154,11 +154,14 @@ grep -h "osd out" "$CEPH_DIR"/log/ceph-mon.a.log >"$WORK/mon-osd-out.log" 2>&1
 # The operator marks it in: later health passes, the disk still failing, leave it in.
 step "ceph osd in $ID"
 ceph_cmd osd in "$ID" >"$WORK/osd-in.log" 2>&1
+scans() { curl -sf --max-time 5 "http://$METRICS/metrics" | awk '$1 ~ /^castle_agent_scans_total[{]/ { s += $2 } END { print s + 0 }'; }
 reads0=$(metric castle_agent_health_reads_total)
 fact reads0 "$reads0"
-passes() { [ "$(metric castle_agent_health_reads_total)" -ge $((reads0 + 6)) ]; } # 2 passes over 3 disks
-wait_for 60 passes && fact passes yes || fact passes no
-sleep 2
+# A health pass over the 3 disks after `osd in`, then a scan after it: the scan that looks at
+# the OSDs' disks (the count is taken there, on the agent's loop, which serves the metrics too).
+passed() { [ "$(metric castle_agent_health_reads_total)" -ge $((reads0 + 3)) ]; }
+scanned() { [ "$(scans)" -gt "$scans1" ]; }
+wait_for 60 passed && scans1=$(scans) && wait_for 30 scanned && fact passes yes || fact passes no
 fact reads1 "$(metric castle_agent_health_reads_total)"
 fact verdict-held "$(verdict_of NV2)"
 osd_in 1 && fact in-held yes || fact in-held no
@@ -272,7 +275,7 @@ else
         fail "osd.$ID is not out after NV2 turned failing: $(jq -c --argjson id "$ID" '.osds[] | select(.osd == $id) | {in, up}' "$WORK/osd-dump.out.json" 2>/dev/null)"
 fi
 logged=$(grep -m1 "osd\.$ID marked out: its disk $(f nv2-dev) is failing (NVMe critical warning" "$WORK/agent.log")
-[ -n "$logged" ] && grep -q "osd\.$ID is out\." "$WORK/agent.log" && pass "the agent logged: ${logged#*osd.}" ||
+[ -n "$logged" ] && grep -q "osd\.$ID is out\." "$WORK/agent.log" && pass "the agent logged: ${logged#*]: }" ||
         fail "the agent's log: $(grep "osd\.$ID" "$WORK/agent.log" | tail -5)"
 [ "$(f marked1)" = 1 ] && pass "castle_agent_osds_marked_out_total 1" || fail "castle_agent_osds_marked_out_total '$(f marked1)' after the first mark-out"
 n_rm=$(grep -c "entity='client.castle-osd-rm' cmd=\[{\"prefix\": \"osd out\", \"ids\": \[\"$ID\"\]}\]: dispatch" "$WORK/mon-osd-out.log")
