@@ -552,7 +552,7 @@ static void mark_out_failing(Agent *a) {
                         d = report_disk(rep, osds[i]->device);
                         if (d && d->health && d->health->n_reasons > 0)
                                 why = strv_join(d->health->reasons, "; ");
-                        log_notice("osd.%d marked out: its disk %s is failing (%s).", ids[j],
+                        log_notice("osd.%d: marking it out: its disk %s is failing (%s).", ids[j],
                                    d ? d->path : strempty(osds[i]->path), why ?: "health verdict failing");
                         if (a->mark_out_next == 0)
                                 a->mark_out_next = AGENT_REPLACE_COMMAND_BASE + (UINT64_C(1) << 60);
@@ -691,6 +691,15 @@ static void on_removals_changed(void *userdata) {
         osd_report_changed(userdata);
 }
 
+/* A mark-out that failed is asked for again after the next scan or health pass. */
+static void on_marked_out(int osd_id, const char *error, void *userdata) {
+        Agent *a = userdata;
+
+        mark_out_result(a->mark_out, osd_id, isempty(error));
+        if (!isempty(error))
+                log_warning("osd.%d: its mark-out is tried again after the next look at its disk.", osd_id);
+}
+
 /* The job runner, and the specs with the configuration's labels, settle time and spec-file
  * (spec_file: read already, taken over). */
 static int start_jobs(Agent *a, SpecList *spec_file) {
@@ -706,7 +715,8 @@ static int start_jobs(Agent *a, SpecList *spec_file) {
         if (!a->removals) {
                 AgentRemovalsOptions ro = {
                         .helper = helper, .cfg = &a->cfg, .report = a->osd_report,
-                        .update = on_job_update, .changed = on_removals_changed, .userdata = a,
+                        .update = on_job_update, .changed = on_removals_changed, .marked_out = on_marked_out,
+                        .userdata = a,
                 };
                 if (!helper || agent_removals_new(a->loop, &ro, &a->removals) < 0)
                         return log_oom();

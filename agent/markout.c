@@ -11,7 +11,7 @@
 #define MARK_OUT_MAX 1024
 
 struct MarkOut {
-        int *marked;            /* OSDs marked out in their disk's current failing episode */
+        int *marked;            /* OSDs marked out (or being) in their disk's current failing episode */
         size_t n;
         unsigned long count;
 };
@@ -77,11 +77,25 @@ int mark_out_decide(MarkOut *m, bool enabled, const MarkOutOsd *osds, size_t n, 
                         out = v;
                         m->marked[m->n++] = osds[i].osd_id;
                         out[n_out++] = osds[i].osd_id;
-                        m->count++;
                 }
         *ret = TAKE_PTR(out);
         *ret_n = n_out;
         return 0;
+}
+
+void mark_out_result(MarkOut *m, int osd_id, bool ok) {
+        size_t k = 0;
+
+        if (!m)
+                return;
+        if (ok) {
+                m->count++;
+                return;
+        }
+        for (size_t i = 0; i < m->n; i++)
+                if (m->marked[i] != osd_id)
+                        m->marked[k++] = m->marked[i];
+        m->n = k;
 }
 
 unsigned long mark_out_count(const MarkOut *m) {

@@ -178,6 +178,8 @@ static void on_child_update(const Castle__JobUpdate *u, void *userdata) {
                         log_error("osd.%d: could not be marked out: %s", ch->osd_id, u->error);
                 else if (ch->out_only)
                         log_info("osd.%d is out.", ch->osd_id);
+                if (ch->out_only && r->o.marked_out)
+                        r->o.marked_out(ch->osd_id, u->error, r->o.userdata);
                 else if (ch->redestroy && u->error)
                         log_error("osd.%d: its reserved id could not be destroyed again: %s", ch->osd_id, u->error);
                 else if (ch->redestroy)

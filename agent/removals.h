@@ -24,6 +24,8 @@ typedef struct AgentRemovalsOptions {
         OsdReport *report;              /* its removal list is filled from the journal */
         JobUpdateFn update;             /* every JobUpdate of a removal command */
         void (*changed)(void *userdata); /* the report's removal list changed */
+        /* a mark-out (agent_removals_mark_out()) ended; error: NULL when the OSD is out */
+        void (*marked_out)(int osd_id, const char *error, void *userdata);
         void *userdata;
 } AgentRemovalsOptions;
 

@@ -5,7 +5,8 @@
 # sets the first one's controller smart_critical_warning through QMP (qom-set, 8: media
 # read-only) and the agent must report it failing within a few intervals; the coordinator shows
 # it (cluster devices --health, cluster device ID) and the verdict refuses the disk (reason
-# health_failing) at the coordinator and in castlectl inventory --health. smartctl's reading of
+# health_failing) at the coordinator, in castlectl inventory --health and in castlectl osd
+# prepare, which reads the disk's health itself. smartctl's reading of
 # the SCSI disk (qemu's has no SMART data: unknown, source smartctl) reaches the coordinator too.
 # The mark-out: a one-monitor cluster in the guest, a raw OSD that castle made on the second
 # NVMe disk, and client.castle-osd-rm made with the capabilities docs/operations.md documents
@@ -133,6 +134,11 @@ cluster devices --health >"$WORK/devices.health.txt"
 cluster devices --health=failing --format json >"$WORK/devices.failing.json"
 cluster device "$nvme" >"$WORK/device.nvme.txt"
 "$CASTLECTL" inventory --health --format json >"$WORK/inventory.json" 2>"$WORK/inventory.err"
+# The node's own prepare reads the disk's health itself (the agent's reading may be old).
+rc=0
+"$CASTLECTL" osd prepare --data "$nvme" --dry-run --state-dir "$WORK/dry-state" --format json --progress none \
+        >"$WORK/prepare-dry.json" 2>"$WORK/prepare-dry.err" || rc=$?
+fact prepare-dry-rc "$rc"
 smartctl --json=c -x "$(jq -r 'map(select(.device.serial == "SC1"))[0].device.path' "$WORK/devices.after.json")" \
         >"$WORK/smartctl.scsi.json" 2>&1
 echo "smartctl exit $?" >>"$WORK/smartctl.scsi.json.rc"
@@ -245,6 +251,9 @@ inv=$(jq -c '.devices | map(select(.serial == "NV1"))[0] | {available, reasons: 
         "$WORK/inventory.json" 2>/dev/null)
 [ "$inv" = '{"available":false,"reasons":["health_failing"],"health":"failing"}' ] &&
         pass "castlectl inventory --health refuses the disk: $inv" || fail "castlectl inventory --health: $inv ($(f inventory.err))"
+[ "$(f prepare-dry-rc)" != 0 ] && grep -q "Disk health is failing" "$WORK/prepare-dry.json" "$WORK/prepare-dry.err" &&
+        pass "castlectl osd prepare --dry-run refuses the disk on its own reading: $(jq -r .error "$WORK/prepare-dry.json" 2>/dev/null)" ||
+        fail "osd prepare --dry-run on the failing disk: exit $(f prepare-dry-rc), $(cat "$WORK/prepare-dry.json" "$WORK/prepare-dry.err")"
 sc=$(dev devices.after.json SC1 .health)
 if [ "$(dev devices.after.json SC1 .health.source)" = '"smartctl"' ]; then
         pass "the SCSI disk's smartctl reading reached the coordinator: $sc"
@@ -274,7 +283,7 @@ if [ -n "$(f out-ms)" ] && jq -e --argjson id "$ID" '.osds[] | select(.osd == $i
 else
         fail "osd.$ID is not out after NV2 turned failing: $(jq -c --argjson id "$ID" '.osds[] | select(.osd == $id) | {in, up}' "$WORK/osd-dump.out.json" 2>/dev/null)"
 fi
-logged=$(grep -m1 "osd\.$ID marked out: its disk $(f nv2-dev) is failing (NVMe critical warning" "$WORK/agent.log")
+logged=$(grep -m1 "osd\.$ID: marking it out: its disk $(f nv2-dev) is failing (NVMe critical warning" "$WORK/agent.log")
 [ -n "$logged" ] && grep -q "osd\.$ID is out\." "$WORK/agent.log" && pass "the agent logged: ${logged#*]: }" ||
         fail "the agent's log: $(grep "osd\.$ID" "$WORK/agent.log" | tail -5)"
 [ "$(f marked1)" = 1 ] && pass "castle_agent_osds_marked_out_total 1" || fail "castle_agent_osds_marked_out_total '$(f marked1)' after the first mark-out"
