@@ -8,8 +8,14 @@
 # swap), the OSD directories are gone (as with ceph-volume's tmpfs), and `castlectl osd
 # activate --all` opens the LUKS volumes with the monitors' keys and brings both OSDs back
 # with the same ids. Last, zap --destroy of a stopped OSD removes its LVs, VG, PV and crypt
-# mappings and the disk is available again. The cluster's state lives on a fourth disk so it
-# survives the reboot.
+# mappings and the disk is available again. Then `castlectl osd run ID` for each
+# device-mapper kind: the encrypted OSD left and a plain LVM one (block.db on the NVMe disk)
+# prepared on the freed disk, both stopped and torn down as a boot leaves them (LUKS
+# closed, LVs inactive, no OSD directory). Started in the background as a supervisor
+# starts it, each `osd run` must open and activate what its OSD needs and become
+# its ceph-osd -f (the same pid) that comes up; a second `osd run` is refused while it runs;
+# kill of that pid stops the OSD (gone, marked down). The cluster's state lives on a fourth
+# disk so it survives the reboot.
 VM_TIMEOUT=${VM_TIMEOUT:-900} # per boot: a cluster and two encrypted OSDs under software emulation
 source "$(dirname "$0")/lib.sh"
 
@@ -52,6 +58,42 @@ crypt_count() {
         n=$(dmsetup ls --target crypt | awk '$2 ~ /^\(/ { n++ } END { print n + 0 }')
         [ "$n" = "$1" ] && ok "$1 dm-crypt mappings are open ($2)" ||
                 bad "$n dm-crypt mappings are open, not $1 ($2): $(dmsetup ls --target crypt 2>&1)"
+}
+# lvs_active ID: how many of osd.ID's LVs are active
+lvs_active() { lvs --noheadings --separator ';' -o lv_active,lv_tags 2>/dev/null | grep -c "^ *active;.*ceph.osd_id=$1,"; }
+osd_pids() { pgrep -f -- "ceph-osd.*-i $1 "; }
+# within SECONDS COMMAND...: COMMAND succeeds before SECONDS have passed (ceph_wait_up counts
+# polls instead, and each ceph CLI start takes seconds under TCG)
+within() {
+        local end=$((SECONDS + $1))
+        until "${@:2}"; do
+                [ "$SECONDS" -lt "$end" ] || return 1
+                sleep 1
+        done
+}
+osd_up() { ceph_cmd osd dump -f json 2>/dev/null | jq -e --argjson id "$1" '.osds[] | select(.osd == $id and .up == 1)' >/dev/null; }
+no_osd_pid() { ! osd_pids "$1" >/dev/null; }
+# osd_diag ID: why osd.ID is not where it should be
+osd_diag() {
+        echo "--- osd.$1: ceph-osd $(osd_pids "$1" | xargs); $(ceph_cmd osd dump 2>&1 | grep -E "^osd\.$1 |^flags")"
+        tail -30 "$CEPH_DIR/log/ceph-osd.$1.log" 2>&1 | sed 's/^/    /'
+        echo "--- monitor: $(pgrep -a ceph-mon || echo not running); $(free -m | awk '/^Mem/ { print $7 " MiB available" }')"
+        { grep -m1 -B20 -A40 -E "Caught signal|FAILED ceph_assert|terminate called" "$CEPH_DIR/log/ceph-mon.a.log" ||
+                tail -15 "$CEPH_DIR/log/ceph-mon.a.log"; } 2>&1 | cut -c1-400 | sed 's/^/    /'
+        dmesg | grep -iE 'oom|killed process|segfault' | tail -5
+}
+osd_down() { ceph_cmd osd dump -f json 2>/dev/null | jq -e --argjson id "$1" '.osds[] | select(.osd == $id and .up == 0)' >/dev/null; }
+# deactivate ID: leaves osd.ID as a boot finds it: no ceph-osd, its LUKS mappings closed, its
+# LVs inactive, no OSD directory; whoever starts it again has to do the whole activation.
+deactivate() {
+        local id=$1 vg lv uuid
+        pkill -f -- "ceph-osd.*-i $id "
+        within 120 no_osd_pid "$id"
+        while IFS=';' read -r vg lv uuid; do
+                if [ -e "/dev/mapper/$uuid" ]; then cryptsetup close "$uuid" || bad "cryptsetup close $uuid (osd.$id)"; fi
+                LVM_SUPPRESS_FD_WARNINGS=1 lvchange -an "${vg// /}/$lv" || bad "lvchange -an ${vg// /}/$lv (osd.$id)"
+        done < <(lvs --noheadings --separator ';' -o vg_name,lv_name,lv_uuid,lv_tags | grep "ceph.osd_id=$id," | cut -d';' -f1-3)
+        rm -rf "$CEPH_DIR/osd/ceph-$id"
 }
 HDD1=/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_HDD1
 by_serial() { lsblk -dn -o NAME,SERIAL | awk -v s="$1" '$2 == s { print "/dev/" $1 }'; }
@@ -156,6 +198,69 @@ else
         else
                 bad "zap --destroy of stopped osd.$zid: $(cat "$OUTER_WORK/zap.out")"
         fi
+
+        # castlectl osd run for each device-mapper kind: the encrypted OSD left, and a plain LVM
+        # one (block.db on the NVMe disk too) prepared on the disk the zap freed. Both are
+        # stopped and torn down as a boot leaves them (LUKS closed, LVs inactive, no OSD
+        # directory); `osd run ID`, started in the background as a supervisor
+        # starts it, must activate each and become its ceph-osd -f (the same process).
+        rid=$(sed -n 2p "$OUTER_WORK/ids")
+        lid=""
+        # Started once by the prepare (fork), while osd.$rid is up: the first boot of an OSD
+        # (crush create-or-move) while every other OSD of the map is down and in aborts this
+        # Ceph's monitor (16.2.15: OSDMap::check_health, ceph_assert(num_down_in_osds <=
+        # num_in_osds)), whoever starts the OSD.
+        if "$CASTLECTL" osd prepare "${BASE[@]}" --mode lvm --data "$dev" --block-db "$NV" --start-mode fork \
+                --format json --progress none >"$OUTER_WORK/prepare-lvm.json" 2>"$OUTER_WORK/prepare-lvm.err"; then
+                lid=$(jq -r .osd_id "$OUTER_WORK/prepare-lvm.json")
+                ok "osd.$lid prepared on $dev: LVM, block.db on the NVMe disk, not encrypted"
+        else
+                bad "osd prepare --mode lvm on $dev: $(tail -3 "$OUTER_WORK/prepare-lvm.err")"
+        fi
+        declare -A KIND=([$rid]="LVM + dm-crypt") RUN=()
+        [ -n "$lid" ] && KIND[$lid]=LVM
+        for id in $rid $lid; do
+                deactivate "$id"
+                [ "$(lvs_active "$id")" = 0 ] && [ ! -e "$CEPH_DIR/osd/ceph-$id" ] && ! osd_pids "$id" >/dev/null &&
+                        ok "osd.$id (${KIND[$id]}) stopped, its LVs inactive, no OSD directory" ||
+                        bad "osd.$id is not torn down: $(lvs_active "$id") LVs active, $(ls "$CEPH_DIR/osd" 2>&1)"
+        done
+        crypt_count 0 "osd.$rid stopped, its LUKS volumes closed"
+        for id in $rid $lid; do
+                "$CASTLECTL" osd run "${BASE[@]}" "$id" >"$OUTER_WORK/run.$id.out" 2>&1 &
+                RUN[$id]=$!
+        done
+        for id in $rid $lid; do
+                pid=${RUN[$id]}
+                if within 240 osd_up "$id"; then
+                        ok "osd run $id: osd.$id (${KIND[$id]}) is up"
+                else
+                        bad "osd run $id: osd.$id (${KIND[$id]}) is not up: $(tail -5 "$OUTER_WORK/run.$id.out")"
+                        osd_diag "$id"
+                fi
+                comm=$(cat "/proc/$pid/comm" 2>/dev/null)
+                [ "$comm" = ceph-osd ] && [ "$(osd_pids "$id")" = "$pid" ] &&
+                        tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qx -- -f &&
+                        ok "osd run $id became ceph-osd -f in the foreground (pid $pid, the only one of osd.$id)" ||
+                        bad "osd run $id: pid $pid is '$comm' ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)), osd.$id runs as $(osd_pids "$id" | xargs)"
+                [ "$(lvs_active "$id")" = 2 ] && [ -L "$CEPH_DIR/osd/ceph-$id/block.db" ] &&
+                        ok "osd run $id activated block and db LVs and linked block.db" ||
+                        bad "osd run $id: $(lvs_active "$id") LVs active, $(ls -l "$CEPH_DIR/osd/ceph-$id" 2>&1)"
+                rc=0
+                "$CASTLECTL" osd run "${BASE[@]}" "$id" >"$OUTER_WORK/run2.$id.out" 2>&1 || rc=$?
+                [ "$rc" = 1 ] && grep -q "runs already" "$OUTER_WORK/run2.$id.out" &&
+                        ok "a second osd run $id is refused: $(head -1 "$OUTER_WORK/run2.$id.out")" ||
+                        bad "a second osd run $id: exit $rc, $(cat "$OUTER_WORK/run2.$id.out")"
+        done
+        crypt_count 2 "osd run $rid opened its block and db"
+        for id in $rid $lid; do kill "${RUN[$id]}"; done
+        for id in $rid $lid; do
+                within 120 no_osd_pid "$id" && within 60 osd_down "$id" &&
+                        ok "kill of osd run $id (pid ${RUN[$id]}) stopped osd.$id: the process is gone, the OSD down" ||
+                        bad "after kill of osd run $id: ceph-osd $(osd_pids "$id" | xargs), down: $(osd_down "$id" && echo yes || echo no)"
+                osd_down "$id" || osd_diag "$id"
+                wait "${RUN[$id]}" 2>/dev/null
+        done
         pkill -f -- "ceph-osd.*$CEPH_CONF_FILE"; sleep 1
         ceph_stop
 fi
