@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* castlectl osd activate: start this node's raw OSDs (at boot, or as a pod's
- * entrypoint). */
+/* castlectl osd activate: start this node's OSDs, raw, LVM or dm-crypt (at boot, or as a
+ * pod's entrypoint). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,10 +15,12 @@ static void help_activate(FILE *f) {
         fprintf(f,
 "Usage: castlectl osd activate [OPTIONS] --all | ID\n"
 "\n"
-"Start the raw OSDs on this node: castle's and ceph-volume's, found by their BlueStore\n"
-"labels whatever the kernel now calls their devices. Each OSD's directory is primed from\n"
-"its label (ceph-bluestore-tool prime-osd-dir) unless it already belongs to that OSD, its\n"
-"block link is pointed at the device, and ceph-osd is started unless it runs already.\n"
+"Start the OSDs on this node, castle's and ceph-volume's: raw ones found by their BlueStore\n"
+"labels whatever the kernel now calls their devices, LVM ones by their ceph.* LV tags (LVs\n"
+"activated, dm-crypt volumes opened with the key the monitors keep). Each OSD's directory\n"
+"is primed from its label (ceph-bluestore-tool prime-osd-dir) unless it already belongs to\n"
+"that OSD, its block (and block.db, block.wal) links are pointed at the devices, and\n"
+"ceph-osd is started unless it runs already.\n"
 "What a node runs at boot, or a pod as its entrypoint (--start-mode=exec ID).\n"
 "\n"
 "      --all               every OSD of the cluster (the fsid in the configuration)\n"
@@ -89,10 +91,10 @@ int osdcli_activate(int argc, char *argv[]) {
         else
                 json_object_put(arr);
         if (n == 0 && id >= 0) {
-                log_error("No raw OSD with id %d on this node.", id);
+                log_error("No OSD with id %d on this node.", id);
                 failed++;
         } else if (n == 0 && !osdcli_want_json(&a))
-                printf("No raw OSDs of this cluster on this node.\n");
+                printf("No OSDs of this cluster on this node.\n");
         activate_results_free(res, n);
         return failed ? 1 : 0;
 }

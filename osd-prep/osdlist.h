@@ -47,7 +47,7 @@ typedef struct ActivateResult {
         char *error;
 } ActivateResult;
 
-/* Activates raw OSDs of this cluster found on this node: id < 0 for all of them. Results
- * are returned per OSD; the call fails only if nothing could be looked at. */
+/* Activates the OSDs of this cluster found on this node (raw, LVM, dm-crypt): id < 0 for all
+ * of them. Results are returned per OSD; the call fails only if nothing could be looked at. */
 int osd_activate(const OsdContext *c, int id, ActivateResult **ret, size_t *ret_n);
 void activate_results_free(ActivateResult *a, size_t n);
