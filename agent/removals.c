@@ -174,13 +174,14 @@ static void on_child_update(const Castle__JobUpdate *u, void *userdata) {
                 emit(r, ch->command_id, u->step, u->percent, false, NULL, msg ?: u->message, ch->osd_id);
         } else {
                 ch->done = true;
-                if (ch->out_only && u->error)
-                        log_error("osd.%d: could not be marked out: %s", ch->osd_id, u->error);
-                else if (ch->out_only)
-                        log_info("osd.%d is out.", ch->osd_id);
-                if (ch->out_only && r->o.marked_out)
-                        r->o.marked_out(ch->osd_id, u->error, r->o.userdata);
-                else if (ch->redestroy && u->error)
+                if (ch->out_only) {
+                        if (u->error)
+                                log_error("osd.%d: could not be marked out: %s", ch->osd_id, u->error);
+                        else
+                                log_info("osd.%d is out.", ch->osd_id);
+                        if (r->o.marked_out)
+                                r->o.marked_out(ch->osd_id, u->error, r->o.userdata);
+                } else if (ch->redestroy && u->error)
                         log_error("osd.%d: its reserved id could not be destroyed again: %s", ch->osd_id, u->error);
                 else if (ch->redestroy)
                         log_info("osd.%d: its reserved id is destroyed, ready for the next attempt.", ch->osd_id);
