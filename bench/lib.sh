@@ -34,26 +34,31 @@ print(int(last) if last is not None else -1)
 PY
 }
 
-# strace_mkfs_usec FILE: in the output of `strace -f -ttt -e trace=execve`, the time from
-# each execve of ceph-osd with --mkfs to that process's exit, summed; -1 when there is none.
-strace_mkfs_usec() {
+# strace_mkfs FILE: in the output of `strace -f -ttt -e trace=execve`, "TOTAL START END": the
+# time from each execve of ceph-osd with --mkfs to that process's exit, summed (us), and when
+# the first one started and ended (us since the epoch); -1 for each one missing.
+strace_mkfs() {
         python3 - "$1" <<'PY'
 import re, sys
 line_re = re.compile(r'^(\d+)\s+(\d+\.\d+)\s+(.*)')
 start = {}
-total = None
+total = first_start = first_end = first_pid = None
 for line in open(sys.argv[1], errors='replace'):
     m = line_re.match(line)
     if not m:
         continue
-    pid, when, rest = m.group(1), float(m.group(2)), m.group(3)
+    pid, when, rest = m.group(1), int(float(m.group(2)) * 1e6), m.group(3)
     if rest.startswith('execve(') and 'ceph-osd' in rest.split(',')[0] and '"--mkfs"' in rest \
             and ('= 0' in rest or 'unfinished' in rest):
         start[pid] = when
+        if first_pid is None:
+            first_start, first_pid = when, pid
     elif rest.startswith('+++ exited') or rest.startswith('+++ killed'):
         if pid in start:
-            total = (total or 0) + (when - start.pop(pid)) * 1e6
-print(int(total) if total is not None else -1)
+            total = (total or 0) + when - start.pop(pid)
+        if pid == first_pid and first_end is None:
+            first_end = when
+print(' '.join(str(x if x is not None else -1) for x in (total, first_start, first_end)))
 PY
 }
 
@@ -96,33 +101,5 @@ if last is None:
 else:
     steps = dict((n, float(v)) for n, v in re.findall(r'([\w-]+) ([\d.]+) ms', last))
     print(int(sum(steps.get(n, 0) for n in sys.argv[2:]) * 1000))
-PY
-}
-
-# strace_marks FILE HELPER: in the same strace output, the times (us since the epoch) of the
-# first successful execve of HELPER (a program's name), of the first `ceph-osd --mkfs`, of its
-# exit, and of the last ceph-osd started without --mkfs (the daemon); -1 for each one missing.
-strace_marks() {
-        python3 - "$1" "$2" <<'PY'
-import re, sys
-line_re = re.compile(r'^(\d+)\s+(\d+\.\d+)\s+(.*)')
-helper, mk_start, mk_end, daemon, mk_pid = None, None, None, None, None
-for line in open(sys.argv[1], errors='replace'):
-    m = line_re.match(line)
-    if not m:
-        continue
-    pid, when, rest = m.group(1), int(float(m.group(2)) * 1e6), m.group(3)
-    if rest.startswith('execve(') and rest.rstrip().endswith('= 0'):
-        prog = rest.split(',')[0].split('/')[-1].strip('"')
-        if prog == sys.argv[2] and helper is None:
-            helper = when
-        elif prog == 'ceph-osd' and '"--mkfs"' in rest:
-            if mk_start is None:
-                mk_start, mk_pid = when, pid
-        elif prog == 'ceph-osd':
-            daemon = when
-    elif rest.startswith('+++ ') and pid == mk_pid and mk_end is None:
-        mk_end = when
-print(' '.join(str(x if x is not None else -1) for x in (helper, mk_start, mk_end, daemon)))
 PY
 }

@@ -22,7 +22,6 @@
 #include "discovery/devscan.h"
 #include "discovery/filter.h"
 #include "discovery/health.h"
-#include "discovery/verdict.h"
 
 static void help(FILE *f) {
         fprintf(f,
@@ -333,8 +332,6 @@ static int inventory(int argc, char *argv[]) {
 
         if (a.health) {
                 r = health_read_disks(scan->devices, NULL, 0, a.scan.sysroot, a.health_timeout_usec);
-                if (r >= 0)
-                        verdict_apply_health(scan->devices);
                 if (r < 0) {
                         log_oom();
                         r = 1;

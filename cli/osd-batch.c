@@ -13,7 +13,6 @@
 #include "common/size.h"
 #include "common/strv.h"
 #include "discovery/health.h"
-#include "discovery/verdict.h"
 #include "osd-prep/batch.h"
 #include "osd-prep/target.h"
 
@@ -237,7 +236,6 @@ static int batch_option(OsdArgs *a, int c, void *userdata) {
 static int read_named_health(DeviceList *all, const BatchRequest *req, const char *sysroot) {
         char *const *lists[] = { req->devices, req->db_devices, req->wal_devices };
         size_t n = 0, k = 0;
-        int r;
 
         for (size_t l = 0; l < ELEMENTSOF(lists); l++)
                 n += strv_length(lists[l]);
@@ -247,11 +245,7 @@ static int read_named_health(DeviceList *all, const BatchRequest *req, const cha
         for (size_t l = 0; l < ELEMENTSOF(lists); l++)
                 STRV_FOREACH(name, lists[l])
                         named[k++] = target_find(all, *name); /* NULL: the plan says it is missing */
-        r = health_read_disks(all, named, k, sysroot, 0);
-        if (r < 0)
-                return r;
-        verdict_apply_health(all);
-        return 0;
+        return health_read_disks(all, named, k, sysroot, 0);
 }
 
 int osdcli_batch(int argc, char *argv[]) {

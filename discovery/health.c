@@ -22,6 +22,7 @@
 #include "common/timeutil.h"
 #include "discovery/device.h"
 #include "discovery/health.h"
+#include "discovery/verdict.h"
 
 #define SMARTCTL_OUTPUT_MAX (4 * 1024 * 1024)
 
@@ -535,12 +536,10 @@ int health_read_disks(DeviceList *all, const Device *const *devices, size_t n_de
                       uint64_t timeout_usec) {
         int r = 0;
 
-        if (!devices) {
+        if (!devices)
                 for (size_t i = 0; r >= 0 && i < all->n; i++)
                         r = read_disk(all->items[i], sysroot, timeout_usec);
-                return r;
-        }
-        for (size_t i = 0; r >= 0 && i < n_devices; i++) {
+        for (size_t i = 0; devices && r >= 0 && i < n_devices; i++) {
                 Device *disk;
 
                 if (!devices[i])
@@ -549,5 +548,8 @@ int health_read_disks(DeviceList *all, const Device *const *devices, size_t n_de
                 if (disk)
                         r = read_disk(disk, sysroot, timeout_usec);
         }
-        return r;
+        if (r < 0)
+                return r;
+        verdict_apply_health(all);
+        return 0;
 }

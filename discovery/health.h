@@ -102,7 +102,7 @@ struct DeviceList;
 /* Reads now the health of the disks of a scan that have none yet, one after the other, each
  * with its own deadline: every disk when devices is NULL, else the whole disks of the devices
  * given (partitions: their disk). A read that fails leaves the disk unknown (logged at debug
- * level). The caller then applies it to the verdicts (verdict_apply_health()). Returns
- * -ENOMEM only. */
+ * level). Then a failing disk and its partitions become unavailable (verdict_apply_health()).
+ * Returns -ENOMEM only. */
 int health_read_disks(struct DeviceList *all, const struct Device *const *devices, size_t n_devices,
                       const char *sysroot, uint64_t timeout_usec);

@@ -400,7 +400,6 @@ static int plan(Run *run, ScanResult **ret_scan, const Device **ret) {
         r = health_read_disks(scan->devices, run->planned, _VOLUME_MAX, run->c->scan.sysroot, 0);
         if (r < 0)
                 return r;
-        verdict_apply_health(scan->devices);
         res->available = d->available;
         strv_free(res->reasons);
         res->reasons = reason_strings(d->reasons);

@@ -73,7 +73,6 @@ static char *entry_path(const char *state_dir, int osd_id) {
         return asprintf(&p, "%s/remove/%d.json", state_dir, osd_id) < 0 ? NULL : p;
 }
 
-
 static json_object *volume_to_json(const RemovalVolume *v) {
         json_object *o = json_object_new_object();
 
@@ -146,9 +145,6 @@ int removal_remove(const char *state_dir, int osd_id) {
                 (void) fsync(dfd);
         return 0;
 }
-
-
-
 
 static int volume_parse(json_object *o, const char *key, RemovalVolume *ret) {
         json_object *v;
